@@ -1,0 +1,84 @@
+"""The ``cobranza`` command line: entry point and command registration."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from cfdi_cobranza import __version__
+from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
+from cfdi_cobranza.errors import CobranzaError
+
+# Each module adds its commands to ``cli``; later areas append themselves here.
+COMMAND_MODULES = [
+    "cfdi_cobranza.cli.ledger",
+    "cfdi_cobranza.cli.payments",
+    "cfdi_cobranza.cli.reps",
+    "cfdi_cobranza.cli.collections",
+    "cfdi_cobranza.cli.users",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", "db_url", metavar="URL", help="URL de la base de datos (o COBRANZA_DATABASE_URL).")
+@click.version_option(__version__, prog_name="cobranza")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
+    """cfdi-cobranza: cuentas por cobrar con CFDI 4.0 y complementos de pago (REP)."""
+    ctx.obj = AppContext(db_url)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; never lets a traceback reach the user for bad input."""
+    as_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = cli.main(args=argv, prog_name="cobranza", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Cancelado.", err=True)
+        return EXIT_ITEMS_FAILED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except CobranzaError as exc:
+        if as_json:
+            emit_json({"error": exc.to_dict()})
+        else:
+            click.echo(f"Error [{exc.code}]: {exc.message}", err=True)
+        return EXIT_ITEMS_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("COBRANZA_DEBUG"):
+            raise
+        detail = {"code": "ERROR_INTERNO", "message": f"Error interno inesperado ({type(exc).__name__}). "
+                  "Ejecute con COBRANZA_DEBUG=1 para ver el detalle técnico."}
+        if as_json:
+            emit_json({"error": detail})
+        else:
+            click.echo(f"Error [{detail['code']}]: {detail['message']}", err=True)
+        return EXIT_ITEMS_FAILED
+    # Commands return their exit code (1 when some item was refused).
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Engines, sessions and schema migration (Alembic) for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from cfdi_cobranza.config import normalize_url
+from cfdi_cobranza.errors import ConfigurationError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at BEGIN so read-then-write (balance checks) is serialised.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalize_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, **kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+            @event.listens_for(engine, "connect")
+            def _no_pysqlite_begin(dbapi_conn: Any, _rec: Any) -> None:
+                dbapi_conn.isolation_level = None
+
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    except Exception as exc:  # bad URL, missing driver
+        raise ConfigurationError(
+            f"No se puede usar la base de datos «{url.split('@')[-1]}»: {exc}", code="BD_URL_INVALIDA"
+        ) from exc
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error."""
+    with session_factory(engine)() as session, session.begin():
+        yield session
+
+
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the schema to the newest revision; idempotent. Returns the applied heads."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    command.upgrade(alembic_config(engine), "heads")
+    with engine.connect() as conn:
+        return sorted(MigrationContext.configure(conn).get_current_heads())

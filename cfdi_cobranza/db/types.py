@@ -1,0 +1,106 @@
+"""Exact column types for money, rates and timestamps on SQLite and PostgreSQL.
+
+PostgreSQL stores NUMERIC and gives Decimal back. SQLite has no decimal type: its
+NUMERIC affinity turns values into floats, so there we store a scaled integer
+(value x 10^scale) which SQL can still SUM and compare exactly. A value with more
+decimals than the column scale is refused rather than silently rounded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class _ScaledDecimal(TypeDecorator[Decimal]):
+    impl = Numeric
+    cache_ok = True
+    scale = 6
+    precision = 24
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("floats are not stored as money; use Decimal")
+        dec = Decimal(value)
+        scaled = dec.scaleb(self.scale)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.scale} decimals")
+        if dialect.name == "sqlite":
+            return int(scaled)
+        return dec
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+def _normalize_scale(value: Decimal, scale: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-scale))
+
+
+class Money(_ScaledDecimal):
+    """Amounts: up to 6 decimals (BaseDR/ImporteDR scale), exact on both databases."""
+
+    cache_ok = True
+    scale = 6
+    precision = 24
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return _result(value, dialect, self.scale)
+
+
+class Rate(_ScaledDecimal):
+    """Exchange rates and equivalences: up to 10 decimals (EquivalenciaDR)."""
+
+    cache_ok = True
+    scale = 10
+    precision = 28
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return _result(value, dialect, self.scale)
+
+
+def _result(value: Any, dialect: Dialect, scale: int) -> Decimal | None:
+    if value is None:
+        return None
+    if dialect.name == "sqlite":
+        if isinstance(value, float):
+            raise TypeError("unexpected float from SQLite for an exact column")
+        return _normalize_scale(Decimal(int(value)).scaleb(-scale), scale)
+    return _normalize_scale(Decimal(value), scale)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both databases (SQLite drops the zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored as a timestamp; pass an aware one")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -1,0 +1,12 @@
+"""Injectable time: services take a ``Clock`` so tests never patch ``datetime.now``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
