@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 import click
@@ -45,6 +46,30 @@ def _register() -> None:
 _register()
 
 
+_CLICK_ES = [
+    (re.compile(r"^No such option:? '?([^'\s]+)'?\.?(?:\s.*)?$", re.S), "No existe la opción {0}."),
+    (re.compile(r"^No such command '([^']+)'\.?(?: Did you mean '([^']+)'\?)?$"), "No existe el comando «{0}»."),
+    (re.compile(r"^Missing argument '([^']+?)\.*'\.?$"), "Falta el argumento {0}."),
+    (re.compile(r"^Missing option '([^']+)'\.?$"), "Falta la opción {0}."),
+    (re.compile(r"^Option '([^']+)' requires an argument\.?$"), "La opción {0} necesita un valor."),
+    (re.compile(r"^Invalid value for '([^']+)': (.*)$", re.S), "Valor inválido para {0}: {1}"),
+    (re.compile(r"^Got unexpected extra arguments? \((.*)\)$"), "Argumentos de más: {0}."),
+]
+
+
+def spanish_usage_error(exc: click.ClickException) -> str:
+    """Click writes its usage errors in English; users read Spanish."""
+    text = exc.format_message()
+    for pattern, template in _CLICK_ES:
+        match = pattern.match(text)
+        if match:
+            text = template.format(*match.groups())
+            break
+    ctx = getattr(exc, "ctx", None)
+    hint = f"\nUse «{ctx.command_path} --help» para ver la ayuda." if ctx is not None else ""
+    return f"Error de uso: {text}{hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user for bad input."""
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
@@ -56,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Cancelado.", err=True)
         return EXIT_ITEMS_FAILED
     except click.ClickException as exc:
-        exc.show()
+        click.echo(spanish_usage_error(exc), err=True)
         return EXIT_USAGE
     except CobranzaError as exc:
         if as_json:
