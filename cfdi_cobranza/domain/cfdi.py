@@ -66,6 +66,7 @@ class PaidDocument:
     imp_pagado: Decimal | None
     imp_saldo_insoluto: Decimal | None
     objeto_imp_dr: str | None = None
+    taxes: tuple[TaxLine, ...] = ()  # ImpuestosDR (Pagos 2.0); base/importe in MonedaDR
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class PaymentRecord:
     monto: Decimal
     num_operacion: str | None
     documents: tuple[PaidDocument, ...] = ()
+    taxes: tuple[TaxLine, ...] = ()  # ImpuestosP (Pagos 2.0); base/importe in MonedaP
 
 
 @dataclass(frozen=True, slots=True)
