@@ -38,7 +38,7 @@ def main() -> None:
     conn = sqlite3.connect(db)
     OUT.mkdir(parents=True, exist_ok=True)
     for name, table in TABLES.items():
-        rows = conn.execute(f"SELECT key, value FROM {table}").fetchall()  # noqa: S608
+        rows = conn.execute(f"SELECT key, value FROM {table}").fetchall()
         data = {}
         for k, v in rows:
             key = pickle.loads(k)

@@ -49,8 +49,8 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[str, ...], no_verify: bool, as_json: bool) -> int:
     """Importa CFDI timbrados: archivos XML, carpetas (recursivo) y paquetes ZIP."""
-    from cfdi_cobranza.services.importing import Importer
     from cfdi_cobranza.cfdi.sources import iter_paths
+    from cfdi_cobranza.services.importing import Importer
 
     migrate(app.engine)
     settings = app.settings
@@ -151,12 +151,13 @@ def company_add(app: AppContext, rfc: str, nombre: str | None, regimen: str | No
 def company_list(app: AppContext, as_json: bool) -> int:
     """Lista las empresas."""
     with transaction(app.engine) as session:
-        rows = [{"rfc": c.rfc, "nombre": c.nombre, "regimen_fiscal": c.regimen_fiscal, "rep_serie": c.rep_serie}
+        rows = [{"rfc": c.rfc, "nombre": c.nombre or "", "regimen_fiscal": c.regimen_fiscal or "",
+                 "rep_serie": c.rep_serie}
                 for c in ledger.list_companies(session)]
     if as_json:
         emit_json({"companies": rows})
     elif rows:
-        click.echo(table([[r["rfc"], r["nombre"] or "", r["regimen_fiscal"] or "", r["rep_serie"]] for r in rows],
+        click.echo(table([[r["rfc"], r["nombre"], r["regimen_fiscal"], r["rep_serie"]] for r in rows],
                          ["RFC", "Nombre", "Régimen", "Serie REP"]))
     else:
         click.echo("No hay empresas registradas; la primera importación registra a los emisores que vea.")

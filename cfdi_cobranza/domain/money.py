@@ -30,7 +30,7 @@ class MoneyError(ValueError):
 
 def parse_amount(text: str | int | Decimal, *, allow_negative: bool = False) -> Decimal:
     """Parse an amount written as text (``"1234.50"``); never accepts floats."""
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         raise MoneyError(f"float or bool is not an amount: {text!r}")
     if isinstance(text, Decimal):
         value = text

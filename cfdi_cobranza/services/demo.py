@@ -9,7 +9,7 @@ relative to today so every aging bucket has documents.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 

@@ -71,7 +71,7 @@ def saldo_as_of(session: Session, doc_ids: list[int], as_of: date) -> dict[int, 
         .where(Credit.document_id.in_(doc_ids), Credit.fecha <= end, Credit.reversed_at.is_(None))
         .group_by(Credit.document_id)
     )
-    return {doc_id: Decimal(total) for doc_id, total in rows}
+    return {doc_id: Decimal(total) for doc_id, total in rows if doc_id is not None}
 
 
 def list_documents(

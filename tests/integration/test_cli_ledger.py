@@ -84,6 +84,7 @@ def test_company_add_validates_rfc(db, capsys):
     assert main([*db, "company", "add", "--rfc", "EKU9003173C9", "--nombre", "Escuela"]) == 0
     assert "Empresa registrada: EKU9003173C9" in capsys.readouterr().out
     code, data = run_json(capsys, [*db, "company", "list", "--json"])
+    assert code == 0
     assert [c["rfc"] for c in data["companies"]] == ["EKU9003173C9"]
 
 

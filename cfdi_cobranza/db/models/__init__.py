@@ -13,14 +13,13 @@ from cfdi_cobranza.db.models.ledger import (
     ImportLog,
 )
 from cfdi_cobranza.db.models.payments import AuditEntry, BankMovement, CashBox, Payment, Settlement
+from cfdi_cobranza.db.models.users import ApiToken, User  # noqa: F401  (registers the tables)
 
 __all__ = [
     "AuditEntry",
     "BankMovement",
-    "CashBox",
-    "Payment",
-    "Settlement",
     "Base",
+    "CashBox",
     "Company",
     "Credit",
     "Customer",
@@ -30,4 +29,6 @@ __all__ = [
     "DocumentTax",
     "ExternalPayment",
     "ImportLog",
+    "Payment",
+    "Settlement",
 ]

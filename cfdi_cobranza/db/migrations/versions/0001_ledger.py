@@ -1,7 +1,7 @@
 """ledger: companies, customers, documents, credits
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-22 19:04:23.800068
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import cfdi_cobranza.db.types
-
 
 revision = '0001'
 down_revision = None

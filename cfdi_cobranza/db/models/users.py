@@ -1,0 +1,48 @@
+"""People and systems allowed into the web UI and the JSON API.
+
+A ``User`` signs in with a password (stored only as a werkzeug scrypt hash) and has
+one role. ``failed_logins``/``locked_until`` throttle password guessing per account.
+An ``ApiToken`` lets another system (ERP, PAC integration) call ``/api/v1``: only the
+SHA-256 of the token is stored, so a leaked database does not leak usable tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cfdi_cobranza.db.models.base import Base
+from cfdi_cobranza.db.types import UtcDateTime
+
+
+class User(Base):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))  # administrador|facturacion|contabilidad|cobranza|consulta
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # first characters, to recognise it in lists
+    role: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[str | None] = mapped_column(String(200))  # reserved: finer grants than the role
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
