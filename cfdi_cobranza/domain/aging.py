@@ -1,0 +1,381 @@
+"""Antigüedad de saldos: open balances classified by days past their due date.
+
+A document is classified by ``as_of - vencimiento`` in whole days: 0 or less is
+"Por vencer" (a document due today is not late yet), 1-30, 31-60 and so on; the last
+bucket is open ("Más de 90"). Buckets are configurable with a spec such as
+``"0,30,60,90"`` (upper bounds) or ``"1-30,31-60,61-90"`` (ranges); bad specs are
+refused with code ``BUCKETS_INVALIDOS`` and a Spanish message saying why.
+
+The report groups by customer, salesperson, zone, classification, branch or company;
+each group has one row per currency plus an MXN-converted row. Amounts and
+percentages are exact Decimals; percentages are quantized only for display.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+
+from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
+from cfdi_cobranza.domain.money import ZERO, quantize
+from cfdi_cobranza.domain.receivables import OpenItem, Receivable
+from cfdi_cobranza.errors import ValidationError
+
+DEFAULT_SPEC = "0,30,60,90"
+MAX_BOUNDS = 12
+MAX_DAYS = 3650  # ten years: a larger bound is a typo, not a bucket
+_HUNDRED = Decimal(100)
+_RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
+_INT_RE = re.compile(r"^-?\d+$")
+
+
+def _refuse(reason: str, spec: str) -> ValidationError:
+    return ValidationError(
+        f"Rangos de antigüedad inválidos ({spec!r}): {reason}", code="BUCKETS_INVALIDOS"
+    )
+
+
+def days_overdue(vencimiento: date, as_of: date) -> int:
+    """Whole days past due at ``as_of``; zero or negative means not yet overdue."""
+    return (as_of - vencimiento).days
+
+
+@dataclass(frozen=True, slots=True)
+class AgingBuckets:
+    """Upper bounds of the overdue ranges; ``(30, 60, 90)`` gives five buckets.
+
+    Bucket 0 is "Por vencer" (days <= 0); bucket i covers ``bounds[i-2]+1 ..
+    bounds[i-1]`` days; the last bucket is "Más de ``bounds[-1]``".
+    """
+
+    bounds: tuple[int, ...] = (30, 60, 90)
+
+    def __post_init__(self) -> None:
+        spec = ",".join(str(b) for b in self.bounds)
+        _check_bounds(list(self.bounds), spec)
+
+    @classmethod
+    def parse(cls, spec: str | Sequence[int] | None = None) -> AgingBuckets:
+        """Read ``"0,30,60,90"``, ``"30,60,90"``, ``"1-30,31-60,61-90"`` or a list of ints.
+
+        A leading 0 only names the "Por vencer" boundary and may be omitted.
+        """
+        if spec is None:
+            spec = DEFAULT_SPEC
+        if not isinstance(spec, str):
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in spec):
+                raise _refuse("los límites deben ser números enteros de días.", str(spec))
+            values = list(spec)
+            text = ",".join(str(v) for v in values)
+        else:
+            text = spec.strip()
+            tokens = [t.strip() for t in text.split(",")]
+            if not text or any(not t for t in tokens):
+                raise _refuse("la lista está vacía o tiene elementos vacíos.", text)
+            if any(_RANGE_RE.match(t) for t in tokens):
+                values = _bounds_from_ranges(tokens, text)
+            else:
+                bad = [t for t in tokens if not _INT_RE.match(t)]
+                if bad:
+                    raise _refuse(
+                        f"'{bad[0]}' no es un número entero de días ni un rango como 1-30.",
+                        text,
+                    )
+                values = [int(t) for t in tokens]
+        if values and values[0] == 0:
+            values = values[1:]
+        if any(v < 0 for v in values):
+            raise _refuse("los días no pueden ser negativos.", text)
+        _check_bounds(values, text)
+        return cls(tuple(values))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        out = ["Por vencer"]
+        low = 1
+        for bound in self.bounds:
+            out.append(str(low) if low == bound else f"{low}-{bound}")
+            low = bound + 1
+        out.append(f"Más de {self.bounds[-1]}")
+        return tuple(out)
+
+    def __len__(self) -> int:
+        return len(self.bounds) + 2
+
+    def index_for(self, days: int) -> int:
+        """Bucket index for ``days`` overdue (see class docstring)."""
+        if days <= 0:
+            return 0
+        return bisect_left(self.bounds, days) + 1
+
+    def spec(self) -> str:
+        return "0," + ",".join(str(b) for b in self.bounds)
+
+
+def _check_bounds(values: list[int], spec: str) -> None:
+    if not values:
+        raise _refuse("indique al menos un límite mayor que cero, por ejemplo 30.", spec)
+    if any(v < 0 for v in values):
+        raise _refuse("los días no pueden ser negativos.", spec)
+    if values[0] == 0:
+        raise _refuse("el 0 solo puede ir al principio.", spec)
+    for prev, cur in pairwise(values):
+        if cur <= prev:
+            raise _refuse(
+                f"los límites deben ir en orden creciente y sin repetirse ({prev} seguido de {cur}).",
+                spec,
+            )
+    if len(values) > MAX_BOUNDS:
+        raise _refuse(f"se permiten como máximo {MAX_BOUNDS} límites.", spec)
+    if values[-1] > MAX_DAYS:
+        raise _refuse(f"el límite mayor no puede pasar de {MAX_DAYS} días.", spec)
+
+
+def _bounds_from_ranges(tokens: list[str], spec: str) -> list[int]:
+    """Ranges must start at day 1 and follow each other with no gap and no overlap."""
+    bounds: list[int] = []
+    expected_low = 1
+    for token in tokens:
+        if token in {"0", "por vencer", "Por vencer"} and not bounds:
+            continue
+        match = _RANGE_RE.match(token)
+        if match is None:
+            raise _refuse(f"'{token}' no es un rango como 31-60.", spec)
+        low, high = int(match.group(1)), int(match.group(2))
+        if high < low:
+            raise _refuse(f"el rango {token} está invertido.", spec)
+        if low < expected_low and not bounds:
+            raise _refuse(
+                f"el rango {token} debe empezar en el día 1 (el día 0 es Por vencer).", spec
+            )
+        if low < expected_low:
+            raise _refuse(f"el rango {token} se traslapa con el anterior.", spec)
+        if low > expected_low:
+            raise _refuse(
+                f"falta cubrir del día {expected_low} al {low - 1} antes de {token}.", spec
+            )
+        bounds.append(high)
+        expected_low = high + 1
+    return bounds
+
+
+class GroupBy(StrEnum):
+    CLIENTE = "cliente"
+    VENDEDOR = "vendedor"
+    ZONA = "zona"
+    CLASIFICACION = "clasificacion"
+    SUCURSAL = "sucursal"
+    EMPRESA = "empresa"
+    CARTERA = "cartera"  # the whole portfolio in one group
+
+    @classmethod
+    def parse(cls, text: str | GroupBy) -> GroupBy:
+        if isinstance(text, GroupBy):
+            return text
+        try:
+            return cls(text.strip().lower().replace("ó", "o"))
+        except ValueError:
+            options = ", ".join(g.value for g in cls)
+            raise ValidationError(
+                f"Agrupación desconocida: {text!r}. Opciones: {options}.",
+                code="AGRUPACION_INVALIDA",
+            ) from None
+
+    @property
+    def titulo(self) -> str:
+        return {
+            "cliente": "Cliente",
+            "vendedor": "Vendedor",
+            "zona": "Zona",
+            "clasificacion": "Clasificación",
+            "sucursal": "Sucursal",
+            "empresa": "Empresa",
+            "cartera": "Cartera",
+        }[self.value]
+
+
+SIN_ASIGNAR = "Sin asignar"
+
+
+def group_key(item: OpenItem | Receivable, group_by: GroupBy) -> tuple[str, str]:
+    """(key, display name) of ``item``'s group."""
+    if group_by is GroupBy.CLIENTE:
+        return item.rfc, f"{item.nombre} ({item.rfc})" if item.nombre else item.rfc
+    if group_by is GroupBy.CARTERA:
+        return "*", "Toda la cartera"
+    value: str | None = getattr(item, group_by.value)
+    if value is None or not value.strip():
+        return "", SIN_ASIGNAR
+    return value, value
+
+
+def pct(part: Decimal, whole: Decimal) -> Decimal:
+    """Exact-as-Decimal percentage; 0 when the whole is 0."""
+    if whole == 0:
+        return ZERO
+    return part * _HUNDRED / whole
+
+
+def pct_display(value: Decimal) -> Decimal:
+    return quantize(value, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class AgingAmounts:
+    """Amounts per bucket of one row (or of a total), in one currency."""
+
+    importes: tuple[Decimal, ...]
+    documentos: int
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.importes, ZERO)
+
+    @property
+    def porcentajes(self) -> tuple[Decimal, ...]:
+        total = self.total
+        return tuple(pct(v, total) for v in self.importes)
+
+    def porcentajes_display(self) -> tuple[Decimal, ...]:
+        return tuple(pct_display(p) for p in self.porcentajes)
+
+
+@dataclass(frozen=True, slots=True)
+class AgingRow:
+    grupo: str  # stable key (RFC, salesperson code ...); "" for "Sin asignar"
+    nombre: str  # what the user reads
+    moneda: str
+    montos: AgingAmounts
+    participacion: Decimal  # % of the currency's grand total this row holds
+
+
+@dataclass(frozen=True, slots=True)
+class AgingLine:
+    """One document in the detail of the report."""
+
+    item: OpenItem
+    dias_vencido: int
+    bucket: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgingReport:
+    fecha_corte: date
+    buckets: AgingBuckets
+    agrupacion: GroupBy
+    filas: tuple[AgingRow, ...]  # per group per currency, sorted by group name then currency
+    totales: Mapping[str, AgingAmounts]  # per currency
+    filas_mxn: tuple[AgingRow, ...]  # per group, every currency converted to MXN
+    total_mxn: AgingAmounts
+    tipos_cambio: Mapping[str, Decimal]  # rates used for the MXN view
+    detalle: tuple[AgingLine, ...]  # documents, most overdue first
+
+    @property
+    def etiquetas(self) -> tuple[str, ...]:
+        return self.buckets.labels
+
+
+class _Acc:
+    __slots__ = ("docs", "values")
+
+    def __init__(self, size: int) -> None:
+        self.values = [ZERO] * size
+        self.docs = 0
+
+    def add(self, index: int, amount: Decimal) -> None:
+        self.values[index] += amount
+        self.docs += 1
+
+    def freeze(self) -> AgingAmounts:
+        return AgingAmounts(tuple(self.values), self.docs)
+
+
+def aging_report(
+    items: Iterable[OpenItem],
+    as_of: date,
+    buckets: AgingBuckets | str | Sequence[int] | None = None,
+    group_by: GroupBy | str = GroupBy.CLIENTE,
+    rates_to_mxn: MxnRates | Mapping[str, Decimal] | None = None,
+) -> AgingReport:
+    """Classify ``items`` (balances at ``as_of``) by days overdue and total them.
+
+    Items with a zero balance are skipped; a negative balance is refused (a saldo a
+    favor is reported as saldo sin aplicar, never netted against debts). Every
+    currency present needs a rate in ``rates_to_mxn`` (code ``TIPO_CAMBIO_FALTANTE``).
+    """
+    spec = buckets if isinstance(buckets, AgingBuckets) else AgingBuckets.parse(buckets)
+    grouping = GroupBy.parse(group_by)
+    rates = as_rates(rates_to_mxn)
+    size = len(spec)
+
+    kept = [i for i in items if i.saldo != 0]
+    for item in kept:
+        if item.saldo < 0:
+            raise ValidationError(
+                f"El documento {item.referencia or item.doc_id} tiene saldo negativo; "
+                "los saldos a favor no entran en la antigüedad de saldos.",
+                code="SALDO_NEGATIVO",
+                doc_id=item.doc_id,
+            )
+    rates.require(i.moneda for i in kept)
+
+    names: dict[str, str] = {}
+    per_row: dict[tuple[str, str], _Acc] = defaultdict(lambda: _Acc(size))
+    per_currency: dict[str, _Acc] = defaultdict(lambda: _Acc(size))
+    per_group_mxn: dict[str, _Acc] = defaultdict(lambda: _Acc(size))
+    total_mxn = _Acc(size)
+    lines: list[AgingLine] = []
+    for item in kept:
+        days = days_overdue(item.vencimiento, as_of)
+        index = spec.index_for(days)
+        key, name = group_key(item, grouping)
+        names.setdefault(key, name)
+        per_row[(key, item.moneda)].add(index, item.saldo)
+        per_currency[item.moneda].add(index, item.saldo)
+        mxn = rates.to_mxn(item.saldo, item.moneda)
+        per_group_mxn[key].add(index, mxn)
+        total_mxn.add(index, mxn)
+        lines.append(AgingLine(item, days, index))
+
+    totals = {cur: acc.freeze() for cur, acc in sorted(per_currency.items())}
+    rows = tuple(
+        AgingRow(
+            grupo=key,
+            nombre=names[key],
+            moneda=cur,
+            montos=acc.freeze(),
+            participacion=pct(sum(acc.values, ZERO), totals[cur].total),
+        )
+        for (key, cur), acc in sorted(per_row.items(), key=lambda kv: (names[kv[0][0]], kv[0]))
+    )
+    grand_mxn = total_mxn.freeze()
+    rows_mxn = tuple(
+        AgingRow(
+            grupo=key,
+            nombre=names[key],
+            moneda=MXN,
+            montos=acc.freeze(),
+            participacion=pct(sum(acc.values, ZERO), grand_mxn.total),
+        )
+        for key, acc in sorted(per_group_mxn.items(), key=lambda kv: (names[kv[0]], kv[0]))
+    )
+    used = {cur: rates.rate(cur) for cur in totals}
+    lines.sort(key=lambda ln: (-ln.dias_vencido, ln.item.rfc, ln.item.doc_id))
+    return AgingReport(
+        fecha_corte=as_of,
+        buckets=spec,
+        agrupacion=grouping,
+        filas=rows,
+        totales=totals,
+        filas_mxn=rows_mxn,
+        total_mxn=grand_mxn,
+        tipos_cambio=used,
+        detalle=tuple(lines),
+    )
