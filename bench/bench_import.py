@@ -2,9 +2,12 @@
 
 Generates N signed, sandbox-stamped invoices in memory with the factory, then times
 (a) satcfdi ``CFDI.from_string`` (baseline), (b) our ``parse_xml`` + ``read_cfdi`` and
-(c) our full ``load_cfdi`` (parse + structural XSD + catalogs + both seals).
+(c) our full ``load_cfdi`` (parse + structural XSD + catalogs + both seals) and
+(d) the full import into a fresh SQLite database (parse, verify, store: documents,
+concepts, taxes, customers), i.e. what ``cobranza import`` does.
+Invoices go to 200 different customers, as a real portfolio would.
 
-    .venv/bin/python bench/bench_import_parse.py --n 10000
+    .venv/bin/python bench/bench_import.py --n 10000
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from cfdi_cobranza.cfdi import schema
-from cfdi_cobranza.cfdi.factory import IVA16, RET_ISR10, CfdiFactory, Line
+from cfdi_cobranza.cfdi.factory import IVA16, RET_ISR10, CfdiFactory, Line, Receptor
 from cfdi_cobranza.cfdi.loader import load_cfdi
 from cfdi_cobranza.cfdi.parser import parse_xml
 from cfdi_cobranza.cfdi.reader import read_cfdi
+from cfdi_cobranza.cfdi.sources import Candidate
+from cfdi_cobranza.config import Settings
+from cfdi_cobranza.db.session import make_engine, migrate
+from cfdi_cobranza.services.importing import Importer
 
 
 def _time(fn: Callable[[bytes], object], docs: list[bytes]) -> float:
@@ -48,7 +55,9 @@ def main() -> None:
             Line(Decimal("15.00"), cantidad=Decimal("4")),
         ]
         start = time.perf_counter()
-        docs = [factory.invoice(lines, folio=str(i)).xml for i in range(args.n)]
+        receptors = [Receptor(rfc=f"CAC{(i % 9) + 10:02d}{(i % 12) + 1:02d}{(i % 28) + 1:02d}H79",
+                              nombre=f"CLIENTE {i:03d}") for i in range(200)]
+        docs = [factory.invoice(lines, folio=str(i), receptor=receptors[i % 200]).xml for i in range(args.n)]
         gen_s = time.perf_counter() - start
         print(
             f"generated {args.n} signed+stamped invoices in {gen_s:.2f} s "
@@ -66,6 +75,14 @@ def main() -> None:
                 _time(lambda d: load_cfdi(d, extra_cert_dirs=cert_dirs), docs),
             ),
         ]
+        db = Path(tmp) / "bench.db"
+        engine = make_engine(f"sqlite:///{db}")
+        migrate(engine)
+        importer = Importer(engine, Settings(f"sqlite:///{db}", Path(tmp)), extra_cert_dirs=cert_dirs)
+        start = time.perf_counter()
+        result = importer.import_candidates(Candidate(f"{i}.xml", d) for i, d in enumerate(docs))
+        rows.append(("full import into SQLite", time.perf_counter() - start))
+        assert result.summary["imported"] == args.n, result.summary
         base = rows[0][1]
         print(f"\n{'step':<34}{'docs/s':>12}{'ms/doc':>10}{'vs satcfdi':>12}")
         for name, secs in rows:

@@ -58,7 +58,11 @@ def allocate_credit_note(session: Session, note: Document) -> None:
     another currency is left alone (the note cannot say the rate); it shows as
     saldo a favor for the user to apply by hand.
     """
-    relations = [r for r in note.relations if r.tipo_relacion in CREDIT_NOTE_RELATIONS]
+    relations = session.scalars(
+        select(DocumentRelation)
+        .where(DocumentRelation.document_id == note.id, DocumentRelation.tipo_relacion.in_(CREDIT_NOTE_RELATIONS))
+        .order_by(DocumentRelation.id)
+    ).all()
     existing = {
         c.target_uuid: c
         for c in session.scalars(select(Credit).where(Credit.source_document_id == note.id))

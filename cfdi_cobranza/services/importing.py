@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from cfdi_cobranza.db.models import (
     ImportLog,
 )
 from cfdi_cobranza.db.session import session_factory
-from cfdi_cobranza.domain.cfdi import CfdiRecord, Party
+from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
 from cfdi_cobranza.domain.terms import due_date
 from cfdi_cobranza.errors import CobranzaError, ImportRefused
 from cfdi_cobranza.services import balances
@@ -86,6 +86,51 @@ class BatchResult:
         }
 
 
+_PENDING = FileResult("", "refused", code="PENDIENTE", message="")
+
+
+def _duplicate(name: str, rec: CfdiRecord) -> FileResult:
+    return FileResult(name, "duplicate", uuid=rec.uuid, tipo=rec.tipo, code="DUPLICADO",
+                      message="Este CFDI ya estaba importado; no se cambió nada.")
+
+
+def _imported(name: str, loaded: LoadedCfdi) -> FileResult:
+    if loaded.sello_sat == "verificado":
+        message = "Importado."
+    else:
+        message = "Importado; sello del SAT no verificado (certificado del SAT no disponible localmente)."
+    rec = loaded.record
+    return FileResult(name, "imported", uuid=rec.uuid, tipo=rec.tipo, message=message, sello_sat=loaded.sello_sat)
+
+
+def _concept_rows(doc_id: int, rec: CfdiRecord) -> list[dict[str, Any]]:
+    return [
+        {"document_id": doc_id, "idx": idx, "clave_prod_serv": c.clave_prod_serv, "cantidad": c.cantidad,
+         "clave_unidad": c.clave_unidad, "descripcion": c.descripcion, "valor_unitario": c.valor_unitario,
+         "importe": c.importe, "descuento": c.descuento, "objeto_imp": c.objeto_imp}
+        for idx, c in enumerate(rec.concepts)
+    ]
+
+
+def _tax_row(doc_id: int, concept_idx: int | None, t: TaxLine) -> dict[str, Any]:
+    return {"document_id": doc_id, "concept_idx": concept_idx, "kind": t.kind, "impuesto": t.impuesto,
+            "tipo_factor": t.tipo_factor, "tasa_o_cuota": t.tasa_o_cuota, "base": t.base, "importe": t.importe}
+
+
+def _tax_rows(doc_id: int, rec: CfdiRecord) -> list[dict[str, Any]]:
+    rows = [_tax_row(doc_id, idx, t) for idx, c in enumerate(rec.concepts) for t in c.taxes]
+    rows.extend(_tax_row(doc_id, None, t) for t in rec.taxes)
+    return rows
+
+
+def _relation_rows(doc_id: int, rec: CfdiRecord) -> list[dict[str, Any]]:
+    return [
+        {"document_id": doc_id, "tipo_relacion": g.tipo_relacion, "related_uuid": u.upper()}
+        for g in rec.related
+        for u in g.uuids
+    ]
+
+
 def customer_key(party: Party) -> str:
     rfc = party.rfc.upper()
     if rfc in GENERIC_RFCS:
@@ -112,33 +157,30 @@ class Importer:
         self.verify = verify
         self._sessions = session_factory(engine)
 
-    def import_candidates(self, candidates: Iterable[Candidate], *, commit_every: int = 500) -> BatchResult:
+    def import_candidates(self, candidates: Iterable[Candidate], *, chunk_size: int = 500) -> BatchResult:
+        """Import every candidate; commits per chunk, never loses a file's outcome."""
         batch = BatchResult()
         batch_id = str(uuidlib.uuid4())
         with self._sessions() as session:
             companies = {c.rfc: c for c in session.scalars(select(Company))}
             register_issuers = not companies
-            pending = 0
+            chunk: list[tuple[int, Candidate, LoadedCfdi]] = []
             for cand in candidates:
-                result = self._one(session, cand, companies, register_issuers, batch, batch_id)
-                batch.results.append(result)
-                pending += 1
-                if pending >= commit_every:
+                loaded_or_result = self._load(cand)
+                batch.results.append(loaded_or_result if isinstance(loaded_or_result, FileResult) else _PENDING)
+                if not isinstance(loaded_or_result, FileResult):
+                    chunk.append((len(batch.results) - 1, cand, loaded_or_result))
+                if len(chunk) >= chunk_size:
+                    self._store_chunk(session, chunk, companies, register_issuers, batch, batch_id)
                     session.commit()
-                    pending = 0
+                    chunk = []
+            if chunk:
+                self._store_chunk(session, chunk, companies, register_issuers, batch, batch_id)
             session.commit()
         return batch
 
-    # -- one file ---------------------------------------------------------------
-    def _one(
-        self,
-        session: Session,
-        cand: Candidate,
-        companies: dict[str, Company],
-        register_issuers: bool,
-        batch: BatchResult,
-        batch_id: str,
-    ) -> FileResult:
+    def _load(self, cand: Candidate) -> FileResult | LoadedCfdi:
+        """Parse and verify, outside any transaction: most refusals happen here."""
         if cand.ignored:
             return FileResult(cand.name, "ignored", code=cand.code, message=cand.message)
         if cand.data is None:
@@ -149,9 +191,144 @@ class Importer:
             return FileResult(cand.name, "refused", code=exc.code, message=exc.message)
         rec = loaded.record
         if rec.tipo in IGNORED_TIPOS:
-            return FileResult(cand.name, "ignored", uuid=rec.uuid, tipo=rec.tipo, code="TIPO_NO_APLICA", message=IGNORED_TIPOS[rec.tipo])
+            return FileResult(cand.name, "ignored", uuid=rec.uuid, tipo=rec.tipo, code="TIPO_NO_APLICA",
+                              message=IGNORED_TIPOS[rec.tipo])
+        return loaded
+
+    def _store_chunk(
+        self,
+        session: Session,
+        chunk: list[tuple[int, Candidate, LoadedCfdi]],
+        companies: dict[str, Company],
+        register_issuers: bool,
+        batch: BatchResult,
+        batch_id: str,
+    ) -> None:
+        uuids = [loaded.record.uuid for _, _, loaded in chunk]
+        existing = set(session.scalars(select(Document.uuid).where(Document.uuid.in_(uuids))))
+        # Invoices nobody refers to yet go through the bulk path; anything that touches
+        # other documents (credit notes, complements, invoices with waiting credits or
+        # notes) takes the per-document path, which keeps every balance rule in one place.
+        waiting = set(session.scalars(select(Credit.target_uuid).where(Credit.target_uuid.in_(uuids))))
+        waiting |= set(session.scalars(select(DocumentRelation.related_uuid).where(DocumentRelation.related_uuid.in_(uuids))))
+        seen: set[str] = set()
+        bulk: list[tuple[int, Candidate, LoadedCfdi, Company]] = []
+        single: list[tuple[int, Candidate, LoadedCfdi]] = []
+        for pos, cand, loaded in chunk:
+            rec = loaded.record
+            if rec.uuid in existing or rec.uuid in seen:
+                batch.results[pos] = _duplicate(cand.name, rec)
+                continue
+            seen.add(rec.uuid)
+            company = companies.get(rec.emisor.rfc.upper())
+            if company is None and register_issuers:
+                company = self._register_company(session, rec, companies, batch)
+            if rec.tipo == "I" and company is not None and rec.uuid not in waiting:
+                bulk.append((pos, cand, loaded, company))
+            else:
+                single.append((pos, cand, loaded))
+        if bulk:
+            try:
+                with session.begin_nested():
+                    self._bulk_invoices(session, bulk, batch_id)
+                for pos, cand, loaded, _ in bulk:
+                    batch.results[pos] = _imported(cand.name, loaded)
+            except (IntegrityError, CobranzaError):
+                # Something in the chunk clashed (a concurrent import, say): redo it
+                # file by file so each gets its own outcome.
+                single.extend((pos, cand, loaded) for pos, cand, loaded, _ in bulk)
+                single.sort(key=lambda item: item[0])
+        for pos, cand, loaded in single:
+            batch.results[pos] = self._one(session, cand, loaded, companies, register_issuers, batch, batch_id)
+
+    def _bulk_invoices(self, session: Session, items: list[tuple[int, Candidate, LoadedCfdi, Company]],
+                       batch_id: str) -> None:
+        now = self.clock()
+        customers = self._customers_bulk(session, [loaded.record.receptor for _, _, loaded, _ in items])
+        rows = []
+        for _, cand, loaded, company in items:
+            rec = loaded.record
+            customer = customers[customer_key(rec.receptor)]
+            rows.append(self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, cand.name, now))
+        ids = session.execute(
+            insert(Document).returning(Document.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        concepts: list[dict[str, Any]] = []
+        taxes: list[dict[str, Any]] = []
+        relations: list[dict[str, Any]] = []
+        logs: list[dict[str, Any]] = []
+        for doc_id, (_, cand, loaded, _) in zip(ids, items, strict=True):
+            rec = loaded.record
+            concepts.extend(_concept_rows(doc_id, rec))
+            taxes.extend(_tax_rows(doc_id, rec))
+            relations.extend(_relation_rows(doc_id, rec))
+            logs.append({"batch": batch_id, "file": cand.name[-500:], "status": "imported", "uuid": rec.uuid,
+                         "tipo": rec.tipo, "sha256": loaded.sha256, "created_at": now})
+        for model, data in ((DocumentConcept, concepts), (DocumentTax, taxes), (DocumentRelation, relations),
+                            (ImportLog, logs)):
+            if data:
+                session.execute(insert(model), data)
+
+    def _customers_bulk(self, session: Session, parties: list[Party]) -> dict[str, Customer]:
+        by_key: dict[str, Party] = {}
+        for party in parties:  # the last document of the chunk tells the current data
+            by_key[customer_key(party)] = party
+        found = {c.key: c for c in session.scalars(select(Customer).where(Customer.key.in_(list(by_key))))}
+        for key, party in by_key.items():
+            if key in found:
+                self._refresh_customer(found[key], party)
+            else:
+                found[key] = self._customer(session, party)
+        session.flush()
+        return found
+
+    def _document_row(self, rec: CfdiRecord, loaded: LoadedCfdi, company_id: int, customer_id: int,
+                      credit_days: int | None, name: str, now: Any) -> dict[str, Any]:
+        vencimiento = None
+        if rec.tipo == "I":
+            vencimiento = due_date(rec.fecha.date(), rec.condiciones_de_pago, credit_days,
+                                   self.settings.default_credit_days)
+        return {
+            "uuid": rec.uuid, "company_id": company_id, "customer_id": customer_id, "version": rec.version,
+            "tipo": rec.tipo, "serie": rec.serie, "folio": rec.folio, "fecha": rec.fecha,
+            "fecha_timbrado": rec.stamp.fecha_timbrado, "moneda": rec.moneda, "tipo_cambio": rec.tipo_cambio,
+            "subtotal": rec.subtotal, "descuento": rec.descuento, "total": rec.total,
+            "total_traslados": rec.total_traslados, "total_retenciones": rec.total_retenciones,
+            "metodo_pago": rec.metodo_pago, "forma_pago": rec.forma_pago,
+            "condiciones_de_pago": rec.condiciones_de_pago, "uso_cfdi": rec.receptor.uso_cfdi,
+            "exportacion": rec.exportacion, "lugar_expedicion": rec.lugar_expedicion,
+            "pagos_version": rec.pagos_version, "vencimiento": vencimiento,
+            "saldo": rec.total if rec.tipo == "I" else Decimal(0), "status": "vigente",
+            "sello_sat": loaded.sello_sat, "sha256": loaded.sha256, "xml": loaded.raw,
+            "source_name": name[-500:], "imported_at": now,
+        }
+
+    def _register_company(self, session: Session, rec: CfdiRecord, companies: dict[str, Company],
+                          batch: BatchResult) -> Company:
+        """First import with no company configured: the issuers seen become the user's companies."""
+        issuer = rec.emisor.rfc.upper()
+        company = Company(rfc=issuer, nombre=rec.emisor.nombre, regimen_fiscal=rec.emisor.regimen_fiscal,
+                          codigo_postal=rec.lugar_expedicion, created_at=self.clock())
+        session.add(company)
+        session.flush()
+        companies[issuer] = company
+        batch.companies_registered.append(issuer)
+        return company
+
+    # -- one file ---------------------------------------------------------------
+    def _one(
+        self,
+        session: Session,
+        cand: Candidate,
+        loaded: LoadedCfdi,
+        companies: dict[str, Company],
+        register_issuers: bool,
+        batch: BatchResult,
+        batch_id: str,
+    ) -> FileResult:
+        rec = loaded.record
         if session.scalar(select(Document.id).where(Document.uuid == rec.uuid)) is not None:
-            return FileResult(cand.name, "duplicate", uuid=rec.uuid, tipo=rec.tipo, code="DUPLICADO", message="Este CFDI ya estaba importado; no se cambió nada.")
+            return _duplicate(cand.name, rec)
         issuer = rec.emisor.rfc.upper()
         company = companies.get(issuer)
         if company is None and not register_issuers:
@@ -164,21 +341,13 @@ class Importer:
         try:
             with session.begin_nested():
                 if company is None:
-                    company = Company(
-                        rfc=issuer, nombre=rec.emisor.nombre, regimen_fiscal=rec.emisor.regimen_fiscal,
-                        codigo_postal=rec.lugar_expedicion, created_at=self.clock(),
-                    )
-                    session.add(company)
-                    session.flush()
-                    companies[issuer] = company
-                    batch.companies_registered.append(issuer)
+                    company = self._register_company(session, rec, companies, batch)
                 self._store(session, loaded, company, cand.name, batch_id)
         except IntegrityError:
-            return FileResult(cand.name, "duplicate", uuid=rec.uuid, tipo=rec.tipo, code="DUPLICADO", message="Este CFDI ya estaba importado; no se cambió nada.")
+            return _duplicate(cand.name, rec)
         except CobranzaError as exc:
             return FileResult(cand.name, "refused", uuid=rec.uuid, tipo=rec.tipo, code=exc.code, message=exc.message)
-        message = "Importado." if loaded.sello_sat == "verificado" else "Importado; sello del SAT no verificado (certificado del SAT no disponible localmente)."
-        return FileResult(cand.name, "imported", uuid=rec.uuid, tipo=rec.tipo, message=message, sello_sat=loaded.sello_sat)
+        return _imported(cand.name, loaded)
 
     def _customer(self, session: Session, party: Party) -> Customer:
         key = customer_key(party)
@@ -192,50 +361,28 @@ class Importer:
             session.add(customer)
             session.flush()
         else:
-            # The newest document tells the current fiscal data of the customer.
-            for attr in ("nombre", "regimen_fiscal", "codigo_postal", "uso_cfdi"):
-                value = getattr(party, attr)
-                if value and getattr(customer, attr) != value:
-                    setattr(customer, attr, value)
-                    customer.updated_at = now
+            self._refresh_customer(customer, party)
         return customer
+
+    def _refresh_customer(self, customer: Customer, party: Party) -> None:
+        # The newest document tells the current fiscal data of the customer.
+        for attr in ("nombre", "regimen_fiscal", "codigo_postal", "uso_cfdi"):
+            value = getattr(party, attr)
+            if value and getattr(customer, attr) != value:
+                setattr(customer, attr, value)
+                customer.updated_at = self.clock()
 
     def _store(self, session: Session, loaded: LoadedCfdi, company: Company, name: str, batch_id: str) -> None:
         rec: CfdiRecord = loaded.record
         customer = self._customer(session, rec.receptor)
-        vencimiento = None
-        if rec.tipo == "I":
-            vencimiento = due_date(rec.fecha.date(), rec.condiciones_de_pago, customer.credit_days, self.settings.default_credit_days)
         now = self.clock()
-        doc = Document(
-            uuid=rec.uuid, company_id=company.id, customer_id=customer.id, version=rec.version, tipo=rec.tipo,
-            serie=rec.serie, folio=rec.folio, fecha=rec.fecha, fecha_timbrado=rec.stamp.fecha_timbrado,
-            moneda=rec.moneda, tipo_cambio=rec.tipo_cambio, subtotal=rec.subtotal, descuento=rec.descuento,
-            total=rec.total, total_traslados=rec.total_traslados, total_retenciones=rec.total_retenciones,
-            metodo_pago=rec.metodo_pago, forma_pago=rec.forma_pago, condiciones_de_pago=rec.condiciones_de_pago,
-            uso_cfdi=rec.receptor.uso_cfdi, exportacion=rec.exportacion, lugar_expedicion=rec.lugar_expedicion,
-            pagos_version=rec.pagos_version, vencimiento=vencimiento,
-            saldo=rec.total if rec.tipo == "I" else Decimal(0),
-            status="vigente", sello_sat=loaded.sello_sat, sha256=loaded.sha256, xml=loaded.raw,
-            source_name=name[-500:], imported_at=now,
-        )
-        for idx, c in enumerate(rec.concepts):
-            doc.concepts.append(DocumentConcept(
-                idx=idx, clave_prod_serv=c.clave_prod_serv, cantidad=c.cantidad, clave_unidad=c.clave_unidad,
-                descripcion=c.descripcion, valor_unitario=c.valor_unitario, importe=c.importe,
-                descuento=c.descuento, objeto_imp=c.objeto_imp,
-            ))
-            for t in c.taxes:
-                doc.taxes.append(DocumentTax(concept_idx=idx, kind=t.kind, impuesto=t.impuesto, tipo_factor=t.tipo_factor,
-                                             tasa_o_cuota=t.tasa_o_cuota, base=t.base, importe=t.importe))
-        for t in rec.taxes:
-            doc.taxes.append(DocumentTax(concept_idx=None, kind=t.kind, impuesto=t.impuesto, tipo_factor=t.tipo_factor,
-                                         tasa_o_cuota=t.tasa_o_cuota, base=t.base, importe=t.importe))
-        for group in rec.related:
-            for related in group.uuids:
-                doc.relations.append(DocumentRelation(tipo_relacion=group.tipo_relacion, related_uuid=related.upper()))
+        doc = Document(**self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, name, now))
         session.add(doc)
         session.flush()
+        for model, rows in ((DocumentConcept, _concept_rows(doc.id, rec)), (DocumentTax, _tax_rows(doc.id, rec)),
+                            (DocumentRelation, _relation_rows(doc.id, rec))):
+            if rows:
+                session.execute(insert(model), rows)
 
         if rec.tipo == "P":
             self._store_complement(session, rec, doc)
