@@ -50,6 +50,9 @@ def main() -> None:
             else:
                 desc = value[0] if isinstance(value, list | tuple) else value
                 data[key] = {"descripcion": str(desc)}
+        if name == "c_TipoFactor" and not data:
+            # satcfdi ships this table empty; the SAT catalog has exactly these three keys.
+            data = {k: {"descripcion": k} for k in ("Tasa", "Cuota", "Exento")}
         (OUT / f"{name}.json").write_text(
             json.dumps(data, ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8"
         )

@@ -1,0 +1,896 @@
+"""Pagos 2.0 amounts: what a payment complement (REP) must say, computed from the ledger.
+
+Pure calculator. Input: the invoices a payment touches (with their tax lines), each
+invoice's state before the payment, and the payment itself. Output: immutable records
+for every ``DoctoRelacionado`` (balances and ``ImpuestosDR``), every ``Pago`` (with
+``ImpuestosP``) and the ``Totales`` of the complement, already rounded the way they are
+written. The XML writer (``cfdi_cobranza.cfdi.rep_writer``) only formats them.
+
+Rounding decisions are recorded in ``docs/pagos20-decisions.md``; in short:
+
+* ``BaseDR``/``ImporteDR`` are proportional to ``ImpPagado / Total`` and rounded on the
+  *cumulative* paid amount, so the instalments of an invoice add up to its taxes;
+  they are kept at the decimals of ``MonedaDR``.
+* ``ImpuestosP`` are ``sum(x / EquivalenciaDR)`` rounded to the decimals of ``MonedaP``.
+* ``Totales`` are computed from the rounded ``ImpuestosP`` (the values a validator sees)
+  times ``TipoCambioP``, summed over all ``Pago`` and rounded to 2 decimals.
+* ``EquivalenciaDR`` comes from the day's rates (``TipoCambioP / rate(MonedaDR)``) or an
+  explicit override, and the Monto/ImpPagado consistency rules (CRP20217, CRP20276,
+  CRP20277) are checked here with the SAT formulas before anything is written, so an
+  inconsistent application is refused instead of rejected by the PAC.
+
+Only the standard library, ``money``, ``catalogs``, the plain records of
+``domain.cfdi`` and the exception hierarchy are imported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
+from typing import Literal
+
+from cfdi_cobranza import catalogs
+from cfdi_cobranza.domain import money
+from cfdi_cobranza.domain.cfdi import CfdiRecord, TaxLine
+from cfdi_cobranza.errors import ConflictError, ValidationError
+
+TaxKind = Literal["traslado", "retencion"]
+
+ISR = "001"
+IVA = "002"
+IEPS = "003"
+
+TASA = "Tasa"
+CUOTA = "Cuota"
+EXENTO = "Exento"
+
+RFC_EXTRANJERO = "XEXX010101000"
+
+# ObjetoImpDR values for which the SAT forbids ImpuestosDR (CRP20247).
+OBJETO_IMP_SIN_IMPUESTOS = frozenset({"01", "03", "04", "05"})
+
+_PRECISION = 60  # Decimal digits for intermediate products; amounts have at most 18+10.
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceTax:
+    """One tax line of the paid invoice, grouped by (kind, impuesto, tipo factor, tasa)."""
+
+    kind: TaxKind
+    impuesto: str
+    tipo_factor: str
+    tasa_o_cuota: Decimal | None  # None only for Exento
+    base: Decimal
+    importe: Decimal | None  # None only for Exento
+
+    @property
+    def key(self) -> tuple[str, str, str, Decimal | None]:
+        return (self.kind, self.impuesto, self.tipo_factor, self.tasa_o_cuota)
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """The invoice (tipo I, PPD) being paid, as the calculator needs it."""
+
+    uuid: str
+    moneda: str
+    total: Decimal
+    taxes: tuple[InvoiceTax, ...] = ()
+    objeto_imp: str = "01"  # ObjetoImpDR to write: "02" when it has taxes
+    serie: str | None = None
+    folio: str | None = None
+
+    @property
+    def has_taxes(self) -> bool:
+        return bool(self.taxes)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceState:
+    """The invoice before this payment, counted over every system that issued REPs."""
+
+    num_parcialidades_previas: int
+    imp_saldo_ant: Decimal
+    pagado_previo: Decimal  # payments only (credit notes lower the saldo, not this)
+
+    @classmethod
+    def first(cls, invoice: Invoice) -> InvoiceState:
+        return cls(0, invoice.total, money.ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInput:
+    """A payment received, as the bank or the user recorded it."""
+
+    fecha_pago: datetime
+    forma_de_pago_p: str
+    moneda_p: str
+    monto: Decimal
+    tipo_cambio_p: Decimal | None = None  # MXN per unit of moneda_p; ignored for MXN
+    num_operacion: str | None = None
+    rfc_emisor_cta_ord: str | None = None
+    nom_banco_ord_ext: str | None = None
+    cta_ordenante: str | None = None
+    rfc_emisor_cta_ben: str | None = None
+    cta_beneficiario: str | None = None
+    tipo_cad_pago: str | None = None
+    cert_pago: str | None = None
+    cad_pago: str | None = None
+    sello_pago: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """Part of a payment applied to one invoice, in the invoice's currency."""
+
+    invoice: Invoice
+    imp_pagado: Decimal
+    state: InvoiceState | None = None  # None: first payment of the invoice
+    equivalencia_dr: Decimal | None = None  # override of units of MonedaDR per MonedaP
+
+
+# -------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class ImpuestoDR:
+    kind: TaxKind
+    impuesto: str
+    tipo_factor: str
+    tasa_o_cuota: Decimal | None
+    base: Decimal
+    importe: Decimal | None
+    # How far BaseDR was moved from its proportional value to satisfy the SAT window
+    # (CRP20254/CRP20261) or BaseDR > 0; zero in the usual case.
+    ajuste_base: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class DoctoRelacionado:
+    id_documento: str
+    serie: str | None
+    folio: str | None
+    moneda_dr: str
+    equivalencia_dr: Decimal
+    num_parcialidad: int
+    imp_saldo_ant: Decimal
+    imp_pagado: Decimal
+    imp_saldo_insoluto: Decimal
+    objeto_imp_dr: str
+    impuestos: tuple[ImpuestoDR, ...] = ()
+    state_after: InvoiceState | None = None
+
+    @property
+    def traslados(self) -> tuple[ImpuestoDR, ...]:
+        return tuple(t for t in self.impuestos if t.kind == "traslado")
+
+    @property
+    def retenciones(self) -> tuple[ImpuestoDR, ...]:
+        return tuple(t for t in self.impuestos if t.kind == "retencion")
+
+
+@dataclass(frozen=True, slots=True)
+class TrasladoP:
+    impuesto: str
+    tipo_factor: str
+    tasa_o_cuota: Decimal | None
+    base: Decimal
+    importe: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetencionP:
+    impuesto: str
+    importe: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Pago:
+    fecha_pago: datetime
+    forma_de_pago_p: str
+    moneda_p: str
+    tipo_cambio_p: Decimal
+    monto: Decimal
+    doctos: tuple[DoctoRelacionado, ...]
+    traslados_p: tuple[TrasladoP, ...] = ()
+    retenciones_p: tuple[RetencionP, ...] = ()
+    num_operacion: str | None = None
+    rfc_emisor_cta_ord: str | None = None
+    nom_banco_ord_ext: str | None = None
+    cta_ordenante: str | None = None
+    rfc_emisor_cta_ben: str | None = None
+    cta_beneficiario: str | None = None
+    tipo_cad_pago: str | None = None
+    cert_pago: str | None = None
+    cad_pago: str | None = None
+    sello_pago: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Totales:
+    monto_total_pagos: Decimal
+    total_retenciones_iva: Decimal | None = None
+    total_retenciones_isr: Decimal | None = None
+    total_retenciones_ieps: Decimal | None = None
+    total_traslados_base_iva16: Decimal | None = None
+    total_traslados_impuesto_iva16: Decimal | None = None
+    total_traslados_base_iva8: Decimal | None = None
+    total_traslados_impuesto_iva8: Decimal | None = None
+    total_traslados_base_iva0: Decimal | None = None
+    total_traslados_impuesto_iva0: Decimal | None = None
+    total_traslados_base_iva_exento: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Complemento:
+    """The whole ``pago20:Pagos`` node: one or more Pago and their Totales."""
+
+    pagos: tuple[Pago, ...]
+    totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
+
+
+# ------------------------------------------------------------ building the inputs
+
+
+def group_taxes(lines: Iterable[TaxLine]) -> tuple[InvoiceTax, ...]:
+    """Group CFDI tax lines by (kind, impuesto, tipo factor, tasa), summing base and importe.
+
+    Lines without a base (document-level retenciones) are skipped: they cannot give a
+    proportional base, the concept lines must be used instead.
+    """
+    order: list[tuple[str, str, str, Decimal | None]] = []
+    bases: dict[tuple[str, str, str, Decimal | None], Decimal] = {}
+    importes: dict[tuple[str, str, str, Decimal | None], Decimal | None] = {}
+    for line in lines:
+        if line.base is None or line.tipo_factor is None:
+            continue
+        kind = "retencion" if line.kind == "retencion" else "traslado"
+        tasa = None if line.tipo_factor == EXENTO else line.tasa_o_cuota
+        key = (kind, line.impuesto, line.tipo_factor, _norm_tasa(tasa))
+        if key not in bases:
+            order.append(key)
+            bases[key] = money.ZERO
+            importes[key] = None
+        bases[key] += line.base
+        if line.importe is not None and line.tipo_factor != EXENTO:
+            importes[key] = (importes[key] or money.ZERO) + line.importe
+    result: list[InvoiceTax] = []
+    for key in order:
+        kind_s, impuesto, tipo_factor, tasa = key
+        importe = importes[key]
+        if tipo_factor != EXENTO and importe is None:
+            importe = money.ZERO
+        result.append(
+            InvoiceTax(
+                kind="retencion" if kind_s == "retencion" else "traslado",
+                impuesto=impuesto,
+                tipo_factor=tipo_factor,
+                tasa_o_cuota=tasa,
+                base=bases[key],
+                importe=importe,
+            )
+        )
+    return tuple(result)
+
+
+def invoice_taxes(
+    document_taxes: Sequence[TaxLine], concept_taxes: Sequence[TaxLine]
+) -> tuple[InvoiceTax, ...]:
+    """Tax lines of an invoice for Pagos 2.0.
+
+    Traslados come from the document-level ``Impuestos`` node when it has them (CFDI 4.0
+    writes Base there); otherwise, and always for retenciones (the document node carries
+    no base or rate for them), from the concept lines.
+    """
+    doc_traslados = [t for t in document_taxes if t.kind != "retencion" and t.base is not None]
+    traslados = doc_traslados or [t for t in concept_taxes if t.kind != "retencion"]
+    retenciones = [t for t in concept_taxes if t.kind == "retencion"]
+    if not retenciones:
+        retenciones = [t for t in document_taxes if t.kind == "retencion" and t.base is not None]
+    return group_taxes(traslados) + group_taxes(retenciones)
+
+
+def derive_objeto_imp(concept_objeto_imp: Iterable[str | None], has_taxes: bool) -> str:
+    """ObjetoImpDR for an invoice: 02 when it breaks taxes down, else its concepts' value."""
+    if has_taxes:
+        return "02"
+    values = [v for v in concept_objeto_imp if v]
+    for preferred in ("03", "04", "05", "06", "07", "08"):
+        if preferred in values:
+            return preferred
+    return "01"
+
+
+def invoice_from_record(record: CfdiRecord) -> Invoice:
+    """The calculator's view of an imported invoice (CFDI 4.0 or 3.3)."""
+    concept_lines = [t for c in record.concepts if c.objeto_imp in (None, "02") for t in c.taxes]
+    taxes = invoice_taxes(record.taxes, concept_lines)
+    return Invoice(
+        uuid=record.uuid.upper(),
+        serie=record.serie,
+        folio=record.folio,
+        moneda=record.moneda,
+        total=record.total,
+        taxes=taxes,
+        objeto_imp=derive_objeto_imp((c.objeto_imp for c in record.concepts), bool(taxes)),
+    )
+
+
+# ------------------------------------------------------------- shared SAT formulas
+
+
+def importe_window(
+    base: Decimal, tasa: Decimal, base_decimals: int, importe_decimals: int
+) -> tuple[Decimal, Decimal]:
+    """Limits of ImporteDR the SAT accepts for ``base`` x ``tasa`` (CRP20254, CRP20261).
+
+    lower = (base - 10^-d/2) x tasa truncated, upper = (base + 10^-d/2 - 10^-12) x tasa
+    rounded up; d = decimals of the base, truncation/rounding at the importe's decimals.
+    """
+    half = Decimal(1).scaleb(-base_decimals) / 2
+    unit = Decimal(1).scaleb(-importe_decimals)
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        low = ((base - half) * tasa).quantize(unit, rounding=ROUND_DOWN)
+        high = ((base + half - Decimal("1e-12")) * tasa).quantize(unit, rounding=ROUND_CEILING)
+    return max(low, money.ZERO), high
+
+
+def converted_limits(
+    imp_pagado: Decimal, equivalencia: Decimal, pagado_decimals: int, eq_decimals: int
+) -> tuple[Decimal, Decimal]:
+    """Lower and upper value of ImpPagado in MonedaP given the rounding of both (CRP20276)."""
+    half_p = Decimal(1).scaleb(-pagado_decimals) / 2
+    half_e = Decimal(1).scaleb(-eq_decimals) / 2
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        low = (imp_pagado - half_p) / (equivalencia + half_e)
+        denom = equivalencia - half_e
+        high = (imp_pagado + half_p) / denom if denom > 0 else Decimal("Infinity")
+    return low, high
+
+
+def monto_consistency_error(
+    moneda_p: str,
+    monto: Decimal,
+    doctos: Sequence[tuple[str, Decimal, Decimal, int, int]],
+) -> str | None:
+    """Which of CRP20217/CRP20276 a Pago breaks, or None.
+
+    ``doctos`` holds (MonedaDR, ImpPagado, EquivalenciaDR, decimals of ImpPagado as
+    written, decimals of EquivalenciaDR as written). CRP20277: with more than one
+    document and at least one in MonedaP, an EquivalenciaDR of 1 counts as written with
+    10 decimals.
+    """
+    if not doctos:
+        return None
+    if all(moneda_dr == moneda_p for moneda_dr, *_ in doctos):
+        total = sum((d[1] for d in doctos), money.ZERO)
+        return "CRP20217" if total > monto else None
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        converted = sum((d[1] / d[2] for d in doctos if d[2] > 0), money.ZERO)
+        if converted <= monto:
+            return None
+        any_same = any(d[0] == moneda_p for d in doctos)
+        low_sum = money.ZERO
+        high_sum = money.ZERO
+        for moneda_dr, pagado, eq, d_pag, d_eq in doctos:
+            if eq <= 0:
+                continue
+            if len(doctos) > 1 and any_same and eq == 1:
+                d_eq = money.SCALE_EQUIVALENCIA_DR
+            if moneda_dr == moneda_p and eq == 1:
+                low_sum += pagado
+                high_sum += pagado
+                continue
+            low, high = converted_limits(pagado, eq, d_pag, d_eq)
+            low_sum += low
+            high_sum += high
+    if low_sum <= monto <= high_sum:
+        return None
+    return "CRP20277" if any_same and len(doctos) > 1 else "CRP20276"
+
+
+# -------------------------------------------------------------------- calculation
+
+
+def _norm_tasa(tasa: Decimal | None) -> Decimal | None:
+    return None if tasa is None else money.quantize(tasa, 6)
+
+
+def _cumulative(value: Decimal, before: Decimal, after: Decimal, total: Decimal, d: int) -> Decimal:
+    """round(value x after/total) - round(value x before/total): telescoping instalments."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        upto_after = money.quantize(value * after / total, d)
+        upto_before = money.quantize(value * before / total, d)
+    return upto_after - upto_before
+
+
+def _fit_base_to_window(base: Decimal, importe: Decimal, tasa: Decimal, d: int) -> Decimal:
+    """The base closest to ``base`` for which ImporteDR lies in the SAT window.
+
+    Needed only when the invoice's own importe is not base x tasa to the cent (many
+    concept lines each rounded): ImporteDR keeps telescoping exactly and the base,
+    which nothing else ties to the invoice, absorbs the difference.
+    """
+    if tasa <= 0:
+        return base
+    low, high = importe_window(base, tasa, d, d)
+    if low <= importe <= high:
+        return base
+    unit = Decimal(1).scaleb(-d)
+    half = unit / 2
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        # importe in window <=> (base - half) * tasa < importe + unit
+        #                   and (base + half - 1e-12) * tasa > importe - unit
+        upper = (importe + unit) / tasa + half
+        lower = (importe - unit) / tasa - half + Decimal("1e-12")
+    if base > upper:
+        candidate = upper.quantize(unit, rounding=ROUND_DOWN)
+        steps = (-1, -2, 0)
+    else:
+        candidate = lower.quantize(unit, rounding=ROUND_CEILING)
+        steps = (1, 2, 0)
+    for delta in (0, *steps):
+        trial = candidate + unit * delta
+        if trial <= 0:
+            continue
+        low, high = importe_window(trial, tasa, d, d)
+        if low <= importe <= high:
+            return trial
+    return base
+
+
+def _taxes_for(invoice: Invoice, before: Decimal, after: Decimal, d: int) -> tuple[ImpuestoDR, ...]:
+    result: list[ImpuestoDR] = []
+    unit = Decimal(1).scaleb(-d)
+    for tax in invoice.taxes:
+        base = _cumulative(tax.base, before, after, invoice.total, d)
+        importe: Decimal | None = None
+        ajuste = money.ZERO
+        if tax.tipo_factor != EXENTO:
+            importe = _cumulative(tax.importe or money.ZERO, before, after, invoice.total, d)
+            if tax.tasa_o_cuota is not None and base > 0:
+                fitted = _fit_base_to_window(base, importe, tax.tasa_o_cuota, d)
+                ajuste, base = fitted - base, fitted
+        if base <= 0:
+            # A tiny instalment of a small tax line: the SAT wants BaseDR > 0.
+            ajuste, base = ajuste + unit - base, unit
+        result.append(
+            ImpuestoDR(
+                kind=tax.kind,
+                impuesto=tax.impuesto,
+                tipo_factor=tax.tipo_factor,
+                tasa_o_cuota=None if tax.tipo_factor == EXENTO else tax.tasa_o_cuota,
+                base=base,
+                importe=importe,
+                ajuste_base=ajuste,
+            )
+        )
+    return tuple(result)
+
+
+def equivalencia_from_rates(
+    moneda_p: str,
+    tipo_cambio_p: Decimal,
+    moneda_dr: str,
+    rates: Mapping[str, Decimal] | None,
+) -> Decimal:
+    """Units of MonedaDR per unit of MonedaP, 10 decimals (1 when both are equal)."""
+    if moneda_dr == moneda_p:
+        return money.ONE
+    if moneda_dr == "MXN":
+        rate_dr = money.ONE
+    else:
+        found = (rates or {}).get(moneda_dr)
+        if found is None or found <= 0:
+            raise ValidationError(
+                f"Falta el tipo de cambio de {moneda_dr} a la fecha del pago para calcular "
+                "la EquivalenciaDR.",
+                code="PAGOS20_SIN_TIPO_CAMBIO",
+                moneda=moneda_dr,
+            )
+        rate_dr = found
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        eq = tipo_cambio_p / rate_dr
+    return normalize_decimal(money.quantize(eq, money.SCALE_EQUIVALENCIA_DR))
+
+
+def normalize_decimal(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (``1.50`` -> ``1.5``)."""
+    if value == value.to_integral_value():
+        return value.quantize(money.ONE)
+    return value.normalize()
+
+
+def imp_pagado_for(monto_p: Decimal, equivalencia: Decimal, moneda_dr: str) -> Decimal:
+    """Largest ImpPagado (in MonedaDR) that ``monto_p`` covers at ``equivalencia``.
+
+    Rounded down, so ImpPagado / EquivalenciaDR never exceeds the Monto and CRP20276
+    holds without relying on its margin.
+    """
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        value = monto_p * equivalencia
+    unit = Decimal(1).scaleb(-money.currency_decimals(moneda_dr))
+    return value.quantize(unit, rounding=ROUND_DOWN)
+
+
+def monto_for(imp_pagado: Decimal, equivalencia: Decimal, moneda_p: str) -> Decimal:
+    """Smallest Monto (in MonedaP) that covers ``imp_pagado`` at ``equivalencia`` (rounded up)."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        value = imp_pagado / equivalencia
+    unit = Decimal(1).scaleb(-money.currency_decimals(moneda_p))
+    return value.quantize(unit, rounding=ROUND_CEILING)
+
+
+def compute_docto(
+    application: Application,
+    moneda_p: str,
+    tipo_cambio_p: Decimal,
+    rates: Mapping[str, Decimal] | None = None,
+) -> DoctoRelacionado:
+    """One DoctoRelacionado: balances, ImpuestosDR and EquivalenciaDR."""
+    invoice = application.invoice
+    state = application.state or InvoiceState.first(invoice)
+    moneda_dr = invoice.moneda
+    if moneda_dr == "XXX" or not money.is_currency(moneda_dr):
+        raise ValidationError(
+            f"La moneda {moneda_dr} de la factura {invoice.uuid} no es válida para un pago.",
+            code="CRP20236",
+        )
+    d = money.currency_decimals(moneda_dr)
+    pagado = application.imp_pagado
+    if pagado <= 0:
+        raise ValidationError(
+            f"El importe pagado a la factura {invoice.uuid} debe ser mayor que cero.",
+            code="CRP20241",
+        )
+    if money.decimals_in(pagado.normalize()) > d:
+        raise ValidationError(
+            f"El importe pagado {pagado} tiene más decimales de los que admite {moneda_dr}.",
+            code="CRP20242",
+        )
+    saldo_ant = money.quantize(state.imp_saldo_ant, d)
+    if saldo_ant <= 0:
+        raise ConflictError(
+            f"La factura {invoice.uuid} no tiene saldo pendiente.", code="CRP20239"
+        )
+    pagado = money.quantize(pagado, d)
+    insoluto = saldo_ant - pagado
+    if insoluto < 0:
+        raise ConflictError(
+            f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} {moneda_dr} "
+            f"de la factura {invoice.uuid}.",
+            code="CRP20244",
+        )
+    parcialidad = state.num_parcialidades_previas + 1
+    if parcialidad > 999:
+        raise ConflictError(
+            f"La factura {invoice.uuid} ya tiene 999 parcialidades.", code="PAGOS20_PARCIALIDAD"
+        )
+    if application.equivalencia_dr is not None:
+        if moneda_dr == moneda_p and application.equivalencia_dr != 1:
+            raise ValidationError(
+                "La EquivalenciaDR debe ser 1 cuando la factura y el pago tienen la misma moneda.",
+                code="CRP20238",
+            )
+        if application.equivalencia_dr <= 0:
+            raise ValidationError("La EquivalenciaDR debe ser mayor que cero.", code="CRP20237")
+        eq = normalize_decimal(
+            money.quantize(application.equivalencia_dr, money.SCALE_EQUIVALENCIA_DR)
+        )
+    else:
+        eq = equivalencia_from_rates(moneda_p, tipo_cambio_p, moneda_dr, rates)
+
+    before = state.pagado_previo
+    after = before + pagado
+    impuestos: tuple[ImpuestoDR, ...] = ()
+    if invoice.objeto_imp == "02" and invoice.taxes and invoice.total > 0:
+        impuestos = _taxes_for(invoice, before, after, d)
+    objeto = invoice.objeto_imp
+    if objeto == "02" and not impuestos:
+        # An invoice marked 02 without tax lines cannot carry ImpuestosDR (CRP20246).
+        objeto = "01"
+    return DoctoRelacionado(
+        id_documento=invoice.uuid,
+        serie=invoice.serie,
+        folio=invoice.folio,
+        moneda_dr=moneda_dr,
+        equivalencia_dr=eq,
+        num_parcialidad=parcialidad,
+        imp_saldo_ant=saldo_ant,
+        imp_pagado=pagado,
+        imp_saldo_insoluto=insoluto,
+        objeto_imp_dr=objeto,
+        impuestos=impuestos,
+        state_after=InvoiceState(parcialidad, insoluto, after),
+    )
+
+
+def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
+    """Validate the Pago-level fields; return (TipoCambioP, Monto) as they will be written."""
+    forma = payment.forma_de_pago_p
+    if forma == "99" or not catalogs.is_current_forma_pago(forma):
+        raise ValidationError(
+            f"La forma de pago {forma} no es válida en un complemento de pago.", code="CRP20212"
+        )
+    moneda = payment.moneda_p
+    if moneda == "XXX" or not money.is_currency(moneda):
+        raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
+    if moneda == "MXN":
+        tipo_cambio = money.ONE
+    else:
+        if payment.tipo_cambio_p is None or payment.tipo_cambio_p <= 0:
+            raise ValidationError(
+                f"Falta el tipo de cambio del pago en {moneda}.", code="CRP20214"
+            )
+        tipo_cambio = normalize_decimal(
+            money.quantize(payment.tipo_cambio_p, money.SCALE_TIPO_CAMBIO_P)
+        )
+    d = money.currency_decimals(moneda)
+    if payment.monto <= 0:
+        raise ValidationError("El monto del pago debe ser mayor que cero.", code="CRP20218")
+    if money.decimals_in(payment.monto.normalize()) > d:
+        raise ValidationError(
+            f"El monto {payment.monto} tiene más decimales de los que admite {moneda}.",
+            code="CRP20219",
+        )
+    _check_bank_fields(payment)
+    return tipo_cambio, money.quantize(payment.monto, d)
+
+
+def _check_bank_fields(payment: PaymentInput) -> None:
+    columns = catalogs.forma_pago_accounts(payment.forma_de_pago_p) or {}
+    forma = payment.forma_de_pago_p
+
+    def refuse(campo: str, code: str) -> None:
+        raise ValidationError(
+            f"El campo {campo} no se permite con la forma de pago {forma}.", code=code
+        )
+
+    if payment.rfc_emisor_cta_ord and not columns.get("rfc_emisor_cta_ord"):
+        refuse("RfcEmisorCtaOrd", "CRP20221")
+    if payment.cta_ordenante:
+        pattern = columns.get("patron_cta_ordenante")
+        if not pattern:
+            refuse("CtaOrdenante", "CRP20224")
+        elif not re.fullmatch(f"(?:{pattern})", payment.cta_ordenante):
+            raise ValidationError(
+                f"La cuenta ordenante {payment.cta_ordenante} no cumple el patrón de la forma "
+                f"de pago {forma}.",
+                code="CRP20225",
+            )
+    if payment.rfc_emisor_cta_ben and not columns.get("rfc_emisor_cta_ben"):
+        refuse("RfcEmisorCtaBen", "CRP20227")
+    if payment.cta_beneficiario:
+        pattern = columns.get("patron_cta_beneficiario")
+        if not pattern:
+            refuse("CtaBeneficiario", "CRP20228")
+        elif not re.fullmatch(f"(?:{pattern})", payment.cta_beneficiario):
+            raise ValidationError(
+                f"La cuenta beneficiaria {payment.cta_beneficiario} no cumple el patrón de la "
+                f"forma de pago {forma}.",
+                code="CRP20226",
+            )
+    if payment.rfc_emisor_cta_ord == RFC_EXTRANJERO and not payment.nom_banco_ord_ext:
+        raise ValidationError(
+            "Falta el nombre del banco ordenante extranjero (NomBancoOrdExt).", code="CRP20223"
+        )
+    cad_fields = (payment.cert_pago, payment.cad_pago, payment.sello_pago)
+    if payment.tipo_cad_pago:
+        if not columns.get("tipo_cad_pago"):
+            refuse("TipoCadPago", "CRP20229")
+        if not all(cad_fields):
+            raise ValidationError(
+                "Con TipoCadPago se requieren CertPago, CadPago y SelloPago.", code="CRP20230"
+            )
+    elif any(cad_fields):
+        raise ValidationError(
+            "CertPago, CadPago y SelloPago solo se registran con TipoCadPago.", code="CRP20231"
+        )
+
+
+def _impuestos_p(
+    doctos: Sequence[DoctoRelacionado], moneda_p: str
+) -> tuple[tuple[TrasladoP, ...], tuple[RetencionP, ...]]:
+    d = money.currency_decimals(moneda_p)
+    tras_order: list[tuple[str, str, Decimal | None]] = []
+    tras_base: dict[tuple[str, str, Decimal | None], Decimal] = {}
+    tras_imp: dict[tuple[str, str, Decimal | None], Decimal | None] = {}
+    ret_order: list[str] = []
+    ret_imp: dict[str, Decimal] = {}
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        for docto in doctos:
+            eq = docto.equivalencia_dr
+            for tax in docto.impuestos:
+                if tax.kind == "retencion":
+                    if tax.impuesto not in ret_imp:
+                        ret_order.append(tax.impuesto)
+                        ret_imp[tax.impuesto] = money.ZERO
+                    ret_imp[tax.impuesto] += (tax.importe or money.ZERO) / eq
+                    continue
+                key = (tax.impuesto, tax.tipo_factor, _norm_tasa(tax.tasa_o_cuota))
+                if key not in tras_base:
+                    tras_order.append(key)
+                    tras_base[key] = money.ZERO
+                    tras_imp[key] = None
+                tras_base[key] += tax.base / eq
+                if tax.importe is not None:
+                    tras_imp[key] = (tras_imp[key] or money.ZERO) + tax.importe / eq
+    traslados = tuple(
+        TrasladoP(
+            impuesto=k[0],
+            tipo_factor=k[1],
+            tasa_o_cuota=k[2],
+            base=money.quantize(tras_base[k], d),
+            importe=None if tras_imp[k] is None else money.quantize(tras_imp[k] or money.ZERO, d),
+        )
+        for k in tras_order
+    )
+    retenciones = tuple(
+        RetencionP(impuesto=k, importe=money.quantize(ret_imp[k], d)) for k in ret_order
+    )
+    return traslados, retenciones
+
+
+def compute_pago(
+    payment: PaymentInput,
+    applications: Sequence[Application],
+    *,
+    rates: Mapping[str, Decimal] | None = None,
+) -> Pago:
+    """One ``Pago``: its DoctoRelacionado, ImpuestosP and the Monto consistency check.
+
+    ``rates`` gives MXN per unit of a currency on the payment date; only needed when a
+    document is in a currency other than MXN and MonedaP and has no explicit override.
+    """
+    if not applications:
+        raise ValidationError(
+            "Un pago del complemento debe relacionar al menos una factura.",
+            code="PAGOS20_SIN_DOCUMENTOS",
+        )
+    tipo_cambio, monto = _check_payment(payment)
+    doctos = tuple(compute_docto(a, payment.moneda_p, tipo_cambio, rates) for a in applications)
+    seen: set[str] = set()
+    for docto in doctos:
+        if docto.id_documento.upper() in seen:
+            raise ValidationError(
+                f"La factura {docto.id_documento} aparece dos veces en el mismo pago.",
+                code="PAGOS20_DUPLICADO",
+            )
+        seen.add(docto.id_documento.upper())
+    error = monto_consistency_error(
+        payment.moneda_p,
+        monto,
+        [
+            (
+                d.moneda_dr,
+                d.imp_pagado,
+                d.equivalencia_dr,
+                money.currency_decimals(d.moneda_dr),
+                money.decimals_in(d.equivalencia_dr),
+            )
+            for d in doctos
+        ],
+    )
+    if error is not None:
+        raise ConflictError(
+            f"Lo aplicado a las facturas excede el monto del pago ({monto} {payment.moneda_p}).",
+            code=error,
+        )
+    traslados, retenciones = _impuestos_p(doctos, payment.moneda_p)
+    return Pago(
+        fecha_pago=payment.fecha_pago.replace(microsecond=0, tzinfo=None),
+        forma_de_pago_p=payment.forma_de_pago_p,
+        moneda_p=payment.moneda_p,
+        tipo_cambio_p=tipo_cambio,
+        monto=monto,
+        doctos=doctos,
+        traslados_p=traslados,
+        retenciones_p=retenciones,
+        num_operacion=payment.num_operacion,
+        rfc_emisor_cta_ord=payment.rfc_emisor_cta_ord,
+        nom_banco_ord_ext=payment.nom_banco_ord_ext,
+        cta_ordenante=payment.cta_ordenante,
+        rfc_emisor_cta_ben=payment.rfc_emisor_cta_ben,
+        cta_beneficiario=payment.cta_beneficiario,
+        tipo_cad_pago=payment.tipo_cad_pago,
+        cert_pago=payment.cert_pago,
+        cad_pago=payment.cad_pago,
+        sello_pago=payment.sello_pago,
+    )
+
+
+_IVA16 = Decimal("0.160000")
+_IVA8 = Decimal("0.080000")
+_IVA0 = Decimal("0.000000")
+
+
+def compute_totales(pagos: Sequence[Pago]) -> Totales:
+    """Totales in MXN from the written ImpuestosP x TipoCambioP, rounded to 2 decimals."""
+    sums: dict[str, Decimal] = {}
+
+    def add(name: str, value: Decimal) -> None:
+        sums[name] = sums.get(name, money.ZERO) + value
+
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        monto_total = money.ZERO
+        for pago in pagos:
+            tc = pago.tipo_cambio_p
+            monto_total += pago.monto * tc
+            for ret in pago.retenciones_p:
+                name = {IVA: "total_retenciones_iva", ISR: "total_retenciones_isr",
+                        IEPS: "total_retenciones_ieps"}.get(ret.impuesto)
+                if name:
+                    add(name, ret.importe * tc)
+            for tra in pago.traslados_p:
+                if tra.impuesto != IVA:
+                    continue
+                if tra.tipo_factor == EXENTO:
+                    add("total_traslados_base_iva_exento", tra.base * tc)
+                    continue
+                if tra.tipo_factor != TASA or tra.tasa_o_cuota is None:
+                    continue
+                suffix = {_IVA16: "iva16", _IVA8: "iva8", _IVA0: "iva0"}.get(
+                    _norm_tasa(tra.tasa_o_cuota) or money.ZERO
+                )
+                if suffix is None:
+                    continue
+                add(f"total_traslados_base_{suffix}", tra.base * tc)
+                add(f"total_traslados_impuesto_{suffix}", (tra.importe or money.ZERO) * tc)
+    rounded = {k: money.quantize(v, money.SCALE_TOTALES) for k, v in sums.items()}
+    return Totales(
+        monto_total_pagos=money.quantize(monto_total, money.SCALE_TOTALES),
+        **rounded,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentGroup:
+    """One payment with its applications and the day's rates (MXN per unit)."""
+
+    payment: PaymentInput
+    applications: tuple[Application, ...]
+    rates: Mapping[str, Decimal] | None = None
+
+
+def build_complement(payments: Sequence[PaymentGroup]) -> Complemento:
+    """The complement for one or more payments (e.g. a customer's month).
+
+    When the same invoice appears in several payments of the complement, the later
+    application continues from the state the earlier one left (parcialidad, saldo and
+    paid-to-date), whatever state the caller passed for it.
+    """
+    if not payments:
+        raise ValidationError(
+            "El complemento de pago debe contener al menos un pago.", code="PAGOS20_VACIO"
+        )
+    progressed: dict[str, InvoiceState] = {}
+    pagos: list[Pago] = []
+    for group in payments:
+        adjusted = [
+            replace(a, state=progressed[a.invoice.uuid.upper()])
+            if a.invoice.uuid.upper() in progressed
+            else a
+            for a in group.applications
+        ]
+        pago = compute_pago(group.payment, adjusted, rates=group.rates)
+        for docto in pago.doctos:
+            if docto.state_after is not None:
+                progressed[docto.id_documento.upper()] = docto.state_after
+        pagos.append(pago)
+    return Complemento(pagos=tuple(pagos), totales=compute_totales(pagos))

@@ -1,0 +1,114 @@
+"""Strict XML parsing and the SAT XSD check used by the REP validator.
+
+Parsing never recovers, never resolves entities, never loads a DTD or touches the
+network: a truncated file or an entity bomb is an error, not a shorter document.
+The schema set (cfdv40 + Pagos20 + TimbreFiscalDigital 1.1 + catalogs) is compiled once
+from the project's ``xsd/`` folder; SAT URLs are mapped to that folder by a resolver.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+SAT_BASE_URL = "http://www.sat.gob.mx/sitio_internet/cfd/"
+MAX_BYTES = 20 * 1024 * 1024
+
+_SCHEMAS = {
+    "http://www.sat.gob.mx/cfd/4": "4/cfdv40.xsd",
+    "http://www.sat.gob.mx/Pagos20": "Pagos/Pagos20.xsd",
+    "http://www.sat.gob.mx/TimbreFiscalDigital": "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd",
+}
+_lock = threading.Lock()
+
+
+class XmlRefused(Exception):
+    """Bytes that are not a well-formed, safe XML document (developer text)."""
+
+
+def xsd_dir() -> Path:
+    """The SAT XSD tree shipped with the project (``<repo>/xsd``)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "xsd" / "4" / "cfdv40.xsd"
+        if candidate.is_file():
+            return parent / "xsd"
+    raise FileNotFoundError("xsd/4/cfdv40.xsd not found above the package")
+
+
+def strict_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        dtd_validation=False,
+        load_dtd=False,
+        recover=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
+
+
+def parse_strict(data: bytes) -> etree._Element:
+    if len(data) > MAX_BYTES:
+        raise XmlRefused("document too large")
+    try:
+        tree = etree.fromstring(data, strict_parser())
+    except etree.XMLSyntaxError as exc:
+        raise XmlRefused(str(exc)) from exc
+    docinfo = tree.getroottree().docinfo
+    if getattr(docinfo, "doctype", "") or getattr(docinfo, "internalDTD", None) is not None:
+        raise XmlRefused("DOCTYPE is not allowed")
+    return tree
+
+
+class _LocalResolver(etree.Resolver):
+    def __init__(self, base: Path) -> None:
+        super().__init__()
+        self.base = base
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:  # type: ignore[override]
+        if system_url.startswith(SAT_BASE_URL):
+            local = self.base / system_url[len(SAT_BASE_URL):]
+            if local.is_file():
+                return self.resolve_filename(str(local), context)  # type: ignore[attr-defined]
+        if system_url.startswith(("http://", "https://")):
+            # Never fetch: an unknown URL is a schema the project does not ship.
+            return self.resolve_string(
+                '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"/>', context,
+                base_url=system_url,
+            )
+        return None
+
+
+@cache
+def rep_schema() -> etree.XMLSchema:
+    """The compiled cfdv40 + Pagos20 + TFD schema (compiled once per process)."""
+    with _lock:
+        base = xsd_dir()
+        imports = "".join(
+            f'<xs:import namespace="{ns}" schemaLocation="{(base / rel).as_uri()}"/>'
+            for ns, rel in _SCHEMAS.items()
+        )
+        wrapper = (
+            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            f'targetNamespace="urn:cfdi-cobranza:rep-wrapper">{imports}</xs:schema>'
+        )
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        parser.resolvers.add(_LocalResolver(base))
+        doc = etree.fromstring(wrapper.encode(), parser, base_url=(base / "wrapper.xsd").as_uri())
+        return etree.XMLSchema(doc)
+
+
+def xsd_errors(root: etree._Element) -> list[tuple[str, int, str]]:
+    """Schema violations as (XPath-ish location, line, English libxml2 message)."""
+    schema = rep_schema()
+    with _lock:
+        ok = schema.validate(root.getroottree())
+        # lxml-stubs do not declare _ErrorLog iterable, though it is.
+        log: Any = schema.error_log
+        errors = [] if ok else list(log)
+    return [(e.path or "/", e.line, e.message) for e in errors]
