@@ -86,6 +86,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 
 @pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An emptied PostgreSQL database with a pool large enough for concurrency tests."""
+    eng = make_engine(pg_url, pool_size=12)
+    _truncate_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
     path = tmp_path / "cobranza.db"
     shutil.copy(sqlite_template, path)

@@ -1,0 +1,482 @@
+"""Register receipts and apply them to open documents, exactly and safely.
+
+Every write happens in one transaction that locks what it reads: the payment and the
+documents it touches are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
+takes its write lock at BEGIN), balances are re-read under the lock and checked by
+the pure planner (``domain.payments``), and only then are credits written. So two
+concurrent applications can never push a balance below zero nor a payment past its
+amount, and a failure anywhere leaves nothing applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.db.models import (
+    AuditEntry,
+    CashBox,
+    Company,
+    Credit,
+    Customer,
+    Document,
+    Payment,
+    Settlement,
+)
+from cfdi_cobranza.domain import payments as dp
+from cfdi_cobranza.domain.money import currency_decimals, quantize
+from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services import balances
+from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.ledger import find_customer
+
+PAYMENT_KINDS = ("complemento", "pago")
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def _company_for(session: Session, customer: Customer, company_rfc: str | None) -> Company:
+    if company_rfc:
+        company = session.scalar(select(Company).where(Company.rfc == company_rfc.strip().upper()))
+        if company is None:
+            raise NotFoundError(f"No hay ninguna empresa con RFC {company_rfc}.", code="EMPRESA_NO_ENCONTRADA")
+        return company
+    companies = list(session.scalars(
+        select(Company).join(Document, Document.company_id == Company.id)
+        .where(Document.customer_id == customer.id).distinct()
+    ))
+    if len(companies) == 1:
+        return companies[0]
+    every = list(session.scalars(select(Company)))
+    if len(every) == 1:
+        return every[0]
+    raise ValidationError("Indique la empresa que recibe el pago (--company RFC): hay varias registradas.",
+                          code="EMPRESA_REQUERIDA")
+
+
+def _cash_box(session: Session, name: str | None) -> CashBox | None:
+    if not name:
+        return None
+    box = session.scalar(select(CashBox).where(CashBox.name == name))
+    if box is None:
+        known = ", ".join(session.scalars(select(CashBox.name).order_by(CashBox.name))) or "ninguna"
+        raise NotFoundError(f"No existe la caja o cuenta «{name}» (registradas: {known}). "
+                            "Créela con «cobranza box add».", code="CAJA_NO_ENCONTRADA")
+    return box
+
+
+def suggest_forma_pago(session: Session, customer: Customer) -> str | None:
+    """The customer's usual payment form: the one on record, else the most used one."""
+    if customer.usual_forma_pago:
+        return customer.usual_forma_pago
+    rows = session.execute(
+        select(Payment.forma_pago, func.count()).where(Payment.customer_id == customer.id)
+        .group_by(Payment.forma_pago)
+    ).all()
+    if not rows:
+        return None
+    return Counter({forma: n for forma, n in rows}).most_common(1)[0][0]
+
+
+def register_settlement(
+    session: Session,
+    parts: Sequence[dp.ReceiptInput],
+    *,
+    actor: str = "sistema",
+    clock: Clock = system_clock,
+    bank_movement_id: int | None = None,
+) -> Settlement:
+    """Validate and store what a customer paid at once (one payment per payment form)."""
+    if not parts:
+        raise ValidationError("La liquidación no tiene pagos.", code="LIQUIDACION_VACIA")
+    customer = find_customer(session, parts[0].customer)
+    company = _company_for(session, customer, parts[0].company or None)
+    filled = []
+    for part in parts:
+        part = replace(part, customer=customer.key, company=company.rfc)
+        if not part.forma_pago:
+            usual = suggest_forma_pago(session, customer)
+            if usual is None:
+                raise ValidationError("Indique la forma de pago (c_FormaPago): el cliente no tiene una habitual.",
+                                      code="FORMA_PAGO_REQUERIDA")
+            part = replace(part, forma_pago=usual)
+        filled.append(part)
+    settlement_in = dp.validate_settlement(filled)
+    now = clock()
+    settlement = Settlement(customer_id=customer.id, fecha=settlement_in.receipts[0].fecha_pago,
+                            notes=parts[0].notas, created_at=now, created_by=actor)
+    session.add(settlement)
+    session.flush()
+    for receipt in settlement_in.receipts:
+        box = _cash_box(session, receipt.caja)
+        payment = Payment(
+            settlement_id=settlement.id, company_id=company.id, customer_id=customer.id,
+            fecha_pago=receipt.fecha_pago, forma_pago=receipt.forma_pago, moneda=receipt.moneda,
+            tipo_cambio=receipt.tipo_cambio, monto=receipt.monto, aplicado=Decimal(0),
+            num_operacion=receipt.num_operacion, rfc_emisor_cta_ord=receipt.rfc_emisor_cta_ord,
+            nom_banco_ord_ext=receipt.nom_banco_ord_ext, cta_ordenante=receipt.cta_ordenante,
+            rfc_emisor_cta_ben=receipt.rfc_emisor_cta_ben, cta_beneficiario=receipt.cta_beneficiario,
+            cash_box_id=box.id if box else None, bank_movement_id=bank_movement_id, notes=receipt.notas,
+            status="activo", created_at=now, created_by=actor,
+        )
+        session.add(payment)
+        session.flush()
+        _audit(session, clock, actor, "registrar_pago", "payment", payment.id,
+               {"monto": str(payment.monto), "moneda": payment.moneda, "forma": payment.forma_pago,
+                "cliente": customer.rfc})
+    if customer.usual_forma_pago is None:
+        customer.usual_forma_pago = settlement_in.receipts[0].forma_pago
+    return settlement
+
+
+# --------------------------------------------------------------------------- applying
+
+
+@dataclass
+class AppliedLine:
+    uuid: str
+    serie_folio: str
+    moneda_dr: str
+    equivalencia_dr: Decimal
+    num_parcialidad: int
+    imp_saldo_ant: Decimal
+    imp_pagado: Decimal
+    imp_saldo_insoluto: Decimal
+    importe_moneda_pago: Decimal
+    requiere_rep: bool
+    avisos: list[dict[str, str]] = field(default_factory=list)
+    credit_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = currency_decimals(self.moneda_dr)
+        return {
+            "credit_id": self.credit_id, "uuid": self.uuid, "serie_folio": self.serie_folio,
+            "moneda_dr": self.moneda_dr, "equivalencia_dr": format(self.equivalencia_dr, "f"),
+            "num_parcialidad": self.num_parcialidad,
+            "imp_saldo_ant": format(quantize(self.imp_saldo_ant, d), "f"),
+            "imp_pagado": format(quantize(self.imp_pagado, d), "f"),
+            "imp_saldo_insoluto": format(quantize(self.imp_saldo_insoluto, d), "f"),
+            "importe_moneda_pago": format(self.importe_moneda_pago, "f"),
+            "requiere_rep": self.requiere_rep, "avisos": self.avisos,
+        }
+
+
+@dataclass
+class ApplicationResult:
+    payment_id: int
+    lines: list[AppliedLine]
+    aplicado: Decimal
+    saldo_a_favor: Decimal
+    moneda: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = currency_decimals(self.moneda)
+        return {
+            "payment_id": self.payment_id, "moneda": self.moneda,
+            "aplicado": format(quantize(self.aplicado, d), "f"),
+            "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"),
+            "lines": [ln.to_dict() for ln in self.lines],
+        }
+
+
+def _lock_payment(session: Session, payment_id: int) -> Payment:
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    if payment.status != "activo":
+        raise ConflictError(f"El pago {payment_id} está {payment.status}; no se puede aplicar.",
+                            code="PAGO_NO_ACTIVO")
+    return payment
+
+
+def prior_parcialidades(session: Session, doc_id: int) -> int:
+    """How many payments (from any system) this document received before: the last NumParcialidad."""
+    rows = session.execute(
+        select(Credit.num_parcialidad).where(
+            Credit.document_id == doc_id, Credit.kind.in_(PAYMENT_KINDS), Credit.reversed_at.is_(None)
+        )
+    ).scalars().all()
+    numbered = [n for n in rows if n is not None]
+    return max([len(rows), *numbered]) if rows else 0
+
+
+def _open_document(session: Session, doc: Document, customer_key: str) -> dp.OpenDocument:
+    return dp.OpenDocument(
+        uuid=doc.uuid, serie=doc.serie, folio=doc.folio, customer=customer_key, moneda=doc.moneda,
+        total=doc.total, saldo=doc.saldo, fecha=doc.fecha, vencimiento=doc.vencimiento,
+        metodo_pago=doc.metodo_pago or dp.METODO_PPD,
+        num_parcialidades_previas=prior_parcialidades(session, doc.id), cancelado=doc.status == "cancelado",
+    )
+
+
+def _lock_documents(session: Session, uuids: Sequence[str]) -> dict[str, Document]:
+    wanted = sorted({u.strip().upper() for u in uuids})
+    docs = session.scalars(
+        select(Document).where(Document.uuid.in_(wanted)).order_by(Document.id).with_for_update()
+    ).all()
+    found = {d.uuid: d for d in docs}
+    for uuid in wanted:
+        if uuid not in found:
+            raise NotFoundError(f"No existe el documento {uuid}.", code="DOCUMENTO_NO_ENCONTRADO", uuid=uuid)
+        if found[uuid].tipo != "I":
+            raise ConflictError(f"El documento {uuid} no es una factura (tipo {found[uuid].tipo}); "
+                                "solo se aplican pagos a facturas.", code="DOCUMENTO_NO_APLICABLE")
+    return found
+
+
+def apply_payment(
+    session: Session,
+    payment_id: int,
+    allocations: Sequence[tuple[str, Decimal | str, Decimal | str | None]],
+    *,
+    rates: Mapping[str, Decimal] | None = None,
+    actor: str = "sistema",
+    clock: Clock = system_clock,
+) -> ApplicationResult:
+    """Apply a payment to documents: ``(uuid, amount in the document's currency, equivalence or None)``."""
+    payment = _lock_payment(session, payment_id)
+    docs = _lock_documents(session, [a[0] for a in allocations])
+    customer = session.get(Customer, payment.customer_id)
+    assert customer is not None
+    requests = []
+    for uuid, amount, eq in allocations:
+        doc = docs[uuid.strip().upper()]
+        owner = customer.key if doc.customer_id == customer.id else f"otro:{doc.customer_id}"
+        requests.append(dp.ApplicationRequest(_open_document(session, doc, owner), amount, eq))
+    plan = dp.plan_application(_funds(payment, customer), requests, tipos_cambio=_rates(payment, rates))
+    return _store_plan(session, payment, plan, docs, actor, clock)
+
+
+def apply_oldest_first(
+    session: Session,
+    payment_id: int,
+    *,
+    rates: Mapping[str, Decimal] | None = None,
+    actor: str = "sistema",
+    clock: Clock = system_clock,
+) -> ApplicationResult:
+    payment = _lock_payment(session, payment_id)
+    customer = session.get(Customer, payment.customer_id)
+    assert customer is not None
+    docs = session.scalars(
+        select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
+                               Document.status == "vigente")
+        .order_by(Document.id).with_for_update()
+    ).all()
+    by_uuid = {d.uuid: d for d in docs}
+    plan = dp.plan_oldest_first(_funds(payment, customer),
+                                [_open_document(session, d, customer.key) for d in docs],
+                                tipos_cambio=_rates(payment, rates))
+    return _store_plan(session, payment, plan, by_uuid, actor, clock)
+
+
+def _funds(payment: Payment, customer: Customer) -> dp.PaymentFunds:
+    return dp.PaymentFunds(customer=customer.key, moneda=payment.moneda, monto=payment.monto,
+                           tipo_cambio=payment.tipo_cambio, fecha_pago=payment.fecha_pago,
+                           consumido=payment.aplicado, payment_id=str(payment.id))
+
+
+def _rates(payment: Payment, rates: Mapping[str, Decimal] | None) -> dict[str, Decimal]:
+    out = dict(rates or {})
+    out.setdefault(payment.moneda, payment.tipo_cambio)
+    out["MXN"] = Decimal(1)
+    return out
+
+
+def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, docs: Mapping[str, Document],
+                actor: str, clock: Clock) -> ApplicationResult:
+    lines = []
+    for line in plan.lines:
+        doc = docs[line.uuid]
+        avisos = [{"code": a.code, "message": a.message} for a in line.avisos]
+        credit = Credit(
+            kind="pago", target_uuid=doc.uuid, document_id=doc.id, source_document_id=None, source_line=0,
+            amount=line.imp_pagado, fecha=payment.fecha_pago, num_parcialidad=line.num_parcialidad,
+            payment_id=payment.id, amount_p=line.importe_moneda_pago, equivalencia_dr=line.equivalencia_dr,
+            imp_saldo_ant=line.imp_saldo_ant, imp_saldo_insoluto=line.imp_saldo_insoluto,
+            requires_rep=line.requiere_rep, warning="; ".join(a["message"] for a in avisos)[:300] or None,
+            created_by=actor,
+        )
+        session.add(credit)
+        session.flush()
+        balances.refresh_saldo(session, doc)
+        if doc.saldo < 0:  # defence in depth: the planner already refused this
+            raise ConflictError(f"El saldo de {doc.uuid} quedaría negativo.", code="EXCEDE_SALDO")
+        lines.append(AppliedLine(
+            uuid=line.uuid, serie_folio=doc.serie_folio, moneda_dr=line.moneda_dr,
+            equivalencia_dr=line.equivalencia_dr, num_parcialidad=line.num_parcialidad,
+            imp_saldo_ant=line.imp_saldo_ant, imp_pagado=line.imp_pagado,
+            imp_saldo_insoluto=line.imp_saldo_insoluto, importe_moneda_pago=line.importe_moneda_pago,
+            requiere_rep=line.requiere_rep, avisos=avisos, credit_id=credit.id,
+        ))
+    payment.aplicado = payment.aplicado + plan.consumido
+    if payment.aplicado > payment.monto:
+        raise ConflictError(f"El pago {payment.id} quedaría sobreaplicado.", code="EXCEDE_PAGO")
+    _audit(session, clock, actor, "aplicar_pago", "payment", payment.id,
+           {"lineas": [ln.to_dict() for ln in lines]})
+    return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda)
+
+
+# --------------------------------------------------------------------------- reversing
+
+
+def unapply(
+    session: Session,
+    payment_id: int,
+    uuid: str | None = None,
+    *,
+    reason: str,
+    actor: str = "sistema",
+    clock: Clock = system_clock,
+) -> list[int]:
+    """Reverse a payment's applications (all, or the one to ``uuid``); audited.
+
+    Refused while a stamped REP covers the application: cancel that REP first.
+    Later instalments of the same documents are renumbered so NumParcialidad stays
+    consecutive for the REPs still to be issued.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError("Indique el motivo de la reversión.", code="MOTIVO_REQUERIDO")
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    stmt = select(Credit).where(Credit.payment_id == payment_id, Credit.reversed_at.is_(None))
+    if uuid:
+        stmt = stmt.where(Credit.target_uuid == uuid.strip().upper())
+    credits = session.scalars(stmt.order_by(Credit.id).with_for_update()).all()
+    if not credits:
+        raise NotFoundError("No hay aplicaciones vigentes que revertir para ese pago y documento.",
+                            code="APLICACION_NO_ENCONTRADA")
+    from cfdi_cobranza.services import rep_links
+
+    for credit in credits:
+        rep = rep_links.stamped_rep_covering(session, credit)
+        if rep is not None:
+            raise ConflictError(
+                f"La aplicación a {credit.target_uuid} está amparada por el REP {rep} timbrado; "
+                "cancele ese REP antes de revertir.", code="APLICACION_CON_REP")
+    now = clock()
+    docs: dict[int, Document] = {}
+    for credit in credits:
+        credit.reversed_at = now
+        credit.reversed_by = actor
+        credit.reverse_reason = reason.strip()[:500]
+        payment.aplicado = payment.aplicado - (credit.amount_p or Decimal(0))
+        if credit.document_id is not None:
+            doc = session.get(Document, credit.document_id, with_for_update=True)
+            assert doc is not None
+            docs[doc.id] = doc
+    session.flush()
+    for doc in docs.values():
+        balances.refresh_saldo(session, doc)
+        renumber_instalments(session, doc)
+    _audit(session, clock, actor, "revertir_aplicacion", "payment", payment.id,
+           {"creditos": [c.id for c in credits], "motivo": reason})
+    return [c.id for c in credits]
+
+
+def renumber_instalments(session: Session, doc: Document) -> None:
+    """Recompute NumParcialidad and saldos of this document's unstamped applications."""
+    from cfdi_cobranza.services import rep_links
+
+    live = session.scalars(
+        select(Credit).where(Credit.document_id == doc.id, Credit.reversed_at.is_(None))
+        .order_by(Credit.fecha, Credit.id)
+    ).all()
+    count = 0
+    saldo = doc.total
+    for credit in live:
+        if credit.kind in PAYMENT_KINDS:
+            count = max(count + 1, credit.num_parcialidad or 0) if credit.kind == "complemento" else count + 1
+            if credit.kind == "pago" and rep_links.stamped_rep_covering(session, credit) is None:
+                credit.num_parcialidad = count
+                credit.imp_saldo_ant = saldo
+                credit.imp_saldo_insoluto = saldo - credit.amount
+        saldo -= credit.amount
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def list_payments(session: Session, customer_rfc: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(Payment, Customer.rfc, Customer.nombre).join(Customer, Customer.id == Payment.customer_id)
+    if customer_rfc:
+        stmt = stmt.where(Payment.customer_id == find_customer(session, customer_rfc).id)
+    out = []
+    for p, rfc, nombre in session.execute(stmt.order_by(Payment.fecha_pago, Payment.id)):
+        d = currency_decimals(p.moneda)
+        apps = session.scalars(select(Credit).where(Credit.payment_id == p.id).order_by(Credit.id)).all()
+        out.append({
+            "id": p.id, "settlement_id": p.settlement_id, "customer_rfc": rfc, "customer_nombre": nombre,
+            "fecha_pago": p.fecha_pago.isoformat(), "forma_pago": p.forma_pago, "moneda": p.moneda,
+            "tipo_cambio": format(p.tipo_cambio.normalize(), "f"), "monto": format(quantize(p.monto, d), "f"),
+            "aplicado": format(quantize(p.aplicado, d), "f"),
+            "saldo_a_favor": format(quantize(p.monto - p.aplicado, d), "f"),
+            "num_operacion": p.num_operacion, "status": p.status,
+            "caja": p.cash_box.name if p.cash_box else None,
+            "aplicaciones": [_credit_dict(c) for c in apps],
+        })
+    return out
+
+
+def _credit_dict(c: Credit) -> dict[str, Any]:
+    return {
+        "credit_id": c.id, "uuid": c.target_uuid, "imp_pagado": format(c.amount.normalize(), "f"),
+        "num_parcialidad": c.num_parcialidad,
+        "imp_saldo_ant": format(c.imp_saldo_ant.normalize(), "f") if c.imp_saldo_ant is not None else None,
+        "imp_saldo_insoluto": format(c.imp_saldo_insoluto.normalize(), "f") if c.imp_saldo_insoluto is not None else None,
+        "equivalencia_dr": format(c.equivalencia_dr.normalize(), "f") if c.equivalencia_dr is not None else None,
+        "requiere_rep": c.requires_rep, "aviso": c.warning,
+        "revertida": c.reversed_at is not None, "motivo_reversion": c.reverse_reason,
+    }
+
+
+def add_cash_box(session: Session, name: str, kind: str = "banco", bank: str | None = None,
+                 account: str | None = None, moneda: str = "MXN") -> CashBox:
+    name = name.strip()
+    if not name:
+        raise ValidationError("El nombre de la caja es obligatorio.", code="CAMPO_REQUERIDO")
+    if kind not in ("caja", "banco"):
+        raise ValidationError("El tipo debe ser «caja» o «banco».", code="CAMPO_INVALIDO")
+    if session.scalar(select(CashBox).where(CashBox.name == name)) is not None:
+        raise ValidationError(f"Ya existe la caja «{name}».", code="CAJA_DUPLICADA")
+    box = CashBox(name=name, kind=kind, bank=bank, account=account, moneda=moneda)
+    session.add(box)
+    session.flush()
+    return box
+
+
+def _audit(session: Session, clock: Clock, actor: str, action: str, entity: str, entity_id: Any,
+           detail: Mapping[str, Any]) -> None:
+    session.add(AuditEntry(at=clock(), actor=actor, action=action, entity=entity, entity_id=str(entity_id),
+                           detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+
+
+def cash_box_summary(session: Session) -> list[dict[str, Any]]:
+    """Each cash box with the number of receipts and what it received per currency."""
+    totals: dict[int, dict[str, Decimal]] = {}
+    counts: Counter[int] = Counter()
+    for box_id, moneda, n, total in session.execute(
+        select(Payment.cash_box_id, Payment.moneda, func.count(), func.sum(Payment.monto))
+        .where(Payment.cash_box_id.is_not(None), Payment.status == "activo")
+        .group_by(Payment.cash_box_id, Payment.moneda)
+    ):
+        if box_id is not None:
+            totals.setdefault(box_id, {})[moneda] = Decimal(total)
+            counts[box_id] += n
+    return [
+        {"name": b.name, "kind": b.kind, "bank": b.bank, "account": b.account, "moneda": b.moneda,
+         "pagos": counts.get(b.id, 0),
+         "recibido": {k: format(quantize(v, currency_decimals(k)), "f") for k, v in sorted(totals.get(b.id, {}).items())}}
+        for b in session.scalars(select(CashBox).order_by(CashBox.name))
+    ]
