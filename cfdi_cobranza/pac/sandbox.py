@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -48,6 +49,9 @@ from cfdi_cobranza.pac.base import (
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
+
+# FechaTimbrado is the local time of central Mexico, as the SAT writes it.
+MEXICO = ZoneInfo("America/Mexico_City")
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class SandboxPac:
         self,
         folder: str | Path,
         *,
-        clock: Callable[[], datetime] = datetime.now,
+        clock: Callable[[], datetime] = lambda: datetime.now(MEXICO),
         uuid_source: Callable[[], UUID] = uuid4,
     ) -> None:
         self.folder = Path(folder)

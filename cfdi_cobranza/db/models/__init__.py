@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per area; importing this package registers them all."""
 
 from cfdi_cobranza.db.models.base import Base
+from cfdi_cobranza.db.models.collections import *  # noqa: F403  (registers the collections tables)
 from cfdi_cobranza.db.models.ledger import (
     Company,
     Credit,
@@ -13,6 +14,7 @@ from cfdi_cobranza.db.models.ledger import (
     ImportLog,
 )
 from cfdi_cobranza.db.models.payments import AuditEntry, BankMovement, CashBox, Payment, Settlement
+from cfdi_cobranza.db.models.reps import CompanyCsd, FolioSequence, Rep, RepLine
 from cfdi_cobranza.db.models.users import ApiToken, User  # noqa: F401  (registers the tables)
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "Base",
     "CashBox",
     "Company",
+    "CompanyCsd",
     "Credit",
     "Customer",
     "Document",
@@ -28,7 +31,10 @@ __all__ = [
     "DocumentRelation",
     "DocumentTax",
     "ExternalPayment",
+    "FolioSequence",
     "ImportLog",
     "Payment",
+    "Rep",
+    "RepLine",
     "Settlement",
 ]

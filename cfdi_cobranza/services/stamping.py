@@ -1,0 +1,610 @@
+"""Issue, stamp, cancel and substitute payment complements (REP).
+
+The flow for one REP, built so that a failure never leaves anything half-done and a
+retry never stamps twice:
+
+1. In one transaction: lock the payments, gather their applications not yet covered
+   by a live REP, compute every Pagos 2.0 amount (``domain.pagos20``), write the XML,
+   validate it (XSD + CRP rules; any ERROR refuses and nothing is written), sign it
+   with the company's CSD, take the next folio under a row lock and save the REP as
+   ``enviando`` with the signed bytes and a fixed idempotency key. Commit.
+2. Call the PAC with those bytes and that key, outside any transaction.
+3. Stamped: save the stamped XML (evidence, with its SHA-256) as ``timbrado``.
+   Refused by the PAC: the REP becomes ``rechazado`` with the PAC's code and message,
+   its applications are pending again. No answer after sending: it stays
+   ``enviando``; ``retry`` sends the same bytes with the same key and the PAC answers
+   with the stamp it already made. PAC unreachable before sending: the REP is dropped
+   (nothing left) and the folio, if still the last one, is given back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.cfdi import rep_writer
+from cfdi_cobranza.cfdi.cadena import cadena_original
+from cfdi_cobranza.cfdi.parser import parse_xml
+from cfdi_cobranza.cfdi.reader import read_cfdi
+from cfdi_cobranza.db.models import (
+    AuditEntry,
+    Company,
+    CompanyCsd,
+    Credit,
+    Customer,
+    Document,
+    FolioSequence,
+    Payment,
+    Rep,
+    RepLine,
+)
+from cfdi_cobranza.db.session import session_factory
+from cfdi_cobranza.domain import pagos20
+from cfdi_cobranza.errors import (
+    CertificateError,
+    CobranzaError,
+    ConflictError,
+    NotFoundError,
+    PacError,
+    ValidationError,
+)
+from cfdi_cobranza.pac.base import CancelRequest, CsdCredentials, Pac, StampRequest
+from cfdi_cobranza.rules import errors_only, validate_rep
+from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.rep_links import LIVE_STATUSES
+from cfdi_cobranza.signing.csd import Certificate, Signer, load_csd
+
+MEXICO = ZoneInfo("America/Mexico_City")
+UNREACHABLE_CODES = {"PAC_NO_DISPONIBLE"}
+AMBIGUOUS_CODES = {"PAC_SIN_RESPUESTA"}
+
+
+# --------------------------------------------------------------------------- CSD
+
+
+def register_csd(session: Session, company_rfc: str, cer: bytes, key: bytes, password: str, box: SecretBox,
+                 *, today: date, clock: Clock = system_clock) -> CompanyCsd:
+    """Check a CSD (password, key match, CSD not FIEL, in force, company's RFC) and store it sealed."""
+    company = session.scalar(select(Company).where(Company.rfc == company_rfc.strip().upper()))
+    if company is None:
+        raise NotFoundError(f"No hay ninguna empresa con RFC {company_rfc}.", code="EMPRESA_NO_ENCONTRADA")
+    cert, _signer = load_csd(cer, key, password, rfc=company.rfc, today=today)
+    for old in session.scalars(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active)):
+        old.active = False
+    csd = CompanyCsd(
+        company_id=company.id, no_certificado=cert.no_certificado, certificate_der=cert.der,
+        key_sealed=box.seal(key), password_sealed=box.seal(password.encode("utf-8")),
+        valid_from=cert.valid_from.date(), valid_to=cert.valid_to.date(), active=True, created_at=clock(),
+    )
+    session.add(csd)
+    session.flush()
+    return csd
+
+
+@dataclass
+class LoadedCsd:
+    certificate: Certificate
+    signer: Signer
+    credentials: CsdCredentials
+
+
+def company_csd(session: Session, company: Company, box: SecretBox, *, today: date) -> LoadedCsd:
+    csd = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
+    if csd is None:
+        raise CertificateError(
+            f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
+            "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
+    key = box.open(csd.key_sealed)
+    password = box.open(csd.password_sealed).decode("utf-8")
+    cert, signer = load_csd(csd.certificate_der, key, password, rfc=company.rfc, today=today)
+    return LoadedCsd(cert, signer, CsdCredentials(csd.certificate_der, key, password))
+
+
+# --------------------------------------------------------------------------- folios
+
+
+def next_folio(session: Session, company_id: int, serie: str) -> int:
+    """Take the next folio of ``serie`` under a row lock: no gaps, no duplicates."""
+    for _ in range(3):
+        seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == company_id,
+                                                         FolioSequence.serie == serie).with_for_update())
+        if seq is None:
+            try:
+                with session.begin_nested():
+                    session.add(FolioSequence(company_id=company_id, serie=serie, next_folio=1))
+            except IntegrityError:
+                pass  # another transaction created it first: lock theirs
+            continue
+        folio = seq.next_folio
+        seq.next_folio = folio + 1
+        session.flush()
+        return folio
+    raise ConflictError("No se pudo reservar un folio; intente de nuevo.", code="FOLIO_NO_DISPONIBLE")
+
+
+def _give_back_folio(session: Session, rep: Rep) -> None:
+    seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == rep.company_id,
+                                                     FolioSequence.serie == rep.serie).with_for_update())
+    if seq is not None and seq.next_folio == rep.folio + 1:
+        seq.next_folio = rep.folio
+
+
+# --------------------------------------------------------------------------- pending
+
+
+def deadline_for(fecha_pago: date, day: int = 5) -> date:
+    """The REP is due by ``day`` of the month after the payment (RMF 2.7.1.32: the 5th)."""
+    year, month = (fecha_pago.year + 1, 1) if fecha_pago.month == 12 else (fecha_pago.year, fecha_pago.month + 1)
+    return date(year, month, day)
+
+
+def _covered_credit_ids(session: Session, credit_ids: Iterable[int]) -> set[int]:
+    ids = list(credit_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(
+        select(RepLine.credit_id).join(Rep, Rep.id == RepLine.rep_id)
+        .where(RepLine.credit_id.in_(ids), Rep.status.in_(LIVE_STATUSES))
+    ))
+
+
+def _rep_credits(session: Session, payment_ids: Sequence[int]) -> dict[int, list[Credit]]:
+    """Live applications that need a REP and no live REP covers yet, per payment."""
+    credits = session.scalars(
+        select(Credit).where(Credit.payment_id.in_(payment_ids), Credit.kind == "pago",
+                             Credit.reversed_at.is_(None), Credit.requires_rep.is_(True))
+        .order_by(Credit.id)
+    ).all()
+    covered = _covered_credit_ids(session, [c.id for c in credits])
+    out: dict[int, list[Credit]] = defaultdict(list)
+    for c in credits:
+        if c.id not in covered and c.payment_id is not None:
+            out[c.payment_id].append(c)
+    return out
+
+
+@dataclass
+class PendingPayment:
+    payment_id: int
+    customer_rfc: str
+    customer_nombre: str | None
+    fecha_pago: datetime
+    moneda: str
+    monto: Decimal
+    documentos: int
+    deadline: date
+    days_left: int
+    late: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payment_id": self.payment_id, "customer_rfc": self.customer_rfc, "customer_nombre": self.customer_nombre,
+            "fecha_pago": self.fecha_pago.isoformat(), "moneda": self.moneda, "monto": format(self.monto, "f"),
+            "documentos": self.documentos, "deadline": self.deadline.isoformat(), "days_left": self.days_left,
+            "late": self.late,
+        }
+
+
+def pending(session: Session, *, today: date, deadline_day: int = 5) -> list[PendingPayment]:
+    """Payments on PPD invoices without a live REP, with the deadline and days left."""
+    payment_ids = list(session.scalars(
+        select(Credit.payment_id).where(Credit.kind == "pago", Credit.reversed_at.is_(None),
+                                        Credit.requires_rep.is_(True), Credit.payment_id.is_not(None)).distinct()
+    ))
+    by_payment = _rep_credits(session, [p for p in payment_ids if p is not None])
+    out = []
+    for pid, credits in sorted(by_payment.items()):
+        payment = session.get(Payment, pid)
+        assert payment is not None
+        customer = session.get(Customer, payment.customer_id)
+        assert customer is not None
+        deadline = deadline_for(payment.fecha_pago.date(), deadline_day)
+        days_left = (deadline - today).days
+        out.append(PendingPayment(pid, customer.rfc, customer.nombre, payment.fecha_pago, payment.moneda,
+                                  payment.monto, len(credits), deadline, days_left, days_left < 0))
+    out.sort(key=lambda p: (p.deadline, p.payment_id))
+    return out
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str
+    message: str
+    location: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "message": self.message, "location": self.location}
+
+
+@dataclass
+class IssueResult:
+    rep_id: int | None
+    status: str
+    uuid: str | None = None
+    serie: str | None = None
+    folio: int | None = None
+    sandbox: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    xml: bytes | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rep_id": self.rep_id, "status": self.status, "uuid": self.uuid, "serie": self.serie,
+                "folio": self.folio, "sandbox": self.sandbox, "message": self.message,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+class RepRefused(CobranzaError):
+    """The REP cannot leave: validation findings, PAC rejection, nothing to complement."""
+
+    code = "REP_RECHAZADO"
+
+    def __init__(self, message: str, findings: Sequence[Finding] = (), *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.findings = list(findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+
+def _invoice(doc: Document) -> pagos20.Invoice:
+    # The stored bytes are the evidence; reading them again gives exactly the taxes issued.
+    return pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+
+
+def _paid_before(session: Session, credit: Credit) -> Decimal:
+    rows = session.scalars(
+        select(Credit).where(Credit.document_id == credit.document_id, Credit.reversed_at.is_(None),
+                             Credit.kind.in_(("pago", "complemento")))
+    ).all()
+    n = credit.num_parcialidad or 0
+    return sum((c.amount for c in rows if c.id != credit.id and (c.num_parcialidad or 0) < n), Decimal(0))
+
+
+def _group(session: Session, payment: Payment, credits: Sequence[Credit]) -> pagos20.PaymentGroup:
+    apps = []
+    for c in credits:
+        doc = session.get(Document, c.document_id)
+        if doc is None:
+            raise NotFoundError(f"La factura {c.target_uuid} ya no está en el libro.", code="DOCUMENTO_NO_ENCONTRADO")
+        if doc.status == "cancelado":
+            raise RepRefused(f"La factura {doc.uuid} está cancelada; no se le puede emitir complemento.",
+                             code="DOCUMENTO_CANCELADO")
+        state = pagos20.InvoiceState(
+            num_parcialidades_previas=(c.num_parcialidad or 1) - 1,
+            imp_saldo_ant=c.imp_saldo_ant if c.imp_saldo_ant is not None else doc.total,
+            pagado_previo=_paid_before(session, c),
+        )
+        apps.append(pagos20.Application(_invoice(doc), c.amount, state, c.equivalencia_dr))
+    pay = pagos20.PaymentInput(
+        fecha_pago=payment.fecha_pago, forma_de_pago_p=payment.forma_pago, moneda_p=payment.moneda,
+        monto=payment.monto, tipo_cambio_p=payment.tipo_cambio, num_operacion=payment.num_operacion,
+        rfc_emisor_cta_ord=payment.rfc_emisor_cta_ord, nom_banco_ord_ext=payment.nom_banco_ord_ext,
+        cta_ordenante=payment.cta_ordenante, rfc_emisor_cta_ben=payment.rfc_emisor_cta_ben,
+        cta_beneficiario=payment.cta_beneficiario,
+    )
+    return pagos20.PaymentGroup(pay, tuple(apps))
+
+
+def _findings(raw: Iterable[Any]) -> list[Finding]:
+    return [Finding(f.code, f.severity.value if hasattr(f.severity, "value") else str(f.severity), f.message,
+                    f.location) for f in raw]
+
+
+def _now_local(clock: Clock) -> datetime:
+    return clock().astimezone(MEXICO).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class Stamper:
+    """Issues REPs for one database with one PAC and one secret box."""
+
+    engine: Engine
+    pac: Pac
+    box: SecretBox
+    clock: Clock = system_clock
+    deadline_day: int = 5
+    actor: str = "sistema"
+    now_local: Callable[[], datetime] | None = None
+
+    def _local(self) -> datetime:
+        return self.now_local() if self.now_local else _now_local(self.clock)
+
+    def _today(self) -> date:
+        return self._local().date()
+
+    # -- issuing ---------------------------------------------------------------------
+    def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,
+              credit_ids: Sequence[int] | None = None) -> IssueResult:
+        """One REP covering ``payment_ids`` (all of one customer and company)."""
+        rep_id = self._prepare(payment_ids, replaces=replaces, credit_ids=credit_ids)
+        return self._send(rep_id)
+
+    def issue_each(self, payment_ids: Sequence[int]) -> list[IssueResult]:
+        results = []
+        for pid in payment_ids:
+            try:
+                results.append(self.issue([pid]))
+            except CobranzaError as exc:
+                findings = getattr(exc, "findings", [])
+                results.append(IssueResult(None, "rechazado", findings=findings, message=f"Pago {pid}: {exc.message}"))
+        return results
+
+    def issue_all_pending(self, *, monthly: bool = False) -> list[IssueResult]:
+        with session_factory(self.engine)() as session:
+            pend = pending(session, today=self._today(), deadline_day=self.deadline_day)
+            groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for p in pend:
+                key = (p.customer_rfc, p.fecha_pago.strftime("%Y-%m")) if monthly else (str(p.payment_id), "")
+                groups[key].append(p.payment_id)
+        results = []
+        for ids in groups.values():
+            try:
+                results.append(self.issue(ids))
+            except CobranzaError as exc:
+                results.append(IssueResult(None, "rechazado", findings=getattr(exc, "findings", []),
+                                           message=f"Pagos {', '.join(map(str, ids))}: {exc.message}"))
+        return results
+
+    def _prepare(self, payment_ids: Sequence[int], *, replaces: Rep | None, credit_ids: Sequence[int] | None) -> int:
+        with session_factory(self.engine)() as session, session.begin():
+            payments = session.scalars(select(Payment).where(Payment.id.in_(payment_ids))
+                                       .order_by(Payment.fecha_pago, Payment.id).with_for_update()).all()
+            missing = set(payment_ids) - {p.id for p in payments}
+            if missing:
+                raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
+            if len({(p.customer_id, p.company_id) for p in payments}) > 1:
+                raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.",
+                                      code="REP_VARIOS_CLIENTES")
+            if credit_ids is not None:
+                chosen = session.scalars(select(Credit).where(Credit.id.in_(credit_ids)).order_by(Credit.id)).all()
+                by_payment: dict[int, list[Credit]] = defaultdict(list)
+                for c in chosen:
+                    if c.payment_id is not None:
+                        by_payment[c.payment_id].append(c)
+            else:
+                by_payment = _rep_credits(session, [p.id for p in payments])
+            if not any(by_payment.values()):
+                raise RepRefused(self._nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
+            company = session.get(Company, payments[0].company_id)
+            customer = session.get(Customer, payments[0].customer_id)
+            assert company is not None and customer is not None
+            groups = [_group(session, p, by_payment[p.id]) for p in payments if by_payment.get(p.id)]
+            complemento = pagos20.build_complement(groups)
+            csd = company_csd(session, company, self.box, today=self._today())
+            serie = company.rep_serie or "P"
+            fecha = self._local() - timedelta(seconds=1)
+            header = self._header(company, customer, fecha, serie, None, replaces)
+            root = rep_writer.build_rep(header, complemento)
+            errors = errors_only(validate_rep(root, now=self._local(), unsigned=True))
+            if errors:
+                raise RepRefused("El REP no pasó la validación; no se firmó ni se envió.", _findings(errors))
+            folio = next_folio(session, company.id, serie)
+            header = self._header(company, customer, fecha, serie, str(folio), replaces)
+            root = rep_writer.build_rep(header, complemento)
+            signed = rep_writer.sign_rep(root, no_certificado=csd.certificate.no_certificado,
+                                         certificado_b64=csd.certificate.certificado_b64,
+                                         cadena=cadena_original, sign=csd.signer.sign)
+            signed_bytes = rep_writer.to_bytes(signed)
+            errors = errors_only(validate_rep(signed_bytes, now=self._local()))
+            if errors:
+                raise RepRefused("El REP firmado no pasó la validación; no se envió.", _findings(errors))
+            digest = hashlib.sha256(signed_bytes).hexdigest()
+            rep = Rep(
+                company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status="enviando",
+                idempotency_key=f"rep-{company.rfc}-{serie}-{folio}-{digest[:16]}", fecha=fecha,
+                pac=getattr(self.pac, "name", "pac"), sandbox=bool(getattr(self.pac, "is_sandbox", False)),
+                signed_xml=signed_bytes, replaces_id=replaces.id if replaces else None,
+                created_at=self.clock(), created_by=self.actor,
+            )
+            session.add(rep)
+            session.flush()
+            for pid, credits in by_payment.items():
+                for c in credits:
+                    session.add(RepLine(rep_id=rep.id, credit_id=c.id, payment_id=pid))
+            self._audit(session, "firmar_rep", rep.id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
+            return rep.id
+
+    def _nothing_to_issue(self, session: Session, payments: Sequence[Payment]) -> str:
+        ids = [p.id for p in payments]
+        pue = session.scalar(select(func.count(Credit.id)).where(
+            Credit.payment_id.in_(ids), Credit.reversed_at.is_(None), Credit.requires_rep.is_(False)))
+        if pue:
+            return ("El pago solo se aplicó a facturas PUE (pago en una sola exhibición): no requiere "
+                    "complemento de pago.")
+        applied = session.scalar(select(func.count(Credit.id)).where(Credit.payment_id.in_(ids),
+                                                                     Credit.reversed_at.is_(None)))
+        if not applied:
+            return "El pago no está aplicado a ninguna factura: aplíquelo antes de emitir el REP."
+        return "Las aplicaciones de este pago ya están amparadas por un REP vigente."
+
+    def _header(self, company: Company, customer: Customer, fecha: datetime, serie: str, folio: str | None,
+                replaces: Rep | None) -> rep_writer.RepHeader:
+        missing = [label for label, value in (("régimen fiscal", customer.regimen_fiscal),
+                                              ("código postal", customer.codigo_postal)) if not value]
+        if missing:
+            raise ValidationError(f"Al cliente {customer.rfc} le falta {' y '.join(missing)} para emitir el REP.",
+                                  code="CLIENTE_INCOMPLETO")
+        return rep_writer.RepHeader(
+            emisor_rfc=company.rfc, emisor_nombre=company.nombre or "", emisor_regimen_fiscal=company.regimen_fiscal or "",
+            receptor_rfc=customer.rfc, receptor_nombre=customer.nombre or "",
+            receptor_domicilio_fiscal=customer.codigo_postal or "", receptor_regimen_fiscal=customer.regimen_fiscal or "",
+            lugar_expedicion=company.codigo_postal or "", fecha=fecha, serie=serie, folio=folio,
+            sustituye_uuids=(replaces.uuid,) if replaces is not None and replaces.uuid else (),
+        )
+
+    def _send(self, rep_id: int) -> IssueResult:
+        with session_factory(self.engine)() as session:
+            rep = session.get(Rep, rep_id)
+            assert rep is not None and rep.signed_xml is not None
+            request = StampRequest(rep.signed_xml, rep.idempotency_key)
+        try:
+            stamped = self.pac.stamp(request)
+        except PacError as exc:
+            return self._pac_failed(rep_id, exc)
+        with session_factory(self.engine)() as session, session.begin():
+            rep = session.get(Rep, rep_id, with_for_update=True)
+            assert rep is not None
+            rep.status = "timbrado"
+            rep.uuid = stamped.uuid.upper()
+            rep.stamped_xml = stamped.xml
+            rep.sha256 = hashlib.sha256(stamped.xml).hexdigest()
+            rep.fecha_timbrado = stamped.fecha_timbrado.replace(tzinfo=None)
+            rep.stamped_at = self.clock()
+            self._audit(session, "timbrar_rep", rep.id, {"uuid": rep.uuid, "pac": rep.pac,
+                                                         "recuperado": stamped.already_stamped})
+            return IssueResult(rep.id, "timbrado", rep.uuid, rep.serie, rep.folio, rep.sandbox, xml=rep.stamped_xml,
+                               message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if rep.sandbox else "."))
+
+    def _pac_failed(self, rep_id: int, exc: PacError) -> IssueResult:
+        finding = Finding(exc.code, "ERROR", exc.message, "PAC")
+        with session_factory(self.engine)() as session, session.begin():
+            rep = session.get(Rep, rep_id, with_for_update=True)
+            assert rep is not None
+            if exc.code in AMBIGUOUS_CODES:
+                self._audit(session, "timbrado_sin_respuesta", rep.id, {"code": exc.code})
+                return IssueResult(rep.id, "enviando", None, rep.serie, rep.folio, rep.sandbox, [finding],
+                                   message="El PAC no respondió; el REP queda en envío y se recuperará con "
+                                           "«cobranza rep retry» sin timbrar dos veces.")
+            if exc.code in UNREACHABLE_CODES:
+                # Nothing reached the PAC: leave no trace but the audit entry.
+                _give_back_folio(session, rep)
+                for line in list(rep.lines):
+                    session.delete(line)
+                session.flush()
+                session.delete(rep)
+                self._audit(session, "timbrado_no_enviado", rep_id, {"code": exc.code})
+                raise RepRefused(f"No se pudo contactar al PAC; no se envió nada. {exc.message}", [finding],
+                                 code=exc.code)
+            rep.status = "rechazado"
+            rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
+            self._audit(session, "rep_rechazado_pac", rep.id, {"code": exc.code, "message": exc.message})
+        raise RepRefused(f"El PAC rechazó el REP: [{exc.code}] {exc.message}", [finding], code="PAC_RECHAZO")
+
+    def retry(self) -> list[IssueResult]:
+        """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
+        with session_factory(self.engine)() as session:
+            ids = list(session.scalars(select(Rep.id).where(Rep.status == "enviando").order_by(Rep.id)))
+        out = []
+        for rep_id in ids:
+            try:
+                out.append(self._send(rep_id))
+            except CobranzaError as exc:
+                out.append(IssueResult(rep_id, "rechazado", findings=getattr(exc, "findings", []), message=exc.message))
+        return out
+
+    # -- cancelling --------------------------------------------------------------------
+    def cancel(self, uuid: str, motivo: str, *, replace: bool = False) -> dict[str, Any]:
+        """Cancel a stamped REP; motive 01 first issues its replacement (TipoRelacion 04)."""
+        if motivo not in ("01", "02", "03", "04"):
+            raise ValidationError("El motivo de cancelación debe ser 01, 02, 03 o 04.", code="CANCELACION_MOTIVO_INVALIDO")
+        if motivo == "01" and not replace:
+            raise ValidationError("El motivo 01 exige sustituir el REP: use --replace.", code="CANCELACION_SIN_SUSTITUTO")
+        if replace and motivo != "01":
+            raise ValidationError("Solo el motivo 01 lleva un REP sustituto.", code="CANCELACION_FOLIO_SUSTITUCION")
+        with session_factory(self.engine)() as session:
+            rep = session.scalar(select(Rep).where(Rep.uuid == uuid.strip().upper()))
+            if rep is None:
+                raise NotFoundError(f"No hay ningún REP con folio fiscal {uuid}.", code="REP_NO_ENCONTRADO")
+            if rep.status != "timbrado":
+                raise ConflictError(f"El REP {rep.uuid} está {rep.status}; solo se cancela uno timbrado.",
+                                    code="REP_NO_CANCELABLE")
+            credit_ids = [line.credit_id for line in rep.lines]
+            payment_ids = sorted({line.payment_id for line in rep.lines})
+            company = session.get(Company, rep.company_id)
+            customer = session.get(Customer, rep.customer_id)
+            assert company is not None and customer is not None
+            csd = company_csd(session, company, self.box, today=self._today())
+            old = rep
+        replacement: IssueResult | None = None
+        if replace:
+            # The replacement must exist before the cancellation can cite it (FolioSustitucion).
+            with session_factory(self.engine)() as session, session.begin():
+                rep = session.get(Rep, old.id, with_for_update=True)
+                assert rep is not None
+                rep.status = "sustituyendo"
+            try:
+                replacement = self.issue(payment_ids, replaces=old, credit_ids=credit_ids)
+            finally:
+                with session_factory(self.engine)() as session, session.begin():
+                    rep = session.get(Rep, old.id, with_for_update=True)
+                    assert rep is not None
+                    rep.status = "timbrado"
+            if replacement.status != "timbrado":
+                raise RepRefused("El REP sustituto no quedó timbrado; no se canceló el original.",
+                                 replacement.findings, code="SUSTITUTO_NO_TIMBRADO")
+        request = CancelRequest(uuid=old.uuid or "", rfc_emisor=company.rfc, rfc_receptor=customer.rfc, total="0",
+                                motivo=motivo, folio_sustitucion=replacement.uuid if replacement else None,
+                                csd=csd.credentials)
+        result = self.pac.cancel(request)
+        with session_factory(self.engine)() as session, session.begin():
+            rep = session.get(Rep, old.id, with_for_update=True)
+            assert rep is not None
+            rep.cancel_motivo = motivo
+            rep.cancel_folio_sustitucion = replacement.uuid if replacement else None
+            rep.cancel_acuse = result.acuse
+            rep.cancel_message = (result.message or "")[:500] or None
+            if result.status == "cancelado":
+                rep.status = "sustituido" if replacement else "cancelado"
+                rep.cancelled_at = self.clock()
+            elif result.status == "en_proceso":
+                rep.status = "cancelacion_solicitada"
+            self._audit(session, "cancelar_rep", rep.id, {"uuid": rep.uuid, "motivo": motivo, "resultado": result.status,
+                                                          "sustituto": rep.cancel_folio_sustitucion})
+            status = rep.status
+        if result.status == "rechazado":
+            raise RepRefused(f"El PAC/SAT rechazó la cancelación: [{result.code}] {result.message}",
+                             [Finding(result.code or "PAC", "ERROR", result.message or "", "PAC")],
+                             code="CANCELACION_RECHAZADA")
+        return {"uuid": old.uuid, "status": status, "motivo": motivo,
+                "sustituto": replacement.to_dict() if replacement else None}
+
+    def _audit(self, session: Session, action: str, rep_id: int, detail: dict[str, Any]) -> None:
+        session.add(AuditEntry(at=self.clock(), actor=self.actor, action=action, entity="rep", entity_id=str(rep_id),
+                               detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def rep_dict(rep: Rep, customer: Customer | None = None) -> dict[str, Any]:
+    return {
+        "id": rep.id, "uuid": rep.uuid, "serie": rep.serie, "folio": rep.folio, "status": rep.status,
+        "fecha": rep.fecha.isoformat(), "pac": rep.pac, "sandbox": rep.sandbox,
+        "customer_rfc": customer.rfc if customer else None, "sha256": rep.sha256,
+        "fecha_timbrado": rep.fecha_timbrado.isoformat() if rep.fecha_timbrado else None,
+        "pagos": sorted({line.payment_id for line in rep.lines}),
+        "cancel_motivo": rep.cancel_motivo, "sustituido_por": rep.cancel_folio_sustitucion,
+        "findings": json.loads(rep.findings) if rep.findings else [],
+    }
+
+
+def list_reps(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(select(Rep, Customer).join(Customer, Customer.id == Rep.customer_id)
+                           .order_by(Rep.id)).all()
+    return [rep_dict(r, c) for r, c in rows]
+
+
+def find_rep(session: Session, uuid: str) -> Rep:
+    rep = session.scalar(select(Rep).where(Rep.uuid == uuid.strip().upper()))
+    if rep is None:
+        raise NotFoundError(f"No hay ningún REP con folio fiscal {uuid}.", code="REP_NO_ENCONTRADO")
+    return rep
