@@ -1,0 +1,153 @@
+"""Commands for people and systems: ``user add|list``, ``token create|list|revoke`` and ``serve``.
+
+Passwords are never command-line arguments (they would land in shell history and
+``ps``): they are prompted twice, or read from ``COBRANZA_USER_PASSWORD`` for
+unattended installs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cfdi_cobranza.cli.common import EXIT_OK, AppContext, emit_json, json_option, pass_app, table
+from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.services import users as users_service
+
+ROLE_CHOICE = click.Choice(list(users_service.ROLES), case_sensitive=False)
+
+
+def _fmt_dt(value: object) -> str:
+    return value.strftime("%d/%m/%Y %H:%M") if hasattr(value, "strftime") else "—"
+
+
+@click.group("user")
+def user_group() -> None:
+    """Usuarios de la interfaz web."""
+
+
+@user_group.command("add")
+@click.option("--username", required=True, help="Nombre de usuario (minúsculas).")
+@click.option("--role", required=True, type=ROLE_CHOICE, help="Rol del usuario.")
+@click.option("--name", "full_name", help="Nombre completo.")
+@json_option
+@pass_app
+def user_add(app: AppContext, username: str, role: str, full_name: str | None, as_json: bool) -> int:
+    """Crea un usuario; la contraseña se pide dos veces (o COBRANZA_USER_PASSWORD)."""
+    password = os.environ.get("COBRANZA_USER_PASSWORD")
+    if not password:
+        password = click.prompt("Contraseña", hide_input=True, confirmation_prompt="Repita la contraseña")
+    migrate(app.engine)
+    with transaction(app.engine) as session:
+        user = users_service.add_user(session, username, password, role, full_name, actor="cli")
+        out = {"username": user.username, "role": user.role, "full_name": user.full_name}
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"Usuario «{out['username']}» creado con rol {users_service.ROLES[str(out['role'])]}.")
+    return EXIT_OK
+
+
+@user_group.command("list")
+@json_option
+@pass_app
+def user_list(app: AppContext, as_json: bool) -> int:
+    """Lista los usuarios."""
+    with transaction(app.engine) as session:
+        rows = [
+            {"username": u.username, "full_name": u.full_name, "role": u.role, "active": u.active,
+             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+             "_last": _fmt_dt(u.last_login_at)}
+            for u in users_service.list_users(session)
+        ]
+    if as_json:
+        emit_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    elif rows:
+        click.echo(table(
+            [[str(r["username"]), str(r["full_name"] or ""), users_service.ROLES[str(r["role"])],
+              "sí" if r["active"] else "no", str(r["_last"])] for r in rows],
+            ["Usuario", "Nombre", "Rol", "Activo", "Último acceso"],
+        ))
+    else:
+        click.echo("No hay usuarios. Cree uno con: cobranza user add --username admin --role administrador")
+    return EXIT_OK
+
+
+@click.group("token")
+def token_group() -> None:
+    """Tokens de la API para otros sistemas."""
+
+
+@token_group.command("create")
+@click.option("--name", required=True, help="Sistema que usará el token (p. ej. «ERP»).")
+@click.option("--role", required=True, type=ROLE_CHOICE, help="Rol con el que actúa el sistema.")
+@json_option
+@pass_app
+def token_create(app: AppContext, name: str, role: str, as_json: bool) -> int:
+    """Crea un token de API; se muestra una sola vez."""
+    migrate(app.engine)
+    with transaction(app.engine) as session:
+        token, clear = users_service.create_token(session, name, role, created_by="cli")
+        out = {"id": token.id, "name": token.name, "role": token.role, "token": clear}
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"Token «{out['name']}» creado (rol {out['role']}). Cópielo ahora; no se volverá a mostrar:")
+        click.echo(str(out["token"]))
+    return EXIT_OK
+
+
+@token_group.command("list")
+@json_option
+@pass_app
+def token_list(app: AppContext, as_json: bool) -> int:
+    """Lista los tokens (sin mostrar su valor)."""
+    with transaction(app.engine) as session:
+        rows = [
+            {"id": t.id, "name": t.name, "prefix": t.prefix, "role": t.role, "created_by": t.created_by,
+             "revoked": t.revoked_at is not None, "_last": _fmt_dt(t.last_used_at)}
+            for t in users_service.list_tokens(session)
+        ]
+    if as_json:
+        emit_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    else:
+        click.echo(table(
+            [[str(r["id"]), str(r["name"]), f"{r['prefix']}…", str(r["role"]), str(r["created_by"]),
+              "revocado" if r["revoked"] else "vigente", str(r["_last"])] for r in rows],
+            ["Id", "Nombre", "Prefijo", "Rol", "Creado por", "Estado", "Último uso"],
+        ))
+    return EXIT_OK
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@pass_app
+def token_revoke(app: AppContext, token_id: int) -> int:
+    """Revoca un token por su Id."""
+    with transaction(app.engine) as session:
+        users_service.revoke_token(session, token_id, actor="cli")
+    click.echo(f"Token {token_id} revocado.")
+    return EXIT_OK
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Dirección en la que escucha.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Puerto.")
+@pass_app
+def serve_cmd(app: AppContext, host: str, port: int) -> int:
+    """Servidor de desarrollo de la interfaz web (en producción use gunicorn «web:create_app()»)."""
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    migrate(app.engine)
+    flask_app = create_app({"DATABASE_URL": app.settings.database_url})
+    click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar).")
+    run_simple(host, port, flask_app, use_reloader=False, threaded=True)
+    return EXIT_OK
+
+
+def register(cli: click.Group) -> None:
+    for cmd in (user_group, token_group, serve_cmd):
+        cli.add_command(cmd)

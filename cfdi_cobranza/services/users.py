@@ -1,0 +1,232 @@
+"""Users, sign-in with throttling, API tokens and the audit entries they leave.
+
+Passwords are kept only as werkzeug hashes (scrypt by default). After
+``MAX_FAILURES`` wrong passwords in a row an account is locked for ``LOCK_TIME``;
+the lock is per account, so guessing cannot be spread over many attempts, and the
+same vague message is given for an unknown user, a wrong password or an inactive
+account so the form does not tell which usernames exist.
+
+API tokens are random strings shown once; only their SHA-256 is stored (a token has
+~256 bits of entropy, so a fast hash is enough, unlike passwords).
+
+Functions take the caller's session and never commit: the caller owns the
+transaction. ``authenticate`` returns its outcome as a value (not an exception) so
+the caller commits the failure counter even when sign-in is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from cfdi_cobranza.db.models import AuditEntry
+from cfdi_cobranza.db.models.users import ApiToken, User
+from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services.clock import Clock, system_clock
+
+ROLES: dict[str, str] = {
+    "administrador": "Administrador",
+    "facturacion": "Facturación",
+    "contabilidad": "Contabilidad",
+    "cobranza": "Cobranza",
+    "consulta": "Consulta (solo lectura)",
+}
+MAX_FAILURES = 5
+LOCK_TIME = timedelta(minutes=15)
+MIN_PASSWORD = 10
+DEFAULT_HASH = "scrypt"
+TOKEN_PREFIX = "cbz_"
+_USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+# Checked when the username does not exist, so both paths cost one hash check.
+_DUMMY_HASH = generate_password_hash("cfdi-cobranza-no-user", method="pbkdf2:sha256:1000")
+
+GENERIC_REFUSAL = "Usuario o contraseña incorrectos."
+
+
+def record_audit(session: Session, actor: str, action: str, entity: str, entity_id: str | None = None,
+                 detail: str | None = None, *, clock: Clock = system_clock) -> AuditEntry:
+    entry = AuditEntry(at=clock(), actor=actor[:100], action=action[:50], entity=entity[:50],
+                       entity_id=entity_id[:64] if entity_id else None, detail=detail)
+    session.add(entry)
+    return entry
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def validate_role(role: str) -> str:
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise ValidationError(
+            f"Rol desconocido «{role}». Opciones: {', '.join(ROLES)}.", code="ROL_INVALIDO"
+        )
+    return role
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"La contraseña debe tener al menos {MIN_PASSWORD} caracteres.", code="CONTRASENA_DEBIL"
+        )
+    if password.strip() != password or password.isdigit() or password.isalpha():
+        raise ValidationError(
+            "La contraseña debe combinar letras con números o símbolos y no empezar ni terminar con espacios.",
+            code="CONTRASENA_DEBIL",
+        )
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    full_name: str | None = None,
+    *,
+    actor: str = "sistema",
+    clock: Clock = system_clock,
+    hash_method: str = DEFAULT_HASH,
+) -> User:
+    name = normalize_username(username)
+    if not _USERNAME_RE.match(name):
+        raise ValidationError(
+            "El usuario debe tener de 3 a 64 caracteres: letras minúsculas, números, punto, guion o guion bajo.",
+            code="USUARIO_INVALIDO",
+        )
+    role = validate_role(role)
+    validate_password(password)
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise ConflictError(f"El usuario «{name}» ya existe.", code="USUARIO_DUPLICADO")
+    full = (full_name or "").strip() or None
+    if full and len(full) > 200:
+        raise ValidationError("El nombre completo no puede pasar de 200 caracteres.", code="NOMBRE_INVALIDO")
+    user = User(username=name, full_name=full, password_hash=generate_password_hash(password, method=hash_method),
+                role=role, active=True, failed_logins=0, created_at=clock())
+    session.add(user)
+    session.flush()
+    record_audit(session, actor, "usuario_creado", "usuario", name, f"rol={role}", clock=clock)
+    return user
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    user: User | None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def authenticate(session: Session, username: str, password: str, *, clock: Clock = system_clock,
+                 remote: str | None = None) -> LoginOutcome:
+    """Check a password; count failures and lock the account after ``MAX_FAILURES``."""
+    now = clock()
+    name = normalize_username(username)
+    user = session.scalar(select(User).where(User.username == name)) if name else None
+    where = f"ip={remote}" if remote else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        record_audit(session, name[:100] or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
+        return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
+        record_audit(session, name, "login_bloqueado", "usuario", name, where, clock=clock)
+        return LoginOutcome(
+            None, "USUARIO_BLOQUEADO",
+            f"Demasiados intentos fallidos. Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
+        )
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_TIME
+            user.failed_logins = 0
+            record_audit(session, name, "usuario_bloqueado", "usuario", name, where, clock=clock)
+            minutes = int(LOCK_TIME.total_seconds() // 60)
+            return LoginOutcome(
+                None, "USUARIO_BLOQUEADO",
+                f"Demasiados intentos fallidos. La cuenta quedó bloqueada {minutes} minutos.",
+            )
+        record_audit(session, name, "login_fallido", "usuario", name, where, clock=clock)
+        return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record_audit(session, name, "login", "usuario", name, where, clock=clock)
+    return LoginOutcome(user)
+
+
+def get_active_user(session: Session, user_id: int) -> User | None:
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: str, clock: Clock = system_clock) -> User:
+    name = normalize_username(username)
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        raise NotFoundError(f"No existe el usuario «{name}».", code="USUARIO_NO_ENCONTRADO")
+    if name == normalize_username(actor) and not active:
+        raise ConflictError("No puede desactivar su propio usuario.", code="USUARIO_PROPIO")
+    user.active = active
+    record_audit(session, actor, "usuario_activado" if active else "usuario_desactivado", "usuario", name, clock=clock)
+    return user
+
+
+# -- API tokens -----------------------------------------------------------------
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, name: str, role: str, *, created_by: str,
+                 clock: Clock = system_clock) -> tuple[ApiToken, str]:
+    """A new token; the clear text is returned once and never stored."""
+    label = name.strip()
+    if not label or len(label) > 100:
+        raise ValidationError("Indique un nombre para el token (máximo 100 caracteres).", code="TOKEN_NOMBRE_INVALIDO")
+    role = validate_role(role)
+    clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=label, token_hash=hash_token(clear), prefix=clear[:12], role=role,
+                     created_by=created_by[:64], created_at=clock())
+    session.add(token)
+    session.flush()
+    record_audit(session, created_by, "token_creado", "api_token", str(token.id), f"nombre={label} rol={role}",
+                 clock=clock)
+    return token, clear
+
+
+def verify_token(session: Session, clear: str, *, clock: Clock = system_clock) -> ApiToken | None:
+    if not clear.startswith(TOKEN_PREFIX) or len(clear) > 200:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(clear)))
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = clock()
+    return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, token_id: int, *, actor: str, clock: Clock = system_clock) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFoundError("No existe ese token.", code="TOKEN_NO_ENCONTRADO")
+    if token.revoked_at is None:
+        token.revoked_at = clock()
+        record_audit(session, actor, "token_revocado", "api_token", str(token.id), f"nombre={token.name}", clock=clock)
+    return token
+

@@ -1,0 +1,111 @@
+"""Table-driven: every route in app.url_map with every role (and anonymous)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from cfdi_cobranza.db.models import AuditEntry, Customer
+from cfdi_cobranza.db.models.users import ApiToken, User
+from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import users as users_service
+
+ROLES = list(users_service.ROLES)
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        yield rule
+
+
+def _url(rule, params):
+    url = rule.rule
+    for arg in rule.arguments:
+        url = url.replace(f"<{arg}>", str(params[arg])).replace(f"<int:{arg}>", str(params[arg]))
+    return url
+
+
+@pytest.fixture
+def params(app, imported):
+    eng = app.extensions["cobranza_engine"]
+    with transaction(eng) as session:
+        customer_id = session.scalar(select(Customer.id))
+        token, _ = users_service.create_token(session, "ERP", "consulta", created_by="pruebas")
+        return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id}
+
+
+def test_every_view_declares_access(app):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if not hasattr(view, "required_roles") and not getattr(view, "public_route", False):
+            missing.append(rule.endpoint)
+    assert missing == []
+
+
+def test_every_route_every_role(app, login, params, count):
+    checked = 0
+    for role in ROLES:
+        client = app.test_client()
+        token = login(client, role)
+        for rule in _routes(app):
+            view = app.view_functions[rule.endpoint]
+            allowed = getattr(view, "required_roles", None)
+            if allowed is None or rule.endpoint.startswith("api.") or rule.endpoint == "auth.logout":
+                continue
+            url = _url(rule, params)
+            if "GET" in rule.methods:
+                resp = client.get(url)
+                expected = 200 if role in allowed else 403
+                assert resp.status_code == expected, (role, url, resp.status_code)
+                if expected == 403:
+                    assert b"Sin permiso" in resp.data
+            if "POST" in rule.methods and role not in allowed:
+                before = (count(AuditEntry), count(User), count(ApiToken))
+                resp = client.post(url, data={"csrf_token": token, "username": "nuevo", "password": "x" * 12,
+                                              "password2": "x" * 12, "role": "consulta", "name": "x", "activo": "0"})
+                assert resp.status_code == 403, (role, url)
+                assert (count(AuditEntry), count(User), count(ApiToken)) == before
+            checked += 1
+    assert checked > 40
+
+
+def test_anonymous_is_sent_to_login(app, params):
+    client = app.test_client()
+    for rule in _routes(app):
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, "public_route", False) or "GET" not in rule.methods:
+            continue
+        resp = client.get(_url(rule, params))
+        if rule.endpoint.startswith("api."):
+            assert resp.status_code == 401 and resp.json["error"]["code"] == "NO_AUTENTICADO"
+        else:
+            assert resp.status_code == 302 and "/login" in resp.headers["Location"], rule.rule
+
+
+def test_api_every_route_every_token_role(app, params):
+    eng = app.extensions["cobranza_engine"]
+    tokens = {}
+    with transaction(eng) as session:
+        for role in ROLES:
+            tokens[role] = users_service.create_token(session, f"sistema-{role}", role, created_by="pruebas")[1]
+    client = app.test_client()
+    for rule in _routes(app):
+        if not rule.endpoint.startswith("api."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        allowed = getattr(view, "required_roles", None)
+        if allowed is None:
+            continue
+        url = _url(rule, params)
+        for role, tok in tokens.items():
+            headers = {"Authorization": f"Bearer {tok}"}
+            method = "GET" if "GET" in rule.methods else "POST"
+            resp = client.open(url, method=method, headers=headers, data=b"<x/>" if method == "POST" else None,
+                               content_type="application/xml" if method == "POST" else None)
+            if role in allowed:
+                assert resp.status_code == 200, (role, url, resp.json)
+            else:
+                assert resp.status_code == 403 and resp.json["error"]["code"] == "PERMISO_DENEGADO"

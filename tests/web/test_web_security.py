@@ -1,0 +1,132 @@
+"""Sessions, CSRF, security headers, login throttling, secret key, redirects."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import timedelta
+
+from web_support import PASSWORD, REAL_XML, csrf_of
+
+from cfdi_cobranza.db.models import AuditEntry, Document
+from cfdi_cobranza.db.models.users import User
+from web import create_app
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_session_cookie_flags(client, login):
+    token = csrf_of(client)
+    resp = client.post("/login", data={"username": "consulta", "password": PASSWORD, "csrf_token": token})
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_secure_cookie_configurable(app_config):
+    app = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
+    from cfdi_cobranza.db.session import transaction
+    from cfdi_cobranza.services.users import add_user
+
+    with transaction(app.extensions["cobranza_engine"]) as s:
+        add_user(s, "ana", PASSWORD, "consulta", hash_method="pbkdf2:sha256:1000")
+    client = app.test_client()
+    resp = client.get("/login")
+    assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_csrf_missing_refused_and_nothing_written(client, login, count):
+    login(client, "facturacion")
+    before = (count(Document), count(AuditEntry))
+    resp = client.post("/importar/", data={"archivos": (REAL_XML.open("rb"), "a.xml")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "código de seguridad (CSRF)" in resp.get_data(as_text=True)
+    assert (count(Document), count(AuditEntry)) == before
+
+
+def test_csrf_wrong_token_on_user_form(client, login, count):
+    login(client, "administrador")
+    before = count(User)
+    resp = client.post("/configuracion/usuarios", data={"csrf_token": "falso", "username": "pepe", "role": "consulta",
+                                                       "password": "clave-segura-1", "password2": "clave-segura-1"})
+    assert resp.status_code == 400 and count(User) == before
+
+
+def test_csrf_on_login(client):
+    resp = client.post("/login", data={"username": "consulta", "password": PASSWORD})
+    assert resp.status_code == 400
+
+
+def test_logout_needs_post_and_csrf(client, login):
+    token = login(client, "consulta")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    resp = client.post("/logout", data={"csrf_token": token})
+    assert resp.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_login_wrong_password_spanish(client, csrf):
+    resp = client.post("/login", data={"username": "consulta", "password": "mala", "csrf_token": csrf(client)})
+    assert resp.status_code == 401
+    assert "Usuario o contraseña incorrectos." in resp.get_data(as_text=True)
+
+
+def test_login_throttling_locks_15_minutes(client, csrf, web_clock, count):
+    for _ in range(5):
+        client.post("/login", data={"username": "cobranza", "password": "mala-clave", "csrf_token": csrf(client)})
+    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert resp.status_code == 429
+    assert "Demasiados intentos fallidos" in resp.get_data(as_text=True)
+    web_clock.now += timedelta(minutes=14)
+    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert resp.status_code == 429
+    web_clock.now += timedelta(minutes=2)
+    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert resp.status_code == 302
+    assert count(AuditEntry) >= 7
+
+
+def test_inactive_user_cannot_sign_in_and_is_signed_out(app, client, login, csrf):
+    login(client, "cobranza")
+    admin = app.test_client()
+    token = login(admin, "administrador")
+    assert admin.post("/configuracion/usuarios/cobranza/activo", data={"csrf_token": token, "activo": "0"}).status_code == 302
+    assert client.get("/").status_code == 302  # session no longer valid
+    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert resp.status_code == 401
+
+
+def test_no_open_redirect_after_login(client, csrf):
+    resp = client.post("/login", data={"username": "consulta", "password": PASSWORD, "csrf_token": csrf(client),
+                                       "next": "//evil.example/"})
+    assert resp.headers["Location"] == "/"
+
+
+def test_secret_key_generated_and_kept_0600(app_config, monkeypatch, tmp_path):
+    monkeypatch.delenv("COBRANZA_SECRET_KEY", raising=False)
+    cfg = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    cfg["INSTANCE_PATH"] = str(tmp_path / "inst-key")
+    first = create_app(cfg)
+    path = tmp_path / "inst-key" / "secret_key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    second = create_app(cfg)
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] and len(first.config["SECRET_KEY"]) >= 40
+
+
+def test_secret_key_from_env(app_config, monkeypatch):
+    monkeypatch.setenv("COBRANZA_SECRET_KEY", "desde-el-entorno")
+    cfg = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    assert create_app(cfg).config["SECRET_KEY"] == "desde-el-entorno"
+
+
+def test_404_and_405_in_spanish(client, login):
+    login(client, "consulta")
+    assert "No encontrado" in client.get("/documentos/NO-EXISTE").get_data(as_text=True)
+    assert client.get("/no/existe").status_code == 404

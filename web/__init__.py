@@ -1,0 +1,87 @@
+"""The web interface and JSON API of cfdi-cobranza (Flask app factory).
+
+``create_app(config)`` builds one application: configuration from ``COBRANZA_*``
+variables (overridable by ``config`` for tests), one engine, a database session per
+request, security hooks (sign-in, roles, CSRF, headers) and one blueprint per area.
+Areas not built yet (Pagos, Bancos, REP, Reportes, Seguimiento) appear in the
+navigation as "próximamente"; each becomes a new module registered in ``AREAS``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from cfdi_cobranza.config import Settings, normalize_url
+from cfdi_cobranza.db.session import make_engine
+from cfdi_cobranza.services.clock import system_clock
+
+DEFAULT_MAX_UPLOAD_MB = 50
+
+
+def _secret_key(instance: Path) -> str:
+    """COBRANZA_SECRET_KEY, else a random key kept in the instance folder (mode 0600)."""
+    env = os.environ.get("COBRANZA_SECRET_KEY")
+    if env:
+        return env
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two workers starting together must not each write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    cfg = dict(config or {})
+    settings = Settings.from_env(cfg.get("DATABASE_URL"))
+    if cfg.get("INSTANCE_PATH"):
+        settings = replace(settings, instance_path=Path(cfg["INSTANCE_PATH"]).resolve())
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    max_mb = int(os.environ.get("COBRANZA_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("COBRANZA_SECURE_COOKIES", "0") == "1",
+        SESSION_COOKIE_NAME="cobranza_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        MAX_CONTENT_LENGTH=max_mb * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=max_mb * 1024 * 1024,
+        COBRANZA_SETTINGS=settings,
+        CLOCK=system_clock,
+        PASSWORD_HASH="scrypt",
+        PAGE_SIZE=50,
+    )
+    app.config.update(cfg)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(settings.instance_path)
+    app.extensions["cobranza_engine"] = make_engine(normalize_url(settings.database_url))
+
+    from web import db, errors, filters, security
+
+    db.init_app(app)
+    security.init_app(app)
+    filters.init_app(app)
+    errors.init_app(app)
+
+    from web.api import bp as api_bp
+    from web.auth import bp as auth_bp
+    from web.customers import bp as customers_bp
+    from web.dashboard import bp as dashboard_bp
+    from web.documents import bp as documents_bp
+    from web.imports import bp as imports_bp
+    from web.settings import bp as settings_bp
+
+    for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, settings_bp, api_bp):
+        app.register_blueprint(bp)
+    return app

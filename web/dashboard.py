@@ -1,0 +1,31 @@
+"""Tablero: receivable and overdue per currency, aging chart, and what is coming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from cfdi_cobranza.errors import CobranzaError
+from web.charts import aging_chart
+from web.clock import today
+from web.db import get_session
+from web.security import READERS, require_role
+from web.services.dashboard import dashboard_summary
+from web.services.inputs import parse_date
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.route("/")
+@require_role(*READERS)
+def index() -> Any:
+    error = None
+    as_of = today()
+    try:
+        as_of = parse_date(request.args.get("corte"), "Fecha de corte") or as_of
+    except CobranzaError as exc:
+        error = exc.message
+    summary = dashboard_summary(get_session(), as_of)
+    charts = [aging_chart(m.etiquetas, m.importes, m.moneda) for m in summary.monedas]
+    return render_template("dashboard.html", summary=summary, charts=charts, error=error), (400 if error else 200)

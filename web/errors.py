@@ -1,0 +1,48 @@
+"""Error pages in Spanish (HTML) and JSON errors for ``/api/``: 400, 403, 404, 405, 413, 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+MESSAGES: dict[int, tuple[str, str, str]] = {
+    400: ("SOLICITUD_INVALIDA", "Solicitud inválida", "La solicitud no se pudo procesar."),
+    401: ("NO_AUTENTICADO", "Sin autenticación", "Debe identificarse para continuar."),
+    403: ("PERMISO_DENEGADO", "Sin permiso", "Su rol no permite usar esta sección."),
+    404: ("NO_ENCONTRADO", "No encontrado", "La página o el registro solicitado no existe."),
+    405: ("METODO_NO_PERMITIDO", "Método no permitido", "Esta dirección no acepta ese tipo de solicitud."),
+    413: ("ARCHIVO_DEMASIADO_GRANDE", "Envío demasiado grande",
+          "Los archivos enviados superan el límite de {limit}. Divida la carga en varios envíos más pequeños."),
+    500: ("ERROR_INTERNO", "Error interno", "Ocurrió un error inesperado; no se guardó nada de esta operación."),
+}
+CSRF_MESSAGE = ("El formulario caducó o no trae su código de seguridad (CSRF); no se guardó nada. "
+                "Vuelva a cargar la página e inténtelo de nuevo.")
+
+
+def _limit_text(app: Flask) -> str:
+    limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+    return f"{limit / 1048576:.0f} MB" if limit >= 1048576 else f"{limit / 1024:.0f} KB"
+
+
+def init_app(app: Flask) -> None:
+    def handle(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        code, title, message = MESSAGES.get(status, MESSAGES[500])
+        if status == 400 and exc.description == "csrf":
+            code, message = "CSRF_INVALIDO", CSRF_MESSAGE
+        message = message.format(limit=_limit_text(app))
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("error.html", status=status, title=title, message=message, code=code), status
+
+    for status in (400, 403, 404, 405, 413):
+        app.register_error_handler(status, handle)
+
+    @app.errorhandler(500)
+    def internal(exc: Exception) -> Any:
+        code, title, message = MESSAGES[500]
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": code, "message": message}}), 500
+        return render_template("error.html", status=500, title=title, message=message, code=code), 500

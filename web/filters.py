@@ -1,0 +1,48 @@
+"""Jinja filters for what users read: money as ``$1,234.56 MXN``, dates dd/mm/aaaa."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask
+
+from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.services.users import ROLES
+
+STATUS_LABELS = {
+    "imported": "Importado",
+    "duplicate": "Duplicado",
+    "refused": "Rechazado",
+    "ignored": "Omitido",
+}
+TIPO_LABELS = {"I": "Ingreso", "E": "Egreso (nota de crédito)", "P": "Pago (REP)", "N": "Nómina", "T": "Traslado"}
+CREDIT_KIND_LABELS = {"nota_credito": "Nota de crédito", "complemento": "Complemento de pago", "pago": "Pago"}
+
+
+def money(value: Decimal | int | None, currency: str = "MXN") -> str:
+    if value is None:
+        return "—"
+    return fmt_money(Decimal(value), currency)
+
+
+def fecha(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%d/%m/%Y")
+
+
+def fecha_hora(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%d/%m/%Y %H:%M")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+    app.add_template_filter(fecha, "fecha")
+    app.add_template_filter(fecha_hora, "fecha_hora")
+    app.add_template_filter(lambda s: STATUS_LABELS.get(s, s), "estado_importacion")
+    app.add_template_filter(lambda t: TIPO_LABELS.get(t, t), "tipo_cfdi")
+    app.add_template_filter(lambda r: ROLES.get(r, r), "rol")
+    app.add_template_filter(lambda k: CREDIT_KIND_LABELS.get(k, k), "tipo_abono")

@@ -1,0 +1,39 @@
+"""The main navigation: areas in the order users work, with the roles that see each.
+
+An entry without an endpoint is an area still being built; it shows as
+"próximamente" so users know it is coming rather than missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web.security import ADMINS, IMPORTERS, READERS
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    endpoint: str | None
+    roles: frozenset[str]
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("tablero", "Tablero", "dashboard.index", READERS),
+    NavItem("importar", "Importar", "imports.index", IMPORTERS),
+    NavItem("documentos", "Documentos", "documents.index", READERS),
+    NavItem("clientes", "Clientes", "customers.index", READERS),
+    NavItem("pagos", "Pagos", None, READERS),
+    NavItem("bancos", "Bancos", None, READERS),
+    NavItem("rep", "REP", None, READERS),
+    NavItem("reportes", "Reportes", None, READERS),
+    NavItem("seguimiento", "Seguimiento", None, READERS),
+    NavItem("configuracion", "Configuración", "settings.users", ADMINS),
+)
+
+
+def items_for(role: str | None) -> list[NavItem]:
+    if role is None:
+        return []
+    return [item for item in NAV if role in item.roles]

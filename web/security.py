@@ -1,0 +1,130 @@
+"""Sign-in state, roles, CSRF protection and HTTP security headers.
+
+Every view declares who may use it: ``@require_role(...)`` (checked on each request,
+with the role read fresh from the database so a deactivated user is out at once)
+or ``@public`` (login page, health). The table-driven test walks ``app.url_map``
+and fails on a view that declares neither.
+
+CSRF: a random token per session, sent in every form as ``csrf_token`` and checked
+before any view runs for POST/PUT/PATCH/DELETE; the JSON API is exempt because it
+authenticates with a Bearer token, never with the cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
+
+from cfdi_cobranza.services import users as users_service
+from web.db import get_session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ALL_ROLES = frozenset(users_service.ROLES)
+READERS = ALL_ROLES  # consulta reads everything a role may see, writes nothing
+IMPORTERS = frozenset({"administrador", "facturacion", "contabilidad"})
+ADMINS = frozenset({"administrador"})
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_FIELD = "csrf_token"
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Allow signed-in users whose role is one of ``roles``; others get 403."""
+    allowed = frozenset(roles)
+    unknown = allowed - ALL_ROLES
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = g.get("user")
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = allowed  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without signing in (the check is explicit, not forgotten)."""
+    view.public_route = True  # type: ignore[attr-defined]
+    return view
+
+
+def csrf_token() -> str:
+    token = session.get("_csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["_csrf"] = token
+    return str(token)
+
+
+def _csrf_ok() -> bool:
+    expected = session.get("_csrf")
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token")
+    return bool(expected and sent) and hmac.compare_digest(str(expected), str(sent))
+
+
+def _before() -> Any:
+    g.user = None
+    if request.blueprint == "api" or request.endpoint == "static":
+        return None
+    if request.method in UNSAFE_METHODS and not _csrf_ok():
+        abort(400, description="csrf")
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        db = get_session()
+        user = users_service.get_active_user(db, uid)
+        # End the read transaction now: on SQLite every transaction takes the write
+        # lock (BEGIN IMMEDIATE), and services such as the importer open their own.
+        db.commit()
+        if user is None:
+            session.pop("uid", None)
+        g.user = user
+    return None
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.endpoint != "static":
+        # Balances and customer data must not stay in shared caches or the back button.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_before)
+    app.after_request(_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.context_processor
+    def _nav() -> dict[str, Any]:
+        from web.nav import items_for
+
+        user = g.get("user")
+        return {"current_user": user, "nav_items": items_for(user.role if user else None)}
+
+    # The static files have no view we can decorate; mark them public explicitly.
+    static_view = app.view_functions.get("static")
+    if static_view is not None:
+        public(static_view)

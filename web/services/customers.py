@@ -1,0 +1,113 @@
+"""Customers with their open and overdue balances and a risk colour; one customer's file.
+
+Risk (a traffic light for collectors, not a credit score): ``rojo`` when some open
+invoice is more than ``RED_DAYS`` days past due, ``ambar`` when something is past due,
+``verde`` otherwise, ``sin_saldo`` when nothing is owed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.db.models import Customer, Document
+from cfdi_cobranza.errors import NotFoundError
+from web.services.documents import DocumentFilter, DocumentPage, search_documents
+
+RED_DAYS = 60
+RISK_LABELS = {
+    "rojo": f"Alto: más de {RED_DAYS} días vencido",
+    "ambar": "Medio: saldo vencido",
+    "verde": "Al corriente",
+    "sin_saldo": "Sin saldo",
+}
+
+
+@dataclass(frozen=True)
+class CustomerOverview:
+    id: int
+    rfc: str
+    nombre: str | None
+    saldo: dict[str, Decimal]
+    vencido: dict[str, Decimal]
+    documentos_abiertos: int
+    max_dias_vencido: int
+    riesgo: str
+
+    @property
+    def riesgo_texto(self) -> str:
+        return RISK_LABELS[self.riesgo]
+
+
+def _risk(saldo: dict[str, Decimal], max_days: int) -> str:
+    if not any(v > 0 for v in saldo.values()):
+        return "sin_saldo"
+    if max_days > RED_DAYS:
+        return "rojo"
+    if max_days > 0:
+        return "ambar"
+    return "verde"
+
+
+def _overviews(session: Session, as_of: date, customer_id: int | None = None) -> list[CustomerOverview]:
+    saldo: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    vencido: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    docs: dict[int, int] = defaultdict(int)
+    worst: dict[int, int] = defaultdict(int)
+    open_stmt = select(Document.customer_id, Document.moneda, Document.saldo, Document.vencimiento).where(
+        Document.tipo == "I", Document.saldo > 0
+    )
+    cust_stmt = select(Customer).order_by(Customer.nombre, Customer.rfc)
+    if customer_id is not None:
+        open_stmt = open_stmt.where(Document.customer_id == customer_id)
+        cust_stmt = cust_stmt.where(Customer.id == customer_id)
+    # Summing in Python keeps Decimal exact on SQLite's scaled integers too.
+    for cid, moneda, amount, venc in session.execute(open_stmt):
+        saldo[cid][moneda] = saldo[cid].get(moneda, Decimal(0)) + amount
+        docs[cid] += 1
+        if venc is not None and venc < as_of:
+            vencido[cid][moneda] += amount
+            worst[cid] = max(worst[cid], (as_of - venc).days)
+    return [
+        CustomerOverview(c.id, c.rfc, c.nombre, dict(sorted(saldo[c.id].items())), dict(sorted(vencido[c.id].items())),
+                         docs[c.id], worst[c.id], _risk(saldo[c.id], worst[c.id]))
+        for c in session.scalars(cust_stmt)
+    ]
+
+
+def customer_overview(session: Session, as_of: date, q: str = "") -> list[CustomerOverview]:
+    rows = _overviews(session, as_of)
+    text = q.strip().upper()
+    if text:
+        rows = [r for r in rows if text in r.rfc or text in (r.nombre or "").upper()]
+    order = {"rojo": 0, "ambar": 1, "verde": 2, "sin_saldo": 3}
+    return sorted(rows, key=lambda r: (order[r.riesgo], -r.max_dias_vencido, r.nombre or r.rfc))
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    overview: CustomerOverview
+    regimen_fiscal: str | None
+    codigo_postal: str | None
+    uso_cfdi: str | None
+    credit_days: int | None
+    documentos: DocumentPage
+
+
+def customer_detail(session: Session, customer_id: int, as_of: date, pagina: int = 1) -> CustomerDetail:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError("No existe ese cliente.", code="CLIENTE_NO_ENCONTRADO")
+    overview = _overviews(session, as_of, customer_id)[0]
+    page = search_documents(session, DocumentFilter(cliente=customer.rfc, pagina=pagina), as_of)
+    return CustomerDetail(overview, customer.regimen_fiscal, customer.codigo_postal, customer.uso_cfdi,
+                          customer.credit_days, page)
+
+
+def customer_count(session: Session) -> int:
+    return session.scalar(select(func.count(Customer.id))) or 0

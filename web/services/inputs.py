@@ -1,0 +1,36 @@
+"""Parsing of what users type in filters: dates as dd/mm/aaaa (or ISO), RFC, page numbers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from cfdi_cobranza.errors import ValidationError
+
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_date(text: str | None, label: str) -> date | None:
+    """``dd/mm/aaaa`` as users write it, or ``aaaa-mm-dd`` as date inputs send it."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    try:
+        match = _DMY.match(value)
+        if match:
+            day, month, year = (int(p) for p in match.groups())
+            return date(year, month, day)
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationError(
+            f"{label}: «{value[:20]}» no es una fecha válida; use dd/mm/aaaa.", code="FECHA_INVALIDA"
+        ) from None
+
+
+def parse_positive_int(text: str | None, label: str, default: int, maximum: int) -> int:
+    value = (text or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise ValidationError(f"{label} debe ser un número entero entre 1 y {maximum}.", code="VALIDACION")
+    return int(value)
