@@ -9,7 +9,7 @@ relative to today so every aging bucket has documents.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,9 +79,77 @@ def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock
     importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[factory.sandbox_dir])
     result = importer.import_candidates(Candidate(f"demo-{i:03d}.xml", d.xml) for i, d in enumerate(docs))
     s = result.summary
-    return {
-        "resumen": f"Datos de demostración: {s['imported']} CFDI importados para {len(DEMO_CUSTOMERS)} clientes "
+    users = _demo_users(engine, settings, clock)
+    payments, rep = _demo_payments_and_rep(engine, settings, clock, now)
+    lines = [
+        f"Datos de demostración: {s['imported']} CFDI importados para {len(DEMO_CUSTOMERS)} clientes "
         "(timbrados en sandbox, sin validez fiscal).",
+        f"{payments} pagos registrados y aplicados; REP {rep or 'no emitido'} timbrado en el PAC sandbox "
+        "(SIN VALIDEZ FISCAL).",
+        "Usuarios de demostración (también en instance/demo-usuarios.txt):",
+        *[f"  {u} / {p}  ({r})" for u, p, r in users],
+    ]
+    return {
+        "resumen": "\n".join(lines),
         "creados": s["imported"],
+        "usuarios": [{"usuario": u, "contrasena": p, "rol": r} for u, p, r in users],
         "rechazados": [r.to_dict() for r in result.results if r.status != "imported"],
     }
+
+
+DEMO_ROLES = [("admin", "administrador"), ("facturacion", "facturacion"), ("contabilidad", "contabilidad"),
+              ("cobranza", "cobranza"), ("consulta", "consulta")]
+
+
+def _demo_users(engine: Engine, settings: Settings, clock: Clock) -> list[tuple[str, str, str]]:
+    """One user per role with a random password, printed once and kept in the instance folder."""
+    import os
+    import secrets
+
+    from cfdi_cobranza.services.users import add_user
+
+    created = []
+    with transaction(engine) as session:
+        for username, role in DEMO_ROLES:
+            password = f"demo-{secrets.token_urlsafe(6)}-{secrets.randbelow(90) + 10}"
+            add_user(session, username, password, role, f"Demo {role}", actor="demo", clock=clock)
+            created.append((username, password, role))
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    path = settings.instance_path / "demo-usuarios.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{u}\t{p}\t{r}\n" for u, p, r in created)
+    return created
+
+
+def _demo_payments_and_rep(engine: Engine, settings: Settings, clock: Clock, now: datetime) -> tuple[int, str | None]:
+    """A few receipts applied oldest-first, the test CSD registered and one REP stamped in the sandbox."""
+    from cfdi_cobranza.cfdi.factory import test_csd_dir
+    from cfdi_cobranza.domain.payments import ReceiptInput
+    from cfdi_cobranza.pac.sandbox import SandboxPac
+    from cfdi_cobranza.secrets import SecretBox
+    from cfdi_cobranza.services import payments as pay
+    from cfdi_cobranza.services.stamping import Stamper, register_csd
+
+    box = SecretBox.for_instance(settings.instance_path)
+    certs = test_csd_dir()
+    with transaction(engine) as session:
+        register_csd(session, "EKU9003173C9", (certs / "EKU9003173C9.cer").read_bytes(),
+                     (certs / "EKU9003173C9.key").read_bytes(), "12345678a", box, today=now.date(), clock=clock)
+        pay.add_cash_box(session, "BBVA 0123", "banco", "BBVA", "012180001234567895")
+        pay.add_cash_box(session, "Caja matriz", "caja")
+    applied: list[int] = []
+    for i, (customer, amount, form) in enumerate([(DEMO_CUSTOMERS[1], "25000.00", "03"),
+                                                  (DEMO_CUSTOMERS[2], "12000.00", "02"),
+                                                  (DEMO_CUSTOMERS[5], "8000.00", "03")]):
+        with transaction(engine) as session:
+            receipt = ReceiptInput(customer=customer.rfc, company="", fecha_pago=now - timedelta(days=3 - i),
+                                   forma_pago=form, moneda="MXN", monto=amount,
+                                   caja="BBVA 0123" if form == "03" else "Caja matriz")
+            settlement = pay.register_settlement(session, [receipt], actor="demo", clock=clock)
+            pid = settlement.payments[0].id
+            pay.apply_oldest_first(session, pid, actor="demo", clock=clock)
+            applied.append(pid)
+    stamper = Stamper(engine, SandboxPac(str(settings.instance_path / "sandbox-pac")), box, clock=clock, actor="demo")
+    result = stamper.issue([applied[0]])
+    return len(applied), result.uuid
