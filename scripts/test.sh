@@ -24,7 +24,7 @@ fi
 echo "== ruff"
 .venv/bin/ruff check cfdi_cobranza web tests bench scripts
 echo "== mypy"
-.venv/bin/mypy cfdi_cobranza
+.venv/bin/mypy cfdi_cobranza web
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"
