@@ -158,3 +158,6 @@ def apply_above(session: Session, min_score: int, *, actor: str = "sistema", clo
         except CobranzaError as exc:  # one deposit never spoils the rest; the error is reported
             out.append({"deposit_id": movement.id, "status": "rechazado", "code": exc.code, "message": exc.message})
     return out
+
+
+__all__ = ["ColumnMapping", "apply_above", "import_statement", "suggest"]

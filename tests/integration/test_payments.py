@@ -252,3 +252,16 @@ def test_dates_are_kept(engine, ledger, clock):
     with transaction(engine) as s:
         assert s.get(Payment, pid).fecha_pago == datetime(2026, 10, 10, 12, 0)
         assert date(2026, 10, 10) == s.get(Payment, pid).fecha_pago.date()
+
+
+def test_cancelled_invoice_refuses_payments(engine, ledger, clock):
+    with transaction(engine) as s:
+        s.scalar(select(Document).where(Document.uuid == ledger["A2"])).status = "cancelado"
+    (pid,) = add(engine, receipt("100.00"), clock=clock)
+    with pytest.raises(ConflictError) as exc, transaction(engine) as s:
+        svc.apply_payment(s, pid, [(ledger["A2"], "100.00", None)], clock=clock)
+    assert exc.value.code == "DOCUMENTO_CANCELADO"
+    assert "cancelada" in exc.value.message
+    with transaction(engine) as s:
+        r = svc.apply_oldest_first(s, pid, clock=clock)  # oldest-first skips it
+    assert ledger["A2"] not in [ln.uuid for ln in r.lines]
