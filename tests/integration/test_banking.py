@@ -28,12 +28,12 @@ def factory(tmp_path_factory):
 
 
 STATEMENT = (
-    "Fecha,Descripcion,Referencia,Abono,Cargo\n"
-    "01/03/2024,SPEI RECIBIDO ACM010101AB1 PAGO,F-1001,\"11,600.00\",\n"
-    "02/03/2024,COMISION,,,150.00\n"
-    "03/03/2024,DEPOSITO SIN REFERENCIA,,777.77,\n"
-    "04/03/2024,SPEI RECIBIDO,,ABC,\n"
-).encode()
+    b"Fecha,Descripcion,Referencia,Abono,Cargo\n"
+    b"01/03/2024,SPEI RECIBIDO ACM010101AB1 PAGO,F-1001,\"11,600.00\",\n"
+    b"02/03/2024,COMISION,,,150.00\n"
+    b"03/03/2024,DEPOSITO SIN REFERENCIA,,777.77,\n"
+    b"04/03/2024,SPEI RECIBIDO,,ABC,\n"
+)
 MAPPING = banking.ColumnMapping(fecha="Fecha", descripcion="Descripcion", referencia="Referencia",
                                 abono="Abono", cargo="Cargo")
 

@@ -1,0 +1,1 @@
+"""Report adapters: collections reports as tables, CSV, Excel and JSON."""

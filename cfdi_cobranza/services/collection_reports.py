@@ -1,0 +1,560 @@
+"""Collections reports over the stored portfolio, all at a fecha de corte.
+
+The aging and due-date reports are computed in SQL (one ``GROUP BY`` with ``CASE`` on
+the due date) so they stay fast on a large portfolio; the others load the part of
+the portfolio they need and call the pure domain functions, which define every
+figure. Either way the semantics are the domain's (``domain.aging`` and
+``domain.receivables``): a balance at a fecha de corte is the total minus the live
+credits dated on or before it.
+
+The SQL balance at a fecha de corte is the stored ``saldo`` (total minus every live
+credit) plus the live credits dated after the fecha de corte. When no credit is dated
+after it (the usual "today" report) the query reads only invoices with a balance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.db.models import Company, Credit, Customer, Document
+from cfdi_cobranza.db.models.collections import (
+    CreditCondition,
+    FollowUp,
+    SaleAssignment,
+)
+from cfdi_cobranza.db.types import Money
+from cfdi_cobranza.domain.aging import (
+    SIN_ASIGNAR,
+    AgingAmounts,
+    AgingBuckets,
+    AgingReport,
+    AgingRow,
+    GroupBy,
+    aging_report,
+    group_key,
+    pct,
+)
+from cfdi_cobranza.domain.due_dates import DueDatesReport, due_dates
+from cfdi_cobranza.domain.forecast import Projection, delay_model, project_income
+from cfdi_cobranza.domain.fx import MXN, MxnRates
+from cfdi_cobranza.domain.money import ZERO
+from cfdi_cobranza.domain.movement import MovementAmounts, MovementReport, receivables_movement
+from cfdi_cobranza.domain.period import DateRange, Granularity
+from cfdi_cobranza.domain.receivables import OpenItem
+from cfdi_cobranza.domain.statement import Statement, statement
+from cfdi_cobranza.domain.summary import CustomerSummary, customer_summary
+from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.portfolio import (
+    LOCAL_TZ,
+    NO_DUE_DATE,
+    Filters,
+    display_name,
+    end_of,
+    load_portfolio,
+    rates_to_mxn,
+    sucursal_expr,
+    vendedor_expr,
+)
+
+# --------------------------------------------------------------------------- SQL pieces
+
+
+def _needs(group_by: GroupBy | None, filters: Filters | None) -> set[str]:
+    """Tables a query must join for its grouping and filters (fewer joins, faster scans)."""
+    need: set[str] = set()
+    if group_by in (GroupBy.CLIENTE,):
+        need.add("customer")
+    if group_by in (GroupBy.VENDEDOR, GroupBy.SUCURSAL):
+        need |= {"cc", "sa"}
+    if group_by in (GroupBy.ZONA, GroupBy.CLASIFICACION):
+        need.add("cc")
+    if group_by is GroupBy.EMPRESA:
+        need.add("company")
+    if filters is not None:
+        if filters.vendedor or filters.sucursal:
+            need |= {"cc", "sa"}
+        if filters.zona or filters.clasificacion:
+            need.add("cc")
+        if filters.empresa:
+            need.add("company")
+    return need
+
+
+def _join(stmt: Any, need: set[str]) -> Any:
+    if "customer" in need:
+        stmt = stmt.join(Customer, Customer.id == Document.customer_id)
+    if "company" in need:
+        stmt = stmt.join(Company, Company.id == Document.company_id)
+    if "cc" in need:
+        stmt = stmt.outerjoin(CreditCondition, CreditCondition.customer_id == Document.customer_id)
+    if "sa" in need:
+        stmt = stmt.outerjoin(SaleAssignment, SaleAssignment.document_id == Document.id)
+    return stmt
+
+
+def _filter(stmt: Any, filters: Filters | None) -> Any:
+    if filters is None:
+        return stmt
+    if filters.customer_ids is not None:
+        stmt = stmt.where(Document.customer_id.in_(filters.customer_ids))
+    if filters.vendedor:
+        stmt = stmt.where(vendedor_expr() == filters.vendedor)
+    if filters.zona:
+        stmt = stmt.where(CreditCondition.zona == filters.zona)
+    if filters.clasificacion:
+        stmt = stmt.where(CreditCondition.clasificacion == filters.clasificacion)
+    if filters.sucursal:
+        stmt = stmt.where(sucursal_expr() == filters.sucursal)
+    if filters.empresa:
+        stmt = stmt.where(Company.rfc == filters.empresa.strip().upper())
+    return stmt
+
+
+def _group_expr(group_by: GroupBy) -> Any:
+    if group_by is GroupBy.CLIENTE:
+        return Document.customer_id
+    if group_by is GroupBy.VENDEDOR:
+        return vendedor_expr()
+    if group_by is GroupBy.SUCURSAL:
+        return sucursal_expr()
+    if group_by is GroupBy.ZONA:
+        return CreditCondition.zona
+    if group_by is GroupBy.CLASIFICACION:
+        return CreditCondition.clasificacion
+    if group_by is GroupBy.EMPRESA:
+        return Company.rfc
+    return literal("*")
+
+
+def _has_later_credits(session: Session, as_of: date) -> bool:
+    return session.execute(
+        select(Credit.id).where(Credit.fecha > end_of(as_of), Credit.reversed_at.is_(None),
+                                Credit.document_id.is_not(None)).limit(1)
+    ).first() is not None
+
+
+def _balance(session: Session, as_of: date) -> tuple[Any, Any, list[Any]]:
+    """(saldo expression, subquery to outer-join or None, WHERE conditions) at ``as_of``."""
+    base = [Document.tipo == "I", Document.status != "cancelado", Document.fecha <= end_of(as_of)]
+    if not _has_later_credits(session, as_of):
+        return Document.saldo, None, [*base, Document.saldo > 0]
+    later = (
+        select(Credit.document_id.label("doc_id"), func.sum(Credit.amount).label("later"))
+        .where(Credit.fecha > end_of(as_of), Credit.reversed_at.is_(None), Credit.document_id.is_not(None))
+        .group_by(Credit.document_id).subquery()
+    )
+    saldo = type_coerce(Document.saldo + func.coalesce(later.c.later, 0), Money())
+    return saldo, later, [*base, saldo > 0]
+
+
+def _bucket_conditions(as_of: date, buckets: AgingBuckets) -> list[Any]:
+    """One condition on ``vencimiento`` per bucket, in the domain's bucket order.
+
+    ``days = as_of - vencimiento``; bucket 0 is days <= 0, bucket i is
+    ``bounds[i-2] < days <= bounds[i-1]``, the last is days > bounds[-1]. As dates:
+    days <= b  <=>  vencimiento >= as_of - b. Comparing dates (not day differences)
+    keeps the SQL identical on PostgreSQL and SQLite.
+    """
+    venc = Document.vencimiento
+    edges = [as_of] + [as_of - timedelta(days=b) for b in buckets.bounds]
+    conds: list[Any] = [or_(venc.is_(None), venc >= edges[0])]
+    for upper, lower in pairwise(edges):
+        conds.append(and_(venc < upper, venc >= lower))
+    conds.append(venc < edges[-1])
+    return conds
+
+
+# --------------------------------------------------------------------------- aging
+
+
+def resolve_buckets(session: Session, spec: str | Sequence[int] | AgingBuckets | None) -> AgingBuckets:
+    """The user's spec, else the default stored in ``aging_setting``, else 0,30,60,90."""
+    if isinstance(spec, AgingBuckets):
+        return spec
+    if spec is None:
+        from cfdi_cobranza.db.models.collections import AgingSetting
+
+        stored = session.scalar(select(AgingSetting.spec).where(AgingSetting.is_default.is_(True)))
+        return AgingBuckets.parse(stored)
+    return AgingBuckets.parse(spec)
+
+
+def aging(
+    session: Session,
+    as_of: date,
+    *,
+    buckets: str | Sequence[int] | AgingBuckets | None = None,
+    group_by: GroupBy | str = GroupBy.CLIENTE,
+    filters: Filters | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+    detail: bool = False,
+) -> AgingReport:
+    """Antigüedad de saldos computed in SQL; equal to ``domain.aging.aging_report``.
+
+    ``detail`` adds the document lines (one more query); without it ``detalle`` is empty.
+    """
+    spec = resolve_buckets(session, buckets)
+    grouping = GroupBy.parse(group_by)
+    saldo, later, where = _balance(session, as_of)
+    conds = _bucket_conditions(as_of, spec)
+    key = _group_expr(grouping).label("grp")
+    cols = [func.sum(case((c, saldo), else_=0)) for c in conds]
+    stmt = select(key, Document.moneda, func.count(), *cols).select_from(Document)
+    if later is not None:
+        stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
+    need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
+    stmt = _filter(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
+    raw = session.execute(stmt).all()
+
+    names: dict[str, str] = {}
+    if grouping is GroupBy.CLIENTE:
+        ids = [r[0] for r in raw]
+        customers: dict[int, tuple[str, str | None]] = {}
+        for chunk_start in range(0, len(ids), 20000):
+            chunk = ids[chunk_start: chunk_start + 20000]
+            customers.update({i: (k, n) for i, k, n in session.execute(
+                select(Customer.id, Customer.key, Customer.nombre).where(Customer.id.in_(chunk)))})
+    per_row: dict[tuple[str, str], tuple[list[Decimal], int]] = {}
+    for grp, moneda, count, *amounts in raw:
+        if grouping is GroupBy.CLIENTE:
+            ckey, cname = customers[grp]
+            gkey, gname = group_key(_Named(ckey, display_name(cname)), grouping)  # type: ignore[arg-type]
+        elif grouping is GroupBy.CARTERA:
+            gkey, gname = "*", "Toda la cartera"
+        else:
+            value = (grp or "").strip()
+            gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
+        names.setdefault(gkey, gname)
+        values = [Decimal(a or 0) for a in amounts]
+        prev = per_row.get((gkey, moneda))
+        if prev is not None:  # "" and NULL both mean unassigned
+            values = [a + b for a, b in zip(prev[0], values, strict=True)]
+            count += prev[1]
+        per_row[(gkey, moneda)] = (values, count)
+
+    mx = rates_to_mxn(session, {m for _, m in per_row}, as_of, rates)
+    mx.require(m for _, m in per_row)
+    size = len(spec)
+    totals_acc: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * size)
+    totals_docs: Counter[str] = Counter()
+    mxn_acc: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * size)
+    mxn_docs: Counter[str] = Counter()
+    for (gkey, moneda), (values, count) in per_row.items():
+        acc = totals_acc[moneda]
+        rate = mx.rate(moneda)
+        macc = mxn_acc[gkey]
+        for i, v in enumerate(values):
+            acc[i] += v
+            macc[i] += v * rate
+        totals_docs[moneda] += count
+        mxn_docs[gkey] += count
+    totales = {cur: AgingAmounts(tuple(v), totals_docs[cur]) for cur, v in sorted(totals_acc.items())}
+    filas = tuple(
+        AgingRow(gkey, names[gkey], cur, AgingAmounts(tuple(values), count),
+                 pct(sum(values, ZERO), totales[cur].total))
+        for (gkey, cur), (values, count) in sorted(per_row.items(), key=lambda kv: (names[kv[0][0]], kv[0]))
+    )
+    grand = [ZERO] * size
+    for values in mxn_acc.values():
+        for i, v in enumerate(values):
+            grand[i] += v
+    total_mxn = AgingAmounts(tuple(grand), sum(mxn_docs.values()))
+    filas_mxn = tuple(
+        AgingRow(gkey, names[gkey], MXN, AgingAmounts(tuple(values), mxn_docs[gkey]),
+                 pct(sum(values, ZERO), total_mxn.total))
+        for gkey, values in sorted(mxn_acc.items(), key=lambda kv: (names[kv[0]], kv[0]))
+    )
+    detalle: tuple[Any, ...] = ()
+    if detail:
+        detalle = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
+    return AgingReport(
+        fecha_corte=as_of, buckets=spec, agrupacion=grouping, filas=filas, totales=totales,
+        filas_mxn=filas_mxn, total_mxn=total_mxn, tipos_cambio={c: mx.rate(c) for c in totales},
+        detalle=detalle,
+    )
+
+
+@dataclass(frozen=True)
+class _Named:
+    rfc: str
+    nombre: str
+
+
+def open_items(
+    session: Session, as_of: date, *, filters: Filters | None = None, due: DateRange | None = None,
+) -> list[OpenItem]:
+    """Documents with a balance at ``as_of`` (optionally due in ``due``), from SQL."""
+    saldo, later, where = _balance(session, as_of)
+    stmt = select(
+        Document.uuid, Document.serie, Document.folio, Customer.key, Customer.nombre, Document.moneda,
+        saldo, Document.vencimiento, vendedor_expr(), CreditCondition.zona, CreditCondition.clasificacion,
+        sucursal_expr(), Company.rfc,
+    ).select_from(Document)
+    if later is not None:
+        stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
+    stmt = _filter(_join(stmt, {"customer", "company", "cc", "sa"}), filters).where(*where)
+    if due is not None:
+        stmt = stmt.where(Document.vencimiento >= due.desde, Document.vencimiento <= due.hasta)
+    out = []
+    for uuid, serie, folio, key, nombre, moneda, bal, venc, vend, zona, clas, suc, emp in session.execute(
+        stmt.order_by(Document.vencimiento, Document.id)
+    ):
+        ref = f"{serie or ''}{'-' if serie and folio else ''}{folio or ''}"
+        out.append(OpenItem(uuid, key, display_name(nombre), moneda, bal, venc or NO_DUE_DATE, ref,
+                            vend, zona, clas, suc, emp))
+    return out
+
+
+def due_report(session: Session, rango: DateRange, as_of: date, *, filters: Filters | None = None) -> DueDatesReport:
+    return due_dates(open_items(session, as_of, filters=filters, due=rango), rango, as_of)
+
+
+# --------------------------------------------------------------------------- ledger-based reports
+
+
+def movement(
+    session: Session, periodo: DateRange, *, group_by: GroupBy | str = GroupBy.CLIENTE,
+    filters: Filters | None = None,
+) -> MovementReport:
+    portfolio = load_portfolio(session, filters, until=periodo.hasta, with_payments=False, with_promises=False)
+    return receivables_movement(portfolio.docs, portfolio.applications, periodo, group_by)
+
+
+def customer_statement(session: Session, rfc: str, periodo: DateRange) -> list[Statement]:
+    customer = find_customer(session, rfc)
+    portfolio = load_portfolio(session, Filters(customer_ids=(customer.id,)), until=periodo.hasta,
+                               with_payments=False, with_promises=False)
+    return statement(customer.key, portfolio.docs, portfolio.applications, periodo)
+
+
+SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.CARTERA)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    grupo: str
+    nombre: str
+    moneda: str
+    montos: MovementAmounts
+    vencido: Decimal  # part of saldo_final overdue at periodo.hasta
+
+
+@dataclass(frozen=True)
+class SummaryReport:
+    periodo: DateRange
+    agrupacion: GroupBy
+    filas: tuple[SummaryRow, ...]
+    totales: dict[str, MovementAmounts]
+    vencido: dict[str, Decimal]
+
+
+def summary(
+    session: Session, periodo: DateRange, *, group_by: GroupBy | str = GroupBy.EMPRESA,
+    filters: Filters | None = None,
+) -> SummaryReport:
+    """Receivables summary at company, branch or salesperson level for a time range."""
+    grouping = GroupBy.parse(group_by)
+    if grouping not in SUMMARY_LEVELS:
+        raise ValidationError("El resumen se agrupa por empresa, sucursal, vendedor o cartera.",
+                              code="AGRUPACION_INVALIDA")
+    mov = movement(session, periodo, group_by=grouping, filters=filters)
+    overdue: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for item in open_items(session, periodo.hasta, filters=filters):
+        if item.vencimiento < periodo.hasta:
+            overdue[(group_key(item, grouping)[0], item.moneda)] += item.saldo
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for (_, cur), v in overdue.items():
+        totals[cur] += v
+    return SummaryReport(
+        periodo=periodo, agrupacion=grouping,
+        filas=tuple(SummaryRow(r.grupo, r.nombre, r.moneda, r.montos, overdue.get((r.grupo, r.moneda), ZERO))
+                    for r in mov.filas),
+        totales=mov.totales, vencido=dict(sorted(totals.items())),
+    )
+
+
+COLLECTOR_LEVELS = (GroupBy.VENDEDOR, GroupBy.ZONA, GroupBy.CLASIFICACION, GroupBy.SUCURSAL)
+
+
+@dataclass(frozen=True)
+class CollectorRow:
+    grupo: str
+    nombre: str
+    moneda: str
+    saldo: Decimal
+    vencido: Decimal
+    cobrado: Decimal  # pagos applied in the period to documents of the group
+    notas_credito: Decimal
+    clientes: int
+    seguimientos: int  # collection actions in the period on the group's customers
+    promesas_vigentes: int
+    promesas_incumplidas: int
+
+
+@dataclass(frozen=True)
+class CollectorsReport:
+    periodo: DateRange
+    agrupacion: GroupBy
+    filas: tuple[CollectorRow, ...]
+
+
+def collectors(
+    session: Session, periodo: DateRange, *, group_by: GroupBy | str = GroupBy.VENDEDOR,
+    filters: Filters | None = None,
+) -> CollectorsReport:
+    """What each collector group has to collect and what it collected in the period.
+
+    Collections follow the sale: a payment counts for the branch/salesperson the paid
+    invoice was assigned to when sold (``sale_assignment``), not the customer's current one.
+    """
+    from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
+
+    grouping = GroupBy.parse(group_by)
+    if grouping not in COLLECTOR_LEVELS:
+        raise ValidationError("El reporte de cobradores se agrupa por vendedor, zona, clasificación o sucursal.",
+                              code="AGRUPACION_INVALIDA")
+    portfolio = load_portfolio(session, filters, until=periodo.hasta, with_payments=False)
+    mov = receivables_movement(portfolio.docs, portfolio.applications, periodo, grouping)
+    by_doc = {d.doc_id: d for d in portfolio.docs}
+    saldo: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    vencido: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    customers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for item in open_items(session, periodo.hasta, filters=filters):
+        k = (group_key(item, grouping)[0], item.moneda)
+        saldo[k] += item.saldo
+        customers[k].add(item.rfc)
+        if item.vencimiento < periodo.hasta:
+            vencido[k] += item.saldo
+    # Customer -> groups (a customer's follow-ups count for each group it has debt in).
+    cust_groups: dict[str, set[str]] = defaultdict(set)
+    for d in portfolio.docs:
+        cust_groups[d.rfc].add(group_key(d, grouping)[0])
+    actions: Counter[str] = Counter()
+    start = datetime.combine(periodo.desde, time.min, LOCAL_TZ)
+    end = datetime.combine(periodo.hasta, time.max, LOCAL_TZ)
+    for (key,) in session.execute(
+        select(Customer.key).select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
+        .where(FollowUp.at >= start, FollowUp.at <= end)
+    ):
+        for g in cust_groups.get(key, ()):
+            actions[g] += 1
+    vig: Counter[str] = Counter()
+    inc: Counter[str] = Counter()
+    for o in evaluate_promises(portfolio.promises, portfolio.applications, periodo.hasta):
+        doc = by_doc.get(o.promise.doc_ids[0])
+        if doc is None:
+            continue
+        g = group_key(doc, grouping)[0]
+        if o.estado is PromiseStatus.VIGENTE:
+            vig[g] += 1
+        elif o.estado is PromiseStatus.INCUMPLIDA:
+            inc[g] += 1
+    names = {r.grupo: r.nombre for r in mov.filas}
+    keys = set(saldo) | {(r.grupo, r.moneda) for r in mov.filas}
+    movs = {(r.grupo, r.moneda): r.montos for r in mov.filas}
+    for d in portfolio.docs:
+        names.setdefault(*group_key(d, grouping))
+    rows = []
+    for g, cur in sorted(keys, key=lambda k: (names.get(k[0], k[0]), k)):
+        m = movs.get((g, cur))
+        rows.append(CollectorRow(
+            g, names.get(g, g or SIN_ASIGNAR), cur, saldo.get((g, cur), ZERO), vencido.get((g, cur), ZERO),
+            m.pagos if m else ZERO, m.notas_credito if m else ZERO, len(customers.get((g, cur), ())),
+            actions.get(g, 0), vig.get(g, 0), inc.get(g, 0),
+        ))
+    return CollectorsReport(periodo, grouping, tuple(rows))
+
+
+def projection(
+    session: Session, as_of: date, *, granularity: Granularity | str = Granularity.SEMANA,
+    hasta: date | None = None, filters: Filters | None = None, rates: Mapping[str, Decimal] | None = None,
+) -> Projection:
+    """Projected income: due-date projection beside the behavioural one (with promises)."""
+    gran = granularity if isinstance(granularity, Granularity) else Granularity.parse(granularity)
+    if hasta is not None and hasta <= as_of:
+        DateRange(as_of + timedelta(days=1), hasta)  # refuses the inverted range in Spanish
+    portfolio = load_portfolio(session, filters, until=as_of, with_payments=False)
+    model = delay_model(portfolio.docs, portfolio.applications, as_of)
+    items = open_items(session, as_of, filters=filters)
+    mx = rates_to_mxn(session, {i.moneda for i in items}, as_of, rates)
+    return project_income(items, as_of, model, promises=portfolio.promises,
+                          applications=portfolio.applications, granularity=gran, hasta=hasta,
+                          rates_to_mxn=mx)
+
+
+# --------------------------------------------------------------------------- customer summary
+
+
+@dataclass(frozen=True)
+class CustomerSummaryView:
+    summary: CustomerSummary
+    conditions: dict[str, Any]
+    acciones: list[dict[str, Any]]  # collection actions (follow-ups), newest first
+    notas: list[dict[str, Any]]
+    documentos_cobranza: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def customer_overview(
+    session: Session, rfc: str, as_of: date, *, periodo: DateRange | None = None,
+    granularity: Granularity = Granularity.MES, rates: Mapping[str, Decimal] | None = None,
+    actions_limit: int = 20,
+) -> CustomerSummaryView:
+    """Everything a collector needs about one customer (one indexed read per table)."""
+    from cfdi_cobranza.services import collections as credit
+    from cfdi_cobranza.services.followups import list_follow_ups
+
+    customer = find_customer(session, rfc)
+    rango = periodo or DateRange(as_of.replace(month=1, day=1), as_of)
+    portfolio = load_portfolio(session, Filters(customer_ids=(customer.id,)), until=as_of)
+    currencies = {d.moneda for d in portfolio.docs} | {p.moneda for p in portfolio.payments}
+    mx: MxnRates = rates_to_mxn(session, currencies, as_of, rates)
+    result = customer_summary(
+        customer.key, portfolio.docs, portfolio.applications, portfolio.payments, portfolio.promises,
+        rango, as_of, granularity=granularity, rates_to_mxn=mx,
+    )
+    if not portfolio.docs:
+        result = _with_name(result, customer.nombre)
+    follow = list_follow_ups(session, rfc=customer.key, estado=None)
+    acciones = [f.to_dict() for f in reversed(follow[-actions_limit:])]
+    return CustomerSummaryView(
+        summary=result,
+        conditions=credit.get_conditions(session, customer.key).to_dict(),
+        acciones=acciones,
+        notas=credit.list_notes(session, customer.key),
+        documentos_cobranza=[v.to_dict() for v in credit.list_debt_documents(session, customer.key)],
+        extra={"acciones_total": len(follow)},
+    )
+
+
+def _with_name(result: CustomerSummary, nombre: str | None) -> CustomerSummary:
+    from dataclasses import replace
+
+    return replace(result, nombre=nombre or result.rfc)
+
+
+__all__ = [
+    "CollectorsReport",
+    "CustomerSummaryView",
+    "SummaryReport",
+    "aging",
+    "collectors",
+    "customer_overview",
+    "customer_statement",
+    "due_report",
+    "movement",
+    "open_items",
+    "projection",
+    "resolve_buckets",
+    "summary",
+]

@@ -1,0 +1,637 @@
+"""Credit control use cases: conditions, credit check, authorizations, notes, debt documents.
+
+* ``set_conditions``/``get_conditions``: a customer's commercial conditions (limits per
+  currency, maximum term, control level, status, collection type) and the attributes
+  collectors group by (salesperson, zone, classification, branch).
+* ``check_credit``: the domain's ``credit_check`` fed with the customer's exposure read
+  from SQL (open balances per currency and the oldest overdue document).
+* Authorization requests recorded with the check that motivated them, granted or denied
+  by a user whose role allows it (never the requester).
+* The customer's notes sheet (append-only).
+* Sale assignment: the branch/salesperson each invoice was sold under; changing a
+  customer's branch first freezes the current one on its earlier invoices.
+* Debt documents beyond the CFDI (cheques, pagarés, card vouchers) with their state
+  history; a bounced cheque (``devuelto``/``protestado``) reverses the credits of the
+  receipt it funded, which re-opens the invoices it paid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza import catalogs
+from cfdi_cobranza.db.models import AuditEntry, Credit, Customer, Document, Payment
+from cfdi_cobranza.db.models.collections import (
+    CreditAuthorization,
+    CreditCondition,
+    CreditLimit,
+    CustomerNote,
+    DebtDocument,
+    DebtDocumentState,
+    SaleAssignment,
+)
+from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.domain.credit import (
+    CollectionType,
+    ControlLevel,
+    CreditConditions,
+    CreditDecision,
+    CreditStatus,
+    DecisionLevel,
+    Exposure,
+    Operation,
+    OperationKind,
+    credit_check,
+)
+from cfdi_cobranza.domain.money import is_currency, round_currency
+from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services import balances
+from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.portfolio import local_date
+
+AUTHORIZER_ROLES = ("administrador", "cobranza")
+DEFAULT_PLAZO = 30
+
+
+def _enum(cls: Any, value: str, what: str, code: str) -> Any:
+    try:
+        return cls(value.strip().lower())
+    except ValueError:
+        options = ", ".join(v.value for v in cls)
+        raise ValidationError(f"{what} desconocido: {value!r}. Opciones: {options}.", code=code) from None
+
+
+def _money(value: Decimal, currency: str) -> str:
+    return format(round_currency(value, currency), "f")
+
+
+def _audit(session: Session, clock: Clock, actor: str, action: str, entity: str, entity_id: Any,
+           detail: dict[str, Any]) -> None:
+    session.add(AuditEntry(at=clock(), actor=actor[:100], action=action[:50], entity=entity[:50],
+                           entity_id=str(entity_id)[:64], detail=json.dumps(detail, default=str)))
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class ConditionsView:
+    rfc: str
+    nombre: str | None
+    conditions: CreditConditions
+    vendedor: str | None
+    zona: str | None
+    clasificacion: str | None
+    sucursal: str | None
+    contacto: str | None
+    domicilio: str | None
+    forma_pago_habitual: str | None
+    configurado: bool  # False: the defaults apply (no row yet)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.conditions
+        return {
+            "rfc": self.rfc,
+            "nombre": self.nombre,
+            "limites": {k: _money(v, k) for k, v in sorted(c.limites.items())},
+            "plazo_maximo_dias": c.plazo_maximo_dias,
+            "nivel_control": c.nivel_control.value,
+            "estatus": c.estatus.value,
+            "tipo_cobranza": c.tipo_cobranza.value,
+            "dias_atraso_tolerados": c.dias_atraso_tolerados,
+            "vendedor": self.vendedor,
+            "zona": self.zona,
+            "clasificacion": self.clasificacion,
+            "sucursal": self.sucursal,
+            "contacto": self.contacto,
+            "domicilio": self.domicilio,
+            "forma_pago_habitual": self.forma_pago_habitual,
+            "configurado": self.configurado,
+        }
+
+
+def _conditions_of(row: CreditCondition | None) -> CreditConditions:
+    if row is None:
+        return CreditConditions(limites={}, plazo_maximo_dias=DEFAULT_PLAZO)
+    return CreditConditions(
+        limites={lim.moneda: lim.limite for lim in row.limits},
+        plazo_maximo_dias=row.plazo_maximo_dias,
+        nivel_control=ControlLevel(row.nivel_control),
+        estatus=CreditStatus(row.estatus),
+        tipo_cobranza=CollectionType(row.tipo_cobranza),
+        dias_atraso_tolerados=row.dias_atraso_tolerados,
+    )
+
+
+def get_conditions(session: Session, rfc: str) -> ConditionsView:
+    customer = find_customer(session, rfc)
+    return _view(session, customer)
+
+
+def _view(session: Session, customer: Customer) -> ConditionsView:
+    row = session.get(CreditCondition, customer.id)
+    return ConditionsView(
+        rfc=customer.key, nombre=customer.nombre, conditions=_conditions_of(row),
+        vendedor=row.vendedor if row else None, zona=row.zona if row else None,
+        clasificacion=row.clasificacion if row else None, sucursal=row.sucursal if row else None,
+        contacto=row.contacto if row else None, domicilio=row.domicilio if row else None,
+        forma_pago_habitual=customer.usual_forma_pago, configurado=row is not None,
+    )
+
+
+_UNSET: Any = object()
+
+
+def set_conditions(
+    session: Session,
+    rfc: str,
+    *,
+    actor: str,
+    limits: dict[str, Decimal | None] | None = None,
+    plazo_maximo_dias: int | None = None,
+    nivel_control: str | None = None,
+    estatus: str | None = None,
+    tipo_cobranza: str | None = None,
+    dias_atraso_tolerados: int | None = None,
+    vendedor: str | None = _UNSET,
+    zona: str | None = _UNSET,
+    clasificacion: str | None = _UNSET,
+    sucursal: str | None = _UNSET,
+    contacto: str | None = _UNSET,
+    domicilio: str | None = _UNSET,
+    forma_pago_habitual: str | None = _UNSET,
+    clock: Clock = system_clock,
+) -> ConditionsView:
+    """Change only what is given; a limit of ``None`` removes that currency's credit.
+
+    Everything is validated (through the domain's ``CreditConditions``) before any row
+    changes, so a bad value leaves the conditions as they were.
+    """
+    customer = find_customer(session, rfc)
+    row = session.get(CreditCondition, customer.id)
+    current = _conditions_of(row)
+    new_limits = dict(current.limites)
+    for currency, limit in (limits or {}).items():
+        code = currency.strip().upper()
+        if not is_currency(code):
+            raise ValidationError(f"Moneda desconocida: {currency!r}.", code="MONEDA_INVALIDA")
+        if limit is None:
+            new_limits.pop(code, None)
+        else:
+            new_limits[code] = limit
+    proposed = CreditConditions(
+        limites=new_limits,
+        plazo_maximo_dias=current.plazo_maximo_dias if plazo_maximo_dias is None else plazo_maximo_dias,
+        nivel_control=current.nivel_control if nivel_control is None
+        else _enum(ControlLevel, nivel_control, "Nivel de control", "NIVEL_CONTROL_INVALIDO"),
+        estatus=current.estatus if estatus is None
+        else _enum(CreditStatus, estatus, "Estatus", "ESTATUS_INVALIDO"),
+        tipo_cobranza=current.tipo_cobranza if tipo_cobranza is None
+        else _enum(CollectionType, tipo_cobranza, "Tipo de cobranza", "TIPO_COBRANZA_INVALIDO"),
+        dias_atraso_tolerados=current.dias_atraso_tolerados if dias_atraso_tolerados is None
+        else dias_atraso_tolerados,
+    )
+    if forma_pago_habitual not in (_UNSET, None) and forma_pago_habitual not in catalogs.keys("c_FormaPago"):
+        raise ValidationError(f"Forma de pago desconocida: {forma_pago_habitual!r} (catálogo c_FormaPago).",
+                              code="FORMA_PAGO_INVALIDA")
+    now = clock()
+    if row is None:
+        row = CreditCondition(customer_id=customer.id, updated_at=now, updated_by=actor)
+        session.add(row)
+    elif (sucursal is not _UNSET and sucursal != row.sucursal) or (
+        vendedor is not _UNSET and vendedor != row.vendedor
+    ):
+        freeze_sale_assignments(session, customer.id, row.sucursal, row.vendedor, clock=clock)
+    row.plazo_maximo_dias = proposed.plazo_maximo_dias
+    row.nivel_control = proposed.nivel_control.value
+    row.estatus = proposed.estatus.value
+    row.tipo_cobranza = proposed.tipo_cobranza.value
+    row.dias_atraso_tolerados = proposed.dias_atraso_tolerados
+    for name, value in (("vendedor", vendedor), ("zona", zona), ("clasificacion", clasificacion),
+                        ("sucursal", sucursal), ("contacto", contacto), ("domicilio", domicilio)):
+        if value is not _UNSET:
+            setattr(row, name, (value or "").strip() or None)
+    if forma_pago_habitual is not _UNSET:
+        customer.usual_forma_pago = forma_pago_habitual or None
+    row.updated_at = now
+    row.updated_by = actor
+    existing = {lim.moneda: lim for lim in row.limits}
+    for code, lim in existing.items():
+        if code not in new_limits:
+            row.limits.remove(lim)
+    for code, amount in new_limits.items():
+        if code in existing:
+            existing[code].limite = amount
+        else:
+            row.limits.append(CreditLimit(customer_id=customer.id, moneda=code, limite=amount))
+    session.flush()
+    _audit(session, clock, actor, "condiciones_credito", "customer", customer.key,
+           _view(session, customer).to_dict())
+    return _view(session, customer)
+
+
+def freeze_sale_assignments(session: Session, customer_id: int, sucursal: str | None,
+                            vendedor: str | None, *, clock: Clock = system_clock) -> int:
+    """Record the current branch/salesperson on the customer's invoices that have none."""
+    if sucursal is None and vendedor is None:
+        return 0
+    assigned = select(SaleAssignment.document_id)
+    ids = session.scalars(
+        select(Document.id).where(Document.customer_id == customer_id, Document.tipo == "I",
+                                  Document.id.not_in(assigned))
+    ).all()
+    if ids:
+        now = clock()
+        session.execute(insert(SaleAssignment), [
+            {"document_id": i, "sucursal": sucursal, "vendedor": vendedor, "assigned_at": now} for i in ids
+        ])
+    return len(ids)
+
+
+def assign_sale(session: Session, uuid: str, *, sucursal: str | None, vendedor: str | None,
+                clock: Clock = system_clock) -> SaleAssignment:
+    """Record the branch/salesperson of one sale; a sale is assigned once."""
+    doc = session.scalar(select(Document).where(Document.uuid == uuid.strip().upper()))
+    if doc is None or doc.tipo != "I":
+        raise NotFoundError(f"No hay ninguna factura con folio fiscal {uuid}.", code="DOCUMENTO_NO_ENCONTRADO")
+    if session.get(SaleAssignment, doc.id) is not None:
+        raise ConflictError("La venta ya tiene sucursal y vendedor asignados.", code="ASIGNACION_EXISTENTE")
+    row = SaleAssignment(document_id=doc.id, sucursal=sucursal, vendedor=vendedor, assigned_at=clock())
+    session.add(row)
+    session.flush()
+    return row
+
+
+# --------------------------------------------------------------------------- credit check
+
+
+def exposure_of(session: Session, customer_id: int, as_of: date) -> Exposure:
+    """Open balance per currency and the oldest overdue document, from the stored saldos."""
+    rows = session.execute(
+        select(Document.moneda, func.sum(Document.saldo),
+               func.sum(Document.saldo).filter(Document.vencimiento < as_of),
+               func.min(Document.vencimiento).filter(Document.vencimiento < as_of))
+        .where(Document.customer_id == customer_id, Document.tipo == "I",
+               Document.status != "cancelado", Document.saldo > 0)
+        .group_by(Document.moneda)
+    ).all()
+    saldos: dict[str, Decimal] = {}
+    vencido: dict[str, Decimal] = {}
+    oldest = 0
+    for moneda, saldo, overdue, first_due in rows:
+        saldos[moneda] = Decimal(saldo)
+        if overdue:
+            vencido[moneda] = Decimal(overdue)
+        if first_due is not None:
+            oldest = max(oldest, (as_of - first_due).days)
+    return Exposure(saldos, oldest, vencido)
+
+
+@dataclass(frozen=True)
+class CreditCheck:
+    rfc: str
+    nombre: str | None
+    operation: Operation
+    decision: CreditDecision
+    exposure: Exposure
+    fecha: date
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "rfc": self.rfc,
+            "nombre": self.nombre,
+            "fecha": self.fecha.isoformat(),
+            "operacion": {"tipo": self.operation.tipo.value, "importe": format(self.operation.importe, "f"),
+                          "moneda": self.operation.moneda, "plazo_dias": self.operation.plazo_dias},
+            "nivel": d.nivel.value,
+            "nivel_etiqueta": d.nivel.etiqueta,
+            "permitida": d.permitida,
+            "razones": [{"code": r.code, "mensaje": r.mensaje, "nivel": r.nivel.value} for r in d.razones],
+            "disponible": {k: _money(v, k) for k, v in d.disponible.items()},
+            "saldos": {k: _money(v, k) for k, v in sorted(self.exposure.saldos.items())},
+            "saldo_vencido": {k: _money(v, k) for k, v in sorted(self.exposure.saldo_vencido.items())},
+            "dias_vencido_max": self.exposure.dias_vencido_max,
+        }
+
+
+def check_credit(
+    session: Session,
+    rfc: str,
+    importe: Decimal,
+    moneda: str = "MXN",
+    *,
+    tipo: str = OperationKind.VENTA_CREDITO.value,
+    plazo_dias: int | None = None,
+    clock: Clock = system_clock,
+) -> CreditCheck:
+    customer = find_customer(session, rfc)
+    operation = Operation(
+        _enum(OperationKind, tipo, "Tipo de operación", "OPERACION_INVALIDA"), importe,
+        moneda.strip().upper(), plazo_dias,
+    )
+    today = local_date(clock())
+    exposure = exposure_of(session, customer.id, today)
+    conditions = _conditions_of(session.get(CreditCondition, customer.id))
+    return CreditCheck(customer.key, customer.nombre, operation, credit_check(conditions, exposure, operation),
+                       exposure, today)
+
+
+# --------------------------------------------------------------------------- authorizations
+
+
+def _auth_dict(a: CreditAuthorization, key: str) -> dict[str, Any]:
+    return {
+        "id": a.id, "rfc": key, "operacion": a.operacion, "importe": _money(a.importe, a.moneda),
+        "moneda": a.moneda, "plazo_dias": a.plazo_dias, "nivel": a.nivel, "razones": json.loads(a.razones),
+        "motivo": a.motivo, "solicitada": a.requested_at.isoformat(), "solicitada_por": a.requested_by,
+        "estado": a.status, "resuelta": a.decided_at.isoformat() if a.decided_at else None,
+        "resuelta_por": a.decided_by, "rol": a.decided_role, "motivo_resolucion": a.decision_motivo,
+    }
+
+
+def request_authorization(
+    session: Session, rfc: str, importe: Decimal, moneda: str = "MXN", *, actor: str,
+    tipo: str = OperationKind.VENTA_CREDITO.value, plazo_dias: int | None = None,
+    motivo: str | None = None, clock: Clock = system_clock,
+) -> dict[str, Any]:
+    """Record a request for an operation the credit check sends to authorization."""
+    check = check_credit(session, rfc, importe, moneda, tipo=tipo, plazo_dias=plazo_dias, clock=clock)
+    level = check.decision.nivel
+    if level is DecisionLevel.RESTRICCION:
+        raise ConflictError(
+            "La operación está restringida para este cliente; no procede una autorización: "
+            + "; ".join(r.mensaje for r in check.decision.razones if r.nivel is level),
+            code="AUTORIZACION_NO_PROCEDE",
+        )
+    if level is DecisionLevel.INFORMACION:
+        raise ConflictError("La operación no necesita autorización: está dentro de las condiciones.",
+                            code="AUTORIZACION_INNECESARIA")
+    customer = find_customer(session, rfc)
+    row = CreditAuthorization(
+        customer_id=customer.id, operacion=check.operation.tipo.value, importe=importe,
+        moneda=check.operation.moneda, plazo_dias=plazo_dias, nivel=level.value,
+        razones=json.dumps([{"code": r.code, "mensaje": r.mensaje, "nivel": r.nivel.value}
+                            for r in check.decision.razones], ensure_ascii=False),
+        motivo=motivo, requested_at=clock(), requested_by=actor, status="pendiente",
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, clock, actor, "autorizacion_solicitada", "credit_authorization", row.id, {"rfc": customer.key})
+    return _auth_dict(row, customer.key)
+
+
+def decide_authorization(
+    session: Session, request_id: int, *, grant: bool, username: str, motivo: str | None = None,
+    clock: Clock = system_clock,
+) -> dict[str, Any]:
+    """Grant or deny a pending request; only an active user with an authorizer role may."""
+    row = session.get(CreditAuthorization, request_id, with_for_update=True)
+    if row is None:
+        raise NotFoundError(f"No existe la solicitud de autorización {request_id}.",
+                            code="AUTORIZACION_NO_ENCONTRADA")
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.active:
+        raise NotFoundError(f"No existe un usuario activo «{username}».", code="USUARIO_NO_ENCONTRADO")
+    if user.role not in AUTHORIZER_ROLES:
+        raise ConflictError(
+            f"El rol «{user.role}» no puede resolver autorizaciones de crédito "
+            f"(roles permitidos: {', '.join(AUTHORIZER_ROLES)}).", code="PERMISO_DENEGADO")
+    if row.status != "pendiente":
+        raise ConflictError(f"La solicitud {request_id} ya fue {row.status}.", code="AUTORIZACION_RESUELTA")
+    if row.requested_by == user.username:
+        raise ConflictError("Quien solicita una autorización no puede resolverla.", code="AUTORIZACION_PROPIA")
+    if not grant and not (motivo or "").strip():
+        raise ValidationError("Indique el motivo del rechazo.", code="MOTIVO_REQUERIDO")
+    row.status = "autorizada" if grant else "denegada"
+    row.decided_at = clock()
+    row.decided_by = user.username
+    row.decided_role = user.role
+    row.decision_motivo = motivo
+    session.flush()
+    _audit(session, clock, user.username, f"autorizacion_{row.status}", "credit_authorization", row.id, {})
+    key = session.scalar(select(Customer.key).where(Customer.id == row.customer_id)) or ""
+    return _auth_dict(row, key)
+
+
+def list_authorizations(session: Session, *, status: str | None = None, rfc: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(CreditAuthorization, Customer.key).join(Customer, Customer.id == CreditAuthorization.customer_id)
+    if status:
+        stmt = stmt.where(CreditAuthorization.status == status)
+    if rfc:
+        stmt = stmt.where(CreditAuthorization.customer_id == find_customer(session, rfc).id)
+    return [_auth_dict(a, k) for a, k in session.execute(stmt.order_by(CreditAuthorization.id))]
+
+
+# --------------------------------------------------------------------------- notes sheet
+
+
+def add_note(session: Session, rfc: str, text: str, *, author: str, clock: Clock = system_clock) -> dict[str, Any]:
+    customer = find_customer(session, rfc)
+    clean = (text or "").strip()
+    if not clean:
+        raise ValidationError("La nota está vacía.", code="NOTA_VACIA")
+    note = CustomerNote(customer_id=customer.id, at=clock(), author=author, text=clean)
+    session.add(note)
+    session.flush()
+    return {"id": note.id, "fecha": note.at.isoformat(), "autor": author, "texto": clean}
+
+
+def list_notes(session: Session, rfc: str) -> list[dict[str, Any]]:
+    customer = find_customer(session, rfc)
+    return [
+        {"id": n.id, "fecha": n.at.isoformat(), "autor": n.author, "texto": n.text}
+        for n in session.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer.id)
+                                 .order_by(CustomerNote.at, CustomerNote.id))
+    ]
+
+
+# --------------------------------------------------------------------------- debt documents
+
+DEBT_TYPES = {"cheque": "Cheque", "pagare": "Pagaré", "tarjeta": "Voucher de tarjeta", "otro": "Otro"}
+STATES = {
+    "en_cartera": "En cartera",
+    "depositado": "Depositado",
+    "cobrado": "Cobrado",
+    "devuelto": "Devuelto",
+    "protestado": "Protestado",
+    "cancelado": "Cancelado",
+}
+TRANSITIONS = {
+    "en_cartera": {"depositado", "cobrado", "protestado", "cancelado"},
+    "depositado": {"cobrado", "devuelto"},
+    "cobrado": {"devuelto"},  # the bank may charge a cheque back after crediting it
+    "devuelto": {"depositado", "protestado", "cobrado", "cancelado"},
+    "protestado": {"cobrado", "cancelado"},
+    "cancelado": set(),
+}
+BOUNCED = {"devuelto", "protestado"}
+
+
+@dataclass
+class DebtDocumentView:
+    row: DebtDocument
+    rfc: str
+    reversed_credits: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.row
+        return {
+            "id": r.id, "rfc": self.rfc, "tipo": r.tipo, "tipo_etiqueta": DEBT_TYPES[r.tipo],
+            "numero": r.numero, "banco": r.banco, "moneda": r.moneda, "importe": _money(r.importe, r.moneda),
+            "fecha": r.fecha.isoformat(), "fecha_cobro": r.fecha_cobro.isoformat(), "posfechado": r.posfechado,
+            "estado": r.estado, "estado_etiqueta": STATES[r.estado], "payment_id": r.payment_id,
+            "historial": [{"estado": h.estado, "fecha": h.fecha.isoformat(), "registrado": h.recorded_at.isoformat(),
+                           "por": h.recorded_by, "nota": h.nota, "creditos_revertidos": h.creditos_revertidos}
+                          for h in r.history],
+            "creditos_revertidos": self.reversed_credits,
+        }
+
+
+def register_debt_document(
+    session: Session, rfc: str, *, tipo: str, importe: Decimal, moneda: str = "MXN", fecha: date,
+    fecha_cobro: date | None = None, numero: str | None = None, banco: str | None = None,
+    payment_id: int | None = None, complement_uuid: str | None = None, notes: str | None = None,
+    actor: str, clock: Clock = system_clock,
+) -> DebtDocumentView:
+    customer = find_customer(session, rfc)
+    kind = tipo.strip().lower()
+    if kind not in DEBT_TYPES:
+        raise ValidationError(f"Tipo de documento desconocido: {tipo!r}. Opciones: {', '.join(DEBT_TYPES)}.",
+                              code="TIPO_DOCUMENTO_INVALIDO")
+    if importe <= 0:
+        raise ValidationError("El importe del documento debe ser mayor que cero.", code="IMPORTE_INVALIDO")
+    if not is_currency(moneda):
+        raise ValidationError(f"Moneda desconocida: {moneda!r}.", code="MONEDA_INVALIDA")
+    cobro = fecha_cobro or fecha
+    if cobro < fecha:
+        raise ValidationError("La fecha de cobro no puede ser anterior a la fecha del documento.",
+                              code="RANGO_INVALIDO")
+    complement_id = None
+    if payment_id is not None:
+        pay = session.get(Payment, payment_id)
+        if pay is None or pay.customer_id != customer.id:
+            raise NotFoundError(f"El pago {payment_id} no existe o es de otro cliente.", code="PAGO_NO_ENCONTRADO")
+    if complement_uuid:
+        comp = session.scalar(select(Document).where(Document.uuid == complement_uuid.strip().upper(),
+                                                     Document.tipo == "P"))
+        if comp is None or comp.customer_id != customer.id:
+            raise NotFoundError(f"No hay un complemento de pago {complement_uuid} de este cliente.",
+                                code="DOCUMENTO_NO_ENCONTRADO")
+        complement_id = comp.id
+    now = clock()
+    row = DebtDocument(customer_id=customer.id, tipo=kind, numero=numero, banco=banco, moneda=moneda,
+                       importe=importe, fecha=fecha, fecha_cobro=cobro, estado="en_cartera",
+                       payment_id=payment_id, complement_id=complement_id, notes=notes,
+                       created_at=now, created_by=actor)
+    row.history.append(DebtDocumentState(estado="en_cartera", fecha=fecha, recorded_at=now, recorded_by=actor,
+                                         creditos_revertidos=0))
+    session.add(row)
+    session.flush()
+    return DebtDocumentView(row, customer.key)
+
+
+def change_debt_state(
+    session: Session, debt_id: int, estado: str, *, fecha: date, actor: str, nota: str | None = None,
+    clock: Clock = system_clock,
+) -> DebtDocumentView:
+    """Move a debt document to ``estado``; a bounce re-opens what it paid (audited)."""
+    row = session.get(DebtDocument, debt_id, with_for_update=True)
+    if row is None:
+        raise NotFoundError(f"No existe el documento de cobranza {debt_id}.", code="DOCUMENTO_NO_ENCONTRADO")
+    new = estado.strip().lower()
+    if new not in STATES:
+        raise ValidationError(f"Estado desconocido: {estado!r}. Opciones: {', '.join(STATES)}.",
+                              code="ESTADO_INVALIDO")
+    if new not in TRANSITIONS[row.estado]:
+        raise ConflictError(f"Un documento {STATES[row.estado].lower()} no puede pasar a {STATES[new].lower()}.",
+                            code="TRANSICION_INVALIDA")
+    if fecha < row.fecha:
+        raise ValidationError("La fecha del cambio no puede ser anterior a la del documento.", code="RANGO_INVALIDO")
+    reversed_ids: list[int] = []
+    if new in BOUNCED:
+        reversed_ids = _reopen_paid(session, row, actor, nota, clock)
+    now = clock()
+    row.estado = new
+    row.history.append(DebtDocumentState(estado=new, fecha=fecha, recorded_at=now, recorded_by=actor, nota=nota,
+                                         creditos_revertidos=len(reversed_ids)))
+    session.flush()
+    _audit(session, clock, actor, f"documento_{new}", "debt_document", row.id, {"creditos": reversed_ids})
+    key = session.scalar(select(Customer.key).where(Customer.id == row.customer_id)) or ""
+    return DebtDocumentView(row, key, reversed_ids)
+
+
+def _reopen_paid(session: Session, row: DebtDocument, actor: str, nota: str | None, clock: Clock) -> list[int]:
+    """Reverse the live credits of the receipt/complement the instrument funded.
+
+    Follows the ledger's rule for reversals (``reversed_at`` set, saldo recomputed with
+    ``refresh_saldo``); the receipt is marked ``devuelto`` so it cannot be applied
+    again nor count as saldo a favor: the money never arrived.
+    """
+    conditions = []
+    if row.payment_id is not None:
+        conditions.append(Credit.payment_id == row.payment_id)
+    if row.complement_id is not None:
+        conditions.append((Credit.source_document_id == row.complement_id) & (Credit.kind == "complemento"))
+    if not conditions:
+        return []
+    credits = session.scalars(
+        select(Credit).where(or_(*conditions), Credit.reversed_at.is_(None)).order_by(Credit.id).with_for_update()
+    ).all()
+    now = clock()
+    reason = f"{DEBT_TYPES[row.tipo]} {row.numero or row.id} devuelto" + (f": {nota}" if nota else "")
+    docs: dict[int, Document] = {}
+    payment = session.get(Payment, row.payment_id, with_for_update=True) if row.payment_id else None
+    for credit in credits:
+        credit.reversed_at = now
+        credit.reversed_by = actor
+        credit.reverse_reason = reason[:500]
+        if payment is not None and credit.payment_id == payment.id:
+            payment.aplicado = payment.aplicado - (credit.amount_p or credit.amount)
+        if credit.document_id is not None:
+            doc = session.get(Document, credit.document_id, with_for_update=True)
+            assert doc is not None
+            docs[doc.id] = doc
+    if payment is not None:
+        payment.status = "devuelto"
+    session.flush()
+    for doc in docs.values():
+        balances.refresh_saldo(session, doc)
+    return [c.id for c in credits]
+
+
+def list_debt_documents(session: Session, rfc: str | None = None, estado: str | None = None) -> list[DebtDocumentView]:
+    stmt = select(DebtDocument, Customer.key).join(Customer, Customer.id == DebtDocument.customer_id)
+    if rfc:
+        stmt = stmt.where(DebtDocument.customer_id == find_customer(session, rfc).id)
+    if estado:
+        stmt = stmt.where(DebtDocument.estado == estado)
+    return [DebtDocumentView(r, k) for r, k in session.execute(stmt.order_by(DebtDocument.id))]
+
+
+__all__ = [
+    "AUTHORIZER_ROLES",
+    "ConditionsView",
+    "CreditCheck",
+    "add_note",
+    "assign_sale",
+    "change_debt_state",
+    "check_credit",
+    "decide_authorization",
+    "exposure_of",
+    "get_conditions",
+    "list_authorizations",
+    "list_debt_documents",
+    "list_notes",
+    "register_debt_document",
+    "request_authorization",
+    "set_conditions",
+]
