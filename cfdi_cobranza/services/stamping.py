@@ -68,7 +68,9 @@ from cfdi_cobranza.signing.csd import Certificate, Signer, load_csd
 
 MEXICO = ZoneInfo("America/Mexico_City")
 UNREACHABLE_CODES = {"PAC_NO_DISPONIBLE"}
-AMBIGUOUS_CODES = {"PAC_SIN_RESPUESTA"}
+# Failures after the request left: the PAC may have stamped, so the REP stays in flight
+# and ``retry`` asks again with the same bytes and key.
+AMBIGUOUS_CODES = {"PAC_SIN_RESPUESTA", "PAC_RESPUESTA_INVALIDA"}
 
 
 # --------------------------------------------------------------------------- CSD
@@ -132,13 +134,6 @@ def next_folio(session: Session, company_id: int, serie: str) -> int:
         session.flush()
         return folio
     raise ConflictError("No se pudo reservar un folio; intente de nuevo.", code="FOLIO_NO_DISPONIBLE")
-
-
-def _give_back_folio(session: Session, rep: Rep) -> None:
-    seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == rep.company_id,
-                                                     FolioSequence.serie == rep.serie).with_for_update())
-    if seq is not None and seq.next_folio == rep.folio + 1:
-        seq.next_folio = rep.folio
 
 
 # --------------------------------------------------------------------------- pending
@@ -325,6 +320,16 @@ class Stamper:
     actor: str = "sistema"
     now_local: Callable[[], datetime] | None = None
 
+    _csd_cache: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
+
+    def _csd(self, session: Session, company: Company) -> LoadedCsd:
+        """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms)."""
+        row = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
+        key = (company.id, row.key_sealed if row is not None else b"", self._today())
+        if key not in self._csd_cache:
+            self._csd_cache[key] = company_csd(session, company, self.box, today=self._today())
+        return self._csd_cache[key]
+
     def _local(self) -> datetime:
         return self.now_local() if self.now_local else _now_local(self.clock)
 
@@ -389,24 +394,21 @@ class Stamper:
             assert company is not None and customer is not None
             groups = [_group(session, p, by_payment[p.id]) for p in payments if by_payment.get(p.id)]
             complemento = pagos20.build_complement(groups)
-            csd = company_csd(session, company, self.box, today=self._today())
+            csd = self._csd(session, company)
             serie = company.rep_serie or "P"
             fecha = self._local() - timedelta(seconds=1)
-            header = self._header(company, customer, fecha, serie, None, replaces)
-            root = rep_writer.build_rep(header, complemento)
-            errors = errors_only(validate_rep(root, now=self._local(), unsigned=True))
-            if errors:
-                raise RepRefused("El REP no pasó la validación; no se firmó ni se envió.", _findings(errors))
+            # The folio is taken inside this transaction: a refusal below rolls it back too.
             folio = next_folio(session, company.id, serie)
             header = self._header(company, customer, fecha, serie, str(folio), replaces)
             root = rep_writer.build_rep(header, complemento)
             signed = rep_writer.sign_rep(root, no_certificado=csd.certificate.no_certificado,
                                          certificado_b64=csd.certificate.certificado_b64,
                                          cadena=cadena_original, sign=csd.signer.sign)
-            signed_bytes = rep_writer.to_bytes(signed)
-            errors = errors_only(validate_rep(signed_bytes, now=self._local()))
+            errors = errors_only(validate_rep(signed, now=self._local()))
             if errors:
-                raise RepRefused("El REP firmado no pasó la validación; no se envió.", _findings(errors))
+                raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
+                                 _findings(errors))
+            signed_bytes = rep_writer.to_bytes(signed)
             digest = hashlib.sha256(signed_bytes).hexdigest()
             rep = Rep(
                 company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status="enviando",
@@ -486,18 +488,37 @@ class Stamper:
                                            "«cobranza rep retry» sin timbrar dos veces.")
             if exc.code in UNREACHABLE_CODES:
                 # Nothing reached the PAC: leave no trace but the audit entry.
-                _give_back_folio(session, rep)
-                for line in list(rep.lines):
-                    session.delete(line)
-                session.flush()
-                session.delete(rep)
+                self._drop(session, rep)
                 self._audit(session, "timbrado_no_enviado", rep_id, {"code": exc.code})
-                raise RepRefused(f"No se pudo contactar al PAC; no se envió nada. {exc.message}", [finding],
-                                 code=exc.code)
-            rep.status = "rechazado"
-            rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
-            self._audit(session, "rep_rechazado_pac", rep.id, {"code": exc.code, "message": exc.message})
+                unreachable = True
+            else:
+                unreachable = False
+                self._audit(session, "rep_rechazado_pac", rep.id, {"code": exc.code, "message": exc.message,
+                                                                   "serie": rep.serie, "folio": rep.folio})
+                if not self._drop(session, rep, only_if_last=True):
+                    # A later folio was taken meanwhile: keep the row so the gap is explained.
+                    rep.status = "rechazado"
+                    rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
+        # Raised after the transaction committed: raising inside ``session.begin()`` rolls it back.
+        if unreachable:
+            raise RepRefused(f"No se pudo contactar al PAC; no se envió nada. {exc.message}", [finding],
+                             code=exc.code)
         raise RepRefused(f"El PAC rechazó el REP: [{exc.code}] {exc.message}", [finding], code="PAC_RECHAZO")
+
+    def _drop(self, session: Session, rep: Rep, *, only_if_last: bool = False) -> bool:
+        """Delete a REP that never got a UUID and give its folio back when it is the last one."""
+        seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == rep.company_id,
+                                                         FolioSequence.serie == rep.serie).with_for_update())
+        is_last = seq is not None and seq.next_folio == rep.folio + 1
+        if only_if_last and not is_last:
+            return False
+        if is_last and seq is not None:
+            seq.next_folio = rep.folio
+        for line in list(rep.lines):
+            session.delete(line)
+        session.flush()
+        session.delete(rep)
+        return True
 
     def retry(self) -> list[IssueResult]:
         """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
@@ -532,7 +553,7 @@ class Stamper:
             company = session.get(Company, rep.company_id)
             customer = session.get(Customer, rep.customer_id)
             assert company is not None and customer is not None
-            csd = company_csd(session, company, self.box, today=self._today())
+            csd = self._csd(session, company)
             old = rep
         replacement: IssueResult | None = None
         if replace:
