@@ -3,7 +3,7 @@
 ``create_app(config)`` builds one application: configuration from ``COBRANZA_*``
 variables (overridable by ``config`` for tests), one engine, a database session per
 request, security hooks (sign-in, roles, CSRF, headers) and one blueprint per area.
-Areas not built yet (Pagos, Bancos, REP, Reportes, Seguimiento) appear in the
+Areas not built yet (Reportes, Seguimiento) appear in the
 navigation as "próximamente"; each becomes a new module registered in ``AREAS``.
 """
 
@@ -76,12 +76,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
+    from web.banks import bp as banks_bp
+    from web.companies import bp as companies_bp
     from web.customers import bp as customers_bp
     from web.dashboard import bp as dashboard_bp
     from web.documents import bp as documents_bp
     from web.imports import bp as imports_bp
+    from web.payments import bp as payments_bp
+    from web.reps import bp as reps_bp
     from web.settings import bp as settings_bp
 
-    for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, settings_bp, api_bp):
+    for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
+               settings_bp, companies_bp, api_bp):
         app.register_blueprint(bp)
     return app

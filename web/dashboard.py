@@ -9,10 +9,11 @@ from flask import Blueprint, render_template, request
 from cfdi_cobranza.errors import CobranzaError
 from web.charts import aging_chart
 from web.clock import today
-from web.db import get_session
+from web.db import get_session, settings
 from web.security import READERS, require_role
 from web.services.dashboard import dashboard_summary
 from web.services.inputs import parse_date
+from web.services.rep_compliance import rep_compliance
 
 bp = Blueprint("dashboard", __name__)
 
@@ -28,4 +29,7 @@ def index() -> Any:
         error = exc.message
     summary = dashboard_summary(get_session(), as_of)
     charts = [aging_chart(m.etiquetas, m.importes, m.moneda) for m in summary.monedas]
-    return render_template("dashboard.html", summary=summary, charts=charts, error=error), (400 if error else 200)
+    # REP deadlines count from today, whatever fecha de corte the balances use.
+    reps = rep_compliance(get_session(), today(), settings().rep_deadline_day)
+    return render_template("dashboard.html", summary=summary, charts=charts, error=error, reps=reps,
+                           hoy=today()), (400 if error else 200)

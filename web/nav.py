@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from web.security import ADMINS, IMPORTERS, READERS
+from web.security import IMPORTERS, READERS
+
+SETTINGS_ROLES = frozenset({"administrador", "contabilidad"})
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,12 @@ NAV: tuple[NavItem, ...] = (
     NavItem("importar", "Importar", "imports.index", IMPORTERS),
     NavItem("documentos", "Documentos", "documents.index", READERS),
     NavItem("clientes", "Clientes", "customers.index", READERS),
-    NavItem("pagos", "Pagos", None, READERS),
-    NavItem("bancos", "Bancos", None, READERS),
-    NavItem("rep", "REP", None, READERS),
+    NavItem("pagos", "Pagos", "payments.index", READERS),
+    NavItem("bancos", "Bancos", "banks.index", READERS),
+    NavItem("rep", "REP", "reps.index", READERS),
     NavItem("reportes", "Reportes", None, READERS),
     NavItem("seguimiento", "Seguimiento", None, READERS),
-    NavItem("configuracion", "Configuración", "settings.users", ADMINS),
+    NavItem("configuracion", "Configuración", "companies.index", SETTINGS_ROLES),
 )
 
 

@@ -116,3 +116,33 @@ def imported(app: Flask) -> str:
                            actor="pruebas")
     assert batch.summary["imported"] == 1, batch.to_dict()
     return REAL_UUID
+
+
+@pytest.fixture
+def sandbox_env(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The sandbox PAC in the app's instance folder; no PAC settings leak in from the environment."""
+    import os
+
+    instance = Path(app.config["COBRANZA_SETTINGS"].instance_path)
+    monkeypatch.setenv("COBRANZA_INSTANCE", str(instance))
+    for name in list(os.environ):
+        if name == "COBRANZA_PAC" or name.startswith("COBRANZA_PAC_"):
+            monkeypatch.delenv(name)
+    return instance
+
+
+@pytest.fixture
+def rep_world(app: Flask, sandbox_env: Path) -> dict[str, Any]:
+    """Two PPD invoices of URE180429TM6, the test CSD registered, one payment applied and its REP stamped,
+    and a second payment applied and still without REP."""
+    import rep_support
+
+    eng = app.extensions["cobranza_engine"]
+    files = rep_support.ppd_invoices(sandbox_env)
+    rep_support.import_files(app, files)
+    rep_support.register_csd(eng, sandbox_env)
+    stamped_payment = rep_support.payment(eng, "1500.00")
+    result = rep_support.issue(app, [stamped_payment])
+    pending_payment = rep_support.payment(eng, "100.00")
+    return {"invoices": [u for _n, _x, u in files], "payment_id": pending_payment, "stamped_payment": stamped_payment,
+            "rep_uuid": result.uuid, "rfc": rep_support.ISSUER_RFC}

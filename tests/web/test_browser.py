@@ -85,3 +85,129 @@ def test_login_upload_find_dashboard(live_server):
         browser.close()
     assert external == []
     assert csp_errors == []
+
+
+def test_payment_rep_flow(live_server, sandbox_env, tmp_path):
+    """Upload the corpus invoice and two generated PPD invoices, register the CSD, register a
+    settlement with two payment forms, apply it, issue the REP, download its PDF, see the dashboard."""
+    import rep_support
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    generated = []
+    for name, xml, _uuid in rep_support.ppd_invoices(sandbox_env):
+        path = tmp_path / name
+        path.write_bytes(xml)
+        generated.append(str(path))
+    statement = tmp_path / "estado.csv"
+    statement.write_text("fecha;concepto;ref;importe;moneda\n"
+                         "2026-11-18;SPEI RECIBIDO RFC URE180429TM6 PAGO FACTURA F102;F102;1820.00;MXN\n",
+                         encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="es-MX", accept_downloads=True)
+        page = context.new_page()
+        external: list[str] = []
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server) else None)
+        console_errors: list[str] = []
+        page.on("console", lambda m: console_errors.append(m.text)
+                if m.type == "error" and "Failed to load resource" not in m.text else None)
+        failed: list[str] = []  # any 4xx/5xx but the favicon the browser asks for on its own
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+
+        page.goto(live_server + "/login")
+        page.fill("input[name=username]", "administrador")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server + "/")
+
+        # Import the corpus invoice and the generated PPD invoices in one batch.
+        page.click("nav.sidenav >> text=Importar")
+        page.set_input_files("input[name=archivos]", [str(REAL_XML), *generated])
+        page.click("form >> text=Importar")
+        page.wait_for_selector("#resultado-importacion")
+        assert page.locator("#resultado-importacion .pill-imported").count() == 3
+
+        # Register the CSD of the generated invoices' issuer.
+        page.click("nav.sidenav >> text=Configuración")
+        form = page.locator(f"#empresa-{rep_support.ISSUER_RFC} form.csd-form")
+        form.locator("input[name=cer]").set_input_files(str(rep_support.CER))
+        form.locator("input[name=key]").set_input_files(str(rep_support.KEY))
+        form.locator("input[name=password]").fill(rep_support.CSD_PASSWORD)
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector(".alert-ok")
+        assert "CSD" in page.inner_text(".alert-ok") and rep_support.CSD_PASSWORD not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "10-configuracion-csd.png"), full_page=True)
+
+        # Register a settlement paid with two payment forms (the second row added by JavaScript).
+        page.click("nav.sidenav >> text=Pagos")
+        page.click("#nuevo-pago")
+        value = page.locator("#cliente option", has_text=rep_support.CUSTOMER_RFC).get_attribute("value")
+        page.select_option("#cliente", value=value)
+        page.click("#agregar-forma")
+        assert page.locator("fieldset.pay-row").count() == 2
+        rows = page.locator("fieldset.pay-row")
+        rows.nth(0).locator("select[name=forma_pago]").select_option("03")
+        rows.nth(0).locator("input[name=monto]").fill("1,000.00")
+        rows.nth(0).locator("input[name=num_operacion]").fill("SPEI-778812")
+        rows.nth(1).locator("select[name=forma_pago]").select_option("01")
+        rows.nth(1).locator("input[name=monto]").fill("500.00")
+        page.screenshot(path=str(ARTIFACTS / "11-pago-registro.png"), full_page=True)
+        page.click("#registrar-pago")
+        page.wait_for_selector("#form-aplicar")
+        amounts = page.locator("#tabla-abiertos input[name=importe]")
+        assert amounts.nth(0).input_value() == "1000.00"  # oldest first, suggested
+        page.screenshot(path=str(ARTIFACTS / "12-pago-aplicar.png"), full_page=True)
+        page.click("#aplicar-pago")
+        page.wait_for_selector("#tabla-aplicaciones .pill-imported")
+        assert "Pago aplicado" in page.inner_text(".alert-ok")
+        page.screenshot(path=str(ARTIFACTS / "13-pago-aplicado.png"), full_page=True)
+
+        # Bancos: a deposit with its ranked suggestions.
+        page.click("nav.sidenav >> text=Bancos")
+        page.select_option("#formato", "generico")
+        page.set_input_files("#form-estado input[name=archivo]", str(statement))
+        page.click("#form-estado summary")
+        page.fill("input[name=col_fecha]", "fecha")
+        page.fill("input[name=col_descripcion]", "concepto")
+        page.fill("input[name=col_referencia]", "ref")
+        page.fill("input[name=col_importe]", "importe")
+        page.click("#form-estado button[type=submit]")
+        page.wait_for_selector("#resultado-estado")
+        assert page.locator("#tabla-depositos .score").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / "14-bancos.png"), full_page=True)
+
+        # REP: the pending payment with its countdown, issue, download the PDF.
+        page.click("nav.sidenav >> text=REP")
+        page.wait_for_selector("#tabla-pendientes")
+        assert "días" in page.inner_text("#tabla-pendientes")
+        page.screenshot(path=str(ARTIFACTS / "15-rep-pendientes.png"), full_page=True)
+        page.locator("#tabla-pendientes input[name=pago]").first.check()
+        page.click("#emitir-seleccionados")
+        page.wait_for_selector("#aviso-sandbox")
+        assert "SIN VALIDEZ FISCAL" in page.inner_text("#aviso-sandbox")
+        page.screenshot(path=str(ARTIFACTS / "16-rep-timbrado.png"), full_page=True)
+        with page.expect_download() as info:
+            page.click("#descargar-pdf")
+        pdf = tmp_path / "rep.pdf"
+        info.value.save_as(str(pdf))
+        assert pdf.read_bytes().startswith(b"%PDF")
+        (ARTIFACTS / "17-rep.pdf").write_bytes(pdf.read_bytes())
+        page.click("nav.sidenav >> text=REP")
+        page.wait_for_selector("#tabla-reps")
+        page.screenshot(path=str(ARTIFACTS / "18-rep-lista.png"), full_page=True)
+
+        # Tablero: aging chart and REP compliance.
+        page.click("nav.sidenav >> text=Tablero")
+        page.wait_for_selector("svg.chart rect", state="attached")
+        assert page.locator("svg.chart rect").count() == 5
+        assert "pagos sin REP" in page.inner_text("#cumplimiento-rep")
+        page.screenshot(path=str(ARTIFACTS / "19-tablero-rep.png"), full_page=True)
+        browser.close()
+    assert external == []
+    assert console_errors == []
+    assert failed == []

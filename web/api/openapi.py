@@ -90,6 +90,8 @@ def spec() -> dict[str, Any]:
                     "type": "object", "properties": {"data": {"type": "array", "items": {
                         "$ref": "#/components/schemas/Customer"}}}}}}}, **_AUTH_ERRORS},
             }},
+            **_payment_paths(),
+            **_rep_paths(),
             "/api/v1/openapi.json": {"get": {
                 "summary": "Esta descripción OpenAPI",
                 "operationId": "openapi",
@@ -111,6 +113,7 @@ def spec() -> dict[str, Any]:
                     "regimen_fiscal": {"type": ["string", "null"]}, "codigo_postal": {"type": ["string", "null"]},
                     "saldo": {"type": "object", "additionalProperties": {"type": "string"}},
                     "saldo_a_favor": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                **_payment_schemas(),
                 "ImportBatch": {"type": "object", "properties": {
                     "results": {"type": "array", "items": {"type": "object", "properties": {
                         "file": {"type": "string"},
@@ -120,6 +123,142 @@ def spec() -> dict[str, Any]:
                     "summary": {"type": "object", "additionalProperties": {"type": "integer"}}}},
             },
         },
+    }
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_MONEY = {"type": "string", "description": "Importe decimal exacto como texto, p. ej. \"1500.00\"."}
+_PAYMENT_ID = {"name": "payment_id", "in": "path", "required": True, "description": "Número del pago",
+               "schema": {"type": "integer"}}
+_REP_UUID = {"name": "rep_uuid", "in": "path", "required": True, "description": "Folio fiscal (UUID) del REP",
+             "schema": {"type": "string"}}
+
+
+def _payment_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/payments": {
+            "get": {
+                "summary": "Lista los pagos registrados con sus aplicaciones",
+                "operationId": "listarPagos",
+                "parameters": [{"name": "cliente", "in": "query", "required": False, "description": "RFC del cliente.",
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Pagos", "content": _json({"type": "object", "properties": {
+                    "data": {"type": "array", "items": _ref("Payment")}}})}, "404": _ERROR, **_AUTH_ERRORS},
+            },
+            "post": {
+                "summary": "Registra una liquidación (una o varias formas de pago)",
+                "operationId": "registrarPago",
+                "requestBody": {"required": True, "content": _json(_ref("SettlementInput"))},
+                "responses": {"201": {"description": "Liquidación registrada", "content": _json({
+                    "type": "object", "properties": {"settlement_id": {"type": "integer"},
+                                                     "payments": {"type": "array", "items": _ref("Payment")}}})},
+                    "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+            },
+        },
+        "/api/v1/payments/{payment_id}/apply": {"post": {
+            "summary": "Aplica un pago a facturas (importes por factura o de la más antigua a la más reciente)",
+            "operationId": "aplicarPago",
+            "parameters": [_PAYMENT_ID],
+            "requestBody": {"required": True, "content": _json(_ref("ApplicationInput"))},
+            "responses": {"200": {"description": "Aplicación registrada", "content": _json(_ref("ApplicationResult"))},
+                          "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
+        }},
+    }
+
+
+def _rep_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/reps": {
+            "get": {
+                "summary": "Lista los REP emitidos",
+                "operationId": "listarReps",
+                "responses": {"200": {"description": "REP", "content": _json({"type": "object", "properties": {
+                    "data": {"type": "array", "items": _ref("Rep")}}})}, **_AUTH_ERRORS},
+            },
+            "post": {
+                "summary": "Valida, firma y timbra el REP de uno o varios pagos (o de todos los pendientes)",
+                "description": "Si la validación previa encuentra errores no se firma ni se envía nada: la respuesta "
+                               "422 trae los hallazgos (códigos CRP del SAT) en error.findings.",
+                "operationId": "emitirRep",
+                "requestBody": {"required": True, "content": _json({"type": "object", "properties": {
+                    "payment_ids": {"type": "array", "items": {"type": "integer"}},
+                    "todos": {"type": "boolean", "description": "Emite para todos los pagos pendientes."},
+                    "mensual": {"type": "boolean", "description": "Con todos: un REP por cliente y mes."}}})},
+                "responses": {"201": {"description": "REP timbrado", "content": _json(_ref("IssueResult"))},
+                              "200": {"description": "Resultados de todos los pendientes", "content": _json({
+                                  "type": "object", "properties": {"results": {"type": "array",
+                                                                               "items": _ref("IssueResult")}}})},
+                              "202": {"description": "Enviado sin respuesta del PAC; se recupera con reintento",
+                                      "content": _json(_ref("IssueResult"))},
+                              "207": {"description": "Algunos pendientes no se timbraron", "content": _json({
+                                  "type": "object", "properties": {"results": {"type": "array",
+                                                                               "items": _ref("IssueResult")}}})},
+                              "400": _ERROR, "404": _ERROR, "409": _ERROR, "422": _ERROR, **_AUTH_ERRORS},
+            },
+        },
+        "/api/v1/reps/{rep_uuid}": {"get": {
+            "summary": "Un REP", "operationId": "verRep", "parameters": [_REP_UUID],
+            "responses": {"200": {"description": "El REP", "content": _json(_ref("Rep"))}, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/reps/{rep_uuid}/xml": {"get": {
+            "summary": "XML timbrado del REP (tal como se guardó)", "operationId": "xmlRep", "parameters": [_REP_UUID],
+            "responses": {"200": {"description": "XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
+                          "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/reps/{rep_uuid}/pdf": {"get": {
+            "summary": "Representación impresa del REP (PDF; «SIN VALIDEZ FISCAL» si lo timbró el sandbox)",
+            "operationId": "pdfRep", "parameters": [_REP_UUID],
+            "responses": {"200": {"description": "PDF", "content": {"application/pdf": {
+                "schema": {"type": "string", "contentMediaType": "application/pdf"}}}},
+                "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
+        }},
+    }
+
+
+def _payment_schemas() -> dict[str, Any]:
+    nullable = {"type": ["string", "null"]}
+    receipt = {"type": "object", "required": ["monto"], "properties": {
+        "forma_pago": {"type": "string", "description": "c_FormaPago; vacío: la habitual del cliente."},
+        "moneda": {"type": "string", "default": "MXN"}, "monto": _MONEY, "tipo_cambio": nullable,
+        "num_operacion": nullable, "rfc_emisor_cta_ord": nullable, "nom_banco_ord_ext": nullable,
+        "cta_ordenante": nullable, "rfc_emisor_cta_ben": nullable, "cta_beneficiario": nullable,
+        "caja": {"type": ["string", "null"], "description": "Nombre de la caja o cuenta que recibe."}}}
+    return {
+        "SettlementInput": {"type": "object", "required": ["customer", "fecha_pago"], "properties": {
+            "customer": {"type": "string", "description": "RFC del cliente."},
+            "company": {"type": ["string", "null"], "description": "RFC de la empresa (si hay varias)."},
+            "fecha_pago": {"type": "string", "description": "aaaa-mm-dd o aaaa-mm-ddThh:mm:ss (hora local)."},
+            "notas": nullable,
+            "pagos": {"type": "array", "items": receipt, "description": "Una entrada por forma de pago."}}},
+        "ApplicationInput": {"type": "object", "properties": {
+            "aplicaciones": {"type": "array", "items": {"type": "object", "required": ["uuid", "importe"], "properties": {
+                "uuid": {"type": "string"}, "importe": _MONEY,
+                "equivalencia": {"type": ["string", "null"], "description": "EquivalenciaDR si la moneda difiere."}}}},
+            "mas_antiguas_primero": {"type": "boolean", "description": "Aplica a las facturas más antiguas."},
+            "tipos_cambio": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "ApplicationResult": {"type": "object", "properties": {
+            "payment_id": {"type": "integer"}, "moneda": {"type": "string"}, "aplicado": _MONEY,
+            "saldo_a_favor": _MONEY, "lines": {"type": "array", "items": {"type": "object"}}}},
+        "Payment": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "settlement_id": {"type": "integer"}, "customer_rfc": {"type": "string"},
+            "fecha_pago": {"type": "string"}, "forma_pago": {"type": "string"}, "moneda": {"type": "string"},
+            "monto": _MONEY, "aplicado": _MONEY, "saldo_a_favor": _MONEY, "status": {"type": "string"},
+            "aplicaciones": {"type": "array", "items": {"type": "object"}}}},
+        "Rep": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "uuid": {"type": ["string", "null"]}, "serie": {"type": "string"},
+            "folio": {"type": "integer"}, "status": {"type": "string"}, "sandbox": {"type": "boolean"},
+            "pagos": {"type": "array", "items": {"type": "integer"}}}},
+        "IssueResult": {"type": "object", "properties": {
+            "rep_id": {"type": ["integer", "null"]}, "status": {"type": "string"}, "uuid": {"type": ["string", "null"]},
+            "serie": {"type": ["string", "null"]}, "folio": {"type": ["integer", "null"]}, "sandbox": {"type": "boolean"},
+            "message": {"type": ["string", "null"]}, "findings": {"type": "array", "items": {"type": "object"}}}},
     }
 
 
