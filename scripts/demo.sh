@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e . >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e . >/dev/null
 export COBRANZA_DATABASE_URL=${COBRANZA_DATABASE_URL:-sqlite:///demo.db}
 export COBRANZA_INSTANCE=${COBRANZA_INSTANCE:-$PWD/instance}
 if [ ! -f instance/demo-usuarios.txt ] || [ ! -f demo.db ]; then
