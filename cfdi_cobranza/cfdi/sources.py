@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a CFDI of 5 MB is already extraordinary
 MAX_ZIP_TOTAL = 2 * 1024 * 1024 * 1024
 MAX_ZIP_RATIO = 150  # XML compresses ~10-20x; hundreds means a bomb
+MAX_INNER_ZIP = 64 * 1024 * 1024  # a nested package is read into memory: keep it bounded
 MAX_ZIP_MEMBERS = 200_000
 XML_SUFFIXES = {".xml"}
 ZIP_SUFFIXES = {".zip"}
@@ -119,6 +120,11 @@ def iter_zip(fh: io.BufferedIOBase | io.BytesIO | object, name: str, *, depth: i
             return
         for info in infos:
             member = f"{name}!{info.filename}"
+            # Checked per member too: incompressible padding must not hide one bomb.
+            if info.file_size > 1024 * 1024 and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO:
+                yield _refused(member, "ZIP_BOMBA", "Este archivo del ZIP se expandiría de forma desproporcionada; "
+                               "se rechaza sin descomprimirlo.")
+                continue
             if not _safe_member_name(info.filename):
                 yield _refused(member, "ZIP_RUTA_INSEGURA", "El nombre del archivo dentro del ZIP intenta salir de la carpeta; se rechaza.")
                 continue
@@ -127,8 +133,9 @@ def iter_zip(fh: io.BufferedIOBase | io.BytesIO | object, name: str, *, depth: i
                 if depth >= 1:
                     yield _refused(member, "ZIP_ANIDADO", "ZIP dentro de ZIP dentro de ZIP: solo se abre un nivel de anidación.")
                     continue
-                if info.file_size > MAX_ZIP_TOTAL // 4:
-                    yield _refused(member, "ZIP_BOMBA", "El ZIP interno es demasiado grande.")
+                if info.file_size > MAX_INNER_ZIP:
+                    yield _refused(member, "ZIP_BOMBA", f"El ZIP interno mide más de {MAX_INNER_ZIP // 1048576} MB; "
+                                   "descomprímalo e impórtelo por separado.")
                     continue
                 yield from iter_zip(io.BytesIO(archive.read(info)), member, depth=depth + 1, max_bytes=max_bytes)
                 continue

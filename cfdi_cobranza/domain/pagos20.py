@@ -871,9 +871,11 @@ class PaymentGroup:
 def build_complement(payments: Sequence[PaymentGroup]) -> Complemento:
     """The complement for one or more payments (e.g. a customer's month).
 
-    When the same invoice appears in several payments of the complement, the later
-    application continues from the state the earlier one left (parcialidad, saldo and
-    paid-to-date), whatever state the caller passed for it.
+    When the same invoice appears in several payments of the complement and the caller
+    gave no state for a later application, it continues from the state the earlier one
+    left (parcialidad, saldo and paid-to-date). A state the caller gives is kept: the
+    ledger's stored figures already count credit notes and the order in which the
+    instalments were applied, which the payment dates alone do not tell.
     """
     if not payments:
         raise ValidationError(
@@ -884,7 +886,7 @@ def build_complement(payments: Sequence[PaymentGroup]) -> Complemento:
     for group in payments:
         adjusted = [
             replace(a, state=progressed[a.invoice.uuid.upper()])
-            if a.invoice.uuid.upper() in progressed
+            if a.state is None and a.invoice.uuid.upper() in progressed
             else a
             for a in group.applications
         ]

@@ -414,6 +414,7 @@ class OpenDocument:
     metodo_pago: str
     num_parcialidades_previas: int = 0
     cancelado: bool = False
+    company: str | None = None  # issuer; a payment applies only to its company's documents
 
     @property
     def serie_folio(self) -> str:
@@ -441,6 +442,7 @@ class PaymentFunds:
     fecha_pago: datetime
     consumido: Decimal = _ZERO  # already applied, in ``moneda``
     payment_id: str | None = None
+    company: str | None = None  # the company that received the payment
 
     @property
     def disponible(self) -> Decimal:
@@ -586,6 +588,11 @@ def plan_application(
         if doc.customer != payment.customer:
             raise ConflictError(f"La factura {doc.serie_folio} es de otro cliente.",
                                 code="DOCUMENTO_OTRO_CLIENTE", uuid=doc.uuid)
+        if doc.company is not None and payment.company is not None and doc.company != payment.company:
+            # The REP must be issued by the invoice's issuer: a payment received by
+            # another company cannot settle it.
+            raise ConflictError(f"La factura {doc.serie_folio} la emitió la empresa {doc.company}; el pago "
+                                f"lo recibió {payment.company}.", code="DOCUMENTO_OTRA_EMPRESA", uuid=doc.uuid)
         if doc.cancelado:
             raise ConflictError(f"La factura {doc.serie_folio} está cancelada; no admite pagos.",
                                 code="DOCUMENTO_CANCELADO", uuid=doc.uuid)
@@ -701,7 +708,8 @@ def plan_oldest_first(
     requests: list[ApplicationRequest] = []
     avisos: list[Finding] = []
     candidates = [d for d in open_docs
-                  if d.customer == payment.customer and not d.cancelado and d.saldo > 0]
+                  if d.customer == payment.customer and not d.cancelado and d.saldo > 0
+                  and (d.company is None or payment.company is None or d.company == payment.company)]
     for doc in oldest_first(candidates):
         if available <= 0:
             break

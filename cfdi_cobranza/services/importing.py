@@ -416,7 +416,8 @@ class Importer:
                     moneda_dr=dr.moneda_dr, equivalencia_dr=dr.equivalencia_dr, num_parcialidad=dr.num_parcialidad,
                     imp_saldo_ant=dr.imp_saldo_ant, imp_pagado=pagado, imp_saldo_insoluto=dr.imp_saldo_insoluto,
                 ))
-                target = session.scalar(select(Document).where(Document.uuid == dr.id_documento))
+                target = session.scalar(select(Document).where(Document.uuid == dr.id_documento).with_for_update()
+                                        .execution_options(populate_existing=True))
                 session.add(Credit(
                     kind="complemento", target_uuid=dr.id_documento, document_id=target.id if target else None,
                     source_document_id=doc.id, source_line=line, amount=pagado, fecha=pago.fecha_pago,
@@ -426,10 +427,20 @@ class Importer:
                 if target is not None:
                     touched.add(target.id)
         session.flush()
+        from cfdi_cobranza.services.payments import renumber_instalments
+
         for target_id in touched:
             target_doc = session.get(Document, target_id)
             assert target_doc is not None
             balances.refresh_saldo(session, target_doc)
+            if target_doc.saldo < 0:
+                # Our own applications already cover what this complement says it paid:
+                # importing it would double count the payment.
+                raise ImportRefused(
+                    f"El complemento paga {target_doc.saldo.copy_abs().normalize():f} {target_doc.moneda} de más a la "
+                    f"factura {target_doc.serie_folio or target_doc.uuid}, que ya está cubierta por pagos aplicados "
+                    "aquí; revierta la aplicación duplicada y vuelva a importar.", code="COMPLEMENTO_EXCEDE_SALDO")
+            renumber_instalments(session, target_doc)
 
 
 def import_paths(engine: Engine, settings: Settings, paths: Iterable[str], **kwargs: Any) -> BatchResult:

@@ -188,7 +188,8 @@ class ApplicationResult:
 
 
 def _lock_payment(session: Session, payment_id: int) -> Payment:
-    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                             .execution_options(populate_existing=True))
     if payment is None:
         raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
     if payment.status != "activo":
@@ -214,13 +215,35 @@ def _open_document(session: Session, doc: Document, customer_key: str) -> dp.Ope
         total=doc.total, saldo=doc.saldo, fecha=doc.fecha, vencimiento=doc.vencimiento,
         metodo_pago=doc.metodo_pago or dp.METODO_PPD,
         num_parcialidades_previas=prior_parcialidades(session, doc.id), cancelado=doc.status == "cancelado",
+        company=doc.company.rfc,
     )
+
+
+open_document = _open_document
+
+
+def _open_instalment_of(session: Session, payment_id: int, doc_ids: Sequence[int]) -> set[int]:
+    """Documents that already hold an application of this payment not yet covered by a REP.
+
+    A second application of the same payment to the same invoice would need a second
+    DoctoRelacionado with its own NumParcialidad inside one Pago, which the SAT
+    refuses; the user reverses the first and applies the whole amount instead.
+    """
+    from cfdi_cobranza.services import rep_links
+
+    if not doc_ids:
+        return set()
+    credits = session.scalars(select(Credit).where(
+        Credit.payment_id == payment_id, Credit.document_id.in_(list(doc_ids)), Credit.reversed_at.is_(None)))
+    return {c.document_id for c in credits
+            if c.document_id is not None and rep_links.stamped_rep_covering(session, c) is None}
 
 
 def _lock_documents(session: Session, uuids: Sequence[str]) -> dict[str, Document]:
     wanted = sorted({u.strip().upper() for u in uuids})
     docs = session.scalars(
         select(Document).where(Document.uuid.in_(wanted)).order_by(Document.id).with_for_update()
+        .execution_options(populate_existing=True)  # a row read earlier in this session may be stale
     ).all()
     found = {d.uuid: d for d in docs}
     for uuid in wanted:
@@ -246,6 +269,13 @@ def apply_payment(
     docs = _lock_documents(session, [a[0] for a in allocations])
     customer = session.get(Customer, payment.customer_id)
     assert customer is not None
+    again = _open_instalment_of(session, payment.id, [d.id for d in docs.values()])
+    if again:
+        doc = next(d for d in docs.values() if d.id in again)
+        raise ConflictError(
+            f"El pago {payment.id} ya está aplicado a la factura {doc.serie_folio or doc.uuid} y su REP no se ha "
+            "emitido: revierta esa aplicación y aplique el importe completo en una sola línea.",
+            code="DOCUMENTO_YA_APLICADO_EN_PAGO", uuid=doc.uuid)
     requests = []
     for uuid, amount, eq in allocations:
         doc = docs[uuid.strip().upper()]
@@ -267,10 +297,12 @@ def apply_oldest_first(
     customer = session.get(Customer, payment.customer_id)
     assert customer is not None
     docs = session.scalars(
-        select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
-                               Document.status == "vigente")
-        .order_by(Document.id).with_for_update()
+        select(Document).where(Document.customer_id == customer.id, Document.company_id == payment.company_id,
+                               Document.tipo == "I", Document.saldo > 0, Document.status == "vigente")
+        .order_by(Document.id).with_for_update().execution_options(populate_existing=True)
     ).all()
+    skip = _open_instalment_of(session, payment.id, [d.id for d in docs])
+    docs = [d for d in docs if d.id not in skip]
     by_uuid = {d.uuid: d for d in docs}
     plan = dp.plan_oldest_first(_funds(payment, customer),
                                 [_open_document(session, d, customer.key) for d in docs],
@@ -279,9 +311,10 @@ def apply_oldest_first(
 
 
 def _funds(payment: Payment, customer: Customer) -> dp.PaymentFunds:
+    company = payment.company
     return dp.PaymentFunds(customer=customer.key, moneda=payment.moneda, monto=payment.monto,
                            tipo_cambio=payment.tipo_cambio, fecha_pago=payment.fecha_pago,
-                           consumido=payment.aplicado, payment_id=str(payment.id))
+                           consumido=payment.aplicado, payment_id=str(payment.id), company=company.rfc)
 
 
 def _rates(payment: Payment, rates: Mapping[str, Decimal] | None) -> dict[str, Decimal]:
@@ -345,13 +378,15 @@ def unapply(
     """
     if not reason or not reason.strip():
         raise ValidationError("Indique el motivo de la reversión.", code="MOTIVO_REQUERIDO")
-    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                             .execution_options(populate_existing=True))
     if payment is None:
         raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
     stmt = select(Credit).where(Credit.payment_id == payment_id, Credit.reversed_at.is_(None))
     if uuid:
         stmt = stmt.where(Credit.target_uuid == uuid.strip().upper())
-    credits = session.scalars(stmt.order_by(Credit.id).with_for_update()).all()
+    credits = session.scalars(stmt.order_by(Credit.id).with_for_update()
+                              .execution_options(populate_existing=True)).all()
     if not credits:
         raise NotFoundError("No hay aplicaciones vigentes que revertir para ese pago y documento.",
                             code="APLICACION_NO_ENCONTRADA")
@@ -363,6 +398,17 @@ def unapply(
             raise ConflictError(
                 f"La aplicación a {credit.target_uuid} está amparada por el REP {rep} timbrado; "
                 "cancele ese REP antes de revertir.", code="APLICACION_CON_REP")
+        later = session.scalars(select(Credit).where(
+            Credit.document_id == credit.document_id, Credit.id > credit.id, Credit.reversed_at.is_(None),
+            Credit.kind == "pago")).all()
+        for other in later:
+            rep = rep_links.stamped_rep_covering(session, other)
+            if rep is not None:
+                # That REP's ImpSaldoAnt counts this instalment as paid: removing it would
+                # make the stamped figures false.
+                raise ConflictError(
+                    f"Una parcialidad posterior de {credit.target_uuid} ya está en el REP {rep}; cancele ese REP "
+                    "antes de revertir esta aplicación.", code="APLICACION_POSTERIOR_CON_REP")
     now = clock()
     docs: dict[int, Document] = {}
     for credit in credits:
@@ -371,7 +417,7 @@ def unapply(
         credit.reverse_reason = reason.strip()[:500]
         payment.aplicado = payment.aplicado - (credit.amount_p or Decimal(0))
         if credit.document_id is not None:
-            doc = session.get(Document, credit.document_id, with_for_update=True)
+            doc = session.get(Document, credit.document_id, with_for_update=True, populate_existing=True)
             assert doc is not None
             docs[doc.id] = doc
     session.flush()
@@ -384,22 +430,33 @@ def unapply(
 
 
 def renumber_instalments(session: Session, doc: Document) -> None:
-    """Recompute NumParcialidad and saldos of this document's unstamped applications."""
+    """Recompute NumParcialidad and saldos of this document's applications not yet complemented.
+
+    Instalments already complemented are fixed: imported complements and applications
+    covered by a live REP keep the number and figures they were issued with. The open
+    applications are numbered after the highest fixed number, in the order they were
+    applied (credit id), each starting from what is left after the fixed instalments,
+    the credit notes recorded before it and the open instalments before it. So a
+    complement imported from another system after we applied a payment pushes our
+    instalment to the next number instead of duplicating it.
+    """
     from cfdi_cobranza.services import rep_links
 
     live = session.scalars(
-        select(Credit).where(Credit.document_id == doc.id, Credit.reversed_at.is_(None))
-        .order_by(Credit.fecha, Credit.id)
+        select(Credit).where(Credit.document_id == doc.id, Credit.reversed_at.is_(None)).order_by(Credit.id)
     ).all()
-    count = 0
-    saldo = doc.total
+    fixed = {c.id for c in live if c.kind == "complemento"
+             or (c.kind == "pago" and rep_links.stamped_rep_covering(session, c) is not None)}
+    count = max((c.num_parcialidad or 0 for c in live if c.id in fixed), default=0)
+    saldo = doc.total - sum((c.amount for c in live if c.id in fixed), Decimal(0))
     for credit in live:
-        if credit.kind in PAYMENT_KINDS:
-            count = max(count + 1, credit.num_parcialidad or 0) if credit.kind == "complemento" else count + 1
-            if credit.kind == "pago" and rep_links.stamped_rep_covering(session, credit) is None:
-                credit.num_parcialidad = count
-                credit.imp_saldo_ant = saldo
-                credit.imp_saldo_insoluto = saldo - credit.amount
+        if credit.id in fixed:
+            continue
+        if credit.kind == "pago":
+            count += 1
+            credit.num_parcialidad = count
+            credit.imp_saldo_ant = saldo
+            credit.imp_saldo_insoluto = saldo - credit.amount
         saldo -= credit.amount
 
 

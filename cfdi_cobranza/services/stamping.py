@@ -173,6 +173,8 @@ def _rep_credits(session: Session, payment_ids: Sequence[int]) -> dict[int, list
 @dataclass
 class PendingPayment:
     payment_id: int
+    customer_id: int
+    company_id: int
     customer_rfc: str
     customer_nombre: str | None
     fecha_pago: datetime
@@ -207,7 +209,7 @@ def pending(session: Session, *, today: date, deadline_day: int = 5) -> list[Pen
         assert customer is not None
         deadline = deadline_for(payment.fecha_pago.date(), deadline_day)
         days_left = (deadline - today).days
-        out.append(PendingPayment(pid, customer.rfc, customer.nombre, payment.fecha_pago, payment.moneda,
+        out.append(PendingPayment(pid, customer.id, payment.company_id, customer.rfc, customer.nombre, payment.fecha_pago, payment.moneda,
                                   payment.monto, len(credits), deadline, days_left, days_left < 0))
     out.sort(key=lambda p: (p.deadline, p.payment_id))
     return out
@@ -356,9 +358,11 @@ class Stamper:
     def issue_all_pending(self, *, monthly: bool = False) -> list[IssueResult]:
         with session_factory(self.engine)() as session:
             pend = pending(session, today=self._today(), deadline_day=self.deadline_day)
-            groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+            # One REP per customer record and company and month (generic RFCs are many customers).
+            groups: dict[tuple[int, int, str], list[int]] = defaultdict(list)
             for p in pend:
-                key = (p.customer_rfc, p.fecha_pago.strftime("%Y-%m")) if monthly else (str(p.payment_id), "")
+                key = ((p.customer_id, p.company_id, p.fecha_pago.strftime("%Y-%m")) if monthly
+                       else (p.payment_id, 0, ""))
                 groups[key].append(p.payment_id)
         results = []
         for ids in groups.values():
@@ -557,6 +561,15 @@ class Stamper:
             old = rep
         replacement: IssueResult | None = None
         if replace:
+            # A replacement stamped by an earlier attempt whose cancellation failed is
+            # reused: stamping another one would leave several live REPs for one payment.
+            with session_factory(self.engine)() as session:
+                earlier = session.scalar(select(Rep).where(Rep.replaces_id == old.id,
+                                                           Rep.status.in_(LIVE_STATUSES)))
+                if earlier is not None:
+                    replacement = IssueResult(earlier.id, earlier.status, earlier.uuid, earlier.serie,
+                                              earlier.folio, earlier.sandbox)
+        if replace and replacement is None:
             # The replacement must exist before the cancellation can cite it (FolioSustitucion).
             with session_factory(self.engine)() as session, session.begin():
                 rep = session.get(Rep, old.id, with_for_update=True)
@@ -575,7 +588,13 @@ class Stamper:
         request = CancelRequest(uuid=old.uuid or "", rfc_emisor=company.rfc, rfc_receptor=customer.rfc, total="0",
                                 motivo=motivo, folio_sustitucion=replacement.uuid if replacement else None,
                                 csd=csd.credentials)
-        result = self.pac.cancel(request)
+        try:
+            result = self.pac.cancel(request)
+        except PacError as exc:
+            note = (f" El sustituto {replacement.uuid} ya está timbrado; al reintentar la cancelación se "
+                    "reutilizará." if replacement else "")
+            raise RepRefused(f"El PAC/SAT rechazó la cancelación: [{exc.code}] {exc.message}.{note}",
+                             [Finding(exc.code, "ERROR", exc.message, "PAC")], code="CANCELACION_RECHAZADA") from exc
         with session_factory(self.engine)() as session, session.begin():
             rep = session.get(Rep, old.id, with_for_update=True)
             assert rep is not None

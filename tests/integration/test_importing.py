@@ -234,3 +234,12 @@ def test_large_file_refused_without_reading(tmp_path):
     (cand,) = list(iter_paths([big]))
     assert cand.code == "ARCHIVO_DEMASIADO_GRANDE"
     assert cand.data is None
+
+
+def test_bomb_hidden_behind_incompressible_padding_is_refused():
+    import os
+
+    padding = os.urandom(3 * 1024 * 1024)  # keeps the archive-wide ratio low
+    bomb = _zip({"pad.bin": padding, "bomb.xml": b"<" + b"a" * (40 * 1024 * 1024) + b">"})
+    got = {c.name.split("!", 1)[1]: c.code for c in iter_upload("x.zip", bomb)}
+    assert got["bomb.xml"] == "ZIP_BOMBA"

@@ -87,10 +87,19 @@ def test_partial_payments_and_saldo_a_favor(engine, ledger, clock):
     with transaction(engine) as s:
         r = svc.apply_payment(s, pid, [(ledger["A1"], "3000.00", None)], clock=clock)
     assert r.saldo_a_favor == Decimal("2000.00")
+    # The same payment cannot open a second instalment of the same invoice inside one Pago.
+    with pytest.raises(ConflictError) as exc, transaction(engine) as s:
+        svc.apply_payment(s, pid, [(ledger["A1"], "2000.00", None)], clock=clock)
+    assert exc.value.code == "DOCUMENTO_YA_APLICADO_EN_PAGO"
+    # The saldo a favor is applied later to another invoice.
     with transaction(engine) as s:
-        r2 = svc.apply_payment(s, pid, [(ledger["A1"], "2000.00", None)], clock=clock)
-    assert r2.lines[0].num_parcialidad == 2
-    assert r2.lines[0].imp_saldo_ant == Decimal("8600.00")
+        r2 = svc.apply_payment(s, pid, [(ledger["A2"], "2000.00", None)], clock=clock)
+    assert (r2.lines[0].num_parcialidad, r2.saldo_a_favor) == (1, Decimal("0.00"))
+    (p2,) = add(engine, receipt("2000.00"), clock=clock)
+    with transaction(engine) as s:
+        r3 = svc.apply_payment(s, p2, [(ledger["A1"], "2000.00", None)], clock=clock)
+    assert r3.lines[0].num_parcialidad == 2
+    assert r3.lines[0].imp_saldo_ant == Decimal("8600.00")
     assert saldo(engine, ledger["A1"]) == Decimal("6600.00")
 
 

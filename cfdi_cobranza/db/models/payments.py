@@ -14,6 +14,7 @@ from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cfdi_cobranza.db.models.base import Base
+from cfdi_cobranza.db.models.ledger import Company
 from cfdi_cobranza.db.types import Money, Rate, UtcDateTime
 
 
@@ -74,6 +75,7 @@ class Payment(Base):
 
     settlement: Mapped[Settlement] = relationship(back_populates="payments")
     cash_box: Mapped[CashBox | None] = relationship()
+    company: Mapped[Company] = relationship()
 
     @property
     def saldo_a_favor(self) -> Decimal:
