@@ -23,9 +23,39 @@ COMMAND_MODULES = [
 ]
 
 
+_original_help_option = click.Command.get_help_option
+
+
+def _spanish_help_option(self: click.Command, ctx: click.Context) -> click.Option | None:
+    option = _original_help_option(self, ctx)
+    if option is not None:
+        option.help = "Muestra esta ayuda y termina."
+    return option
+
+
+# Click writes the --help line in English; every user reads Spanish.
+click.Command.get_help_option = _spanish_help_option  # type: ignore[method-assign]
+
+_SECTIONS = {"Options": "Opciones", "Commands": "Comandos", "Arguments": "Argumentos"}
+
+
+class SpanishHelpFormatter(click.HelpFormatter):
+    """Help text with Spanish headings (Uso, Opciones, Comandos)."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args.replace("[OPTIONS]", "[OPCIONES]").replace("COMMAND", "COMANDO")
+                            .replace("[ARGS]", "[ARGUMENTOS]"), prefix="Uso: " if prefix is None else prefix)
+
+    def section(self, name: str):  # type: ignore[no-untyped-def]
+        return super().section(_SECTIONS.get(name, name))
+
+
+click.Context.formatter_class = SpanishHelpFormatter
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_url", metavar="URL", help="URL de la base de datos (o COBRANZA_DATABASE_URL).")
-@click.version_option(__version__, prog_name="cobranza")
+@click.version_option(__version__, prog_name="cobranza", help="Muestra la versión y termina.")
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None) -> None:
     """cfdi-cobranza: cuentas por cobrar con CFDI 4.0 y complementos de pago (REP)."""
