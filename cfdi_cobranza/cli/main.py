@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 
 import click
 
@@ -48,6 +49,20 @@ class SpanishHelpFormatter(click.HelpFormatter):
 
     def section(self, name: str):  # type: ignore[no-untyped-def]
         return super().section(_SECTIONS.get(name, name))
+
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        super().write_dl([(_translate_terms(a), _translate_terms(b)) for a, b in rows], col_max, col_spacing)
+
+
+_TERMS = [(re.compile(r"\b" + en + r"\b"), es) for en, es in (
+    ("DIRECTORY", "CARPETA"), ("FILE", "ARCHIVO"), ("INTEGER RANGE", "ENTERO"), ("INTEGER", "ENTERO"),
+    ("TEXT", "TEXTO"), ("FLOAT", "NÚMERO"), ("PATH", "RUTA"))]
+
+
+def _translate_terms(text: str) -> str:
+    for pattern, es in _TERMS:
+        text = pattern.sub(es, text)
+    return text.replace("[required]", "[obligatorio]").replace("[default: ", "[por omisión: ")
 
 
 click.Context.formatter_class = SpanishHelpFormatter
