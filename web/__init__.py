@@ -3,8 +3,7 @@
 ``create_app(config)`` builds one application: configuration from ``COBRANZA_*``
 variables (overridable by ``config`` for tests), one engine, a database session per
 request, security hooks (sign-in, roles, CSRF, headers) and one blueprint per area.
-Areas not built yet (Reportes, Seguimiento) appear in the
-navigation as "próximamente"; each becomes a new module registered in ``AREAS``.
+Every area of the navigation is a blueprint registered here.
 """
 
 from __future__ import annotations
@@ -81,12 +80,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web.customers import bp as customers_bp
     from web.dashboard import bp as dashboard_bp
     from web.documents import bp as documents_bp
+    from web.followups import bp as followups_bp
     from web.imports import bp as imports_bp
     from web.payments import bp as payments_bp
+    from web.reports import bp as reports_bp
     from web.reps import bp as reps_bp
     from web.settings import bp as settings_bp
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
-               settings_bp, companies_bp, api_bp):
+               reports_bp, followups_bp, settings_bp, companies_bp, api_bp):
         app.register_blueprint(bp)
     return app

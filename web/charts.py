@@ -1,4 +1,4 @@
-"""Server-side SVG bar chart of the aging buckets (no JavaScript, nothing fetched).
+"""Server-side SVG charts: aging buckets and projected income (no JavaScript, nothing fetched).
 
 The geometry is computed here and the template only writes the numbers into
 ``<rect>``/``<text>`` elements, so the chart works under a strict CSP and prints well.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from web.filters import money
 
@@ -41,7 +42,8 @@ class BarChart:
     empty: bool
 
 
-def aging_chart(labels: tuple[str, ...], values: tuple[Decimal, ...], currency: str) -> BarChart:
+def aging_chart(labels: tuple[str, ...], values: tuple[Decimal, ...], currency: str,
+                title: str | None = None) -> BarChart:
     n = max(1, len(labels))
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
@@ -58,4 +60,95 @@ def aging_chart(labels: tuple[str, ...], values: tuple[Decimal, ...], currency: 
         css = "bucket-0" if i == 0 else f"bucket-{min(i, 4)}"
         bars.append(Bar(round(x, 1), round(TOP + plot_h - h, 1), round(bar_w, 1), h, label,
                         money(value, currency), css, round(x + bar_w / 2, 1)))
-    return BarChart(WIDTH, HEIGHT, TOP + plot_h, bars, f"Antigüedad de saldos en {currency}", top_value <= 0)
+    return BarChart(WIDTH, HEIGHT, TOP + plot_h, bars, title or f"Antigüedad de saldos en {currency}", top_value <= 0)
+
+
+# --------------------------------------------------------------------------- projected income
+
+P_WIDTH = 760
+P_HEIGHT = 280
+P_LEFT = 64
+P_BOTTOM = 48
+
+
+@dataclass(frozen=True)
+class PairBar:
+    x: float
+    y: float
+    height: float
+    value: str
+
+
+@dataclass(frozen=True)
+class PeriodGroup:
+    label: str
+    sublabel: str
+    label_x: float
+    behaviour: PairBar
+    due: PairBar
+
+
+@dataclass(frozen=True)
+class GridLine:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ProjectionChart:
+    width: int
+    height: int
+    baseline: float
+    bar_width: float
+    groups: list[PeriodGroup]
+    grid: list[GridLine]
+    title: str
+    empty: bool
+    total_behaviour: str
+    total_due: str
+
+
+def _short(value: Decimal) -> str:
+    """Axis labels: $1.2 M, $350 k, $900."""
+    v = float(value)
+    if v >= 1_000_000:
+        return f"${v / 1_000_000:,.1f} M"
+    if v >= 1_000:
+        return f"${v / 1_000:,.0f} k"
+    return f"${v:,.0f}"
+
+
+def projection_chart(projection: Any) -> ProjectionChart:
+    """Both projections per period, in MXN: by payment behaviour (with promises) and by due date."""
+    rows = list(projection.filas_mxn)
+    n = max(1, len(rows))
+    plot_w = P_WIDTH - P_LEFT - RIGHT
+    plot_h = P_HEIGHT - TOP - P_BOTTOM
+    slot = plot_w / n
+    bar_w = min(26.0, slot * 0.36)
+    top_value = max([r.por_comportamiento for r in rows] + [r.por_vencimiento for r in rows], default=Decimal(0))
+    baseline = TOP + plot_h
+
+    def bar(x: float, value: Decimal) -> PairBar:
+        share = float(value / top_value) if top_value > 0 else 0.0
+        h = round(plot_h * share, 1)
+        if value > 0:
+            h = max(h, 2.0)
+        return PairBar(round(x, 1), round(baseline - h, 1), h, money(value, "MXN"))
+
+    groups = []
+    for i, r in enumerate(rows):
+        center = P_LEFT + i * slot + slot / 2
+        groups.append(PeriodGroup(
+            r.periodo.etiqueta.split("-")[-1], r.periodo.inicio.strftime("%d/%m"), round(center, 1),
+            bar(center - bar_w - 1, r.por_comportamiento), bar(center + 1, r.por_vencimiento)))
+    grid = []
+    if top_value > 0:
+        for k in range(1, 5):
+            value = top_value * k / 4
+            grid.append(GridLine(round(baseline - plot_h * k / 4, 1), _short(value)))
+    total_b = sum((r.por_comportamiento for r in rows), Decimal(0))
+    total_d = sum((r.por_vencimiento for r in rows), Decimal(0))
+    return ProjectionChart(P_WIDTH, P_HEIGHT, baseline, round(bar_w, 1), groups, grid,
+                           "Proyección de ingresos por periodo en MXN", top_value <= 0,
+                           money(total_b, "MXN"), money(total_d, "MXN"))

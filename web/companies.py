@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
@@ -74,7 +75,7 @@ def upload_csd(rfc: str) -> Any:
 def rep_serie(rfc: str) -> Any:
     db = get_session()
     try:
-        company = view.set_rep_serie(db, rfc, request.form.get("serie", "")[:40], actor=g.user.username, clock=clock())
+        company = app_settings.set_rep_serie(db, rfc, request.form.get("serie", "")[:40], actor=g.user.username, clock=clock())
         db.commit()
     except NotFoundError:
         db.rollback()

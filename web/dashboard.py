@@ -1,16 +1,18 @@
-"""Tablero: receivable and overdue per currency, aging chart, and what is coming."""
+"""Tablero: receivable and overdue per currency, aging chart, REP compliance, today's follow-ups,
+broken promises and the projected income of the next 12 weeks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError
 from web.charts import aging_chart
 from web.clock import today
 from web.db import get_session, settings
 from web.security import READERS, require_role
+from web.services.collections import dashboard_panel
 from web.services.dashboard import dashboard_summary
 from web.services.inputs import parse_date
 from web.services.rep_compliance import rep_compliance
@@ -31,5 +33,6 @@ def index() -> Any:
     charts = [aging_chart(m.etiquetas, m.importes, m.moneda) for m in summary.monedas]
     # REP deadlines count from today, whatever fecha de corte the balances use.
     reps = rep_compliance(get_session(), today(), settings().rep_deadline_day)
-    return render_template("dashboard.html", summary=summary, charts=charts, error=error, reps=reps,
+    panel = dashboard_panel(get_session(), today(), current_app.config["DATABASE_URL"])
+    return render_template("dashboard.html", summary=summary, charts=charts, error=error, reps=reps, panel=panel,
                            hoy=today()), (400 if error else 200)

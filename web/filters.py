@@ -38,7 +38,32 @@ def fecha_hora(value: datetime | None) -> str:
     return value.strftime("%d/%m/%Y %H:%M")
 
 
+def celda(value: object, kind: str, currency: str = "MXN") -> str:
+    """One cell of a report table: money with the row's currency decimals, dates dd/mm/aaaa."""
+    from cfdi_cobranza.reports.export import Kind, _text_cell
+
+    if value is None or value == "":
+        return ""
+    if kind == Kind.MONEY:
+        return money(Decimal(str(value)), currency).rsplit(" ", 1)[0]
+    return _text_cell(value, Kind(kind), currency)
+
+
+def fecha_iso(value: str | None) -> str:
+    """``2026-11-20`` or ``2026-11-20 17:05`` (as the services return them) as dd/mm/aaaa [hh:mm]."""
+    if not value:
+        return "—"
+    text = str(value)
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+        rest = text[10:].lstrip("T ")[:5]
+        return f"{text[8:10]}/{text[5:7]}/{text[:4]}" + (f" {rest}" if rest else "")
+    return text
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(fecha_iso, "fecha_iso")
+    app.add_template_filter(lambda v, c="MXN": money(Decimal(str(v)), c) if v not in (None, "") else "—", "money_str")
+    app.add_template_filter(celda, "celda")
     app.add_template_filter(money, "money")
     app.add_template_filter(fecha, "fecha")
     app.add_template_filter(fecha_hora, "fecha_hora")

@@ -29,8 +29,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("pagos", "Pagos", "payments.index", READERS),
     NavItem("bancos", "Bancos", "banks.index", READERS),
     NavItem("rep", "REP", "reps.index", READERS),
-    NavItem("reportes", "Reportes", None, READERS),
-    NavItem("seguimiento", "Seguimiento", None, READERS),
+    NavItem("reportes", "Reportes", "reports.index", READERS),
+    NavItem("seguimiento", "Seguimiento", "followups.index", READERS),
     NavItem("configuracion", "Configuración", "companies.index", SETTINGS_ROLES),
 )
 

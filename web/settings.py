@@ -107,3 +107,62 @@ def revoke_token(token_id: int) -> Any:
         abort(404)
     flash("Token revocado.", "ok")
     return redirect(url_for("settings.tokens"))
+
+
+# --------------------------------------------------------------------------- Cobranza: cash boxes, aging buckets
+
+COLLECTION_SETTINGS = frozenset({"administrador", "contabilidad"})
+
+
+def _collections_page(error: str | None = None, section: str | None = None, form: dict[str, str] | None = None,
+                      status: int = 200) -> Any:
+    from cfdi_cobranza.services import payments as pay
+    from cfdi_cobranza.services import settings as app_settings
+
+    db = get_session()
+    db.rollback()
+    return render_template("settings/collections.html", cajas=pay.cash_box_summary(db),
+                           buckets=app_settings.aging_buckets(db), error=error, section=section, form=form or {}), status
+
+
+@bp.route("/cobranza", methods=["GET"])
+@require_role(*COLLECTION_SETTINGS)
+def collections() -> Any:
+    return _collections_page()
+
+
+@bp.route("/cobranza/cajas", methods=["POST"])
+@require_role(*COLLECTION_SETTINGS)
+def add_cash_box() -> Any:
+    from cfdi_cobranza.services import payments as pay
+
+    form = {k: request.form.get(k, "")[:100].strip() for k in ("nombre", "tipo", "banco", "cuenta", "moneda")}
+    db = get_session()
+    try:
+        if form["cuenta"] and not form["cuenta"].replace(" ", "").isdigit():
+            raise ValidationError("La cuenta o CLABE solo lleva dígitos.", code="CUENTA_INVALIDA")
+        box = pay.add_cash_box(db, form["nombre"], form["tipo"] or "banco", form["banco"] or None,
+                               form["cuenta"] or None, (form["moneda"] or "MXN").upper()[:3])
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return _collections_page(exc.message, "cajas", form, 400)
+    flash(f"{'Caja' if box.kind == 'caja' else 'Cuenta'} «{box.name}» creada.", "ok")
+    return redirect(url_for("settings.collections"))
+
+
+@bp.route("/cobranza/rangos", methods=["POST"])
+@require_role(*COLLECTION_SETTINGS)
+def aging_buckets() -> Any:
+    from cfdi_cobranza.services import settings as app_settings
+
+    spec = request.form.get("rangos", "")[:200]
+    db = get_session()
+    try:
+        buckets = app_settings.set_aging_buckets(db, spec, actor=g.user.username, clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return _collections_page(exc.message, "rangos", {"rangos": spec}, 400)
+    flash("Rangos de antigüedad guardados: " + ", ".join(buckets.labels) + ".", "ok")
+    return redirect(url_for("settings.collections"))

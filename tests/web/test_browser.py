@@ -56,8 +56,9 @@ def test_login_upload_find_dashboard(live_server):
         page.click("nav.sidenav >> text=Importar")
         page.set_input_files("input[name=archivos]", str(REAL_XML))
         page.click("form >> text=Importar")
-        page.wait_for_selector("#resultado-importacion")
-        assert page.locator("#resultado-importacion .pill-imported").count() == 1
+        # importar.js sends one file per request: the progress bar and the live table fill in.
+        page.wait_for_selector("#progreso-texto:has-text('Listo')")
+        assert page.locator("#resultado-vivo .pill-imported").count() == 1
         page.screenshot(path=str(ARTIFACTS / "03-importar-resultado.png"), full_page=True)
 
         page.click("nav.sidenav >> text=Documentos")
@@ -75,8 +76,8 @@ def test_login_upload_find_dashboard(live_server):
         page.screenshot(path=str(ARTIFACTS / "06-clientes.png"), full_page=True)
 
         page.click("nav.sidenav >> text=Tablero")
-        page.wait_for_selector("svg.chart rect", state="attached")
-        assert page.locator("svg.chart rect").count() == 5
+        page.wait_for_selector("svg.chart-aging rect", state="attached")
+        assert page.locator("svg.chart-aging rect").count() == 5
         assert "MXN" in page.inner_text(".kpis")
         page.screenshot(path=str(ARTIFACTS / "07-tablero.png"), full_page=True)
 
@@ -129,8 +130,8 @@ def test_payment_rep_flow(live_server, sandbox_env, tmp_path):
         page.click("nav.sidenav >> text=Importar")
         page.set_input_files("input[name=archivos]", [str(REAL_XML), *generated])
         page.click("form >> text=Importar")
-        page.wait_for_selector("#resultado-importacion")
-        assert page.locator("#resultado-importacion .pill-imported").count() == 3
+        page.wait_for_selector("#progreso-texto:has-text('Listo')")
+        assert page.locator("#resultado-vivo .pill-imported").count() == 3, page.inner_text("#resultado-vivo")
 
         # Register the CSD of the generated invoices' issuer.
         page.click("nav.sidenav >> text=Configuración")
@@ -203,11 +204,76 @@ def test_payment_rep_flow(live_server, sandbox_env, tmp_path):
 
         # Tablero: aging chart and REP compliance.
         page.click("nav.sidenav >> text=Tablero")
-        page.wait_for_selector("svg.chart rect", state="attached")
-        assert page.locator("svg.chart rect").count() == 5
+        page.wait_for_selector("svg.chart-aging rect", state="attached")
+        assert page.locator("svg.chart-aging rect").count() == 5
         assert "pagos sin REP" in page.inner_text("#cumplimiento-rep")
         page.screenshot(path=str(ARTIFACTS / "19-tablero-rep.png"), full_page=True)
         browser.close()
     assert external == []
     assert console_errors == []
     assert failed == []
+
+
+def test_collections_reports_and_follow_up(live_server, app):
+    """Aging report with its chart, projected income, a follow-up captured, the customer's file."""
+    from web.services.uploads import import_uploads
+
+    import_uploads(app.extensions["cobranza_engine"], app.config["COBRANZA_SETTINGS"],
+                   [("cfdi40-real.xml", REAL_XML.read_bytes())], actor="pruebas")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="es-MX")
+        external: list[str] = []
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server) else None)
+        page.goto(live_server + "/login")
+        page.fill("input[name=username]", "cobranza")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server + "/")
+
+        page.click("nav.sidenav >> text=Reportes")
+        page.wait_for_selector(".report-grid")
+        page.screenshot(path=str(ARTIFACTS / "20-reportes.png"), full_page=True)
+        page.click(".report-card >> text=Antigüedad de saldos")
+        page.wait_for_selector("#graficas-antiguedad svg.chart-aging rect", state="attached")
+        assert page.locator("#graficas-antiguedad svg.chart-aging rect").count() == 5
+        assert "COSC8001137NA" in page.inner_text(".report-table")
+        page.screenshot(path=str(ARTIFACTS / "21-reporte-antiguedad.png"), full_page=True)
+        page.fill("input[name=rangos]", "60,30")
+        page.click("#filtros >> text=Ver reporte")
+        page.wait_for_selector("#error-reporte")
+        page.screenshot(path=str(ARTIFACTS / "22-reporte-error.png"), full_page=True)
+
+        page.goto(live_server + "/reportes/proyeccion")
+        page.wait_for_selector("#grafica-proyeccion rect", state="attached")
+        page.screenshot(path=str(ARTIFACTS / "23-proyeccion.png"), full_page=True)
+
+        page.click("nav.sidenav >> text=Seguimiento")
+        page.select_option("select[name=cliente]", "COSC8001137NA")
+        page.select_option("select[name=tipo]", "llamada")
+        page.fill("textarea[name=notas]", "Habló con tesorería; promete transferencia.")
+        page.fill("input[name=promesa_fecha]", "27/11/2026")
+        page.fill("input[name=promesa_importe]", "1500.00")
+        page.fill("input[name=proxima_fecha]", "20/11/2026")
+        page.click("#captura-seguimiento button[type=submit]")
+        page.wait_for_selector(".alert-ok, #error-seguimiento")
+        assert page.locator("#error-seguimiento").count() == 0, page.inner_text("#error-seguimiento")
+        assert "promete transferencia" in page.inner_text("#tareas-hoy")
+        page.screenshot(path=str(ARTIFACTS / "24-seguimiento.png"), full_page=True)
+
+        page.click("nav.sidenav >> text=Clientes")
+        page.click("#tabla-clientes tbody a >> nth=0")
+        page.wait_for_selector("#resumen")
+        page.screenshot(path=str(ARTIFACTS / "25-cliente-expediente.png"), full_page=True)
+
+        page.click("nav.sidenav >> text=Tablero")
+        page.wait_for_selector("#grafica-proyeccion", state="attached")
+        assert "promete transferencia" in page.inner_text("#seguimiento-hoy")
+        page.screenshot(path=str(ARTIFACTS / "26-tablero-seguimiento.png"), full_page=True)
+        browser.close()
+    assert external == []

@@ -77,7 +77,8 @@ def test_pages_show_money_dates_and_chart(client, login, imported):
     assert xml.data == REAL_XML.read_bytes() and "attachment" in xml.headers["Content-Disposition"]
 
 
-def test_nav_marks_future_areas(client, login):
+def test_nav_shows_the_areas_of_the_role(client, login):
     login(client, "consulta")
     html = client.get("/").get_data(as_text=True)
-    assert "próximamente" in html and "Configuración" not in html and "/importar/" not in html
+    assert "Configuración" not in html and "/importar/" not in html
+    assert "/reportes/" in html and "/seguimiento/" in html and "próximamente" not in html

@@ -34,7 +34,8 @@ def params(app, imported, rep_world):
         customer_id = session.scalar(select(Customer.id))
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="pruebas")
         return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id,
-                "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"], "rfc": rep_world["rfc"]}
+                "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
+                "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
 
 
 def test_every_view_declares_access(app):

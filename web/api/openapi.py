@@ -92,6 +92,7 @@ def spec() -> dict[str, Any]:
             }},
             **_payment_paths(),
             **_rep_paths(),
+            **_collection_paths(),
             "/api/v1/openapi.json": {"get": {
                 "summary": "Esta descripción OpenAPI",
                 "operationId": "openapi",
@@ -139,6 +140,78 @@ _PAYMENT_ID = {"name": "payment_id", "in": "path", "required": True, "descriptio
                "schema": {"type": "integer"}}
 _REP_UUID = {"name": "rep_uuid", "in": "path", "required": True, "description": "Folio fiscal (UUID) del REP",
              "schema": {"type": "string"}}
+
+
+_REPORT_FILTERS = [
+    ("corte", "Fecha de corte (dd/mm/aaaa o aaaa-mm-dd); hoy si se omite."),
+    ("cliente", "RFC del cliente."), ("vendedor", "Vendedor."), ("zona", "Zona."),
+    ("clasificacion", "Clasificación del cliente."), ("sucursal", "Sucursal de la venta."),
+    ("empresa", "RFC de la empresa emisora."),
+]
+
+
+def _query(params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
+            for n, d in params]
+
+
+def _json_ok(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _collection_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/reports/aging": {"get": {
+            "summary": "Antigüedad de saldos por fecha de vencimiento, por moneda y convertida a MXN",
+            "operationId": "reporteAntiguedad",
+            "parameters": _query([*_REPORT_FILTERS,
+                                  ("agrupar", "cliente, vendedor, zona, clasificacion, sucursal, empresa o cartera."),
+                                  ("rangos", "Límites de los rangos en días, crecientes: 30,60,90."),
+                                  ("detalle", "1 para incluir el detalle por documento.")]),
+            "responses": {"200": _json_ok("Filas por grupo y moneda, totales, porcentajes y conversión a MXN"),
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/reports/due": {"get": {
+            "summary": "Vencimientos en un rango de fechas (por omisión los próximos 7 días)",
+            "operationId": "reporteVencimientos",
+            "parameters": _query([*_REPORT_FILTERS, ("desde", "Vencimiento desde."), ("hasta", "Vencimiento hasta.")]),
+            "responses": {"200": _json_ok("Documentos por vencer y totales por moneda y día"),
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/reports/projection": {"get": {
+            "summary": "Proyección de ingresos por comportamiento de pago y por vencimiento",
+            "operationId": "reporteProyeccion",
+            "parameters": _query([*_REPORT_FILTERS, ("periodo", "semana o mes."),
+                                  ("hasta", "Fin de la proyección (90 días si se omite).")]),
+            "responses": {"200": _json_ok("Cobros esperados por periodo y moneda, y en MXN"),
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/customers/{rfc}/summary": {"get": {
+            "summary": "Resumen financiero del cliente: compras, pagos, adeudos, días de atraso, promesas",
+            "operationId": "resumenCliente",
+            "parameters": [{"name": "rfc", "in": "path", "required": True, "description": "RFC del cliente.",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json_ok("Resumen financiero"), "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/followups": {"post": {
+            "summary": "Registra un seguimiento de cobranza (no se modifica ni se borra después)",
+            "operationId": "registrarSeguimiento",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["cliente", "tipo"], "properties": {
+                    "cliente": {"type": "string", "description": "RFC del cliente."},
+                    "tipo": {"type": "string", "description": "llamada, correo, visita, carta, whatsapp, otro ..."},
+                    "notas": {"type": "string"},
+                    "documentos": {"type": "array", "items": {"type": "string"},
+                                   "description": "UUID o serie-folio de los documentos relacionados."},
+                    "promesa_fecha": {"type": "string", "format": "date"},
+                    "promesa_importe": {"type": "string", "description": "Importe decimal como texto."},
+                    "promesa_moneda": {"type": "string"},
+                    "proxima_fecha": {"type": "string", "format": "date"},
+                    "proxima_tipo": {"type": "string"}}}}}},
+            "responses": {"201": _json_ok("El seguimiento registrado"), "400": _ERROR, "404": _ERROR,
+                          "409": _ERROR, **_AUTH_ERRORS},
+        }},
+    }
 
 
 def _payment_paths() -> dict[str, Any]:

@@ -44,7 +44,12 @@ class DashboardSummary:
 
 
 def dashboard_summary(session: Session, as_of: date, buckets: str | None = None) -> DashboardSummary:
-    spec = AgingBuckets.parse(buckets)
+    if buckets is None:
+        from cfdi_cobranza.services.settings import aging_buckets
+
+        spec = aging_buckets(session)  # the buckets set in Configuración → Cobranza
+    else:
+        spec = AgingBuckets.parse(buckets)
     by_currency: dict[str, list[OpenItem]] = defaultdict(list)
     customers: set[str] = set()
     for row in list_documents(session, open_only=True, as_of=as_of):

@@ -1,0 +1,69 @@
+"""Collections endpoints: aging, due dates and projected income reports, a customer's
+financial summary, and recording a follow-up (the follow-up file only grows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request
+
+from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.reports import tables
+from cfdi_cobranza.services import collection_reports as reports
+from web.api import bp
+from web.api.auth import token_role
+from web.clock import clock, today
+from web.db import get_session
+from web.security import READERS
+from web.services import collections as view
+
+FOLLOWERS = frozenset({"administrador", "cobranza"})
+
+
+@bp.route("/reports/aging", methods=["GET"])
+@token_role(*READERS)
+def report_aging() -> Any:
+    p = view.parse_params(request.args, today())
+    page = view.aging_page(get_session(), p, for_download=True)
+    return jsonify(page.report.payload)
+
+
+@bp.route("/reports/due", methods=["GET"])
+@token_role(*READERS)
+def report_due() -> Any:
+    p = view.parse_params(request.args, today())
+    return jsonify(view.due_page(get_session(), p, for_download=True).report.payload)
+
+
+@bp.route("/reports/projection", methods=["GET"])
+@token_role(*READERS)
+def report_projection() -> Any:
+    p = view.parse_params(request.args, today())
+    return jsonify(view.projection_page(get_session(), p, for_download=True).report.payload)
+
+
+@bp.route("/customers/<rfc>/summary", methods=["GET"])
+@token_role(*READERS)
+def customer_summary(rfc: str) -> Any:
+    summary = reports.customer_overview(get_session(), rfc[:20], today())
+    return jsonify(tables.customer_summary_payload(summary))
+
+
+@bp.route("/followups", methods=["POST"])
+@token_role(*FOLLOWERS)
+def add_follow_up() -> Any:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("Envíe un objeto JSON con cliente y tipo del seguimiento.", code="JSON_INVALIDO")
+    fields = {"cliente": "cliente", "tipo": "tipo", "notas": "notas", "promesa_fecha": "promesa_fecha",
+              "promesa_importe": "promesa_importe", "promesa_moneda": "promesa_moneda",
+              "proxima_fecha": "proxima_fecha", "proxima_tipo": "proxima_tipo"}
+    form = {k: str(body.get(src) or "") for k, src in fields.items()}
+    docs = body.get("documentos") or []
+    if not isinstance(docs, list):
+        raise ValidationError("«documentos» debe ser una lista de UUID o serie-folio.", code="JSON_INVALIDO")
+    form["documentos"] = ",".join(str(d) for d in docs[:50])
+    db = get_session()
+    data = view.add_follow_up(db, view.FollowUpForm.from_form(form), actor=f"api:{g.api_token.name}", clock=clock())
+    db.commit()
+    return jsonify({"seguimiento": data}), 201
