@@ -211,6 +211,10 @@ def set_conditions(
     ):
         freeze_sale_assignments(session, customer.id, row.sucursal, row.vendedor, clock=clock)
     row.plazo_maximo_dias = proposed.plazo_maximo_dias
+    if plazo_maximo_dias is not None:
+        # The customer's credit term also dates the invoices imported from now on
+        # (vencimiento = fecha + term when CondicionesDePago states no days).
+        customer.credit_days = proposed.plazo_maximo_dias
     row.nivel_control = proposed.nivel_control.value
     row.estatus = proposed.estatus.value
     row.tipo_cobranza = proposed.tipo_cobranza.value
