@@ -201,20 +201,58 @@ def movement_cmd(app: AppContext, desde: date, hasta: date, group_by: str, custo
     return _emit(tables.movement_report(rep), fmt, out, as_json)
 
 
+def _statement_output(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``output_options`` plus ``pdf`` (the printable estado de cuenta)."""
+    f = click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVO",
+                     help="Escribe el reporte en este archivo.")(f)
+    f = click.option("--format", "fmt", type=click.Choice([*(x.value for x in Format), "pdf"]), default=None,
+                     help="Formato de salida (por omisión: table, o el de la extensión de --out).")(f)
+    return json_option(f)
+
+
 @report_group.command("statement")
 @click.option("--customer", "rfc", required=True, metavar="RFC", help="Cliente.")
 @range_options()
-@output_options
+@_statement_output
 @pass_app
 def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str | None, out: Path | None,
                   as_json: bool) -> int:
-    """Estado de cuenta (historial) de un cliente en un periodo, por moneda."""
+    """Estado de cuenta (historial) de un cliente en un periodo, por moneda (también en PDF)."""
     migrate(app.engine)
     rango = _range(desde, hasta)
+    as_pdf = fmt == "pdf" or (fmt is None and out is not None and out.suffix.lower() == ".pdf")
+    if as_pdf and out is None:
+        raise click.UsageError("el formato pdf necesita --out ARCHIVO.pdf.")
     with transaction(app.engine) as s:
-        key = find_customer(s, rfc).key
+        customer = find_customer(s, rfc)
+        key = customer.key
         sts = reports.customer_statement(s, key, rango)
+        empresa = _issuer(s, customer.id) if as_pdf else None
+    if as_pdf and out is not None and empresa is not None:
+        from cfdi_cobranza.pdf.statement import render_statement_pdf
+
+        out.write_bytes(render_statement_pdf(sts, empresa=empresa, fecha_corte=rango.hasta))
+        if as_json:
+            emit_json({"archivo": str(out), "formato": "pdf", "rfc": key, "monedas": [st.moneda for st in sts]})
+        else:
+            click.echo(f"Estado de cuenta escrito en {out} (pdf).", err=True)
+        return EXIT_OK
     return _emit(tables.statement_report(key, sts, rango.desde, rango.hasta), fmt, out, as_json)
+
+
+def _issuer(session: Any, customer_id: int) -> Any:
+    """The company on the statement: the one that invoiced the customer (else the first one)."""
+    from sqlalchemy import select
+
+    from cfdi_cobranza.db.models import Company, Document
+    from cfdi_cobranza.pdf.letters import Company as PrintedCompany
+
+    company = session.scalar(select(Company).join(Document, Document.company_id == Company.id)
+                             .where(Document.customer_id == customer_id).order_by(Document.id).limit(1))
+    company = company or session.scalar(select(Company).order_by(Company.id).limit(1))
+    if company is None:
+        return PrintedCompany(nombre="", rfc="")
+    return PrintedCompany(nombre=company.nombre or company.rfc, rfc=company.rfc)
 
 
 @report_group.command("summary")

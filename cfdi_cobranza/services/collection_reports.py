@@ -14,15 +14,17 @@ after it (the usual "today" report) the query reads only invoices with a balance
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy import Numeric, and_, case, func, literal, literal_column, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company, Credit, Customer, Document
@@ -145,9 +147,12 @@ def _has_later_credits(session: Session, as_of: date) -> bool:
 
 def _balance(session: Session, as_of: date) -> tuple[Any, Any, list[Any]]:
     """(saldo expression, subquery to outer-join or None, WHERE conditions) at ``as_of``."""
-    base = [Document.tipo == "I", Document.status != "cancelado", Document.fecha <= end_of(as_of)]
+    # Constants written into the SQL (not bound): they repeat the predicate of the partial
+    # index ix_document_open_aging, which the planners can only match against literals.
+    base = [Document.tipo == literal_column("'I'"), Document.status != literal_column("'cancelado'"),
+            Document.fecha <= end_of(as_of)]
     if not _has_later_credits(session, as_of):
-        return Document.saldo, None, [*base, Document.saldo > 0]
+        return Document.saldo, None, [*base, Document.saldo > literal_column("0")]
     later = (
         select(Credit.document_id.label("doc_id"), func.sum(Credit.amount).label("later"))
         .where(Credit.fecha > end_of(as_of), Credit.reversed_at.is_(None), Credit.document_id.is_not(None))
@@ -203,77 +208,128 @@ def aging(
 
     ``detail`` adds the document lines (one more query); without it ``detalle`` is empty.
     """
+    with _no_gc():
+        return _aging(session, as_of, buckets, group_by, filters, rates, detail)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a report builds its rows.
+
+    A report by customer creates a few hundred thousand tuples, lists and row objects,
+    none of them in a reference cycle; with the collector on, every few thousand
+    allocations it re-scans everything alive (the session, the rows read so far), which
+    cost more than building the report (bench/bench_collections.py). Reference counting
+    still frees everything; the collector resumes as it was when the report is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _aging(
+    session: Session,
+    as_of: date,
+    buckets: str | Sequence[int] | AgingBuckets | None,
+    group_by: GroupBy | str,
+    filters: Filters | None,
+    rates: Mapping[str, Decimal] | None,
+    detail: bool,
+) -> AgingReport:
     spec = resolve_buckets(session, buckets)
     grouping = GroupBy.parse(group_by)
     saldo, later, where = _balance(session, as_of)
     conds = _bucket_conditions(as_of, spec)
     key = _group_expr(grouping).label("grp")
-    cols = [func.sum(case((c, saldo), else_=0)) for c in conds]
-    stmt = select(key, Document.moneda, func.count(), *cols).select_from(Document)
+    # PostgreSQL sums NUMERIC(24,6) into Decimals of that scale: read them as they come
+    # (psycopg builds the Decimal) instead of through Money's per-value re-quantizing.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    amount = Numeric(24, 6) if postgres else Money()
+    cols = [type_coerce(func.sum(case((c, saldo), else_=0)), amount).label(f"b{i}") for i, c in enumerate(conds)]
+    stmt = select(key, Document.moneda.label("moneda"), func.count().label("n"), *cols).select_from(Document)
     if later is not None:
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
     need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
     stmt = _filter(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
-    raw = session.execute(stmt).all()
+    if grouping is GroupBy.CLIENTE:
+        # One row per customer and currency: name the customers in the same query.
+        agg = stmt.subquery()
+        stmt = (select(Customer.key, Customer.nombre, agg.c.moneda, agg.c.n, *(agg.c[f"b{i}"] for i in range(len(cols))))
+                .select_from(agg).join(Customer, Customer.id == agg.c.grp))
+    raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
 
     names: dict[str, str] = {}
-    if grouping is GroupBy.CLIENTE:
-        ids = [r[0] for r in raw]
-        customers: dict[int, tuple[str, str | None]] = {}
-        for chunk_start in range(0, len(ids), 20000):
-            chunk = ids[chunk_start: chunk_start + 20000]
-            customers.update({i: (k, n) for i, k, n in session.execute(
-                select(Customer.id, Customer.key, Customer.nombre).where(Customer.id.in_(chunk)))})
     per_row: dict[tuple[str, str], tuple[list[Decimal], int]] = {}
-    for grp, moneda, count, *amounts in raw:
+    for row in raw:
         if grouping is GroupBy.CLIENTE:
-            ckey, cname = customers[grp]
-            gkey, gname = group_key(_Named(ckey, display_name(cname)), grouping)  # type: ignore[arg-type]
-        elif grouping is GroupBy.CARTERA:
-            gkey, gname = "*", "Toda la cartera"
+            ckey, cname, moneda, count, *amounts = row
+            gkey, gname = ckey, (f"{cname} ({ckey})" if cname else ckey)  # domain.aging.group_key
         else:
-            value = (grp or "").strip()
-            gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
+            grp, moneda, count, *amounts = row
+            if grouping is GroupBy.CARTERA:
+                gkey, gname = "*", "Toda la cartera"
+            else:
+                value = (grp or "").strip()
+                gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
         names.setdefault(gkey, gname)
-        values = [Decimal(a or 0) for a in amounts]
+        values = [a or ZERO for a in amounts]  # a zero sum reads as Decimal("0"), as Decimal(0) did
         prev = per_row.get((gkey, moneda))
         if prev is not None:  # "" and NULL both mean unassigned
             values = [a + b for a, b in zip(prev[0], values, strict=True)]
             count += prev[1]
         per_row[(gkey, moneda)] = (values, count)
 
-    mx = rates_to_mxn(session, {m for _, m in per_row}, as_of, rates)
-    mx.require(m for _, m in per_row)
-    size = len(spec)
-    totals_acc: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * size)
+    currencies = {m for _, m in per_row}
+    mx = rates_to_mxn(session, currencies, as_of, rates)
+    mx.require(currencies)
+    rate_of = {m: mx.rate(m) for m in currencies}
+    # Decimal sums of these amounts are exact, so summing by column gives the same
+    # figures as adding row by row; the MXN rows keep the row order they always had.
+    by_cur: dict[str, list[list[Decimal]]] = defaultdict(list)
     totals_docs: Counter[str] = Counter()
-    mxn_acc: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * size)
+    mxn_acc: dict[str, list[Decimal]] = {}
     mxn_docs: Counter[str] = Counter()
     for (gkey, moneda), (values, count) in per_row.items():
-        acc = totals_acc[moneda]
-        rate = mx.rate(moneda)
-        macc = mxn_acc[gkey]
-        for i, v in enumerate(values):
-            acc[i] += v
-            macc[i] += v * rate
+        by_cur[moneda].append(values)
         totals_docs[moneda] += count
+        rate = rate_of[moneda]
+        # x * 1 is x (same digits, same exponent): pesos need no multiplication.
+        in_mxn = values if moneda == MXN and rate == 1 and rate.as_tuple().exponent == 0 else [
+            v * rate for v in values]
+        prev_mxn = mxn_acc.get(gkey)
+        mxn_acc[gkey] = in_mxn if prev_mxn is None else [a + v for a, v in zip(prev_mxn, in_mxn, strict=True)]
         mxn_docs[gkey] += count
-    totales = {cur: AgingAmounts(tuple(v), totals_docs[cur]) for cur, v in sorted(totals_acc.items())}
-    filas = tuple(
-        AgingRow(gkey, names[gkey], cur, AgingAmounts(tuple(values), count),
-                 pct(sum(values, ZERO), totales[cur].total))
-        for (gkey, cur), (values, count) in sorted(per_row.items(), key=lambda kv: (names[kv[0][0]], kv[0]))
-    )
-    grand = [ZERO] * size
-    for values in mxn_acc.values():
-        for i, v in enumerate(values):
-            grand[i] += v
+    totales = {cur: AgingAmounts(tuple(sum(col, ZERO) for col in zip(*rows, strict=True)), totals_docs[cur])
+               for cur, rows in sorted(by_cur.items())}
+    cur_total = {cur: t.total for cur, t in totales.items()}
+    filas_list: list[AgingRow] = []
+    pesos: dict[str, tuple[list[Decimal], AgingAmounts, Decimal]] = {}  # MXN row of each group
+    for (gkey, cur), (values, count) in sorted(per_row.items(), key=lambda kv: (names[kv[0][0]], kv[0])):
+        row_amounts = AgingAmounts(tuple(values), count)
+        row_total = sum(values, ZERO)
+        if cur == MXN:
+            pesos[gkey] = (values, row_amounts, row_total)
+        filas_list.append(AgingRow(gkey, names[gkey], cur, row_amounts, pct(row_total, cur_total[cur])))
+    filas = tuple(filas_list)
+    grand = [sum(col, ZERO) for col in zip(*mxn_acc.values(), strict=True)] if mxn_acc else [ZERO] * len(spec)
     total_mxn = AgingAmounts(tuple(grand), sum(mxn_docs.values()))
-    filas_mxn = tuple(
-        AgingRow(gkey, names[gkey], MXN, AgingAmounts(tuple(values), mxn_docs[gkey]),
-                 pct(sum(values, ZERO), total_mxn.total))
-        for gkey, values in sorted(mxn_acc.items(), key=lambda kv: (names[kv[0]], kv[0]))
-    )
+    grand_total = total_mxn.total
+    filas_mxn_list: list[AgingRow] = []
+    # Groups in the order of ``filas`` (sorted by name, then key): the same order as
+    # sorting the groups by (name, key).
+    for gkey in dict.fromkeys(r.grupo for r in filas):
+        values = mxn_acc[gkey]
+        same = pesos.get(gkey)
+        if same is not None and same[0] is values:  # pesos only: the MXN view is that very row
+            row_amounts, row_total = same[1], same[2]
+        else:
+            row_amounts, row_total = AgingAmounts(tuple(values), mxn_docs[gkey]), sum(values, ZERO)
+        filas_mxn_list.append(AgingRow(gkey, names[gkey], MXN, row_amounts, pct(row_total, grand_total)))
+    filas_mxn = tuple(filas_mxn_list)
     detalle: tuple[Any, ...] = ()
     if detail:
         detalle = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
@@ -282,12 +338,6 @@ def aging(
         filas_mxn=filas_mxn, total_mxn=total_mxn, tipos_cambio={c: mx.rate(c) for c in totales},
         detalle=detalle,
     )
-
-
-@dataclass(frozen=True)
-class _Named:
-    rfc: str
-    nombre: str
 
 
 def open_items(

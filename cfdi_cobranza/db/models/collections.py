@@ -24,11 +24,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from cfdi_cobranza.db.models.base import Base
-from cfdi_cobranza.db.models.ledger import Credit
+from cfdi_cobranza.db.models.ledger import Credit, Document
 from cfdi_cobranza.db.types import Money, UtcDateTime
 from cfdi_cobranza.errors import ConflictError
 
@@ -283,3 +284,18 @@ def _refuse_changes(session: Session, _ctx: Any, _instances: Any) -> None:
 # finds those (usually none) without scanning every credit. Declared here, next to the
 # report that needs it, so autogenerate keeps it in the model's metadata.
 Index("ix_credit_fecha", Credit.fecha)
+
+# The aging report and the open items read only live invoices with a balance, grouped
+# by customer and currency. This partial index holds exactly those rows, ordered by
+# (customer, currency) and carrying every column the aging query reads, so the GROUP BY
+# is an index-only scan of the open portfolio instead of a scan of every document (with
+# its XML) plus a sort. Same definition on PostgreSQL and SQLite (both have partial
+# indexes); the report writes the predicate's constants into its SQL so it matches.
+OPEN_AGING_WHERE = "tipo = 'I' AND saldo > 0 AND status <> 'cancelado'"
+Index(
+    "ix_document_open_aging",
+    Document.customer_id, Document.moneda, Document.vencimiento, Document.saldo, Document.fecha,
+    Document.company_id,
+    postgresql_where=text(OPEN_AGING_WHERE),
+    sqlite_where=text(OPEN_AGING_WHERE),
+)

@@ -1,0 +1,198 @@
+"""Benchmark: the aging report and one customer's summary on a large portfolio.
+
+Generates the portfolio with ``bench/gen_portfolio.py`` (1,000,000 documents and
+100,000 customers on PostgreSQL by default; a smaller one on SQLite) and times,
+as the median of several runs after a warm-up:
+
+(a) the aging report grouped by customer with totals, through the service the CLI's
+    ``cobranza report aging --by cliente`` calls (``collection_reports.aging``);
+(b) one customer's financial summary through the service ``cobranza customer summary``
+    calls (``collection_reports.customer_overview``), for a typical customer and for
+    the one with thousands of documents;
+(c) the baseline in the same run: a plain
+    ``SELECT customer_id, moneda, SUM(saldo) FROM document WHERE tipo='I' AND saldo <> 0
+    GROUP BY customer_id, moneda`` over the same table,
+
+and prints the ratio aging / baseline (design rule 15: ratios against a baseline of the
+same run, no timed assertions in the tests). ``--explain`` prints EXPLAIN ANALYZE
+summaries of the aging query and the baseline on PostgreSQL.
+
+    .venv/bin/python bench/bench_collections.py [--reuse] [--explain] [--no-sqlite] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_portfolio import AS_OF, fresh_pg, generate, rfc
+
+from cfdi_cobranza.db.session import make_engine, transaction
+from cfdi_cobranza.services import collection_reports as reports
+
+BASELINE = ("SELECT customer_id, moneda, SUM(saldo) FROM document WHERE tipo = 'I' AND saldo <> 0 "
+            "GROUP BY customer_id, moneda")
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median milliseconds of ``runs`` calls after one warm-up call, and the last result."""
+    result = fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), result
+
+
+@contextmanager
+def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (and parameters) executed on ``engine`` inside the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def hook(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+
+
+def explain(engine: Engine, sql: str, params: Any, label: str) -> None:
+    with engine.connect() as c:
+        raw = c.connection.driver_connection
+        assert raw is not None
+        cur = raw.cursor()
+        cur.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", params)
+        plan = [r[0] for r in cur.fetchall()]
+    keep = [ln for ln in plan if "->" in ln or ln.startswith(("Execution", "Planning"))
+            or not ln.startswith(" ")]
+    print(f"    EXPLAIN ANALYZE {label}:")
+    for ln in keep[:14]:
+        print(f"      {ln.rstrip()[:150]}")
+
+
+def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, float]:
+    with engine.connect() as c:
+        docs = c.execute(text("SELECT count(*) FROM document")).scalar() or 0
+        customers = c.execute(text("SELECT count(*) FROM customer")).scalar() or 0
+        credits = c.execute(text("SELECT count(*) FROM credit")).scalar() or 0
+    print(f"[{label}] {docs:,} documents, {customers:,} customers, {credits:,} credits; fecha de corte {AS_OF}")
+    typical = rfc(2 + (customers - 1) // 2)
+    big = rfc(1)
+    with engine.connect() as c:
+        n_typ = c.execute(text("SELECT count(*) FROM document d JOIN customer c ON c.id = d.customer_id "
+                               "WHERE c.key = :k"), {"k": typical}).scalar()
+        n_big = c.execute(text("SELECT count(*) FROM document d JOIN customer c ON c.id = d.customer_id "
+                               "WHERE c.key = :k"), {"k": big}).scalar()
+
+    def aging(as_of: Any = AS_OF) -> Any:
+        with transaction(engine) as s:
+            return reports.aging(s, as_of, group_by="cliente", rates={})
+
+    def baseline() -> Any:
+        with transaction(engine) as s:
+            return s.execute(text(BASELINE)).all()
+
+    def overview(key: str) -> Callable[[], Any]:
+        def call() -> Any:
+            with transaction(engine) as s:
+                return reports.customer_overview(s, key, AS_OF)
+        return call
+
+    out: dict[str, float] = {}
+    out["baseline"], base_rows = timed(baseline, runs)
+    out["aging"], rep = timed(aging, runs)
+    out["aging_past"], _ = timed(lambda: aging(AS_OF - timedelta(days=30)), max(1, runs // 2))
+    out["summary"], view = timed(overview(typical), runs * 4)
+    out["summary_big"], _ = timed(overview(big), max(1, runs))
+    groups = len({r.grupo for r in rep.filas})
+    print(f"[{label}] baseline GROUP BY: {out['baseline']:8.1f} ms ({len(base_rows):,} rows)")
+    print(f"[{label}] aging by customer: {out['aging']:8.1f} ms ({groups:,} customers, {len(rep.filas):,} rows, "
+          f"total MXN {rep.total_mxn.total:,.2f}) -> ratio aging/baseline {out['aging'] / out['baseline']:.2f}x")
+    print(f"[{label}] aging at a past fecha de corte (credits after it added back): {out['aging_past']:8.1f} ms "
+          f"-> ratio {out['aging_past'] / out['baseline']:.2f}x")
+    print(f"[{label}] customer summary ({n_typ} documents): {out['summary']:8.2f} ms "
+          f"(saldo {dict(view.summary.saldo)})")
+    print(f"[{label}] customer summary, big account ({n_big:,} documents): {out['summary_big']:8.2f} ms")
+    targets = [("aging < 1 s", out["aging"] < 1000), ("summary < 50 ms", out["summary"] < 50)]
+    print(f"[{label}] targets: " + ", ".join(f"{name}: {'ok' if ok else 'MISSED'}" for name, ok in targets))
+    if show_plan and engine.dialect.name == "postgresql":
+        with captured(engine) as seen:
+            aging()
+        sql, params = next((sp for sp in seen if "CASE" in sp[0] and "GROUP BY" in sp[0]), seen[-1])
+        explain(engine, sql, params, "aging (main query)")
+        explain(engine, BASELINE, None, "baseline")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                    help="PostgreSQL server URL (admin database)")
+    ap.add_argument("--pg-db", default="cobranza_bench")
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--sqlite", type=Path, default=Path("/tmp/cobranza_bench.db"))
+    ap.add_argument("--sqlite-docs", type=int, default=200_000)
+    ap.add_argument("--sqlite-customers", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--reuse", action="store_true", help="use the databases a previous run generated")
+    ap.add_argument("--explain", action="store_true")
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated databases")
+    args = ap.parse_args()
+
+    def quiet(_msg: str) -> None:
+        pass
+
+    if not args.no_pg:
+        url = args.pg.rsplit("/", 1)[0] + f"/{args.pg_db}"
+        if not args.reuse:
+            url = fresh_pg(args.pg, args.pg_db)
+            engine = make_engine(url)
+            st = generate(engine, docs=args.docs, customers=args.customers, log=quiet)
+            print(f"[PostgreSQL] generated (COPY) in {st.seconds:.1f} s: {st.line()}")
+        else:
+            engine = make_engine(url)
+        try:
+            run("PostgreSQL", engine, args.runs, args.explain)
+        finally:
+            engine.dispose()
+            if not args.keep and not args.reuse:
+                admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)'))
+                admin.dispose()
+    if not args.no_sqlite:
+        if not args.reuse:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{args.sqlite}{suffix}").unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{args.sqlite}")
+        if not args.reuse:
+            st = generate(engine, docs=args.sqlite_docs, customers=args.sqlite_customers, log=quiet)
+            print(f"[SQLite] generated (executemany) in {st.seconds:.1f} s: {st.line()}")
+        try:
+            run("SQLite", engine, args.runs, False)
+        finally:
+            engine.dispose()
+            if not args.keep and not args.reuse:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{args.sqlite}{suffix}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
