@@ -40,6 +40,12 @@ class AppContext:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
 
+    def close(self) -> None:
+        """Return the pool's connections (a PostgreSQL server counts them)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -75,6 +75,7 @@ click.Context.formatter_class = SpanishHelpFormatter
 def cli(ctx: click.Context, db_url: str | None) -> None:
     """cfdi-cobranza: cuentas por cobrar con CFDI 4.0 y complementos de pago (REP)."""
     ctx.obj = AppContext(db_url)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:

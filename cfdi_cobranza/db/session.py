@@ -83,4 +83,9 @@ def migrate(engine: Engine) -> list[str]:
 
     command.upgrade(alembic_config(engine), "heads")
     with engine.connect() as conn:
-        return sorted(MigrationContext.configure(conn).get_current_heads())
+        heads = sorted(MigrationContext.configure(conn).get_current_heads())
+        if conn.dialect.name == "sqlite":
+            # Without statistics SQLite's planner can pick a weak index (ix_document_tipo)
+            # for per-customer reports; optimize gathers them when they are stale.
+            conn.exec_driver_sql("PRAGMA optimize")
+        return heads

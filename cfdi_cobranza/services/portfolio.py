@@ -360,13 +360,13 @@ def rates_to_mxn(
         found = session.execute(
             select(Document.tipo_cambio).where(
                 Document.moneda == currency, Document.tipo_cambio.is_not(None), Document.fecha <= end
-            ).order_by(Document.fecha.desc()).limit(1)
+            ).order_by(Document.fecha.desc(), Document.id.desc()).limit(1)
         ).scalar()
         if found is None:
             found = session.execute(
                 select(Payment.tipo_cambio).where(
                     Payment.moneda == currency, Payment.fecha_pago <= end
-                ).order_by(Payment.fecha_pago.desc()).limit(1)
+                ).order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(1)
             ).scalar()
         if found is not None and found > 0:
             rates[currency] = found
