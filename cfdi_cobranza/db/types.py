@@ -78,8 +78,10 @@ def _result(value: Any, dialect: Dialect, scale: int) -> Decimal | None:
     if dialect.name == "sqlite":
         if isinstance(value, float):
             raise TypeError("unexpected float from SQLite for an exact column")
-        return _normalize_scale(Decimal(int(value)).scaleb(-scale), scale)
-    return _normalize_scale(Decimal(value), scale)
+        # An integer scaled by 10^-scale already carries exactly ``scale`` decimals.
+        return Decimal(value).scaleb(-scale)
+    dec = value if isinstance(value, Decimal) else Decimal(value)
+    return dec if dec.as_tuple().exponent == -scale else _normalize_scale(dec, scale)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
