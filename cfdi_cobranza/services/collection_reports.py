@@ -608,3 +608,32 @@ __all__ = [
     "resolve_buckets",
     "summary",
 ]
+
+
+def open_counts(session: Session, as_of: date) -> tuple[dict[str, int], int]:
+    """Overdue open invoices per currency and customers with an open balance, at ``as_of``.
+
+    Balances at a past fecha de corte subtract only the credits dated up to it; the
+    counts are one aggregate query, whatever the size of the portfolio.
+    """
+    from sqlalchemy import distinct
+
+    end = datetime.combine(as_of, time.max)
+    paid = (
+        select(Credit.document_id.label("doc"), func.sum(Credit.amount).label("paid"))
+        .where(Credit.reversed_at.is_(None), Credit.fecha <= end, Credit.document_id.is_not(None))
+        .group_by(Credit.document_id)
+        .subquery()
+    )
+    saldo = Document.total - func.coalesce(paid.c.paid, 0)
+    base = (
+        select(Document.moneda, Document.customer_id, Document.vencimiento)
+        .outerjoin(paid, paid.c.doc == Document.id)
+        .where(Document.tipo == "I", Document.status != "cancelado", Document.fecha <= end, saldo > 0)
+        .subquery()
+    )
+    overdue: dict[Any, Any] = dict(session.execute(
+        select(base.c.moneda, func.count()).where(base.c.vencimiento < as_of).group_by(base.c.moneda)
+    ).all())
+    customers = session.scalar(select(func.count(distinct(base.c.customer_id)))) or 0
+    return {str(k): int(v) for k, v in overdue.items()}, int(customers)

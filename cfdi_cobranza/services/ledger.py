@@ -63,15 +63,15 @@ def find_customer(session: Session, rfc: str) -> Customer:
     return customer
 
 
-def saldo_as_of(session: Session, doc_ids: list[int], as_of: date) -> dict[int, Decimal]:
-    """Credits dated up to ``as_of`` per document (for a fecha de corte in the past)."""
+def credited_as_of(as_of: date) -> Any:
+    """Subquery: live credits per document dated up to ``as_of`` (for a past fecha de corte)."""
     end = datetime.combine(as_of, time.max)
-    rows = session.execute(
-        select(Credit.document_id, func.sum(Credit.amount))
-        .where(Credit.document_id.in_(doc_ids), Credit.fecha <= end, Credit.reversed_at.is_(None))
+    return (
+        select(Credit.document_id.label("doc"), func.sum(Credit.amount).label("paid"))
+        .where(Credit.document_id.is_not(None), Credit.fecha <= end, Credit.reversed_at.is_(None))
         .group_by(Credit.document_id)
+        .subquery()
     )
-    return {doc_id: Decimal(total) for doc_id, total in rows if doc_id is not None}
 
 
 def list_documents(
@@ -84,7 +84,13 @@ def list_documents(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[DocumentRow]:
-    stmt = select(Document, Customer.rfc, Customer.nombre).join(Customer, Customer.id == Document.customer_id)
+    paid = credited_as_of(as_of) if as_of is not None else None
+    columns: list[Any] = [Document, Customer.rfc, Customer.nombre]
+    if paid is not None:
+        columns.append(func.coalesce(paid.c.paid, 0))
+    stmt = select(*columns).join(Customer, Customer.id == Document.customer_id)
+    if paid is not None:
+        stmt = stmt.outerjoin(paid, paid.c.doc == Document.id)
     if customer_rfc:
         stmt = stmt.where(Document.customer_id == find_customer(session, customer_rfc).id)
     if tipo:
@@ -96,15 +102,12 @@ def list_documents(
     stmt = stmt.order_by(Document.fecha, Document.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    rows = session.execute(stmt).all()
-    credited: dict[int, Decimal] = {}
-    if as_of is not None:
-        credited = saldo_as_of(session, [d.id for d, _, _ in rows if d.tipo == "I"], as_of)
     out = []
-    for doc, rfc, nombre in rows:
+    for row in session.execute(stmt):
+        doc, rfc, nombre = row[0], row[1], row[2]
         saldo = doc.saldo
-        if as_of is not None and doc.tipo == "I":
-            saldo = doc.total - credited.get(doc.id, Decimal(0))
+        if paid is not None and doc.tipo == "I":
+            saldo = doc.total - Decimal(row[3])
         if open_only and (doc.tipo != "I" or saldo <= 0):
             continue
         out.append(DocumentRow(doc.uuid, doc.serie, doc.folio, doc.fecha, doc.tipo, doc.metodo_pago, doc.moneda,

@@ -29,3 +29,24 @@ def test_demo_seed(sqlite_engine, settings):
         assert s.scalar(select(func.count(User.id))) == 5
     again = seed_demo(sqlite_engine, settings, clock=lambda: now)
     assert again["creados"] == 0  # never seeds twice
+
+
+def test_dashboard_counts_match_the_document_list(engine, settings):
+    """open_counts (one aggregate query) agrees with the per-document list at two fechas de corte."""
+    from datetime import date
+
+    from cfdi_cobranza.services.collection_reports import open_counts
+    from cfdi_cobranza.services.ledger import list_documents
+
+    now = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+    seed_demo(engine, settings, clock=lambda: now)
+    for as_of in (date(2026, 11, 22), date(2026, 11, 19)):
+        with transaction(engine) as s:
+            rows = list_documents(s, open_only=True, as_of=as_of)
+            overdue, customers = open_counts(s, as_of)
+        expected: dict[str, int] = {}
+        for r in rows:
+            if r.vencimiento < as_of:
+                expected[r.moneda] = expected.get(r.moneda, 0) + 1
+        assert overdue == expected
+        assert customers == len({r.customer_rfc for r in rows})

@@ -1,22 +1,18 @@
 """The Tablero: receivable and overdue per currency at a fecha de corte, and its aging.
 
-Aging comes from ``cfdi_cobranza.domain.aging`` fed with the ledger's open balances
-at the fecha de corte; it runs once per currency so no exchange rate is needed for
-the figures shown (amounts are never added across currencies here).
+Aging comes from the SQL aging report (the same the Reportes page and the CLI use),
+grouped as one portfolio; amounts are never added across currencies here.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.domain.aging import AgingBuckets, aging_report
-from cfdi_cobranza.domain.receivables import OpenItem
-from cfdi_cobranza.services.ledger import list_documents
+from cfdi_cobranza.domain.aging import AgingBuckets
 
 
 @dataclass(frozen=True)
@@ -44,33 +40,23 @@ class DashboardSummary:
 
 
 def dashboard_summary(session: Session, as_of: date, buckets: str | None = None) -> DashboardSummary:
+    """Totals per currency at the fecha de corte, computed in SQL (no per-document rows)."""
+    from cfdi_cobranza.services import collection_reports as reports
+
     if buckets is None:
         from cfdi_cobranza.services.settings import aging_buckets
 
         spec = aging_buckets(session)  # the buckets set in Configuración → Cobranza
     else:
         spec = AgingBuckets.parse(buckets)
-    by_currency: dict[str, list[OpenItem]] = defaultdict(list)
-    customers: set[str] = set()
-    for row in list_documents(session, open_only=True, as_of=as_of):
-        if row.saldo <= 0:
-            continue
-        # A PUE invoice has no term: it was due the day it was issued.
-        venc = row.vencimiento or row.fecha.date()
-        by_currency[row.moneda].append(OpenItem(
-            doc_id=row.uuid, rfc=row.customer_rfc, nombre=row.customer_nombre or row.customer_rfc,
-            moneda=row.moneda, saldo=row.saldo, vencimiento=venc, referencia=f"{row.serie or ''}{row.folio or ''}",
-        ))
-        customers.add(row.customer_rfc)
+    report = reports.aging(session, as_of, buckets=spec, group_by="cartera")
+    counts, customers = reports.open_counts(session, as_of)
     out = []
-    for moneda in sorted(by_currency, key=lambda m: (m != "MXN", m)):
-        items = by_currency[moneda]
-        report = aging_report(items, as_of, spec, group_by="cartera", rates_to_mxn={moneda: Decimal(1)})
+    for moneda in sorted(report.totales, key=lambda m: (m != "MXN", m)):
         amounts = report.totales[moneda]
-        overdue_docs = sum(1 for line in report.detalle if line.bucket > 0)
         out.append(CurrencySummary(
             moneda=moneda, por_cobrar=amounts.total, vencido=sum(amounts.importes[1:], Decimal(0)),
-            documentos=amounts.documentos, documentos_vencidos=overdue_docs,
+            documentos=amounts.documentos, documentos_vencidos=counts.get(moneda, 0),
             etiquetas=report.etiquetas, importes=amounts.importes,
         ))
-    return DashboardSummary(as_of, out, len(customers))
+    return DashboardSummary(as_of, out, customers)
