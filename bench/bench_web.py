@@ -71,6 +71,7 @@ def seed(url: str, n: int) -> None:
                           "version": "4.0", "tipo": "I", "serie": "A", "folio": str(i), "fecha": datetime.combine(fecha, datetime.min.time()),
                           "fecha_timbrado": datetime.combine(fecha, datetime.min.time()),
                           "moneda": "USD" if i % 10 == 0 else "MXN", "subtotal": amount, "total": amount,
+                          "tipo_cambio": Decimal("17.2345") if i % 10 == 0 else None,
                           "saldo": amount if i % 3 else Decimal(0), "metodo_pago": "PPD",
                           "vencimiento": fecha + timedelta(days=30), "sello_sat": "verificado", "sha256": "0" * 64,
                           "xml": b"", "imported_at": NOW, "status": "vigente"})

@@ -637,3 +637,8 @@ def open_counts(session: Session, as_of: date) -> tuple[dict[str, int], int]:
     ).all())
     customers = session.scalar(select(func.count(distinct(base.c.customer_id)))) or 0
     return {str(k): int(v) for k, v in overdue.items()}, int(customers)
+
+
+def open_currencies(session: Session) -> set[str]:
+    """Currencies that have open invoices."""
+    return set(session.scalars(select(Document.moneda).where(Document.tipo == "I", Document.saldo > 0).distinct()))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.domain.aging import AgingBuckets
+from cfdi_cobranza.errors import ValidationError
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,16 @@ def dashboard_summary(session: Session, as_of: date, buckets: str | None = None)
         spec = aging_buckets(session)  # the buckets set in Configuración → Cobranza
     else:
         spec = AgingBuckets.parse(buckets)
-    report = reports.aging(session, as_of, buckets=spec, group_by="cartera")
+    try:
+        report = reports.aging(session, as_of, buckets=spec, group_by="cartera")
+    except ValidationError as exc:
+        if exc.code != "TIPO_CAMBIO_FALTANTE":
+            raise
+        # The Tablero shows each currency on its own and never converts: a missing
+        # exchange rate must not hide the balances. Unit rates only feed the MXN
+        # view of the report, which is not shown here.
+        report = reports.aging(session, as_of, buckets=spec, group_by="cartera",
+                               rates={m: Decimal(1) for m in reports.open_currencies(session)})
     counts, customers = reports.open_counts(session, as_of)
     out = []
     for moneda in sorted(report.totales, key=lambda m: (m != "MXN", m)):
