@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -168,14 +168,19 @@ def _limit_tables(report: Report, limit: int) -> dict[str, int]:
 def aging_page(session: Session, p: ReportParams, *, for_download: bool = False) -> ReportPage:
     rep = reports.aging(session, p.as_of, buckets=p.buckets, group_by=p.group_by, filters=_filters(session, p),
                         detail=p.detail)
-    report = tables.aging_report(rep)
     labels = tuple(rep.etiquetas)
     charts = [aging_chart(labels, t.importes, cur) for cur, t in rep.totales.items()]
     if len(rep.totales) > 1 or (rep.totales and "MXN" not in rep.totales):
         charts.append(aging_chart(labels, rep.total_mxn.importes, "MXN", title="Toda la cartera convertida a MXN"))
-    page = ReportPage(report, charts)
-    if not for_download:
-        page.truncated = _limit_tables(report, p.limit)
+    if for_download:
+        return ReportPage(tables.aging_report(rep), charts)
+    # The page shows the first rows of each table with the totals: format only those
+    # (a portfolio of thousands of customers would spend most of the request here).
+    cut = {name: n - p.limit for name, n in (("Antigüedad", len(rep.filas)), ("Convertido a MXN", len(rep.filas_mxn)),
+                                             ("Detalle", len(rep.detalle))) if n > p.limit}
+    shown = replace(rep, filas=rep.filas[:p.limit], filas_mxn=rep.filas_mxn[:p.limit], detalle=rep.detalle[:p.limit])
+    page = ReportPage(tables.aging_report(shown), charts)
+    page.truncated = cut
     return page
 
 
