@@ -1,4 +1,10 @@
-"""Configuración → Empresas: companies, CSD upload (sealed; the password is never echoed), PAC, REP serie."""
+"""Configuración → Empresas: companies, CSD upload (sealed; the password is never echoed), PAC, REP serie.
+
+The PAC form (administrador only) stores the choice with ``services.settings.set_pac_setting``:
+the password and token are sealed, never echoed back (the page shows "guardada"), and
+an empty field keeps the stored one. ``COBRANZA_PAC`` in the server's environment still
+wins over what is saved here; the page says so.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
 from web.db import get_session, settings
-from web.security import require_role
+from web.security import ADMINS, require_role
 from web.services import companies as view
 from web.services.reps import pac_info
 
@@ -23,8 +29,14 @@ CSD_MANAGERS = frozenset({"administrador", "contabilidad"})
 MAX_CSD_BYTES = 64 * 1024
 
 
-def _page(error: str | None = None, error_rfc: str | None = None, status: int = 200) -> Any:
-    return render_template("settings/companies.html", rows=view.company_rows(get_session()), pac=pac_info(settings()),
+def _page(error: str | None = None, error_rfc: str | None = None, status: int = 200, *,
+          pac_error: str | None = None, pac_form: dict[str, str] | None = None) -> Any:
+    db = get_session()
+    stored = app_settings.get_pac_setting(db)
+    form = pac_form or {"name": stored.name, "env": stored.env, "user": stored.user or "", "url": stored.url or ""}
+    return render_template("settings/companies.html", rows=view.company_rows(db), pac=pac_info(settings(), db),
+                           pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
+                           can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
                            error=error, error_rfc=error_rfc, hoy=today()), status
 
 
@@ -85,3 +97,27 @@ def rep_serie(rfc: str) -> Any:
         return _page(exc.message, rfc.upper(), 400)
     flash(f"Serie de REP de {company.rfc}: «{company.rep_serie}».", "ok")
     return redirect(url_for("companies.index"))
+
+
+@bp.route("/pac", methods=["POST"])
+@require_role(*ADMINS)
+def pac_setting() -> Any:
+    db = get_session()
+    form = {k: request.form.get(k, "")[:600].strip() for k in ("name", "env", "user", "url")}
+    try:
+        saved = app_settings.set_pac_setting(
+            db, SecretBox.for_instance(settings().instance_path), name=form["name"], env=form["env"],
+            user=form["user"], password=request.form.get("password", "")[:5000],
+            token=request.form.get("token", "")[:5000], url=form["url"], actor=g.user.username, clock=clock(),
+            clear_password=request.form.get("clear_password") == "1", clear_token=request.form.get("clear_token") == "1")
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return _page(status=400, pac_error=exc.message, pac_form=form)
+    text = f"PAC guardado: {saved.label}, ambiente {'producción' if saved.env == 'production' else 'pruebas'}."
+    if saved.sandbox:
+        text += " SIN VALIDEZ FISCAL: los REP del sandbox no son comprobantes válidos."
+    if saved.env_override:
+        text += " Aviso: COBRANZA_PAC está definido en el servidor y tiene prioridad sobre esta configuración."
+    flash(text, "ok")
+    return redirect(url_for("companies.index") + "#pac")

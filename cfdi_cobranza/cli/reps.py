@@ -27,12 +27,14 @@ SANDBOX_NOTE = "SIN VALIDEZ FISCAL: timbrado por el PAC sandbox local."
 
 
 def _stamper(app: AppContext) -> stamping.Stamper:
-    from cfdi_cobranza.pac.config import pac_from_config
+    from cfdi_cobranza.services.settings import pac_for
 
     settings = app.settings
-    return stamping.Stamper(app.engine, pac_from_config(instance_path=settings.instance_path),
-                            SecretBox.for_instance(settings.instance_path), actor="cli",
-                            deadline_day=settings.rep_deadline_day)
+    box = SecretBox.for_instance(settings.instance_path)
+    migrate(app.engine)  # the PAC chosen in Configuración lives in the database (env COBRANZA_PAC wins)
+    with transaction(app.engine) as session:
+        pac = pac_for(session, box, settings.instance_path)
+    return stamping.Stamper(app.engine, pac, box, actor="cli", deadline_day=settings.rep_deadline_day)
 
 
 def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | None) -> dict[str, Any]:

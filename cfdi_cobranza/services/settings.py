@@ -1,20 +1,37 @@
-"""Application settings users change from Configuración: aging buckets and the REP serie.
+"""Application settings users change from Configuración: aging buckets, the REP serie, the PAC.
 
 Each setter validates before it writes and leaves an audit entry (who, what, old ->
 new); the web and the CLI call these instead of touching the rows themselves.
+
+The PAC (``PacSetting``, one row) keeps its password and token only as
+:class:`~cfdi_cobranza.secrets.SecretBox` tokens; ``get_pac_setting`` tells whether
+each is set, never its value, and the audit entry never carries it. ``pac_for`` builds
+the PAC the app stamps with; **environment variables win**: when ``COBRANZA_PAC`` (or a
+``COBRANZA_PAC_CONFIG`` file) is set, the server's configuration is used as before and
+the stored setting is ignored; otherwise the stored setting; otherwise the sandbox.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company
 from cfdi_cobranza.db.models.collections import AgingSetting
+from cfdi_cobranza.db.models.settings import PAC_SETTING_ID, PacSetting
 from cfdi_cobranza.domain.aging import AgingBuckets
 from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.pac.base import Pac
+from cfdi_cobranza.pac.config import ENVIRONMENTS, NAMES, pac_from_config
+from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.users import record_audit
 
@@ -70,4 +87,199 @@ def set_rep_serie(session: Session, rfc: str, serie: str, *, actor: str, clock: 
     return company
 
 
-__all__ = ["aging_buckets", "set_aging_buckets", "set_rep_serie"]
+# --- PAC -------------------------------------------------------------------------------
+
+PAC_LABELS = {"sandbox": "Sandbox local (sin validez fiscal)", "finkok": "Finkok", "sw": "SW Sapien"}
+# Environment variables that mean "the server configures the PAC": the stored setting is ignored.
+PAC_OVERRIDE_VARS = ("COBRANZA_PAC", "COBRANZA_PAC_CONFIG")
+# Tuning that still comes from the environment when the PAC itself comes from the database.
+_PAC_TUNING_VARS = (
+    "COBRANZA_PAC_CONNECT_TIMEOUT", "COBRANZA_PAC_TIMEOUT", "COBRANZA_PAC_RETRIES", "COBRANZA_PAC_BACKOFF",
+    "COBRANZA_PAC_RECOVER_ATTEMPTS", "COBRANZA_PAC_RECOVER_DELAY", "COBRANZA_PAC_FOLDER",
+    "COBRANZA_PAC_SAT_STATUS_URL",
+)
+_MAX_USER, _MAX_SECRET, _MAX_URL = 200, 4096, 500
+
+
+@dataclass(frozen=True)
+class PacView:
+    """The stored PAC setting as it may be shown: secrets only as "is set" flags."""
+
+    name: str
+    env: str
+    user: str | None
+    url: str | None
+    password_set: bool
+    token_set: bool
+    stored: bool  # False: nothing saved yet (the defaults: sandbox, test)
+    updated_at: datetime | None
+    updated_by: str | None
+    env_override: bool  # COBRANZA_PAC / COBRANZA_PAC_CONFIG set: the server's environment wins
+
+    @property
+    def label(self) -> str:
+        return PAC_LABELS.get(self.name, self.name)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.name == "sandbox"
+
+
+def pac_env_override(environ: Mapping[str, str] | None = None) -> bool:
+    """True when the server's environment configures the PAC (and the stored setting is ignored)."""
+    env = os.environ if environ is None else environ
+    return any((env.get(name) or "").strip() for name in PAC_OVERRIDE_VARS)
+
+
+def _pac_row(session: Session) -> PacSetting | None:
+    return session.get(PacSetting, PAC_SETTING_ID)
+
+
+def get_pac_setting(session: Session, *, environ: Mapping[str, str] | None = None) -> PacView:
+    """The stored PAC choice; never the password nor the token, only whether each is saved."""
+    row = _pac_row(session)
+    override = pac_env_override(environ)
+    if row is None:
+        return PacView("sandbox", "test", None, None, False, False, False, None, None, override)
+    return PacView(row.name, row.env, row.user, row.url, bool(row.password_sealed), bool(row.token_sealed), True,
+                   row.updated_at, row.updated_by, override)
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValidationError("La URL del PAC debe empezar con http:// o https:// e incluir el servidor.",
+                              code="PAC_URL_INVALIDA")
+
+
+def set_pac_setting(
+    session: Session,
+    box: SecretBox,
+    *,
+    name: str,
+    env: str,
+    user: str | None,
+    password: str | None,
+    token: str | None,
+    url: str | None,
+    actor: str,
+    clock: Clock = system_clock,
+    clear_password: bool = False,
+    clear_token: bool = False,
+) -> PacView:
+    """Validate and store the PAC choice (audited; secrets sealed with ``box``).
+
+    An empty ``password`` / ``token`` keeps the one already stored (the form never
+    echoes it back); ``clear_password`` / ``clear_token`` delete it. Nothing is written
+    when a rule fails: ``PAC_INVALIDO``, ``PAC_AMBIENTE_INVALIDO``,
+    ``PAC_SANDBOX_PRODUCCION``, ``PAC_CREDENCIALES_REQUERIDAS``, ``PAC_URL_INVALIDA``,
+    ``PAC_DATO_DEMASIADO_LARGO``.
+    """
+    name = (name or "").strip().lower()
+    env = (env or "").strip().lower()
+    user = (user or "").strip() or None
+    password = (password or "").strip() or None
+    token = (token or "").strip() or None
+    url = (url or "").strip() or None
+    if name not in NAMES:
+        raise ValidationError("Elija el PAC: sandbox, finkok o sw.", code="PAC_INVALIDO")
+    if env not in ENVIRONMENTS:
+        raise ValidationError("Elija el ambiente del PAC: pruebas (test) o producción (production).",
+                              code="PAC_AMBIENTE_INVALIDO")
+    if name == "sandbox" and env == "production":
+        raise ValidationError("El sandbox no tiene ambiente de producción: sus CFDI no tienen validez fiscal. "
+                              "Elija Finkok o SW para timbrar en producción.", code="PAC_SANDBOX_PRODUCCION")
+    if (user and len(user) > _MAX_USER) or (url and len(url) > _MAX_URL) \
+            or any(s and len(s) > _MAX_SECRET for s in (password, token)):
+        raise ValidationError("El usuario, la contraseña, el token o la URL del PAC son demasiado largos.",
+                              code="PAC_DATO_DEMASIADO_LARGO")
+    if url:
+        _check_url(url)
+
+    row = _pac_row(session)
+    has_password = bool(password) or (not clear_password and row is not None and bool(row.password_sealed))
+    has_token = bool(token) or (not clear_token and row is not None and bool(row.token_sealed))
+    if name == "finkok" and not (user and has_password):
+        raise ValidationError("Finkok necesita el usuario y la contraseña de la cuenta.",
+                              code="PAC_CREDENCIALES_REQUERIDAS")
+    if name == "sw" and not (has_token or (user and has_password)):
+        raise ValidationError("SW Sapien necesita el token de la cuenta, o el usuario y la contraseña.",
+                              code="PAC_CREDENCIALES_REQUERIDAS")
+
+    old = get_pac_setting(session)
+    now = clock()
+    if row is None:
+        row = PacSetting(id=PAC_SETTING_ID)
+        session.add(row)
+    row.name, row.env, row.user, row.url = name, env, user, url
+    if password:
+        row.password_sealed = box.seal(password.encode("utf-8"))
+    elif clear_password:
+        row.password_sealed = None
+    if token:
+        row.token_sealed = box.seal(token.encode("utf-8"))
+    elif clear_token:
+        row.token_sealed = None
+    row.updated_at, row.updated_by = now, actor[:100]
+
+    def secret_note(new: str | None, cleared: bool, had: bool) -> str:
+        return "nueva" if new else ("borrada" if cleared and had else ("guardada" if had else "no"))
+
+    detail = (f"{old.name}/{old.env} -> {name}/{env}; usuario={user or '-'}; url={url or '-'}; "
+              f"contraseña={secret_note(password, clear_password, old.password_set)}; "
+              f"token={secret_note(token, clear_token, old.token_set)}")
+    record_audit(session, actor, "configurar_pac", "pac_setting", str(PAC_SETTING_ID), detail, clock=clock)
+    session.flush()
+    return get_pac_setting(session)
+
+
+def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The ``pac_from_config`` source for the stored setting (secrets unsealed), or None to use the environment.
+
+    None when the environment overrides (``COBRANZA_PAC`` / ``COBRANZA_PAC_CONFIG``).
+    With no stored row the source is the sandbox. Timeouts, retries, the sandbox folder
+    and the SAT status URL still come from the environment.
+    """
+    env = os.environ if environ is None else environ
+    if pac_env_override(env):
+        return None
+    source = {k: env[k] for k in _PAC_TUNING_VARS if env.get(k)}
+    row = _pac_row(session)
+    if row is None:
+        source.update({"COBRANZA_PAC": "sandbox", "COBRANZA_PAC_ENV": "test"})
+        return source
+    source.update({"COBRANZA_PAC": row.name, "COBRANZA_PAC_ENV": row.env})
+    if row.user:
+        source["COBRANZA_PAC_USER"] = row.user
+    if row.url:
+        source["COBRANZA_PAC_URL"] = row.url
+    if row.name != "sandbox":
+        if row.password_sealed:
+            source["COBRANZA_PAC_PASSWORD"] = box.open(row.password_sealed).decode("utf-8")
+        if row.token_sealed:
+            source["COBRANZA_PAC_TOKEN"] = box.open(row.token_sealed).decode("utf-8")
+    return source
+
+
+def pac_for(session: Session, box: SecretBox, instance_path: str | Path, *,
+            environ: Mapping[str, str] | None = None) -> Pac:
+    """The PAC to stamp with: the environment when ``COBRANZA_PAC`` (or ``COBRANZA_PAC_CONFIG``) is set,
+    else the setting stored from Configuración, else the local sandbox."""
+    source = pac_source(session, box, environ=environ)
+    if source is None:
+        return pac_from_config(environ, instance_path=instance_path)
+    return pac_from_config(source, instance_path=instance_path)
+
+
+__all__ = [
+    "PAC_LABELS",
+    "PacView",
+    "aging_buckets",
+    "get_pac_setting",
+    "pac_env_override",
+    "pac_for",
+    "pac_source",
+    "set_aging_buckets",
+    "set_pac_setting",
+    "set_rep_serie",
+]

@@ -1,8 +1,9 @@
 """REP pages helpers: the configured Stamper, the PAC shown to users, REP rows to list.
 
 Issuing, cancelling and the pending list are ``cfdi_cobranza.services.stamping``; the
-PAC comes from ``COBRANZA_PAC_*`` (sandbox unless configured otherwise) and the
-secret box from the instance folder, exactly as the CLI builds them.
+PAC is ``services.settings.pac_for`` (``COBRANZA_PAC_*`` when set in the environment,
+else the one chosen in Configuración, else the sandbox) and the secret box comes from
+the instance folder, exactly as the CLI builds them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Customer, Rep
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import CobranzaError
 from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.clock import Clock
+from cfdi_cobranza.services.settings import PAC_LABELS, pac_for
 
 STATUS_LABELS = {
     "enviando": "En envío al PAC",
@@ -41,11 +45,12 @@ MOTIVOS = (
 SIN_VALIDEZ = "SIN VALIDEZ FISCAL"
 
 
-def stamper(engine: object, settings: Settings, clock: Clock, actor: str) -> stamping.Stamper:
-    from cfdi_cobranza.pac.config import pac_from_config
-
-    return stamping.Stamper(engine, pac_from_config(instance_path=settings.instance_path),  # type: ignore[arg-type]
-                            SecretBox.for_instance(settings.instance_path), clock=clock, actor=actor,
+def stamper(engine: Engine, settings: Settings, clock: Clock, actor: str) -> stamping.Stamper:
+    """Call with no open transaction on ``engine`` (SQLite: the PAC setting is read in its own)."""
+    box = SecretBox.for_instance(settings.instance_path)
+    with transaction(engine) as session:
+        pac = pac_for(session, box, settings.instance_path)
+    return stamping.Stamper(engine, pac, box, clock=clock, actor=actor,
                             deadline_day=settings.rep_deadline_day)
 
 
@@ -56,25 +61,35 @@ class PacInfo:
     environment: str
     sandbox: bool
     error: str | None = None
+    origin: str = "predeterminado"  # "entorno" (COBRANZA_PAC_*), "configuracion" (stored) or "predeterminado"
 
 
-PAC_LABELS = {"sandbox": "Sandbox local (sin validez fiscal)", "finkok": "Finkok", "sw": "SW Sapien"}
+def pac_info(settings: Settings, session: Session | None = None) -> PacInfo:
+    """Which PAC the app would use now and where it comes from; credentials are never shown.
 
+    ``session`` defaults to the request's session (the PAC chosen in Configuración).
+    """
+    if session is None:
+        from web.db import get_session
 
-def pac_info(settings: Settings) -> PacInfo:
-    """Which PAC the app would use now; credentials are never read back or shown."""
-    from cfdi_cobranza.pac.config import pac_from_config
-
-    env = os.environ.get("COBRANZA_PAC_ENV", "test") or "test"
+        session = get_session()
+    if app_settings.pac_env_override():
+        origin = "entorno"
+        name = (os.environ.get("COBRANZA_PAC") or "sandbox").strip().lower()
+        env = (os.environ.get("COBRANZA_PAC_ENV") or "test").strip().lower()
+    else:
+        stored = app_settings.get_pac_setting(session)
+        origin = "configuracion" if stored.stored else "predeterminado"
+        name, env = stored.name, stored.env
     try:
-        pac = pac_from_config(instance_path=settings.instance_path)
+        pac = pac_for(session, SecretBox.for_instance(settings.instance_path), settings.instance_path)
     except CobranzaError as exc:
-        name = (os.environ.get("COBRANZA_PAC") or "sandbox").lower()
-        return PacInfo(name, PAC_LABELS.get(name, name), env, name == "sandbox", exc.message)
-    name = getattr(pac, "name", "pac")
+        return PacInfo(name, PAC_LABELS.get(name, name), "producción" if env == "production" else "pruebas",
+                       name == "sandbox", exc.message, origin)
+    name = getattr(pac, "name", name)
     sandbox = bool(getattr(pac, "is_sandbox", False))
-    return PacInfo(name, PAC_LABELS.get(name, name), "pruebas" if sandbox else ("producción" if env == "production" else "pruebas"),
-                   sandbox)
+    environment = "producción" if env == "production" and not sandbox else "pruebas"
+    return PacInfo(name, PAC_LABELS.get(name, name), environment, sandbox, None, origin)
 
 
 @dataclass(frozen=True)
