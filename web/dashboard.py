@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError
 from web.charts import aging_chart
@@ -33,6 +33,6 @@ def index() -> Any:
     charts = [aging_chart(m.etiquetas, m.importes, m.moneda) for m in summary.monedas]
     # REP deadlines count from today, whatever fecha de corte the balances use.
     reps = rep_compliance(get_session(), today(), settings().rep_deadline_day)
-    panel = dashboard_panel(get_session(), today(), current_app.config["COBRANZA_SETTINGS"].database_url)
+    panel = dashboard_panel(get_session(), today())
     return render_template("dashboard.html", summary=summary, charts=charts, error=error, reps=reps, panel=panel,
                            hoy=today()), (400 if error else 200)

@@ -613,29 +613,24 @@ __all__ = [
 def open_counts(session: Session, as_of: date) -> tuple[dict[str, int], int]:
     """Overdue open invoices per currency and customers with an open balance, at ``as_of``.
 
-    Balances at a past fecha de corte subtract only the credits dated up to it; the
-    counts are one aggregate query, whatever the size of the portfolio.
+    Same balance rule as the aging report (``_balance``): the stored saldo when no
+    credit is dated after ``as_of`` (an index-only read of the open-invoice index),
+    else the saldo with the later credits added back.
     """
     from sqlalchemy import distinct
 
-    end = datetime.combine(as_of, time.max)
-    paid = (
-        select(Credit.document_id.label("doc"), func.sum(Credit.amount).label("paid"))
-        .where(Credit.reversed_at.is_(None), Credit.fecha <= end, Credit.document_id.is_not(None))
-        .group_by(Credit.document_id)
-        .subquery()
-    )
-    saldo = Document.total - func.coalesce(paid.c.paid, 0)
-    base = (
-        select(Document.moneda, Document.customer_id, Document.vencimiento)
-        .outerjoin(paid, paid.c.doc == Document.id)
-        .where(Document.tipo == "I", Document.status != "cancelado", Document.fecha <= end, saldo > 0)
-        .subquery()
-    )
+    _saldo, later, where = _balance(session, as_of)
+
+    def base(*cols: Any) -> Any:
+        stmt = select(*cols).select_from(Document)
+        if later is not None:
+            stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
+        return stmt.where(*where)
+
     overdue: dict[Any, Any] = dict(session.execute(
-        select(base.c.moneda, func.count()).where(base.c.vencimiento < as_of).group_by(base.c.moneda)
+        base(Document.moneda, func.count()).where(Document.vencimiento < as_of).group_by(Document.moneda)
     ).all())
-    customers = session.scalar(select(func.count(distinct(base.c.customer_id)))) or 0
+    customers = session.scalar(base(func.count(distinct(Document.customer_id)))) or 0
     return {str(k): int(v) for k, v in overdue.items()}, int(customers)
 
 

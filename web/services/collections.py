@@ -9,7 +9,6 @@ before anything runs, calls ``cfdi_cobranza.services.collection_reports`` /
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Customer
-from cfdi_cobranza.domain.aging import AgingBuckets, GroupBy
+from cfdi_cobranza.domain.aging import AgingBuckets, AgingReport, GroupBy
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.domain.period import DateRange, Granularity
 from cfdi_cobranza.errors import NotFoundError, ValidationError
@@ -31,6 +30,8 @@ from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.ledger import find_customer
 from cfdi_cobranza.services.portfolio import Filters
+from web.cache import cache as read_cache
+from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
 from web.services.inputs import parse_date
 
@@ -165,9 +166,25 @@ def _limit_tables(report: Report, limit: int) -> dict[str, int]:
     return cut
 
 
+def aging_report(session: Session, p: ReportParams) -> AgingReport:
+    """The aging report of these parameters, cached per process for the current ledger version.
+
+    Everything it reads (documents, credits, customers, companies, conditions, sale
+    assignments, the default buckets) is a tracked table (``web.cache``). The cached
+    report is shared: callers derive new objects (``replace``) and never mutate it.
+    """
+    def compute() -> AgingReport:
+        return reports.aging(session, p.as_of, buckets=p.buckets, group_by=p.group_by, filters=_filters(session, p),
+                             detail=p.detail)
+
+    if p.detail:
+        return compute()  # one line per open document (100,000 of them): too big to keep
+    key = (p.as_of, p.buckets, p.group_by, tuple(sorted(p.filter_values.items())))
+    return cached(session, "aging_report", key, compute)
+
+
 def aging_page(session: Session, p: ReportParams, *, for_download: bool = False) -> ReportPage:
-    rep = reports.aging(session, p.as_of, buckets=p.buckets, group_by=p.group_by, filters=_filters(session, p),
-                        detail=p.detail)
+    rep = aging_report(session, p)
     labels = tuple(rep.etiquetas)
     charts = [aging_chart(labels, t.importes, cur) for cur, t in rep.totales.items()]
     if len(rep.totales) > 1 or (rep.totales and "MXN" not in rep.totales):
@@ -284,10 +301,6 @@ def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
 
 # --------------------------------------------------------------------------- dashboard panel
 
-_PROJECTION_CACHE: dict[tuple[Any, ...], tuple[float, Any]] = {}
-PROJECTION_TTL = 120.0  # seconds: the 12-week projection reads the whole portfolio
-
-
 @dataclass
 class FollowUpPanel:
     tareas: list[dict[str, Any]]
@@ -296,27 +309,21 @@ class FollowUpPanel:
     error: str | None = None
 
 
-def dashboard_panel(session: Session, today: date, cache_key: str = "") -> FollowUpPanel:
-    """Today's follow-up tasks, broken promises and the 12-week projected income chart."""
+def dashboard_panel(session: Session, today: date) -> FollowUpPanel:
+    """Today's follow-up tasks, broken promises and the 12-week projected income chart.
+
+    Cached per process for the current ledger version (``web.cache``): imports,
+    applications, reversals, credit notes and follow-ups (promises, closures) all bump
+    it, so the panel is never older than the ledger it was drawn from. Read-only.
+    """
+    return cached(session, "dashboard_panel", today, lambda: _dashboard_panel(session, today))
+
+
+def _dashboard_panel(session: Session, today: date) -> FollowUpPanel:
     rep = followups.tasks(session, today)
     broken = followups.promise_outcomes(session, today, only_broken=True)
-    # Any import, application, reversal or promise changes this fingerprint, so the
-    # cached chart is never older than the ledger it was drawn from.
-    from sqlalchemy import func
-
-    from cfdi_cobranza.db.models import Credit, Document
-
-    ledger = session.execute(select(func.count(Credit.id), func.max(Credit.id)).where(Credit.reversed_at.is_(None))).one()
-    docs = session.scalar(select(func.max(Document.id)))
-    key = (cache_key, today, tuple(ledger), docs, len(broken))
-    hit = _PROJECTION_CACHE.get(key)
-    if hit is not None and _time.monotonic() - hit[0] < PROJECTION_TTL:
-        chart = hit[1]
-    else:
-        proj = reports.projection(session, today, granularity=Granularity.SEMANA, hasta=today + timedelta(weeks=12))
-        chart = projection_chart(proj)
-        _PROJECTION_CACHE[key] = (_time.monotonic(), chart)
-    return FollowUpPanel([t.to_dict() for t in rep.tareas], [_promise(o) for o in broken], chart)
+    proj = reports.projection(session, today, granularity=Granularity.SEMANA, hasta=today + timedelta(weeks=12))
+    return FollowUpPanel([t.to_dict() for t in rep.tareas], [_promise(o) for o in broken], projection_chart(proj))
 
 
 def _promise(o: Any) -> dict[str, Any]:
@@ -328,7 +335,8 @@ def _promise(o: Any) -> dict[str, Any]:
 
 
 def forget_projection_cache() -> None:
-    _PROJECTION_CACHE.clear()
+    """Drop this worker's cached reads (the ledger version already invalidates them; kept for callers)."""
+    read_cache.clear()
 
 
 # --------------------------------------------------------------------------- seguimiento

@@ -36,12 +36,22 @@ class CurrencySummary:
 @dataclass(frozen=True)
 class DashboardSummary:
     fecha_corte: date
-    monedas: list[CurrencySummary]
+    monedas: list[CurrencySummary]  # shared by the requests of a worker (cached): read-only
     clientes_con_saldo: int
 
 
 def dashboard_summary(session: Session, as_of: date, buckets: str | None = None) -> DashboardSummary:
-    """Totals per currency at the fecha de corte, computed in SQL (no per-document rows)."""
+    """Totals per currency at the fecha de corte, computed in SQL (no per-document rows).
+
+    Cached per process for the current ledger version (``web.cache``): every input
+    (documents, credits, the default buckets) is a tracked table.
+    """
+    from web.cache import cached
+
+    return cached(session, "dashboard_summary", (as_of, buckets), lambda: _dashboard_summary(session, as_of, buckets))
+
+
+def _dashboard_summary(session: Session, as_of: date, buckets: str | None) -> DashboardSummary:
     from cfdi_cobranza.services import collection_reports as reports
 
     if buckets is None:

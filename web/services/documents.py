@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -21,6 +21,7 @@ from cfdi_cobranza.db.models import (
 )
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.services.ledger import DocumentRow
+from web.cache import cached
 from web.services.inputs import parse_date, parse_positive_int
 
 ESTADOS = {"": "Todos", "abiertos": "Con saldo", "pagados": "Pagados"}
@@ -131,9 +132,23 @@ def _filtered(flt: DocumentFilter, as_of: date) -> Select[Document, str, str | N
     return stmt
 
 
+def _count(session: Session, flt: DocumentFilter, as_of: date) -> int:
+    """Documents matching the filter: a COUNT over the filtered set, cached per process for the
+    current ledger version (``web.cache``; documents and customers are tracked tables)."""
+    key_filter = replace(flt, pagina=1, por_pagina=1)
+    key = (key_filter, as_of if flt.vencidos else None)  # only «vencidos» depends on the fecha de corte
+    return cached(session, "documents_count", key,
+                  lambda: session.scalar(select(func.count()).select_from(_filtered(flt, as_of).subquery())) or 0)
+
+
+def _currencies(session: Session) -> list[str]:
+    return cached(session, "documents_currencies", (), lambda: list(
+        session.scalars(select(Document.moneda).distinct().order_by(Document.moneda))))
+
+
 def search_documents(session: Session, flt: DocumentFilter, as_of: date) -> DocumentPage:
     base = _filtered(flt, as_of)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = _count(session, flt, as_of)
     paginas = max(1, math.ceil(total / flt.por_pagina))
     pagina = min(flt.pagina, paginas)
     rows = session.execute(
@@ -146,8 +161,7 @@ def search_documents(session: Session, flt: DocumentFilter, as_of: date) -> Docu
                           doc.total, doc.saldo, doc.vencimiento, rfc, nombre)
         dias = (as_of - doc.vencimiento).days if doc.vencimiento and doc.tipo == "I" else 0
         items.append(DocumentListItem(row, dias))
-    monedas = list(session.scalars(select(Document.moneda).distinct().order_by(Document.moneda)))
-    return DocumentPage(items, total, pagina, paginas, flt, as_of, monedas)
+    return DocumentPage(items, total, pagina, paginas, flt, as_of, list(_currencies(session)))
 
 
 @dataclass(frozen=True)
