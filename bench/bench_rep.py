@@ -8,9 +8,10 @@ stamped invoices in the same run:
 
 - ours: ``Stamper.issue([payment])`` on SQLite with the embedded ``SandboxPac``: read the
   stored invoices and applications, compute every Pagos 2.0 amount, write the XML,
-  validate it (XSD + CRP rules, twice: before and after signing), sign it with the
-  test CSD, stamp it in the sandbox (which verifies the Sello, signs a TFD and writes its
-  idempotency records with fsync) and store the REP, its lines and the audit trail;
+  sign it with the test CSD, validate the signed tree (structural XSD + catalogs + CRP
+  rules), stamp it in the sandbox (which verifies the Sello, signs a TFD, fsyncs the
+  stamped XML and its metadata and hard-links its idempotency index to them) and store
+  the REP, its lines and the audit trail;
 - satcfdi: parse the same invoices (``CFDI.from_string``), ``Comprobante.pago_comprobantes``
   with the same parcialidad/saldo/pagado, ``sign`` with satcfdi's ``Signer`` loaded from
   the same CSD, and serialise (``xml_bytes``). No validation, no stamp, no storage.

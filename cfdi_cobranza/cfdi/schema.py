@@ -31,7 +31,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,3 +430,111 @@ def validate_full_sat(root: etree._Element) -> None:
         full_sat_schema().assertValid(root)
     except etree.DocumentInvalid as exc:
         raise _xsd_refused(exc) from exc
+
+
+# --- REP (Pagos 2.0) validator: structural schema, strict wildcards, collected findings ---
+
+# The schemas a CFDI 4.0 payment complement may use: exactly the set the REP validator
+# has always compiled (cfdi_cobranza.rules.xml), so a Pagos 1.0, CFDI 3.3 or unknown
+# complement stays an XSD error there.
+REP_SCHEMA_FILES: tuple[tuple[str, str], ...] = (
+    ("http://www.sat.gob.mx/cfd/4", "4/cfdv40.xsd"),
+    ("http://www.sat.gob.mx/Pagos20", "Pagos/Pagos20.xsd"),
+    ("http://www.sat.gob.mx/TimbreFiscalDigital", "TimbreFiscalDigital/TimbreFiscalDigitalv11.xsd"),
+)
+
+_rep_structural: StructuralValidator | None = None
+
+
+def rep_structural_validator() -> StructuralValidator:
+    """cfdv40 + Pagos20 + TFD 1.1 without catalog enumerations, wildcards as the SAT wrote them.
+
+    Unlike :func:`structural_validator` (for importing third-party invoices) nothing is
+    relaxed: ``Complemento``, ``ComplementoConcepto`` and ``Addenda`` keep the SAT's
+    strict ``xs:any``, so an element of a namespace outside these three schemas is a
+    schema error, as with the full SAT schema of the same three files. Catalog-typed
+    attributes are checked by :func:`catalog_problems` (``include_addenda=True``).
+    """
+    global _rep_structural
+    if _rep_structural is not None:
+        return _rep_structural
+    with _lock:
+        if _rep_structural is None:
+            _rep_structural = _build_rep_structural()
+    return _rep_structural
+
+
+def _build_rep_structural() -> StructuralValidator:
+    base = xsd_dir().resolve()
+    catalogs = _load_catalog_data()
+    overrides: dict[str, bytes] = {str(base / CATALOG_FILE): catalogs.light_xsd}
+    rules: dict[str, dict[str, str]] = {}
+    for _ns, rel in REP_SCHEMA_FILES:
+        tree = etree.parse(str(base / rel), etree.XMLParser(no_network=True, resolve_entities=False))
+        for tag, attrs in _catalog_attributes(tree).items():
+            rules.setdefault(tag, {}).update(attrs)
+    unknown = {c for attrs in rules.values() for c in attrs.values()} - catalogs.sets.keys()
+    if unknown:
+        raise RuntimeError(f"catalog types without values in catCFDI.xsd: {sorted(unknown)}")
+    root = etree.Element(_XS + "schema", nsmap={"xs": XS})
+    for ns, rel in REP_SCHEMA_FILES:
+        etree.SubElement(root, _XS + "import", namespace=ns, schemaLocation=str((base / rel).resolve()))
+    parser = local_parser(LocalResolver(base, overrides))
+    doc = etree.fromstring(etree.tostring(root), parser, base_url=str(base / "_cobranza_rep.xsd"))
+    return StructuralValidator(
+        schema=etree.XMLSchema(doc),
+        rules={tag: tuple(attrs.items()) for tag, attrs in rules.items()},
+        sets=catalogs.sets,
+        collapse=catalogs.collapse,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogProblem:
+    """A catalog-typed attribute whose value is not a key of its SAT catalog."""
+
+    element: etree._Element
+    tag: str  # Clark notation, as libxml2 names elements in its messages
+    attribute: str
+    value: str
+    catalog: str
+
+
+def catalog_problems(
+    root: etree._Element,
+    validator: StructuralValidator | None = None,
+    *,
+    include_addenda: bool = False,
+) -> list[CatalogProblem]:
+    """Every catalog violation of ``root`` in document order (the collecting ``check_catalogs``).
+
+    ``include_addenda=False`` skips ``Addenda`` like :func:`check_catalogs` (whose
+    structural schema skips it too); the REP validator, whose schema validates addenda
+    strictly, passes ``True``.
+    """
+    v = validator or structural_validator()
+    rules = v.rules
+    sets = v.sets
+    collapse = v.collapse
+    out: list[CatalogProblem] = []
+    for node in _catalog_nodes(root, include_addenda):
+        checks = rules.get(node.tag)
+        if checks is None:
+            continue
+        get = node.get
+        for attr, catalog in checks:
+            value = get(attr)
+            if value is None or value in sets[catalog]:
+                continue
+            if catalog in collapse and _WS.sub(" ", value).strip(" ") in sets[catalog]:
+                continue
+            out.append(CatalogProblem(node, str(node.tag), attr, value, catalog))
+    return out
+
+
+def _catalog_nodes(root: etree._Element, include_addenda: bool) -> Iterator[etree._Element]:
+    yield root
+    for top in root.iterchildren(tag=etree.Element):
+        if not include_addenda and str(top.tag).endswith("}Addenda"):
+            continue
+        yield from top.iter(tag=etree.Element)

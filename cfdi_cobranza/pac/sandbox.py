@@ -73,6 +73,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _link_atomic(source: Path, path: Path) -> None:
+    """Make ``path`` another name of the complete, already fsynced ``source``.
+
+    An index entry needs no data of its own: a hard link carries no bytes to flush, and
+    renaming it into place is as atomic as ``_write_atomic``, so a crash leaves either no
+    entry or one naming a complete file. Filesystems without hard links get a copy.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(source, tmp)
+    except OSError:
+        _write_atomic(path, source.read_bytes())
+        return
+    os.replace(tmp, path)
+
+
 class SandboxPac:
     """Local PAC keeping its certificate, stamps and cancellations under ``folder``."""
 
@@ -106,10 +123,11 @@ class SandboxPac:
 
     def stamp(self, request: StampRequest) -> StampResult:
         with self._lock:
-            found = self._lookup(request)
+            root, error = _parsed(request.xml)
+            found = self._lookup(request, None if root is None else root.get("Sello"), parsed=True)
             if found is not None:
                 return found
-            root = self._checked(request.xml)
+            root = self._checked(root, error)
             sello = root.get("Sello") or ""
             xml = stamp(
                 root,
@@ -122,7 +140,9 @@ class SandboxPac:
             result = stamp_result_from_xml(xml, already_stamped=False)
             emisor = _emisor_rfc(root)
             # Order matters for crash safety: the stamped XML first, the indexes after;
-            # an index entry therefore always points at a complete document.
+            # an index entry therefore always points at a complete document. The two
+            # documents are written and fsynced; the Sello and key index entries are hard
+            # links to the metadata (no bytes of their own to flush), see docs/pac.md.
             _write_atomic(self._stamps / f"{result.uuid}.xml", xml)
             meta = {
                 "uuid": result.uuid,
@@ -130,9 +150,10 @@ class SandboxPac:
                 "xml_sha256": _sha256(request.xml),
                 "rfc_emisor": emisor,
             }
-            _write_atomic(self._stamps / f"{result.uuid}.json", json.dumps(meta).encode())
-            _write_atomic(self._sellos / _sha256(sello.encode("ascii")), result.uuid.encode())
-            _write_atomic(self._keys / _sha256(request.idempotency_key.encode()), json.dumps(meta).encode())
+            meta_path = self._stamps / f"{result.uuid}.json"
+            _write_atomic(meta_path, json.dumps(meta).encode())
+            _link_atomic(meta_path, self._sellos / _sha256(sello.encode("ascii")))
+            _link_atomic(meta_path, self._keys / _sha256(request.idempotency_key.encode()))
             log.info("sandbox stamped uuid=%s key=%s", result.uuid, request.idempotency_key)
             return result
 
@@ -140,7 +161,13 @@ class SandboxPac:
         with self._lock:
             return self._lookup(request)
 
-    def _lookup(self, request: StampRequest) -> StampResult | None:
+    def _lookup(self, request: StampRequest, sello: str | None = None, *,
+                parsed: bool = False) -> StampResult | None:
+        """The earlier stamp for this key, or for these signed bytes under another key.
+
+        ``parsed=True``: the caller already parsed the XML and passes its ``sello``
+        (``None``: none or unreadable); otherwise it is read here.
+        """
         key_file = self._keys / _sha256(request.idempotency_key.encode())
         if key_file.exists():
             meta = json.loads(key_file.read_bytes())
@@ -153,22 +180,24 @@ class SandboxPac:
                 )
             return self._stored(meta["uuid"])
         # Same signed document under another key: a PAC answers 307 and returns it.
-        sello = _sello_of(request.xml)
+        if not parsed:
+            sello = _sello_of(request.xml)
         if sello:
             sello_file = self._sellos / _sha256(sello.encode("ascii"))
             if sello_file.exists():
-                return self._stored(sello_file.read_text().strip())
+                entry = sello_file.read_text().strip()
+                # A link to the stamp's metadata (JSON); folders written before hold the UUID.
+                return self._stored(json.loads(entry)["uuid"] if entry.startswith("{") else entry)
         return None
 
     def _stored(self, uuid: str) -> StampResult:
         xml = (self._stamps / f"{uuid}.xml").read_bytes()
         return stamp_result_from_xml(xml, already_stamped=True)
 
-    def _checked(self, xml: bytes) -> etree._Element:
-        try:
-            root = parse_xml(xml)
-        except CobranzaError as exc:
-            raise rejected(LABEL, "301", f"XML mal formado: {exc.message}") from exc
+    def _checked(self, root: etree._Element | None, error: CobranzaError | None) -> etree._Element:
+        if root is None:
+            message = error.message if error is not None else ""
+            raise rejected(LABEL, "301", f"XML mal formado: {message}") from error
         if find_stamp_element(root) is not None:
             raise rejected(LABEL, "307", "El CFDI contiene un timbre previo")
         sello, cert_b64 = root.get("Sello"), root.get("Certificado")
@@ -249,6 +278,13 @@ class SandboxPac:
 def _emisor_rfc(root: etree._Element) -> str:
     emisor = root.find(f"{{{etree.QName(root).namespace}}}Emisor")
     return (emisor.get("Rfc") or "") if emisor is not None else ""
+
+
+def _parsed(xml: bytes) -> tuple[etree._Element | None, CobranzaError | None]:
+    try:
+        return parse_xml(xml), None
+    except CobranzaError as exc:
+        return None, exc
 
 
 def _sello_of(xml: bytes) -> str | None:

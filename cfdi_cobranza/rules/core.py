@@ -43,6 +43,10 @@ class Node:
 
     el: etree._Element
     path: str
+    # Lookups already made in this document, shared by every Node of one Context: the
+    # ~110 rules walk the same few elements over and over (read-only; see Context).
+    memo: dict[tuple[str, str, str], tuple[Node, ...]] | None = field(
+        default=None, compare=False, repr=False)
 
     def get(self, name: str) -> str | None:
         value = self.el.get(name)
@@ -58,12 +62,30 @@ class Node:
         return f"{self.path}/@{name}"
 
     def children(self, ns: str, name: str, prefix: str) -> list[Node]:
+        memo = self.memo
+        if memo is not None:
+            key = (self.path, ns, name)
+            hit = memo.get(key)
+            if hit is not None:
+                return list(hit)
         found = self.el.findall(q(ns, name))
-        return [Node(c, f"{self.path}/{prefix}:{name}[{i}]") for i, c in enumerate(found, 1)]
+        nodes = [Node(c, f"{self.path}/{prefix}:{name}[{i}]", memo) for i, c in enumerate(found, 1)]
+        if memo is not None:
+            memo[key] = tuple(nodes)
+        return nodes
 
     def child(self, ns: str, name: str, prefix: str) -> Node | None:
+        memo = self.memo
+        if memo is not None:
+            key = (self.path, ns, "1" + name)
+            hit = memo.get(key)
+            if hit is not None:
+                return hit[0] if hit else None
         found = self.el.find(q(ns, name))
-        return None if found is None else Node(found, f"{self.path}/{prefix}:{name}")
+        node = None if found is None else Node(found, f"{self.path}/{prefix}:{name}", memo)
+        if memo is not None:
+            memo[key] = () if node is None else (node,)
+        return node
 
 
 def to_decimal(text: str | None) -> Decimal | None:
@@ -88,15 +110,24 @@ def written_decimals(text: str | None) -> int:
 
 @dataclass(slots=True)
 class Context:
-    """A parsed CFDI plus the clock; accessors never raise."""
+    """A parsed CFDI plus the clock; accessors never raise.
+
+    Element lookups are memoised for the life of the Context: rules must not modify
+    the tree (none does; the validator only reads).
+    """
 
     root: etree._Element
     now: datetime
     extra: dict[str, object] = field(default_factory=dict)
+    _memo: dict[tuple[str, str, str], tuple[Node, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def comprobante(self) -> Node:
-        return Node(self.root, "/cfdi:Comprobante")
+        hit = self._memo.get(("", "", ""))
+        if hit is None:
+            hit = (Node(self.root, "/cfdi:Comprobante", self._memo),)
+            self._memo[("", "", "")] = hit
+        return hit[0]
 
     def conceptos(self) -> list[Node]:
         parent = self.comprobante.child(NS_CFDI, "Conceptos", "cfdi")

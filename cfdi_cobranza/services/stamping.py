@@ -262,24 +262,54 @@ class RepRefused(CobranzaError):
         return data
 
 
-def _invoice(doc: Document) -> pagos20.Invoice:
+InvoiceCache = dict[tuple[int, str], pagos20.Invoice]
+_INVOICE_CACHE_MAX = 4096
+
+
+def _invoice(doc: Document, cache: InvoiceCache | None = None) -> pagos20.Invoice:
     # The stored bytes are the evidence; reading them again gives exactly the taxes issued.
-    return pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+    # ``cache`` (a Stamper's) keeps the result per document id + SHA-256 of those bytes:
+    # an invoice paid in parts is read once, and changed bytes are read again.
+    if cache is None:
+        return pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+    key = (doc.id, doc.sha256)
+    found = cache.get(key)
+    if found is None:
+        found = pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+        if len(cache) >= _INVOICE_CACHE_MAX:
+            cache.pop(next(iter(cache)))  # oldest first
+        cache[key] = found
+    return found
+
+
+def _paid_before_all(session: Session, credits: Sequence[Credit]) -> dict[int, Decimal]:
+    """For each credit, what earlier parcialidades of its invoice paid (one query for all)."""
+    doc_ids = {c.document_id for c in credits}
+    rows = session.execute(
+        select(Credit.id, Credit.document_id, Credit.num_parcialidad, Credit.amount)
+        .where(Credit.document_id.in_(doc_ids), Credit.reversed_at.is_(None),
+               Credit.kind.in_(("pago", "complemento")))
+    ).all()
+    out: dict[int, Decimal] = {}
+    for credit in credits:
+        n = credit.num_parcialidad or 0
+        out[credit.id] = sum((amount for cid, did, num, amount in rows
+                              if did == credit.document_id and cid != credit.id and (num or 0) < n), Decimal(0))
+    return out
 
 
 def _paid_before(session: Session, credit: Credit) -> Decimal:
-    rows = session.scalars(
-        select(Credit).where(Credit.document_id == credit.document_id, Credit.reversed_at.is_(None),
-                             Credit.kind.in_(("pago", "complemento")))
-    ).all()
-    n = credit.num_parcialidad or 0
-    return sum((c.amount for c in rows if c.id != credit.id and (c.num_parcialidad or 0) < n), Decimal(0))
+    return _paid_before_all(session, [credit])[credit.id]
 
 
-def _group(session: Session, payment: Payment, credits: Sequence[Credit]) -> pagos20.PaymentGroup:
+def _group(session: Session, payment: Payment, credits: Sequence[Credit],
+           invoices: InvoiceCache | None = None) -> pagos20.PaymentGroup:
     apps = []
+    docs = {d.id: d for d in session.scalars(
+        select(Document).where(Document.id.in_({c.document_id for c in credits})))}
+    paid_before = _paid_before_all(session, credits)
     for c in credits:
-        doc = session.get(Document, c.document_id)
+        doc = docs.get(c.document_id) if c.document_id is not None else None
         if doc is None:
             raise NotFoundError(f"La factura {c.target_uuid} ya no está en el libro.", code="DOCUMENTO_NO_ENCONTRADO")
         if doc.status == "cancelado":
@@ -288,9 +318,9 @@ def _group(session: Session, payment: Payment, credits: Sequence[Credit]) -> pag
         state = pagos20.InvoiceState(
             num_parcialidades_previas=(c.num_parcialidad or 1) - 1,
             imp_saldo_ant=c.imp_saldo_ant if c.imp_saldo_ant is not None else doc.total,
-            pagado_previo=_paid_before(session, c),
+            pagado_previo=paid_before[c.id],
         )
-        apps.append(pagos20.Application(_invoice(doc), c.amount, state, c.equivalencia_dr))
+        apps.append(pagos20.Application(_invoice(doc, invoices), c.amount, state, c.equivalencia_dr))
     pay = pagos20.PaymentInput(
         fecha_pago=payment.fecha_pago, forma_de_pago_p=payment.forma_pago, moneda_p=payment.moneda,
         monto=payment.monto, tipo_cambio_p=payment.tipo_cambio, num_operacion=payment.num_operacion,
@@ -323,6 +353,7 @@ class Stamper:
     now_local: Callable[[], datetime] | None = None
 
     _csd_cache: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
+    _invoice_cache: InvoiceCache = field(default_factory=dict, repr=False)
 
     def _csd(self, session: Session, company: Company) -> LoadedCsd:
         """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms)."""
@@ -342,8 +373,8 @@ class Stamper:
     def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,
               credit_ids: Sequence[int] | None = None) -> IssueResult:
         """One REP covering ``payment_ids`` (all of one customer and company)."""
-        rep_id = self._prepare(payment_ids, replaces=replaces, credit_ids=credit_ids)
-        return self._send(rep_id)
+        rep_id, request = self._prepare(payment_ids, replaces=replaces, credit_ids=credit_ids)
+        return self._send(rep_id, request)
 
     def issue_each(self, payment_ids: Sequence[int]) -> list[IssueResult]:
         results = []
@@ -373,7 +404,9 @@ class Stamper:
                                            message=f"Pagos {', '.join(map(str, ids))}: {exc.message}"))
         return results
 
-    def _prepare(self, payment_ids: Sequence[int], *, replaces: Rep | None, credit_ids: Sequence[int] | None) -> int:
+    def _prepare(self, payment_ids: Sequence[int], *, replaces: Rep | None,
+                 credit_ids: Sequence[int] | None) -> tuple[int, StampRequest]:
+        """Step 1, one transaction: the REP saved as ``enviando`` with its signed bytes and key."""
         with session_factory(self.engine)() as session, session.begin():
             payments = session.scalars(select(Payment).where(Payment.id.in_(payment_ids))
                                        .order_by(Payment.fecha_pago, Payment.id).with_for_update()).all()
@@ -396,7 +429,8 @@ class Stamper:
             company = session.get(Company, payments[0].company_id)
             customer = session.get(Customer, payments[0].customer_id)
             assert company is not None and customer is not None
-            groups = [_group(session, p, by_payment[p.id]) for p in payments if by_payment.get(p.id)]
+            groups = [_group(session, p, by_payment[p.id], self._invoice_cache)
+                      for p in payments if by_payment.get(p.id)]
             complemento = pagos20.build_complement(groups)
             csd = self._csd(session, company)
             serie = company.rep_serie or "P"
@@ -427,7 +461,8 @@ class Stamper:
                 for c in credits:
                     session.add(RepLine(rep_id=rep.id, credit_id=c.id, payment_id=pid))
             self._audit(session, "firmar_rep", rep.id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
-            return rep.id
+            # The request is exactly what this transaction commits: no need to read it back.
+            return rep.id, StampRequest(signed_bytes, rep.idempotency_key)
 
     def _nothing_to_issue(self, session: Session, payments: Sequence[Payment]) -> str:
         ids = [p.id for p in payments]
@@ -457,11 +492,16 @@ class Stamper:
             sustituye_uuids=(replaces.uuid,) if replaces is not None and replaces.uuid else (),
         )
 
-    def _send(self, rep_id: int) -> IssueResult:
-        with session_factory(self.engine)() as session:
-            rep = session.get(Rep, rep_id)
-            assert rep is not None and rep.signed_xml is not None
-            request = StampRequest(rep.signed_xml, rep.idempotency_key)
+    def _send(self, rep_id: int, request: StampRequest | None = None) -> IssueResult:
+        """Steps 2 and 3: the PAC call outside any transaction, then the stamp in a second one.
+
+        ``request`` is the one ``_prepare`` committed; ``retry`` reads it back from the row.
+        """
+        if request is None:
+            with session_factory(self.engine)() as session:
+                rep = session.get(Rep, rep_id)
+                assert rep is not None and rep.signed_xml is not None
+                request = StampRequest(rep.signed_xml, rep.idempotency_key)
         try:
             stamped = self.pac.stamp(request)
         except PacError as exc:
