@@ -81,11 +81,13 @@ def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock
     s = result.summary
     users = _demo_users(engine, settings, clock)
     payments, rep = _demo_payments_and_rep(engine, settings, clock, now)
+    followups = _demo_followups(engine, clock)
     lines = [
         f"Datos de demostración: {s['imported']} CFDI importados para {len(DEMO_CUSTOMERS)} clientes "
         "(timbrados en sandbox, sin validez fiscal).",
         f"{payments} pagos registrados y aplicados; REP {rep or 'no emitido'} timbrado en el PAC sandbox "
         "(SIN VALIDEZ FISCAL).",
+        f"{followups} seguimientos de cobranza (una promesa incumplida, una vigente, tareas para hoy).",
         "Usuarios de demostración (también en instance/demo-usuarios.txt):",
         *[f"  {u} / {p}  ({r})" for u, p, r in users],
     ]
@@ -120,6 +122,36 @@ def _demo_users(engine: Engine, settings: Settings, clock: Clock) -> list[tuple[
     with os.fdopen(fd, "w") as fh:
         fh.writelines(f"{u}\t{p}\t{r}\n" for u, p, r in created)
     return created
+
+
+def _fixed(moment: datetime) -> Clock:
+    return lambda: moment
+
+
+def _demo_followups(engine: Engine, clock: Clock) -> int:
+    """A short collection history, recorded in date order as the follow-up file requires."""
+    from cfdi_cobranza.services.followups import add_follow_up
+
+    base = clock()
+    plan = [
+        # (days ago it was recorded, customer, type, notes, promise in days from then, next task in days)
+        (12, DEMO_CUSTOMERS[6], "llamada", "Tesorería promete transferencia.", 5, None),
+        (6, DEMO_CUSTOMERS[3], "correo", "Se envió estado de cuenta en USD.", None, 6),
+        (2, DEMO_CUSTOMERS[0], "visita", "Visita a compras; confirman pago parcial.", 6, 2),
+        (0, DEMO_CUSTOMERS[5], "llamada", "Sin respuesta; volver a llamar.", None, 0),
+    ]
+    for days_ago, customer, kind, notes, promise_in, next_in in plan:
+        at = base - timedelta(days=days_ago)
+        day = at.astimezone().date()
+        with transaction(engine) as session:
+            add_follow_up(
+                session, customer.rfc, tipo=kind, contacto="cobranza", notes=notes,
+                promise_date=day + timedelta(days=promise_in) if promise_in is not None else None,
+                promise_amount=Decimal("15000.00") if promise_in is not None else None,
+                next_task_date=day + timedelta(days=next_in) if next_in is not None else None,
+                clock=_fixed(at),
+            )
+    return len(plan)
 
 
 def _demo_payments_and_rep(engine: Engine, settings: Settings, clock: Clock, now: datetime) -> tuple[int, str | None]:

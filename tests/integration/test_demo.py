@@ -27,6 +27,14 @@ def test_demo_seed(sqlite_engine, settings):
         assert s.scalar(select(func.count(Payment.id))) == 3
         assert s.scalar(select(Rep.status)) == "timbrado"
         assert s.scalar(select(func.count(User.id))) == 5
+        from cfdi_cobranza.db.models.collections import FollowUp
+
+        assert s.scalar(select(func.count(FollowUp.id))) == 4
+    with transaction(sqlite_engine) as s:
+        from cfdi_cobranza.services.followups import promise_outcomes
+
+        broken = promise_outcomes(s, now.date(), only_broken=True)
+        assert len(broken) == 1 and broken[0].promise.rfc == "TNO160830RT4"
     again = seed_demo(sqlite_engine, settings, clock=lambda: now)
     assert again["creados"] == 0  # never seeds twice
 
