@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
@@ -15,9 +16,14 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect after login is a phishing aid.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    # Only local paths: an open redirect after login is a phishing aid. Control
+    # characters are refused outright: werkzeug drops a tab from "/\t/evil.example",
+    # which would turn it into the scheme-relative "//evil.example".
+    if target and not any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        parts = urlsplit(target)
+        if (target.startswith("/") and not target.startswith("//") and "\\" not in target
+                and not parts.scheme and not parts.netloc):
+            return target
     return url_for("dashboard.index")
 
 

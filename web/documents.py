@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from web.clock import today
 from web.db import get_session
+from web.downloads import attachment
 from web.security import READERS, require_role
 from web.services.documents import (
     ESTADOS,
@@ -55,5 +56,5 @@ def xml(uuid: str) -> Any:
     # The stored bytes as signed; attachment so the browser never renders them inline.
     return current_app.response_class(
         data, mimetype="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=attachment(name),
     )

@@ -15,6 +15,7 @@ from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from cfdi_cobranza.services.followups import follow_up_types
 from web.clock import clock, today
 from web.db import get_session
+from web.downloads import attachment
 from web.security import READERS, require_role
 from web.services import collections as view
 
@@ -114,5 +115,5 @@ def letters_pdf() -> Any:
         db.rollback()
         return _letters_page(exc.message, 404 if isinstance(exc, NotFoundError) else 400, form)
     name = f"cartas-{kind}-{today():%Y%m%d}" + (f"-{letters[0]['rfc']}" if len(letters) == 1 else "")
-    return current_app.response_class(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{name}.pdf"', "X-Cartas": str(len(letters))})
+    return current_app.response_class(pdf, mimetype="application/pdf",
+                                      headers={**attachment(f"{name}.pdf"), "X-Cartas": str(len(letters))})

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, render_template, request
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from web.clock import today
 from web.db import get_session
+from web.downloads import attachment
 from web.security import READERS, require_role
 from web.services import collections as view
 
@@ -47,7 +48,7 @@ DEFAULT_GROUP = {"aging": "cliente", "movement": "cliente", "summary": "empresa"
 def _download(page: Any, fmt: str, stem: str) -> Any:
     data, mimetype, ext = view.download(page.report, fmt)
     return current_app.response_class(data, mimetype=mimetype,
-                                      headers={"Content-Disposition": f'attachment; filename="{stem}.{ext}"'})
+                                      headers=attachment(f"{stem}.{ext}"))
 
 
 def _run(kind: str, build: Callable[..., view.ReportPage], stem: str) -> Any:
@@ -122,8 +123,8 @@ def statement() -> Any:
         if fmt and result.report is not None:
             if fmt == "pdf":
                 assert result.pdf is not None
-                return current_app.response_class(result.pdf, mimetype="application/pdf", headers={
-                    "Content-Disposition": f'attachment; filename="{result.stem}.pdf"'})
+                return current_app.response_class(result.pdf, mimetype="application/pdf",
+                                                  headers=attachment(f"{result.stem}.pdf"))
             return _download(result, fmt, result.stem)
     except CobranzaError as exc:
         get_session().rollback()

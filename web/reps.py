@@ -26,6 +26,7 @@ from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.services import stamping
 from web.clock import clock, today
 from web.db import engine, get_session, settings
+from web.downloads import attachment
 from web.security import READERS, require_role
 from web.services import reps as view
 
@@ -111,7 +112,7 @@ def detail(rep_uuid: str) -> Any:
 def xml(rep_uuid: str) -> Any:
     stem, data, _sandbox = _files(rep_uuid)
     return current_app.response_class(data, mimetype="application/xml",
-                                      headers={"Content-Disposition": f'attachment; filename="{stem}.xml"'})
+                                      headers=attachment(f"{stem}.xml"))
 
 
 @bp.route("/<rep_uuid>/pdf", methods=["GET"])
@@ -121,7 +122,7 @@ def pdf(rep_uuid: str) -> Any:
 
     stem, data, sandbox = _files(rep_uuid)
     return current_app.response_class(render_rep_pdf(data, sandbox=sandbox), mimetype="application/pdf",
-                                      headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
+                                      headers=attachment(f"{stem}.pdf"))
 
 
 def _files(rep_uuid: str) -> tuple[str, bytes, bool]:

@@ -83,7 +83,7 @@ def _csrf_ok() -> bool:
 
 def _before() -> Any:
     g.user = None
-    if request.blueprint == "api" or request.endpoint == "static":
+    if request.path.startswith("/api/") or request.endpoint == "static":
         return None
     if request.method in UNSAFE_METHODS and not _csrf_ok():
         abort(400, description="csrf")

@@ -25,9 +25,12 @@ def parse_date(text: str, *, code: str = "FECHA_INVALIDA") -> date:
     cleaned = text.strip()
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
-            return datetime.strptime(cleaned, fmt).date()
+            parsed = datetime.strptime(cleaned, fmt).date()
         except ValueError:
             continue
+        if 1900 <= parsed.year <= 2999:  # day arithmetic near year 1 or 9999 overflows
+            return parsed
+        break
     raise ValidationError(
         f"Fecha inválida: {text!r}. Use dd/mm/aaaa, por ejemplo 31/01/2026.", code=code
     )

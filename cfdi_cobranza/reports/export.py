@@ -137,6 +137,17 @@ def to_text(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+# A text cell starting with one of these is a formula to Excel (and to LibreOffice when
+# it opens a CSV). Customer names come from imported XML: quote them as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_cell(value: Any, kind: Kind, currency: str) -> str:
     if value is None:
         return ""
@@ -148,7 +159,7 @@ def _csv_cell(value: Any, kind: Kind, currency: str) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")
-    return str(value)
+    return str(safe_text(str(value)))
 
 
 def to_csv(report: Report) -> bytes:
@@ -227,6 +238,8 @@ def to_xlsx(report: Report) -> bytes:
                     v = quantize(Decimal(v), currency_decimals(currency))
                 elif c.kind is Kind.PCT and v is not None:
                     v = quantize(Decimal(v), 2)
+                elif isinstance(v, str):
+                    v = safe_text(v)
                 values.append(v)
             ws.append(values)
             row_idx = ws.max_row

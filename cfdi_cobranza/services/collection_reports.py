@@ -525,6 +525,9 @@ def collectors(
     return CollectorsReport(periodo, grouping, tuple(rows))
 
 
+MAX_PROJECTION_DAYS = 3 * 365
+
+
 def projection(
     session: Session, as_of: date, *, granularity: Granularity | str = Granularity.SEMANA,
     hasta: date | None = None, filters: Filters | None = None, rates: Mapping[str, Decimal] | None = None,
@@ -533,6 +536,10 @@ def projection(
     gran = granularity if isinstance(granularity, Granularity) else Granularity.parse(granularity)
     if hasta is not None and hasta <= as_of:
         DateRange(as_of + timedelta(days=1), hasta)  # refuses the inverted range in Spanish
+    if hasta is not None and hasta > as_of + timedelta(days=MAX_PROJECTION_DAYS):
+        # Each period is a row per currency: a horizon of centuries is minutes of work.
+        raise ValidationError(f"La proyección llega como máximo a {MAX_PROJECTION_DAYS // 365} años después de "
+                              "la fecha de corte.", code="RANGO_INVALIDO")
     portfolio = load_portfolio(session, filters, until=as_of, with_payments=False)
     model = delay_model(portfolio.docs, portfolio.applications, as_of)
     items = open_items(session, as_of, filters=filters)

@@ -385,7 +385,7 @@ def request_authorization(
         moneda=check.operation.moneda, plazo_dias=plazo_dias, nivel=level.value,
         razones=json.dumps([{"code": r.code, "mensaje": r.mensaje, "nivel": r.nivel.value}
                             for r in check.decision.razones], ensure_ascii=False),
-        motivo=motivo, requested_at=clock(), requested_by=actor, status="pendiente",
+        motivo=motivo, requested_at=clock(), requested_by=actor.strip().lower(), status="pendiente",
     )
     session.add(row)
     session.flush()
@@ -411,7 +411,7 @@ def decide_authorization(
             f"(roles permitidos: {', '.join(AUTHORIZER_ROLES)}).", code="PERMISO_DENEGADO")
     if row.status != "pendiente":
         raise ConflictError(f"La solicitud {request_id} ya fue {row.status}.", code="AUTORIZACION_RESUELTA")
-    if row.requested_by == user.username:
+    if (row.requested_by or "").strip().lower() == user.username:
         raise ConflictError("Quien solicita una autorización no puede resolverla.", code="AUTORIZACION_PROPIA")
     if not grant and not (motivo or "").strip():
         raise ValidationError("Indique el motivo del rechazo.", code="MOTIVO_REQUERIDO")

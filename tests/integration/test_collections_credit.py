@@ -111,6 +111,14 @@ def test_authorization_request_and_decision_by_role(loaded):
     assert err.value.code == "AUTORIZACION_RESUELTA"
 
 
+def test_requester_cannot_approve_by_changing_letter_case(loaded):
+    with transaction(loaded) as s:
+        s.add(User(username="ana", password_hash="x", role="cobranza", active=True, failed_logins=0, created_at=NOW))
+        req = credit.request_authorization(s, "CAC070627H79", Decimal("5000"), actor="Ana", clock=clock)
+    with pytest.raises(ConflictError), transaction(loaded) as s:
+        credit.decide_authorization(s, req["id"], grant=True, username="ana", clock=clock)
+
+
 def test_bounced_cheque_reopens_what_it_paid(loaded, factory):
     from cfdi_cobranza.cfdi.factory import IVA16, PaidDoc, Receptor
     from cfdi_cobranza.cfdi.sources import Candidate

@@ -13,6 +13,7 @@ from web.api.auth import token_role
 from web.api.payments import json_body
 from web.clock import clock
 from web.db import engine, get_session, settings
+from web.downloads import attachment
 from web.reps import STAMPERS
 from web.security import READERS
 from web.services import reps as view
@@ -59,7 +60,7 @@ def get_rep(rep_uuid: str) -> Any:
 def get_rep_xml(rep_uuid: str) -> Any:
     stem, data, _sandbox = view.rep_files(get_session(), rep_uuid)
     return current_app.response_class(data, mimetype="application/xml",
-                                      headers={"Content-Disposition": f'attachment; filename="{stem}.xml"'})
+                                      headers=attachment(f"{stem}.xml"))
 
 
 @bp.route("/reps/<rep_uuid>/pdf", methods=["GET"])
@@ -69,4 +70,4 @@ def get_rep_pdf(rep_uuid: str) -> Any:
 
     stem, data, sandbox = view.rep_files(get_session(), rep_uuid)
     return current_app.response_class(render_rep_pdf(data, sandbox=sandbox), mimetype="application/pdf",
-                                      headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'})
+                                      headers=attachment(f"{stem}.pdf"))

@@ -262,7 +262,7 @@ def statement_page(session: Session, p: ReportParams, *, pdf: bool = False) -> S
         from cfdi_cobranza.pdf.statement import render_statement_pdf
 
         data = render_statement_pdf(statements, empresa=_issuer(session, customer), fecha_corte=rango.hasta)
-    return StatementPage(report, data, f"estado-de-cuenta-{customer.key}")
+    return StatementPage(report, data, f"estado-de-cuenta-{customer.rfc}-{customer.id}")
 
 
 def _issuer(session: Session, customer: Customer) -> Any:

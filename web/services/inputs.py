@@ -19,12 +19,17 @@ def parse_date(text: str | None, label: str) -> date | None:
         match = _DMY.match(value)
         if match:
             day, month, year = (int(p) for p in match.groups())
-            return date(year, month, day)
-        return datetime.strptime(value, "%Y-%m-%d").date()
+            result = date(year, month, day)
+        else:
+            result = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise ValidationError(
             f"{label}: «{value[:20]}» no es una fecha válida; use dd/mm/aaaa.", code="FECHA_INVALIDA"
         ) from None
+    if not 1900 <= result.year <= 2999:
+        # Day arithmetic near year 1 or 9999 overflows; no receivable lives there.
+        raise ValidationError(f"{label}: el año debe estar entre 1900 y 2999.", code="FECHA_INVALIDA")
+    return result
 
 
 def parse_positive_int(text: str | None, label: str, default: int, maximum: int) -> int:
