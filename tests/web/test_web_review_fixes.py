@@ -64,3 +64,10 @@ def test_csv_cells_quote_formulas() -> None:
 
     report = Report("r", [], [Table("t", [Column("Cliente"), Column("Saldo", Kind.MONEY)], [["=1+1", 5]])], {})
     assert b"'=1+1" in to_csv(report)
+
+
+def test_document_detail_links_the_rep_of_each_payment(client, login, rep_world) -> None:
+    login(client, "consulta")
+    html = client.get(f"/documentos/{rep_world['invoices'][0]}").get_data(as_text=True)
+    assert f"/rep/{rep_world['rep_uuid']}" in html
+    assert "timbrado" in html

@@ -18,6 +18,8 @@ from cfdi_cobranza.db.models import (
     DocumentConcept,
     DocumentRelation,
     DocumentTax,
+    Rep,
+    RepLine,
 )
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.services.ledger import DocumentRow
@@ -174,6 +176,9 @@ class CreditLine:
     num_parcialidad: int | None
     reversed: bool
     note: str | None
+    payment_id: int | None = None
+    rep_uuid: str | None = None  # the REP that complements this payment, newest first
+    rep_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,9 +281,17 @@ def document_detail(session: Session, uuid: str, as_of: date) -> DocumentDetail:
         .outerjoin(source, source.id == Credit.source_document_id)
         .where(Credit.document_id == doc.id).order_by(Credit.fecha, Credit.id)
     ).all()
+    reps: dict[int, tuple[str | None, str]] = {}
+    credit_ids = [c.id for c, *_ in credit_rows if c.kind == "pago"]
+    if credit_ids:
+        for credit_id, rep_uuid, rep_status in session.execute(
+            select(RepLine.credit_id, Rep.uuid, Rep.status).join(Rep, Rep.id == RepLine.rep_id)
+            .where(RepLine.credit_id.in_(credit_ids)).order_by(Rep.id)
+        ):
+            reps[credit_id] = (rep_uuid, rep_status)  # the newest REP wins (a substitute over the original)
     credits = [
         CreditLine(c.kind, c.amount, c.fecha, s_uuid, f"{s_serie or ''}{s_folio or ''}", c.num_parcialidad,
-                   c.reversed_at is not None, c.note)
+                   c.reversed_at is not None, c.note, c.payment_id, *reps.get(c.id, (None, None)))
         for c, s_uuid, s_serie, s_folio in credit_rows
     ]
     target = aliased(Document)
