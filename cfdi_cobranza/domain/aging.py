@@ -227,6 +227,24 @@ def pct_display(value: Decimal) -> Decimal:
     return quantize(value, 2)
 
 
+def shares_to_100(values: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+    """Percentages of non-negative ``values`` in hundredths that sum to 100.00.
+
+    Each share is truncated to 0.01 and the missing hundredths go, one each, to the
+    shares with the largest truncated remainder (ties: the earlier bucket).
+    """
+    total = sum(values, ZERO)
+    if total <= 0 or any(v < 0 for v in values):
+        return tuple(pct_display(pct(v, total)) for v in values)
+    exact = [v * 10000 / total for v in values]  # in hundredths of a percent
+    floors = [int(x) for x in exact]
+    missing = 10000 - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:missing]:
+        floors[i] += 1
+    return tuple(Decimal(f).scaleb(-2) for f in floors)
+
+
 @dataclass(frozen=True, slots=True)
 class AgingAmounts:
     """Amounts per bucket of one row (or of a total), in one currency."""
@@ -244,7 +262,11 @@ class AgingAmounts:
         return tuple(pct(v, total) for v in self.importes)
 
     def porcentajes_display(self) -> tuple[Decimal, ...]:
-        return tuple(pct_display(p) for p in self.porcentajes)
+        """Bucket shares with 2 decimals that add up to exactly 100.00 (largest remainder).
+
+        Rounding each share on its own can print 99.99 or 100.01 under a 100.00 total.
+        """
+        return shares_to_100(self.importes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def m(value: Decimal, currency: str) -> str:
 
 
 def _pcts(amounts: AgingAmounts) -> list[str]:
-    return [format(pct_display(p), "f") for p in amounts.porcentajes]
+    return [format(p, "f") for p in amounts.porcentajes_display()]
 
 
 # --------------------------------------------------------------------------- aging
@@ -50,7 +50,7 @@ def aging_report(rep: AgingReport) -> Report:
     ]
     for cur, t in rep.totales.items():
         rows.append(["TOTAL", "", cur, *t.importes, t.total, t.documentos, Decimal(100)])
-    pct_rows = [[cur, *t.porcentajes] for cur, t in rep.totales.items()]
+    pct_rows = [[cur, *t.porcentajes_display()] for cur, t in rep.totales.items()]
     mxn_rows: list[list[Any]] = [
         [r.nombre, r.grupo, "MXN", *r.montos.importes, r.montos.total, r.montos.documentos, r.participacion]
         for r in rep.filas_mxn

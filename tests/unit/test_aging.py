@@ -262,8 +262,9 @@ def test_percentages_are_exact_and_quantized_only_for_display():
     report = aging_report([item(0, "1.00"), item(10, "1.00"), item(40, "1.00")], AS_OF)
     row = report.filas[0]
     assert row.montos.porcentajes[0] == D(100) / 3
+    # Displayed shares add up to 100.00: the hundredth left over goes to the first bucket.
     assert row.montos.porcentajes_display() == (
-        D("33.33"),
+        D("33.34"),
         D("33.33"),
         D("33.33"),
         D("0.00"),
@@ -317,3 +318,17 @@ def test_over_applied_document_is_refused():
     with pytest.raises(ValidationError) as err:
         open_items([doc], [Application("D1", AS_OF, D("11"))], AS_OF)
     assert err.value.code == "SOBREAPLICADO"
+
+
+def test_bucket_shares_add_up_to_exactly_one_hundred():
+    from decimal import Decimal as D
+
+    from cfdi_cobranza.domain.aging import AgingAmounts
+
+    # Rounded one by one these print 33.33 + 33.33 + 33.33 = 99.99.
+    shares = AgingAmounts((D("1.00"), D("1.00"), D("1.00"), D("0"), D("0")), 3).porcentajes_display()
+    assert sum(shares) == D("100.00")
+    assert shares == (D("33.34"), D("33.33"), D("33.33"), D("0.00"), D("0.00"))
+    odd = AgingAmounts((D("6.97"), D("14.35"), D("18.2"), D("31.54"), D("28.935")), 5).porcentajes_display()
+    assert sum(odd) == D("100.00")
+    assert AgingAmounts((D(0),) * 5, 0).porcentajes_display() == (D("0.00"),) * 5
