@@ -119,7 +119,7 @@ def apply_chosen() -> Any:
 def apply_above() -> Any:
     rates_text = request.form.get("tc", "")[:100]
     raw = request.form.get("puntaje", "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 100:
         return _page(error="El puntaje mínimo debe ser un número entero entre 1 y 100.", rates_text=rates_text, status=400)
     db = get_session()
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 MESSAGES: dict[int, tuple[str, str, str]] = {
     400: ("SOLICITUD_INVALIDA", "Solicitud inválida", "La solicitud no se pudo procesar."),
@@ -33,12 +34,29 @@ def init_app(app: Flask) -> None:
         if status == 400 and exc.description == "csrf":
             code, message = "CSRF_INVALIDO", CSRF_MESSAGE
         message = message.format(limit=_limit_text(app))
+        # A 405 must say which methods the address accepts (RFC 9110).
+        headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if isinstance(exc, MethodNotAllowed) and \
+            exc.valid_methods else {}
         if request.path.startswith("/api/"):
-            return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("error.html", status=status, title=title, message=message, code=code), status
+            return jsonify({"error": {"code": code, "message": message}}), status, headers
+        return render_template("error.html", status=status, title=title, message=message, code=code), status, headers
 
     for status in (400, 403, 404, 405, 413):
         app.register_error_handler(status, handle)
+
+    def out_of_range(exc: Exception) -> Any:
+        # A number too big for the database (an id like 2**63 in a URL or a JSON body)
+        # is bad input, not a server fault.
+        from web.db import get_session
+
+        get_session().rollback()
+        code, message = "VALOR_FUERA_DE_RANGO", "Un número de la solicitud está fuera del rango permitido."
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": code, "message": message}}), 400
+        return render_template("error.html", status=400, title="Solicitud inválida", message=message, code=code), 400
+
+    app.register_error_handler(OverflowError, out_of_range)
+    app.register_error_handler(DataError, out_of_range)
 
     @app.errorhandler(500)
     def internal(exc: Exception) -> Any:

@@ -55,7 +55,7 @@ def _payment_ids(values: list[str]) -> list[int]:
     ids = []
     for v in values[:200]:
         v = v.strip()
-        if not v.isdigit():
+        if not v.isdecimal():
             raise ValidationError(f"«{v[:20]}» no es un número de pago.", code="PAGO_INVALIDO")
         ids.append(int(v))
     return sorted(set(ids))

@@ -34,7 +34,7 @@ def _mapping(spec: str | None) -> ColumnMapping | None:
         key = key.strip().lower()
         if key not in ColumnMapping.__dataclass_fields__:
             raise click.BadParameter(f"campo desconocido «{key}».", param_hint="--mapping")
-        fields[key] = int(value) if value.strip().isdigit() else value.strip()
+        fields[key] = int(value) if value.strip().isdecimal() else value.strip()
     if "fecha" not in fields:
         raise click.BadParameter("falta la columna de fecha (fecha=...).", param_hint="--mapping")
     return ColumnMapping(**fields)  # type: ignore[arg-type]

@@ -31,7 +31,8 @@ def spec() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "uuid": {"type": "string"}, "serie": {"type": ["string", "null"]}, "folio": {"type": ["string", "null"]},
-            "fecha": {"type": "string", "format": "date-time"}, "tipo": {"type": "string", "enum": ["I", "E", "P"]},
+            "fecha": {"type": "string", "pattern": LOCAL_DATETIME,
+                      "description": "Fecha del CFDI como está escrita: hora local, sin zona."}, "tipo": {"type": "string", "enum": ["I", "E", "P"]},
             "metodo_pago": {"type": ["string", "null"]}, "moneda": {"type": "string"},
             "total": {"type": "string", "description": "Importe decimal exacto como texto."},
             "saldo": {"type": "string"}, "vencimiento": {"type": ["string", "null"], "format": "date"},
@@ -66,8 +67,7 @@ def spec() -> dict[str, Any]:
             "/api/v1/documents": {"get": {
                 "summary": "Lista documentos con filtros y páginas",
                 "operationId": "listarDocumentos",
-                "parameters": [{"name": n, "in": "query", "required": False, "description": d,
-                                "schema": {"type": "string"}} for n, d in _FILTERS],
+                "parameters": _query(_FILTERS),
                 "responses": {"200": {"description": "Una página de documentos", "content": {"application/json": {
                     "schema": {"type": "object", "properties": {
                         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
@@ -150,9 +150,25 @@ _REPORT_FILTERS = [
 ]
 
 
+# CFDI dates carry no zone (local time of the LugarExpedicion): not RFC 3339 date-time.
+LOCAL_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
+# Values the API checks against a closed list: documented as enums.
+_ENUMS = {
+    "estado": ["abiertos", "pagados"],
+    "agrupar": ["cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa", "cartera"],
+    "periodo": ["semana", "mes"],
+    "tipo": ["I", "E", "P"],
+}
+
+
 def _query(params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
-            for n, d in params]
+    out = []
+    for name, description in params:
+        schema: dict[str, Any] = {"type": "string"}
+        if name in _ENUMS:
+            schema["enum"] = _ENUMS[name]
+        out.append({"name": name, "in": "query", "required": False, "description": description, "schema": schema})
+    return out
 
 
 def _json_ok(description: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def mapping_from_form(form: Mapping[str, Any]) -> ColumnMapping | None:
         value = str(form.get(f"col_{key}", "")).strip()[:100]
         if value:
             # Users count columns from 1; the parser from 0.
-            fields[key] = int(value) - 1 if value.isdigit() and int(value) > 0 else value
+            fields[key] = int(value) - 1 if value.isdecimal() and int(value) > 0 else value
     if not fields:
         return None
     if "fecha" not in fields:
@@ -48,7 +48,7 @@ def mapping_from_form(form: Mapping[str, Any]) -> ColumnMapping | None:
     fields["separador_decimal"] = "," if sep == "," else "."
     skip = str(form.get("filas_a_omitir", "")).strip()
     if skip:
-        if not skip.isdigit() or int(skip) > 100:
+        if not skip.isdecimal() or int(skip) > 100:
             raise ValidationError("Filas a omitir debe ser un número entre 0 y 100.", code="MAPEO_INVALIDO")
         fields["filas_a_omitir"] = int(skip)
     return ColumnMapping(**fields)
@@ -86,6 +86,6 @@ def choice_key(movement_id: int, rank: int, s: Suggestion) -> str:
 
 def parse_choice(value: str) -> tuple[int, int, str] | None:
     parts = value.split(":")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 3 or not parts[0].isdecimal() or not parts[1].isdecimal():
         return None
     return int(parts[0]), int(parts[1]), parts[2][:32]

@@ -36,6 +36,7 @@ def parse_positive_int(text: str | None, label: str, default: int, maximum: int)
     value = (text or "").strip()
     if not value:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    # isdigit() also accepts "¹" or "٣", which int() refuses or reads as another number.
+    if not (value.isascii() and value.isdecimal()) or not 1 <= int(value) <= maximum:
         raise ValidationError(f"{label} debe ser un número entero entre 1 y {maximum}.", code="VALIDACION")
     return int(value)
