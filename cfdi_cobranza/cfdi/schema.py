@@ -233,19 +233,19 @@ def _relax_wildcards(tree: etree._ElementTree) -> None:
 # --- compiled validators --------------------------------------------------------------
 
 
-def _wrapper(base: Path) -> etree._Element:
+def _wrapper(base: Path, files: tuple[tuple[str, str], ...]) -> etree._Element:
     root = etree.Element(_XS + "schema", nsmap={"xs": XS})
-    for ns, rel in SCHEMA_FILES:
+    for ns, rel in files:
         etree.SubElement(
             root, _XS + "import", namespace=ns, schemaLocation=str((base / rel).resolve())
         )
     return root
 
 
-def _compile(overrides: Mapping[str, bytes]) -> etree.XMLSchema:
+def _compile(overrides: Mapping[str, bytes], files: tuple[tuple[str, str], ...] = SCHEMA_FILES) -> etree.XMLSchema:
     base = xsd_dir().resolve()
     parser = local_parser(LocalResolver(base, overrides))
-    text = etree.tostring(_wrapper(base))
+    text = etree.tostring(_wrapper(base, files))
     doc = etree.fromstring(text, parser, base_url=str(base / "_cobranza_combined.xsd"))
     return etree.XMLSchema(doc)
 
@@ -274,24 +274,30 @@ def structural_validator() -> StructuralValidator:
     return _structural
 
 
-def _build_structural() -> StructuralValidator:
+def _build_structural(files: tuple[tuple[str, str], ...] = SCHEMA_FILES, *,
+                      relax: bool = True) -> StructuralValidator:
+    """Schemas of ``files`` with catalogs taken out (checked from sets instead).
+
+    ``relax`` makes Complemento/ComplementoConcepto lax and Addenda skip, for importing
+    third-party invoices whose other complements we do not load (see docs/import.md).
+    """
     base = xsd_dir().resolve()
     catalogs = _load_catalog_data()
     overrides: dict[str, bytes] = {str(base / CATALOG_FILE): catalogs.light_xsd}
     rules: dict[str, dict[str, str]] = {}
-    for _ns, rel in SCHEMA_FILES:
+    for _ns, rel in files:
         path = base / rel
         tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
         for tag, attrs in _catalog_attributes(tree).items():
             rules.setdefault(tag, {}).update(attrs)
-        if rel in _CFDI_FILES:
+        if relax and rel in _CFDI_FILES:
             _relax_wildcards(tree)
             overrides[str(path)] = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
     unknown = {c for attrs in rules.values() for c in attrs.values()} - catalogs.sets.keys()
     if unknown:
         raise RuntimeError(f"catalog types without values in catCFDI.xsd: {sorted(unknown)}")
     return StructuralValidator(
-        schema=_compile(overrides),
+        schema=_compile(overrides, files),
         rules={tag: tuple(attrs.items()) for tag, attrs in rules.items()},
         sets=catalogs.sets,
         collapse=catalogs.collapse,
@@ -465,28 +471,7 @@ def rep_structural_validator() -> StructuralValidator:
 
 
 def _build_rep_structural() -> StructuralValidator:
-    base = xsd_dir().resolve()
-    catalogs = _load_catalog_data()
-    overrides: dict[str, bytes] = {str(base / CATALOG_FILE): catalogs.light_xsd}
-    rules: dict[str, dict[str, str]] = {}
-    for _ns, rel in REP_SCHEMA_FILES:
-        tree = etree.parse(str(base / rel), etree.XMLParser(no_network=True, resolve_entities=False))
-        for tag, attrs in _catalog_attributes(tree).items():
-            rules.setdefault(tag, {}).update(attrs)
-    unknown = {c for attrs in rules.values() for c in attrs.values()} - catalogs.sets.keys()
-    if unknown:
-        raise RuntimeError(f"catalog types without values in catCFDI.xsd: {sorted(unknown)}")
-    root = etree.Element(_XS + "schema", nsmap={"xs": XS})
-    for ns, rel in REP_SCHEMA_FILES:
-        etree.SubElement(root, _XS + "import", namespace=ns, schemaLocation=str((base / rel).resolve()))
-    parser = local_parser(LocalResolver(base, overrides))
-    doc = etree.fromstring(etree.tostring(root), parser, base_url=str(base / "_cobranza_rep.xsd"))
-    return StructuralValidator(
-        schema=etree.XMLSchema(doc),
-        rules={tag: tuple(attrs.items()) for tag, attrs in rules.items()},
-        sets=catalogs.sets,
-        collapse=catalogs.collapse,
-    )
+    return _build_structural(REP_SCHEMA_FILES, relax=False)
 
 
 @dataclass(frozen=True)
