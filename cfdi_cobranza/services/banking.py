@@ -77,7 +77,7 @@ def build_matcher(session: Session, rates: Mapping[str, Decimal] | None = None) 
     customers = {c.id: c for c in session.scalars(select(Customer))}
     docs = session.scalars(select(Document).where(Document.tipo == "I", Document.saldo > 0,
                                                   Document.status == "vigente")).all()
-    open_docs = [pay._open_document(session, d, customers[d.customer_id].key) for d in docs]
+    open_docs = [pay.open_document(session, d, customers[d.customer_id].key) for d in docs]
     history: dict[int, list[tuple[Any, Decimal]]] = defaultdict(list)
     accounts: dict[int, set[str]] = defaultdict(set)
     for p in session.scalars(select(Payment).where(Payment.status == "activo").order_by(Payment.fecha_pago)):

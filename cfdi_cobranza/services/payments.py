@@ -209,7 +209,8 @@ def prior_parcialidades(session: Session, doc_id: int) -> int:
     return max([len(rows), *numbered]) if rows else 0
 
 
-def _open_document(session: Session, doc: Document, customer_key: str) -> dp.OpenDocument:
+def open_document(session: Session, doc: Document, customer_key: str) -> dp.OpenDocument:
+    """The planner's view of an invoice: balance, earlier instalments, issuer."""
     return dp.OpenDocument(
         uuid=doc.uuid, serie=doc.serie, folio=doc.folio, customer=customer_key, moneda=doc.moneda,
         total=doc.total, saldo=doc.saldo, fecha=doc.fecha, vencimiento=doc.vencimiento,
@@ -218,8 +219,6 @@ def _open_document(session: Session, doc: Document, customer_key: str) -> dp.Ope
         company=doc.company.rfc,
     )
 
-
-open_document = _open_document
 
 
 def _open_instalment_of(session: Session, payment_id: int, doc_ids: Sequence[int]) -> set[int]:
@@ -280,8 +279,8 @@ def apply_payment(
     for uuid, amount, eq in allocations:
         doc = docs[uuid.strip().upper()]
         owner = customer.key if doc.customer_id == customer.id else f"otro:{doc.customer_id}"
-        requests.append(dp.ApplicationRequest(_open_document(session, doc, owner), amount, eq))
-    plan = dp.plan_application(_funds(payment, customer), requests, tipos_cambio=_rates(payment, rates))
+        requests.append(dp.ApplicationRequest(open_document(session, doc, owner), amount, eq))
+    plan = dp.plan_application(funds_of(payment, customer), requests, tipos_cambio=rates_for(payment, rates))
     return _store_plan(session, payment, plan, docs, actor, clock)
 
 
@@ -304,20 +303,21 @@ def apply_oldest_first(
     skip = _open_instalment_of(session, payment.id, [d.id for d in docs])
     docs = [d for d in docs if d.id not in skip]
     by_uuid = {d.uuid: d for d in docs}
-    plan = dp.plan_oldest_first(_funds(payment, customer),
-                                [_open_document(session, d, customer.key) for d in docs],
-                                tipos_cambio=_rates(payment, rates))
+    plan = dp.plan_oldest_first(funds_of(payment, customer),
+                                [open_document(session, d, customer.key) for d in docs],
+                                tipos_cambio=rates_for(payment, rates))
     return _store_plan(session, payment, plan, by_uuid, actor, clock)
 
 
-def _funds(payment: Payment, customer: Customer) -> dp.PaymentFunds:
+def funds_of(payment: Payment, customer: Customer) -> dp.PaymentFunds:
+    """What the planner needs of a stored payment (what is left of it, its company)."""
     company = payment.company
     return dp.PaymentFunds(customer=customer.key, moneda=payment.moneda, monto=payment.monto,
                            tipo_cambio=payment.tipo_cambio, fecha_pago=payment.fecha_pago,
                            consumido=payment.aplicado, payment_id=str(payment.id), company=company.rfc)
 
 
-def _rates(payment: Payment, rates: Mapping[str, Decimal] | None) -> dict[str, Decimal]:
+def rates_for(payment: Payment, rates: Mapping[str, Decimal] | None) -> dict[str, Decimal]:
     out = dict(rates or {})
     out.setdefault(payment.moneda, payment.tipo_cambio)
     out["MXN"] = Decimal(1)

@@ -227,15 +227,6 @@ class PaymentDetail:
         return self.payment.monto - self.payment.aplicado
 
 
-def _open_doc(session: Session, doc: Document, customer_key: str) -> dp.OpenDocument:
-    return dp.OpenDocument(
-        uuid=doc.uuid, serie=doc.serie, folio=doc.folio, customer=customer_key, moneda=doc.moneda,
-        total=doc.total, saldo=doc.saldo, fecha=doc.fecha, vencimiento=doc.vencimiento,
-        metodo_pago=doc.metodo_pago or dp.METODO_PPD,
-        num_parcialidades_previas=pay.prior_parcialidades(session, doc.id), cancelado=doc.status == "cancelado",
-    )
-
-
 def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDetail:
     payment = session.get(Payment, payment_id)
     if payment is None:
@@ -255,16 +246,13 @@ def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDet
         select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
                                Document.status == "vigente")
     ).all()
-    open_docs = {d.uuid: _open_doc(session, d, customer.key) for d in docs}
+    open_docs = {d.uuid: pay.open_document(session, d, customer.key) for d in docs}
     suggested: dict[str, tuple[Decimal, Decimal]] = {}
     avisos: list[str] = []
     if payment.status == "activo" and payment.monto > payment.aplicado and open_docs:
-        funds = dp.PaymentFunds(customer=customer.key, moneda=payment.moneda, monto=payment.monto,
-                                tipo_cambio=payment.tipo_cambio, fecha_pago=payment.fecha_pago,
-                                consumido=payment.aplicado, payment_id=str(payment.id))
-        rates = {payment.moneda: payment.tipo_cambio, "MXN": Decimal(1)}
         try:
-            plan = dp.plan_oldest_first(funds, open_docs.values(), tipos_cambio=rates)
+            plan = dp.plan_oldest_first(pay.funds_of(payment, customer), open_docs.values(),
+                                        tipos_cambio=pay.rates_for(payment, None))
             suggested = {ln.uuid: (ln.imp_pagado, ln.equivalencia_dr) for ln in plan.lines}
             avisos = [a.message for a in plan.avisos]
         except CobranzaError as exc:  # a suggestion that cannot be made is only a notice
