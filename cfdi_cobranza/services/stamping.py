@@ -15,6 +15,10 @@ retry never stamps twice:
    ``enviando``; ``retry`` sends the same bytes with the same key and the PAC answers
    with the stamp it already made. PAC unreachable before sending: the REP is dropped
    (nothing left) and the folio, if still the last one, is given back.
+
+Month-end runs (``issue_each``, ``issue_all_pending``) go through ``issue_many``: the
+same three steps for up to 50 REPs at a time, step 1 with a handful of queries for the
+whole chunk and one transaction for it, step 3 likewise.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,7 +63,7 @@ from cfdi_cobranza.errors import (
     PacError,
     ValidationError,
 )
-from cfdi_cobranza.pac.base import CancelRequest, CsdCredentials, Pac, StampRequest
+from cfdi_cobranza.pac.base import CancelRequest, CsdCredentials, Pac, StampRequest, StampResult
 from cfdi_cobranza.rules import errors_only, validate_rep
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -117,23 +121,28 @@ def company_csd(session: Session, company: Company, box: SecretBox, *, today: da
 # --------------------------------------------------------------------------- folios
 
 
-def next_folio(session: Session, company_id: int, serie: str) -> int:
-    """Take the next folio of ``serie`` under a row lock: no gaps, no duplicates."""
+def folio_sequence(session: Session, company_id: int, serie: str) -> FolioSequence:
+    """The folio sequence of ``serie``, created if new, locked (row lock) until commit."""
     for _ in range(3):
         seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == company_id,
                                                          FolioSequence.serie == serie).with_for_update())
-        if seq is None:
-            try:
-                with session.begin_nested():
-                    session.add(FolioSequence(company_id=company_id, serie=serie, next_folio=1))
-            except IntegrityError:
-                pass  # another transaction created it first: lock theirs
-            continue
-        folio = seq.next_folio
-        seq.next_folio = folio + 1
-        session.flush()
-        return folio
+        if seq is not None:
+            return seq
+        try:
+            with session.begin_nested():
+                session.add(FolioSequence(company_id=company_id, serie=serie, next_folio=1))
+        except IntegrityError:
+            pass  # another transaction created it first: lock theirs
     raise ConflictError("No se pudo reservar un folio; intente de nuevo.", code="FOLIO_NO_DISPONIBLE")
+
+
+def next_folio(session: Session, company_id: int, serie: str) -> int:
+    """Take the next folio of ``serie`` under a row lock: no gaps, no duplicates."""
+    seq = folio_sequence(session, company_id, serie)
+    folio = seq.next_folio
+    seq.next_folio = folio + 1
+    session.flush()
+    return folio
 
 
 # --------------------------------------------------------------------------- pending
@@ -303,11 +312,15 @@ def _paid_before(session: Session, credit: Credit) -> Decimal:
 
 
 def _group(session: Session, payment: Payment, credits: Sequence[Credit],
-           invoices: InvoiceCache | None = None) -> pagos20.PaymentGroup:
+           invoices: InvoiceCache | None = None, *, docs: dict[int, Document] | None = None,
+           paid_before: dict[int, Decimal] | None = None) -> pagos20.PaymentGroup:
+    """The domain input of one payment; ``docs``/``paid_before``: preloaded for a whole batch."""
     apps = []
-    docs = {d.id: d for d in session.scalars(
-        select(Document).where(Document.id.in_({c.document_id for c in credits})))}
-    paid_before = _paid_before_all(session, credits)
+    if docs is None:
+        docs = {d.id: d for d in session.scalars(
+            select(Document).where(Document.id.in_({c.document_id for c in credits})))}
+    if paid_before is None:
+        paid_before = _paid_before_all(session, credits)
     for c in credits:
         doc = docs.get(c.document_id) if c.document_id is not None else None
         if doc is None:
@@ -341,6 +354,15 @@ def _now_local(clock: Clock) -> datetime:
 
 
 @dataclass
+class _Spec:
+    """What one REP of a batch covers: payments, optionally chosen applications, what it replaces."""
+
+    payment_ids: list[int]
+    replaces: Rep | None = None
+    credit_ids: Sequence[int] | None = None
+
+
+@dataclass
 class Stamper:
     """Issues REPs for one database with one PAC and one secret box."""
 
@@ -354,13 +376,21 @@ class Stamper:
 
     _csd_cache: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
     _invoice_cache: InvoiceCache = field(default_factory=dict, repr=False)
+    _batch_csd: dict[int, LoadedCsd] | None = field(default=None, repr=False)
 
     def _csd(self, session: Session, company: Company) -> LoadedCsd:
-        """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms)."""
+        """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms).
+
+        Inside one batch transaction the active CSD cannot change under us: looked up once.
+        """
+        if self._batch_csd is not None and company.id in self._batch_csd:
+            return self._batch_csd[company.id]
         row = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
         key = (company.id, row.key_sealed if row is not None else b"", self._today())
         if key not in self._csd_cache:
             self._csd_cache[key] = company_csd(session, company, self.box, today=self._today())
+        if self._batch_csd is not None:
+            self._batch_csd[company.id] = self._csd_cache[key]
         return self._csd_cache[key]
 
     def _local(self) -> datetime:
@@ -377,14 +407,8 @@ class Stamper:
         return self._send(rep_id, request)
 
     def issue_each(self, payment_ids: Sequence[int]) -> list[IssueResult]:
-        results = []
-        for pid in payment_ids:
-            try:
-                results.append(self.issue([pid]))
-            except CobranzaError as exc:
-                findings = getattr(exc, "findings", [])
-                results.append(IssueResult(None, "rechazado", findings=findings, message=f"Pago {pid}: {exc.message}"))
-        return results
+        """One REP per payment (a month-end run); see ``issue_many``."""
+        return self.issue_many([[pid] for pid in payment_ids], label="Pago")
 
     def issue_all_pending(self, *, monthly: bool = False) -> list[IssueResult]:
         with session_factory(self.engine)() as session:
@@ -395,74 +419,206 @@ class Stamper:
                 key = ((p.customer_id, p.company_id, p.fecha_pago.strftime("%Y-%m")) if monthly
                        else (p.payment_id, 0, ""))
                 groups[key].append(p.payment_id)
-        results = []
-        for ids in groups.values():
+        return self.issue_many(list(groups.values()))
+
+    def issue_many(self, groups: Sequence[Sequence[int]], *, chunk: int = 50,
+                   label: str = "Pagos") -> list[IssueResult]:
+        """One REP per group of payment ids, ``chunk`` of them per transaction; results in order.
+
+        The guarantees of ``issue`` hold for each REP: a chunk's REPs are saved signed as
+        ``enviando`` (one transaction) before the PAC sees any of them, then stamped one
+        by one, then their stamps saved (a second transaction). A group that cannot be
+        issued (validation findings, data) writes nothing and takes no folio; it is
+        reported in its place and the others go on. Once the PAC cannot be reached, the
+        REPs not yet sent are dropped (their folios given back) and the groups left are
+        not attempted. What a batch saves against ``issue`` per group: the queries are
+        made once per chunk, and two commits per chunk instead of two per REP.
+        """
+        results: list[IssueResult] = []
+        down: PacError | None = None
+        for start in range(0, len(groups), max(1, chunk)):
+            part = [list(ids) for ids in groups[start:start + max(1, chunk)]]
+            if down is not None:
+                results.extend(self._refused(label, ids, RepRefused(
+                    f"No se intentó: no se pudo contactar al PAC. {down.message}",
+                    [Finding(down.code, "ERROR", down.message, "PAC")], code=down.code)) for ids in part)
+                continue
+            self._batch_csd = {}
             try:
-                results.append(self.issue(ids))
-            except CobranzaError as exc:
-                results.append(IssueResult(None, "rechazado", findings=getattr(exc, "findings", []),
-                                           message=f"Pagos {', '.join(map(str, ids))}: {exc.message}"))
+                with session_factory(self.engine)() as session, session.begin():
+                    outcomes = self._prepare_chunk(session, [_Spec(ids) for ids in part])
+            finally:
+                self._batch_csd = None
+            prepared: list[tuple[int, StampRequest] | IssueResult] = [
+                self._refused(label, ids, o) if isinstance(o, CobranzaError) else o
+                for ids, o in zip(part, outcomes, strict=True)]
+            ids_of = {item[0]: ids for ids, item in zip(part, prepared, strict=True) if not isinstance(item, IssueResult)}
+            stamped: dict[int, StampResult] = {}
+            done: dict[int, IssueResult] = {}
+            unsent: list[int] = []
+            for item in prepared:
+                if isinstance(item, IssueResult):
+                    continue
+                rep_id, request = item
+                if down is not None:
+                    unsent.append(rep_id)  # the PAC is down: do not knock on it 50 times
+                    continue
+                try:
+                    stamped[rep_id] = self.pac.stamp(request)
+                except PacError as exc:
+                    if exc.code in UNREACHABLE_CODES:
+                        down = exc
+                        unsent.append(rep_id)
+                    else:
+                        done[rep_id] = self._failed(rep_id, exc, label, ids_of[rep_id])
+            if stamped:
+                with session_factory(self.engine)() as session, session.begin():
+                    done.update(self._store_stamps(session, stamped))
+            # Never sent: dropped last folio first, so every folio goes back to the sequence.
+            for rep_id in reversed(unsent):
+                assert down is not None
+                done[rep_id] = self._failed(rep_id, down, label, ids_of[rep_id])
+            results.extend(item if isinstance(item, IssueResult) else done[item[0]] for item in prepared)
         return results
+
+    def _failed(self, rep_id: int, exc: PacError, label: str, ids: Sequence[int]) -> IssueResult:
+        try:
+            return self._pac_failed(rep_id, exc)
+        except CobranzaError as refused:
+            return self._refused(label, ids, refused)
+
+    @staticmethod
+    def _refused(label: str, ids: Sequence[int] | None, exc: CobranzaError) -> IssueResult:
+        prefix = f"{label} {', '.join(map(str, ids))}: " if ids else ""
+        return IssueResult(None, "rechazado", findings=list(getattr(exc, "findings", [])),
+                           message=f"{prefix}{exc.message}")
 
     def _prepare(self, payment_ids: Sequence[int], *, replaces: Rep | None,
                  credit_ids: Sequence[int] | None) -> tuple[int, StampRequest]:
         """Step 1, one transaction: the REP saved as ``enviando`` with its signed bytes and key."""
         with session_factory(self.engine)() as session, session.begin():
-            payments = session.scalars(select(Payment).where(Payment.id.in_(payment_ids))
-                                       .order_by(Payment.fecha_pago, Payment.id).with_for_update()).all()
-            missing = set(payment_ids) - {p.id for p in payments}
-            if missing:
-                raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
-            if len({(p.customer_id, p.company_id) for p in payments}) > 1:
-                raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.",
-                                      code="REP_VARIOS_CLIENTES")
-            if credit_ids is not None:
-                chosen = session.scalars(select(Credit).where(Credit.id.in_(credit_ids)).order_by(Credit.id)).all()
-                by_payment: dict[int, list[Credit]] = defaultdict(list)
-                for c in chosen:
+            (outcome,) = self._prepare_chunk(session, [_Spec(list(payment_ids), replaces, credit_ids)])
+            if isinstance(outcome, CobranzaError):
+                raise outcome
+            return outcome
+
+    def _prepare_chunk(self, session: Session,
+                       specs: Sequence[_Spec]) -> list[tuple[int, StampRequest] | CobranzaError]:
+        """Compute, sign and validate one REP per spec and save them as ``enviando``.
+
+        Inside the caller's transaction, with a handful of queries for the whole chunk.
+        Nothing is written until every REP of the chunk is built: a spec that cannot be
+        issued (refused by validation, bad data) gets its error in its place of the
+        result and takes no folio; the next REP gets that folio instead.
+        """
+        all_ids = sorted({pid for spec in specs for pid in spec.payment_ids})
+        payments = {p.id: p for p in session.scalars(
+            select(Payment).where(Payment.id.in_(all_ids)).order_by(Payment.id).with_for_update())}
+        auto_ids = [pid for spec in specs if spec.credit_ids is None for pid in spec.payment_ids if pid in payments]
+        auto = _rep_credits(session, auto_ids) if auto_ids else {}
+        chosen_ids = [cid for spec in specs for cid in (spec.credit_ids or ())]
+        chosen = {c.id: c for c in session.scalars(select(Credit).where(Credit.id.in_(chosen_ids)))} \
+            if chosen_ids else {}
+        credits_of: list[dict[int, list[Credit]]] = []
+        for spec in specs:
+            by_payment: dict[int, list[Credit]] = defaultdict(list)
+            if spec.credit_ids is None:
+                for pid in spec.payment_ids:
+                    by_payment[pid] = list(auto.get(pid, ()))
+            else:
+                for c in sorted((chosen[i] for i in spec.credit_ids if i in chosen), key=lambda c: c.id):
                     if c.payment_id is not None:
                         by_payment[c.payment_id].append(c)
-            else:
-                by_payment = _rep_credits(session, [p.id for p in payments])
-            if not any(by_payment.values()):
-                raise RepRefused(self._nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
-            company = session.get(Company, payments[0].company_id)
-            customer = session.get(Customer, payments[0].customer_id)
-            assert company is not None and customer is not None
-            groups = [_group(session, p, by_payment[p.id], self._invoice_cache)
-                      for p in payments if by_payment.get(p.id)]
-            complemento = pagos20.build_complement(groups)
-            csd = self._csd(session, company)
-            serie = company.rep_serie or "P"
-            fecha = self._local() - timedelta(seconds=1)
-            # The folio is taken inside this transaction: a refusal below rolls it back too.
-            folio = next_folio(session, company.id, serie)
-            header = self._header(company, customer, fecha, serie, str(folio), replaces)
-            root = rep_writer.build_rep(header, complemento)
-            signed = rep_writer.sign_rep(root, no_certificado=csd.certificate.no_certificado,
-                                         certificado_b64=csd.certificate.certificado_b64,
-                                         cadena=cadena_original, sign=csd.signer.sign)
-            errors = errors_only(validate_rep(signed, now=self._local()))
-            if errors:
-                raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
-                                 _findings(errors))
-            signed_bytes = rep_writer.to_bytes(signed)
-            digest = hashlib.sha256(signed_bytes).hexdigest()
-            rep = Rep(
-                company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status="enviando",
-                idempotency_key=f"rep-{company.rfc}-{serie}-{folio}-{digest[:16]}", fecha=fecha,
-                pac=getattr(self.pac, "name", "pac"), sandbox=bool(getattr(self.pac, "is_sandbox", False)),
-                signed_xml=signed_bytes, replaces_id=replaces.id if replaces else None,
-                created_at=self.clock(), created_by=self.actor,
-            )
-            session.add(rep)
-            session.flush()
-            for pid, credits in by_payment.items():
-                for c in credits:
-                    session.add(RepLine(rep_id=rep.id, credit_id=c.id, payment_id=pid))
-            self._audit(session, "firmar_rep", rep.id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
+            credits_of.append(by_payment)
+        every = [c for by_payment in credits_of for cs in by_payment.values() for c in cs]
+        docs = {d.id: d for d in session.scalars(
+            select(Document).where(Document.id.in_({c.document_id for c in every})))} if every else {}
+        paid_before = _paid_before_all(session, every) if every else {}
+        # Held for the whole chunk: the session's identity map only keeps weak references.
+        parties = [*session.scalars(select(Company).where(Company.id.in_({p.company_id for p in payments.values()}))),
+                   *session.scalars(select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))]
+        sequences: dict[tuple[int, str], FolioSequence] = {}
+        claimed: set[int] = set()  # credits a REP of this chunk already covers
+        built: list[tuple[Rep, bytes, list[Credit], list[int]] | CobranzaError] = []
+        for spec, by_payment in zip(specs, credits_of, strict=True):
+            try:
+                built.append(self._build(session, spec, payments, by_payment, claimed, docs, paid_before, sequences))
+            except CobranzaError as exc:
+                built.append(exc)
+        del parties
+        reps = [item[0] for item in built if not isinstance(item, CobranzaError)]
+        session.add_all(reps)
+        session.flush()
+        out: list[tuple[int, StampRequest] | CobranzaError] = []
+        lines: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        for spec, item in zip(specs, built, strict=True):
+            if isinstance(item, CobranzaError):
+                out.append(item)
+                continue
+            rep, signed_bytes, credits, _ids = item
+            lines.extend({"rep_id": rep.id, "credit_id": c.id, "payment_id": c.payment_id} for c in credits)
+            audits.append(self._audit_row("firmar_rep", rep.id, {"serie": rep.serie, "folio": rep.folio,
+                                                                 "pagos": list(spec.payment_ids)}))
             # The request is exactly what this transaction commits: no need to read it back.
-            return rep.id, StampRequest(signed_bytes, rep.idempotency_key)
+            out.append((rep.id, StampRequest(signed_bytes, rep.idempotency_key)))
+        if lines:  # one executemany each: no ids to read back
+            session.execute(insert(RepLine), lines)
+            session.execute(insert(AuditEntry), audits)
+        return out
+
+    def _build(self, session: Session, spec: _Spec, payments_by_id: dict[int, Payment],
+               by_payment: dict[int, list[Credit]], claimed: set[int], docs: dict[int, Document],
+               paid_before: dict[int, Decimal],
+               sequences: dict[tuple[int, str], FolioSequence]) -> tuple[Rep, bytes, list[Credit], list[int]]:
+        """One REP of a chunk, signed and validated, not yet added to the session."""
+        missing = set(spec.payment_ids) - set(payments_by_id)
+        if missing:
+            raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
+        payments = sorted((payments_by_id[pid] for pid in set(spec.payment_ids)), key=lambda p: (p.fecha_pago, p.id))
+        if len({(p.customer_id, p.company_id) for p in payments}) > 1:
+            raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.",
+                                  code="REP_VARIOS_CLIENTES")
+        by_payment = {pid: [c for c in cs if c.id not in claimed] for pid, cs in by_payment.items()}
+        if not any(by_payment.values()):
+            raise RepRefused(self._nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
+        company = session.get(Company, payments[0].company_id)
+        customer = session.get(Customer, payments[0].customer_id)
+        assert company is not None and customer is not None
+        groups = [_group(session, p, by_payment[p.id], self._invoice_cache, docs=docs, paid_before=paid_before)
+                  for p in payments if by_payment.get(p.id)]
+        complemento = pagos20.build_complement(groups)
+        csd = self._csd(session, company)
+        serie = company.rep_serie or "P"
+        fecha = self._local() - timedelta(seconds=1)
+        seq = sequences.get((company.id, serie))
+        if seq is None:
+            seq = sequences[(company.id, serie)] = folio_sequence(session, company.id, serie)
+        # The folio is taken under the sequence's row lock; it is only consumed (advanced)
+        # once this REP passed validation, so a refusal leaves no gap.
+        folio = seq.next_folio
+        header = self._header(company, customer, fecha, serie, str(folio), spec.replaces)
+        root = rep_writer.build_rep(header, complemento)
+        signed = rep_writer.sign_rep(root, no_certificado=csd.certificate.no_certificado,
+                                     certificado_b64=csd.certificate.certificado_b64,
+                                     cadena=cadena_original, sign=csd.signer.sign)
+        errors = errors_only(validate_rep(signed, now=self._local()))
+        if errors:
+            raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
+                             _findings(errors))
+        signed_bytes = rep_writer.to_bytes(signed)
+        digest = hashlib.sha256(signed_bytes).hexdigest()
+        seq.next_folio = folio + 1
+        credits = [c for p in payments for c in by_payment.get(p.id, ())]
+        claimed.update(c.id for c in credits)
+        rep = Rep(
+            company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status="enviando",
+            idempotency_key=f"rep-{company.rfc}-{serie}-{folio}-{digest[:16]}", fecha=fecha,
+            pac=getattr(self.pac, "name", "pac"), sandbox=bool(getattr(self.pac, "is_sandbox", False)),
+            signed_xml=signed_bytes, replaces_id=spec.replaces.id if spec.replaces else None,
+            created_at=self.clock(), created_by=self.actor,
+        )
+        return rep, signed_bytes, credits, [p.id for p in payments]
 
     def _nothing_to_issue(self, session: Session, payments: Sequence[Payment]) -> str:
         ids = [p.id for p in payments]
@@ -507,18 +663,31 @@ class Stamper:
         except PacError as exc:
             return self._pac_failed(rep_id, exc)
         with session_factory(self.engine)() as session, session.begin():
-            rep = session.get(Rep, rep_id, with_for_update=True)
-            assert rep is not None
-            rep.status = "timbrado"
-            rep.uuid = stamped.uuid.upper()
-            rep.stamped_xml = stamped.xml
-            rep.sha256 = hashlib.sha256(stamped.xml).hexdigest()
-            rep.fecha_timbrado = stamped.fecha_timbrado.replace(tzinfo=None)
-            rep.stamped_at = self.clock()
-            self._audit(session, "timbrar_rep", rep.id, {"uuid": rep.uuid, "pac": rep.pac,
-                                                         "recuperado": stamped.already_stamped})
-            return IssueResult(rep.id, "timbrado", rep.uuid, rep.serie, rep.folio, rep.sandbox, xml=rep.stamped_xml,
-                               message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if rep.sandbox else "."))
+            return self._store_stamps(session, {rep_id: stamped})[rep_id]
+
+    def _store_stamps(self, session: Session, stamped: dict[int, StampResult]) -> dict[int, IssueResult]:
+        """Step 3 inside ``session``'s transaction: each stamped XML saved as ``timbrado``."""
+        rows = {r.id: r for r in session.execute(
+            select(Rep.id, Rep.serie, Rep.folio, Rep.sandbox, Rep.pac)
+            .where(Rep.id.in_(list(stamped))).with_for_update())}
+        now = self.clock()
+        changes: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        out: dict[int, IssueResult] = {}
+        for rep_id, result in stamped.items():
+            row = rows[rep_id]
+            uuid = result.uuid.upper()
+            changes.append({"id": rep_id, "status": "timbrado", "uuid": uuid, "stamped_xml": result.xml,
+                            "sha256": hashlib.sha256(result.xml).hexdigest(),
+                            "fecha_timbrado": result.fecha_timbrado.replace(tzinfo=None), "stamped_at": now})
+            audits.append(self._audit_row("timbrar_rep", rep_id, {"uuid": uuid, "pac": row.pac,
+                                                                  "recuperado": result.already_stamped}))
+            out[rep_id] = IssueResult(
+                rep_id, "timbrado", uuid, row.serie, row.folio, row.sandbox, xml=result.xml,
+                message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if row.sandbox else "."))
+        session.execute(update(Rep), changes)  # by primary key, one executemany
+        session.execute(insert(AuditEntry), audits)
+        return out
 
     def _pac_failed(self, rep_id: int, exc: PacError) -> IssueResult:
         finding = Finding(exc.code, "ERROR", exc.message, "PAC")
@@ -658,8 +827,11 @@ class Stamper:
                 "sustituto": replacement.to_dict() if replacement else None}
 
     def _audit(self, session: Session, action: str, rep_id: int, detail: dict[str, Any]) -> None:
-        session.add(AuditEntry(at=self.clock(), actor=self.actor, action=action, entity="rep", entity_id=str(rep_id),
-                               detail=json.dumps(detail, ensure_ascii=False, default=str)))
+        session.add(AuditEntry(**self._audit_row(action, rep_id, detail)))
+
+    def _audit_row(self, action: str, rep_id: int, detail: dict[str, Any]) -> dict[str, Any]:
+        return {"at": self.clock(), "actor": self.actor, "action": action, "entity": "rep", "entity_id": str(rep_id),
+                "detail": json.dumps(detail, ensure_ascii=False, default=str)}
 
 
 # --------------------------------------------------------------------------- reading
