@@ -63,13 +63,15 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    # Write-then-rename: a crash leaves either the old file or the complete new one.
+def _write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    # Write-then-rename: a crash leaves either the old file or the complete new one;
+    # ``durable`` also fsyncs it before the rename.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -139,19 +141,21 @@ class SandboxPac:
             )
             result = stamp_result_from_xml(xml, already_stamped=False)
             emisor = _emisor_rfc(root)
-            # Order matters for crash safety: the stamped XML first, the indexes after;
-            # an index entry therefore always points at a complete document. The two
-            # documents are written and fsynced; the Sello and key index entries are hard
-            # links to the metadata (no bytes of their own to flush), see docs/pac.md.
-            _write_atomic(self._stamps / f"{result.uuid}.xml", xml)
+            # One durable write per stamp: the metadata, which carries the stamped XML too,
+            # is written to a temporary file, fsynced and renamed into place. The index
+            # entries (Sello, key) are hard links to it, so an entry always names a complete,
+            # durable record. ``<uuid>.xml`` is a plain copy for people and tools; the record
+            # is what a retry reads. See docs/pac.md.
             meta = {
                 "uuid": result.uuid,
                 "key": request.idempotency_key,
                 "xml_sha256": _sha256(request.xml),
                 "rfc_emisor": emisor,
+                "xml": xml.decode("utf-8"),
             }
             meta_path = self._stamps / f"{result.uuid}.json"
             _write_atomic(meta_path, json.dumps(meta).encode())
+            _write_atomic(self._stamps / f"{result.uuid}.xml", xml, durable=False)
             _link_atomic(meta_path, self._sellos / _sha256(sello.encode("ascii")))
             _link_atomic(meta_path, self._keys / _sha256(request.idempotency_key.encode()))
             log.info("sandbox stamped uuid=%s key=%s", result.uuid, request.idempotency_key)
@@ -178,7 +182,7 @@ class SandboxPac:
                     code=PAC_LLAVE_REUTILIZADA,
                     pac=LABEL,
                 )
-            return self._stored(meta["uuid"])
+            return self._stored(meta)
         # Same signed document under another key: a PAC answers 307 and returns it.
         if not parsed:
             sello = _sello_of(request.xml)
@@ -187,11 +191,13 @@ class SandboxPac:
             if sello_file.exists():
                 entry = sello_file.read_text().strip()
                 # A link to the stamp's metadata (JSON); folders written before hold the UUID.
-                return self._stored(json.loads(entry)["uuid"] if entry.startswith("{") else entry)
+                return self._stored(json.loads(entry) if entry.startswith("{") else {"uuid": entry})
         return None
 
-    def _stored(self, uuid: str) -> StampResult:
-        xml = (self._stamps / f"{uuid}.xml").read_bytes()
+    def _stored(self, meta: dict[str, Any]) -> StampResult:
+        """The stamp a record names: its own copy of the XML, or (older folders) ``<uuid>.xml``."""
+        text = meta.get("xml")
+        xml = text.encode("utf-8") if isinstance(text, str) else (self._stamps / f"{meta['uuid']}.xml").read_bytes()
         return stamp_result_from_xml(xml, already_stamped=True)
 
     def _checked(self, root: etree._Element | None, error: CobranzaError | None) -> etree._Element:

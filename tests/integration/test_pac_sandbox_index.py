@@ -46,3 +46,29 @@ def test_sello_entries_of_older_folders_hold_the_uuid(tmp_path: Path) -> None:
     sello_entry.write_text(result.uuid)  # the format written before the hard links
     again = SandboxPac(pac.folder, clock=lambda: NOW).stamp(StampRequest(xml, "rep-other"))
     assert again.uuid == result.uuid and again.already_stamped
+
+
+def test_the_fsynced_record_alone_answers_a_retry(tmp_path: Path) -> None:
+    """``<uuid>.xml`` is written without fsync: a crash may lose it, the record holds the XML."""
+    pac = SandboxPac(tmp_path / "pac", clock=lambda: NOW)
+    xml = signed_cfdi(tmp_path / "issuer")
+    result = pac.stamp(StampRequest(xml, "rep-1"))
+    copy = pac.folder / "stamps" / f"{result.uuid}.xml"
+    assert copy.read_bytes() == result.xml
+    copy.unlink()
+    again = SandboxPac(pac.folder, clock=lambda: NOW).stamp(StampRequest(xml, "rep-1"))
+    assert again.already_stamped and again.uuid == result.uuid and again.xml == result.xml
+    other_key = SandboxPac(pac.folder, clock=lambda: NOW).stamp(StampRequest(xml, "rep-2"))
+    assert other_key.uuid == result.uuid and other_key.xml == result.xml
+
+
+def test_records_written_before_carry_no_xml(tmp_path: Path) -> None:
+    pac = SandboxPac(tmp_path / "pac", clock=lambda: NOW)
+    xml = signed_cfdi(tmp_path / "issuer")
+    result = pac.stamp(StampRequest(xml, "rep-1"))
+    meta_path = pac.folder / "stamps" / f"{result.uuid}.json"
+    meta = json.loads(meta_path.read_bytes())
+    del meta["xml"]
+    meta_path.write_text(json.dumps(meta))  # same inode: the index links see the old format
+    again = SandboxPac(pac.folder, clock=lambda: NOW).stamp(StampRequest(xml, "rep-1"))
+    assert again.already_stamped and again.xml == result.xml
