@@ -134,8 +134,12 @@ class Context:
         return [] if parent is None else parent.children(NS_CFDI, "Concepto", "cfdi")
 
     def pagos_nodes(self) -> list[Node]:
-        comp = self.comprobante.child(NS_CFDI, "Complemento", "cfdi")
-        return [] if comp is None else comp.children(NS_PAGOS20, "Pagos", "pago20")
+        hit = self._memo.get(("", "", "pagos"))
+        if hit is None:
+            comp = self.comprobante.child(NS_CFDI, "Complemento", "cfdi")
+            hit = () if comp is None else tuple(comp.children(NS_PAGOS20, "Pagos", "pago20"))
+            self._memo[("", "", "pagos")] = hit
+        return list(hit)
 
     def pagos(self) -> Node | None:
         nodes = self.pagos_nodes()
@@ -146,8 +150,12 @@ class Context:
         return None if pagos is None else pagos.child(NS_PAGOS20, "Totales", "pago20")
 
     def pago_list(self) -> list[Node]:
-        pagos = self.pagos()
-        return [] if pagos is None else pagos.children(NS_PAGOS20, "Pago", "pago20")
+        hit = self._memo.get(("", "", "pago"))
+        if hit is None:
+            pagos = self.pagos()
+            hit = () if pagos is None else tuple(pagos.children(NS_PAGOS20, "Pago", "pago20"))
+            self._memo[("", "", "pago")] = hit
+        return list(hit)
 
     def doctos(self, pago: Node) -> list[Node]:
         return pago.children(NS_PAGOS20, "DoctoRelacionado", "pago20")

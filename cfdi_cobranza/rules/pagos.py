@@ -76,6 +76,14 @@ def _tc(pago: Node) -> Decimal | None:
 
 
 def _expected_totales(ctx: Context) -> dict[str, Decimal]:
+    """What each Totales attribute should be, computed once per document (ten rules ask)."""
+    hit = ctx.extra.get("_expected_totales")
+    if not isinstance(hit, dict):
+        hit = ctx.extra["_expected_totales"] = _compute_totales(ctx)
+    return {str(k): v for k, v in hit.items() if isinstance(v, Decimal)}
+
+
+def _compute_totales(ctx: Context) -> dict[str, Decimal]:
     sums: dict[str, Decimal] = {}
     with localcontext() as c:
         c.prec = 60
