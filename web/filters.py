@@ -17,6 +17,19 @@ STATUS_LABELS = {
     "ignored": "Omitido",
 }
 TIPO_LABELS = {"I": "Ingreso", "E": "Egreso (nota de crédito)", "P": "Pago (REP)", "N": "Nómina", "T": "Traslado"}
+USER_ACTION_LABELS = {
+    "usuario_creado": "Usuario creado",
+    "login": "Inicio de sesión",
+    "login_fallido": "Inicio de sesión fallido",
+    "login_bloqueado": "Intento con la cuenta bloqueada",
+    "usuario_bloqueado": "Cuenta bloqueada por intentos fallidos",
+    "usuario_activado": "Usuario activado",
+    "usuario_desactivado": "Usuario desactivado",
+    "rol_cambiado": "Rol cambiado",
+    "contrasena_cambiada": "Contraseña cambiada",
+    "cambio_contrasena_fallido": "Cambio de contraseña rechazado (contraseña actual incorrecta)",
+    "contrasena_restablecida": "Contraseña restablecida por un administrador",
+}
 CREDIT_KIND_LABELS = {"nota_credito": "Nota de crédito", "complemento": "Complemento de pago", "pago": "Pago"}
 
 
@@ -71,3 +84,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda t: TIPO_LABELS.get(t, t), "tipo_cfdi")
     app.add_template_filter(lambda r: ROLES.get(r, r), "rol")
     app.add_template_filter(lambda k: CREDIT_KIND_LABELS.get(k, k), "tipo_abono")
+    app.add_template_filter(lambda a: USER_ACTION_LABELS.get(a, a), "accion_usuario")

@@ -5,6 +5,10 @@ with the role read fresh from the database so a deactivated user is out at once)
 or ``@public`` (login page, health). The table-driven test walks ``app.url_map``
 and fails on a view that declares neither.
 
+Sessions: the signed cookie holds the user id and the user's ``session_epoch`` at
+sign-in. Each request reloads the user; a deactivated user, or a cookie whose epoch
+is older than the user's (the password changed or was reset), is signed out.
+
 CSRF: a random token per session, sent in every form as ``csrf_token`` and checked
 before any view runs for POST/PUT/PATCH/DELETE; the JSON API is exempt because it
 authenticates with a Bearer token, never with the cookie.
@@ -18,8 +22,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 
+from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.services import users as users_service
 from web.db import get_session
 
@@ -94,10 +99,24 @@ def _before() -> Any:
         # End the read transaction now: on SQLite every transaction takes the write
         # lock (BEGIN IMMEDIATE), and services such as the importer open their own.
         db.commit()
+        if user is not None and session.get("epoch", 0) != user.session_epoch:
+            user = None  # issued before a password change, a reset or a deactivation
         if user is None:
-            session.pop("uid", None)
+            # Deactivated, deleted or an older epoch: the whole session ends (CSRF token too).
+            session.clear()
+            flash("Su sesión terminó: la contraseña de su cuenta cambió o la cuenta fue desactivada. "
+                  "Inicie sesión de nuevo.", "error")
         g.user = user
     return None
+
+
+def start_session(user: User) -> None:
+    """A fresh signed-in session for ``user``: nothing set before survives (fixation),
+    and it carries the user's current epoch."""
+    session.clear()
+    session["uid"] = user.id
+    session["epoch"] = user.session_epoch
+    session.permanent = True
 
 
 def _headers(response: Response) -> Response:

@@ -1,4 +1,11 @@
-"""Configuración (administrador only): users and API tokens."""
+"""Configuración (administrador only): users and API tokens.
+
+Users: the list with a form to add one, and a page per user to change the role,
+reset the password (which also clears a lock and ends the user's sessions) and
+activate or deactivate it. The service refuses changing one's own role, resetting
+one's own password (that is «Mi cuenta», which asks for the current one) and
+leaving no active administrator.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ bp = Blueprint("settings", __name__, url_prefix="/configuracion")
 @require_role(*ADMINS)
 def users() -> Any:
     return render_template("settings/users.html", users=users_service.list_users(get_session()),
-                           roles=users_service.ROLES, error=None, form={})
+                           roles=users_service.ROLES, error=None, form={}, now=clock()())
 
 
 @bp.route("/usuarios", methods=["POST"])
@@ -48,15 +55,78 @@ def add_user() -> Any:
     except CobranzaError as exc:
         db.rollback()
         return render_template("settings/users.html", users=users_service.list_users(db),
-                               roles=users_service.ROLES, error=exc.message, form=form), 400
+                               roles=users_service.ROLES, error=exc.message, form=form, now=clock()()), 400
     flash(f"Usuario «{form['username'].strip().lower()}» creado.", "ok")
     return redirect(url_for("settings.users"))
+
+
+def _user_page(username: str, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """The administration page of one user: role, password reset, activation, history."""
+    db = get_session()
+    try:
+        user = users_service.get_user(db, username)
+    except NotFoundError:
+        abort(404)
+    history = users_service.user_history(db, user.username)
+    db.commit()  # end the read; nothing is expired (expire_on_commit=False)
+    return render_template("settings/user.html", user=user, history=history, roles=users_service.ROLES,
+                           errors=errors or {}, now=clock()(), min_password=users_service.MIN_PASSWORD), status
+
+
+@bp.route("/usuarios/<username>", methods=["GET"])
+@require_role(*ADMINS)
+def user_detail(username: str) -> Any:
+    return _user_page(username)
+
+
+@bp.route("/usuarios/<username>/contrasena", methods=["POST"])
+@require_role(*ADMINS)
+def reset_password(username: str) -> Any:
+    """A new password chosen by the administrator (forgotten password, locked account).
+    Clears the lock and ends every session of that user."""
+    password, confirm = request.form.get("password", "")[:1024], request.form.get("password2", "")[:1024]
+    db = get_session()
+    try:
+        if password != confirm:
+            raise ValidationError("Las contraseñas no coinciden.", code="CONTRASENA_NO_COINCIDE")
+        user = users_service.reset_password(db, username, password, actor=g.user.username, clock=clock(),
+                                            hash_method=current_app.config["PASSWORD_HASH"])
+        db.commit()
+    except NotFoundError:
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _user_page(username, {"password": exc.message}, 400)
+    current_app.logger.info("password reset %s by %s", user.username, g.user.username)
+    flash(f"Contraseña de «{user.username}» restablecida. Sus sesiones abiertas se cerraron; "
+          "comuníquele la nueva contraseña por un medio seguro.", "ok")
+    return redirect(url_for("settings.user_detail", username=user.username))
+
+
+@bp.route("/usuarios/<username>/rol", methods=["POST"])
+@require_role(*ADMINS)
+def set_role(username: str) -> Any:
+    role = request.form.get("role", "")[:40]
+    db = get_session()
+    try:
+        user = users_service.set_role(db, username, role, actor=g.user.username, clock=clock())
+        db.commit()
+    except NotFoundError:
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _user_page(username, {"role": exc.message}, 400)
+    flash(f"Rol de «{user.username}»: {users_service.ROLES[user.role]}.", "ok")
+    return redirect(url_for("settings.user_detail", username=user.username))
 
 
 @bp.route("/usuarios/<username>/activo", methods=["POST"])
 @require_role(*ADMINS)
 def toggle_user(username: str) -> Any:
     active = request.form.get("activo") == "1"
+    # The user's own page posts volver=detalle to come back to it; the list is the default.
+    back = (url_for("settings.user_detail", username=username) if request.form.get("volver") == "detalle"
+            else url_for("settings.users"))
     db = get_session()
     try:
         users_service.set_active(db, username, active, actor=g.user.username, clock=clock())
@@ -66,9 +136,10 @@ def toggle_user(username: str) -> Any:
     except CobranzaError as exc:
         db.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("settings.users"))
-    flash(f"Usuario «{username}» {'activado' if active else 'desactivado'}.", "ok")
-    return redirect(url_for("settings.users"))
+        return redirect(back)
+    flash(f"Usuario «{username}» {'activado' if active else 'desactivado; sus sesiones abiertas se cerraron'}.",
+          "ok")
+    return redirect(back)
 
 
 @bp.route("/tokens", methods=["GET"])

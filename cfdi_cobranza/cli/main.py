@@ -96,8 +96,11 @@ _CLICK_ES = [
     (re.compile(r"^No such option:? '?([^'\s]+)'?\.?(?:\s.*)?$", re.S), "No existe la opción {0}."),
     (re.compile(r"^No such command '([^']+)'\.?(?: Did you mean '([^']+)'\?)?$"), "No existe el comando «{0}»."),
     (re.compile(r"^Missing argument '([^']+?)\.*'\.?$"), "Falta el argumento {0}."),
+    (re.compile(r"^Missing argument '([^']+?)\.*'\. Choose from:\s*(.*)$", re.S), "Falta el argumento {0}. Opciones: {1}."),
     (re.compile(r"^Missing option '([^']+)'\.?$"), "Falta la opción {0}."),
     (re.compile(r"^Option '([^']+)' requires an argument\.?$"), "La opción {0} necesita un valor."),
+    (re.compile(r"^Invalid value for '([^']+)': '([^']*)' is not one of (.*?)\.?$", re.S),
+     "Valor inválido para {0}: «{1}» no es una de las opciones {2}."),
     (re.compile(r"^Invalid value for '([^']+)': (.*)$", re.S), "Valor inválido para {0}: {1}"),
     (re.compile(r"^Got unexpected extra arguments? \((.*)\)$"), "Argumentos de más: {0}."),
 ]
@@ -109,7 +112,7 @@ def spanish_usage_error(exc: click.ClickException) -> str:
     for pattern, template in _CLICK_ES:
         match = pattern.match(text)
         if match:
-            text = template.format(*match.groups())
+            text = template.format(*(" ".join(g.split()) if g else g for g in match.groups()))
             break
     ctx = getattr(exc, "ctx", None)
     hint = f"\nUse «{ctx.command_path} --help» para ver la ayuda." if ctx is not None else ""

@@ -1,8 +1,11 @@
-"""Commands for people and systems: ``user add|list``, ``token create|list|revoke`` and ``serve``.
+"""Commands for people and systems: ``user add|list|password|role|activate|deactivate``,
+``token create|list|revoke`` and ``serve``.
 
 Passwords are never command-line arguments (they would land in shell history and
-``ps``): they are prompted twice, or read from ``COBRANZA_USER_PASSWORD`` for
-unattended installs.
+``ps``): they are prompted twice with hidden input, or read from an environment
+variable for unattended installs (``COBRANZA_USER_PASSWORD`` for ``user add``,
+``COBRANZA_NEW_PASSWORD`` for ``user password``). The command line acts as the
+operator «cli» in the audit log.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import os
 import click
 
 from cfdi_cobranza.cli.common import EXIT_OK, AppContext, emit_json, json_option, pass_app, table
+from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import users as users_service
 
 ROLE_CHOICE = click.Choice(list(users_service.ROLES), case_sensitive=False)
@@ -72,6 +77,100 @@ def user_list(app: AppContext, as_json: bool) -> int:
     else:
         click.echo("No hay usuarios. Cree uno con: cobranza user add --username admin --role administrador")
     return EXIT_OK
+
+
+def _user_out(user: User) -> dict[str, object]:
+    return {"username": user.username, "full_name": user.full_name, "role": user.role, "active": user.active}
+
+
+def _new_password() -> str:
+    """COBRANZA_NEW_PASSWORD, else asked twice without echo (never an argument)."""
+    password = os.environ.get("COBRANZA_NEW_PASSWORD")
+    if password:
+        return password
+    password = click.prompt("Contraseña nueva", hide_input=True, err=True)
+    again = click.prompt("Repita la contraseña nueva", hide_input=True, err=True)
+    if password != again:
+        raise ValidationError("Las contraseñas no coinciden; no se cambió nada.", code="CONTRASENA_NO_COINCIDE")
+    return str(password)
+
+
+@user_group.command("password")
+@click.argument("username")
+@json_option
+@pass_app
+def user_password(app: AppContext, username: str, as_json: bool) -> int:
+    """Restablece la contraseña de USERNAME (COBRANZA_NEW_PASSWORD o se pide dos veces).
+
+    Quita el bloqueo por intentos fallidos y cierra las sesiones web abiertas del usuario.
+    """
+    password = _new_password()
+    migrate(app.engine)
+    with transaction(app.engine) as session:
+        user = users_service.reset_password(session, username, password, actor="cli")
+        out = _user_out(user)
+    if as_json:
+        emit_json({**out, "password_changed": True})
+    else:
+        click.echo(f"Contraseña de «{out['username']}» restablecida; sus sesiones abiertas se cerraron.")
+    return EXIT_OK
+
+
+@user_group.command("role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE, metavar="ROL")
+@json_option
+@pass_app
+def user_role(app: AppContext, username: str, role: str, as_json: bool) -> int:
+    """Cambia el rol de USERNAME a ROL (siempre queda al menos un administrador activo)."""
+    migrate(app.engine)
+    with transaction(app.engine) as session:
+        before = users_service.get_user(session, username).role
+        user = users_service.set_role(session, username, role, actor="cli")
+        out = {**_user_out(user), "previous_role": before, "changed": before != user.role}
+    if as_json:
+        emit_json(out)
+    elif out["changed"]:
+        click.echo(f"Rol de «{out['username']}»: {users_service.ROLES[str(before)]} → "
+                   f"{users_service.ROLES[str(out['role'])]}.")
+    else:
+        click.echo(f"«{out['username']}» ya tenía el rol {users_service.ROLES[str(out['role'])]}; sin cambios.")
+    return EXIT_OK
+
+
+def _set_active(app: AppContext, username: str, active: bool, as_json: bool) -> int:
+    migrate(app.engine)
+    with transaction(app.engine) as session:
+        before = users_service.get_user(session, username).active
+        user = users_service.set_active(session, username, active, actor="cli")
+        out = {**_user_out(user), "changed": before != user.active}
+    if as_json:
+        emit_json(out)
+    elif not out["changed"]:
+        click.echo(f"«{out['username']}» ya estaba {'activo' if active else 'desactivado'}; sin cambios.")
+    elif active:
+        click.echo(f"Usuario «{out['username']}» activado.")
+    else:
+        click.echo(f"Usuario «{out['username']}» desactivado; sus sesiones abiertas se cerraron.")
+    return EXIT_OK
+
+
+@user_group.command("deactivate")
+@click.argument("username")
+@json_option
+@pass_app
+def user_deactivate(app: AppContext, username: str, as_json: bool) -> int:
+    """Desactiva a USERNAME: no puede entrar y sus sesiones abiertas terminan."""
+    return _set_active(app, username, False, as_json)
+
+
+@user_group.command("activate")
+@click.argument("username")
+@json_option
+@pass_app
+def user_activate(app: AppContext, username: str, as_json: bool) -> int:
+    """Vuelve a activar a USERNAME."""
+    return _set_active(app, username, True, as_json)
 
 
 @click.group("token")

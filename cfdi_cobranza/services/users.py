@@ -9,9 +9,19 @@ account so the form does not tell which usernames exist.
 API tokens are random strings shown once; only their SHA-256 is stored (a token has
 ~256 bits of entropy, so a fast hash is enough, unlike passwords).
 
+Password changes: a user changes their own password knowing the current one
+(``change_password``); an administrator, or the command line, sets a new one without
+it (``reset_password``). Both clear the lock and bump ``User.session_epoch``, which
+ends every web session issued before (the web layer compares the epoch kept in the
+signed cookie on each request); deactivation bumps it too. A wrong current password
+counts as a failed sign-in, so a stolen session cannot be used to guess it freely.
+Audit entries name the action and the user, never a password or hash.
+
 Functions take the caller's session and never commit: the caller owns the
 transaction. ``authenticate`` returns its outcome as a value (not an exception) so
-the caller commits the failure counter even when sign-in is refused.
+the caller commits the failure counter even when sign-in is refused; likewise a
+``CurrentPasswordRefused`` from ``change_password`` leaves the counter updated in
+the session for the caller to commit.
 """
 
 from __future__ import annotations
@@ -48,6 +58,15 @@ _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _DUMMY_HASH = generate_password_hash("cfdi-cobranza-no-user", method="pbkdf2:sha256:1000")
 
 GENERIC_REFUSAL = "Usuario o contraseña incorrectos."
+ADMIN_ROLE = "administrador"
+
+
+class CurrentPasswordRefused(ValidationError):
+    """``change_password`` refused the current password (wrong, or the account is locked).
+
+    The failed-attempt counter (and the lock, at ``MAX_FAILURES``) was updated in the
+    session before raising: commit it, as with a refused ``authenticate``.
+    """
 
 
 def record_audit(session: Session, actor: str, action: str, entity: str, entity_id: str | None = None,
@@ -173,15 +192,151 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def set_active(session: Session, username: str, active: bool, *, actor: str, clock: Clock = system_clock) -> User:
+def get_user(session: Session, username: str) -> User:
     name = normalize_username(username)
-    user = session.scalar(select(User).where(User.username == name))
+    user = session.scalar(select(User).where(User.username == name)) if name else None
     if user is None:
         raise NotFoundError(f"No existe el usuario «{name}».", code="USUARIO_NO_ENCONTRADO")
+    return user
+
+
+def user_history(session: Session, username: str, limit: int = 20) -> list[AuditEntry]:
+    """The newest audit entries about one user (sign-ins, changes made to the account)."""
+    name = normalize_username(username)
+    return list(session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "usuario", AuditEntry.entity_id == name)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    ))
+
+
+def _end_sessions(user: User) -> None:
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    # FOR UPDATE (PostgreSQL): two administrators demoting each other at once must not
+    # both see the other one still there. SQLite already serialises writers (BEGIN IMMEDIATE).
+    rows = session.scalars(
+        select(User.id).where(User.role == ADMIN_ROLE, User.active.is_(True), User.id != user.id).with_for_update()
+    )
+    return len(list(rows))
+
+
+def _refuse_last_admin(session: Session, user: User, what: str) -> None:
+    if user.role == ADMIN_ROLE and user.active and _other_active_admins(session, user) == 0:
+        raise ConflictError(
+            f"No se puede {what} «{user.username}»: es el único administrador activo. "
+            "Active o nombre antes a otro administrador.",
+            code="ULTIMO_ADMINISTRADOR",
+        )
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: str, clock: Clock = system_clock) -> User:
+    """Activate or deactivate a user. Deactivating also ends the user's open sessions
+    (a cookie kept aside must not come back to life if the account is activated again)."""
+    user = get_user(session, username)
+    name = user.username
     if name == normalize_username(actor) and not active:
         raise ConflictError("No puede desactivar su propio usuario.", code="USUARIO_PROPIO")
+    if user.active == active:
+        return user
+    if not active:
+        _refuse_last_admin(session, user, "desactivar a")
+        _end_sessions(user)
     user.active = active
     record_audit(session, actor, "usuario_activado" if active else "usuario_desactivado", "usuario", name, clock=clock)
+    return user
+
+
+def set_role(session: Session, username: str, role: str, *, actor: str, clock: Clock = system_clock) -> User:
+    """Change a user's role. Refuses the actor's own role and demoting the last active
+    administrator (nobody would be left to manage users). The role is read fresh on
+    every request, so open sessions take the new role at once."""
+    role = validate_role(role)
+    user = get_user(session, username)
+    if user.username == normalize_username(actor):
+        raise ConflictError("No puede cambiar su propio rol; pídaselo a otro administrador.",
+                            code="USUARIO_PROPIO")
+    if user.role == role:
+        return user
+    if role != ADMIN_ROLE:
+        _refuse_last_admin(session, user, "quitar el rol de administrador a")
+    previous = user.role
+    user.role = role
+    record_audit(session, actor, "rol_cambiado", "usuario", user.username, f"rol={previous}->{role}", clock=clock)
+    return user
+
+
+def _set_password(user: User, new: str, hash_method: str) -> None:
+    user.password_hash = generate_password_hash(new, method=hash_method)
+    user.failed_logins = 0
+    user.locked_until = None
+    _end_sessions(user)
+
+
+def change_password(
+    session: Session,
+    username: str,
+    current: str,
+    new: str,
+    *,
+    clock: Clock = system_clock,
+    hash_method: str = DEFAULT_HASH,
+) -> User:
+    """The user's own change: the current password must match. Ends the user's other
+    sessions (the caller gives the session that made the change the new epoch)."""
+    now = clock()
+    user = get_user(session, username)
+    name = user.username
+    if not user.active:
+        raise ConflictError(f"El usuario «{name}» está desactivado.", code="USUARIO_INACTIVO")
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
+        raise CurrentPasswordRefused(
+            f"Demasiados intentos fallidos. Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
+            code="USUARIO_BLOQUEADO",
+        )
+    if not check_password_hash(user.password_hash, current):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_TIME
+            user.failed_logins = 0
+            record_audit(session, name, "usuario_bloqueado", "usuario", name, "cambio de contraseña", clock=clock)
+            minutes = int(LOCK_TIME.total_seconds() // 60)
+            raise CurrentPasswordRefused(
+                f"Demasiados intentos fallidos. La cuenta quedó bloqueada {minutes} minutos.",
+                code="USUARIO_BLOQUEADO",
+            )
+        record_audit(session, name, "cambio_contrasena_fallido", "usuario", name, clock=clock)
+        raise CurrentPasswordRefused("La contraseña actual no es correcta.", code="CONTRASENA_ACTUAL_INCORRECTA")
+    validate_password(new)
+    if new == current:
+        raise ValidationError("La contraseña nueva debe ser distinta de la actual.", code="CONTRASENA_REPETIDA")
+    _set_password(user, new, hash_method)
+    record_audit(session, name, "contrasena_cambiada", "usuario", name, clock=clock)
+    return user
+
+
+def reset_password(
+    session: Session,
+    username: str,
+    new: str,
+    *,
+    actor: str,
+    clock: Clock = system_clock,
+    hash_method: str = DEFAULT_HASH,
+) -> User:
+    """An administrator (or the command line) sets a new password without the current
+    one: for a forgotten password or a locked account. Ends all of the user's sessions.
+    Administrators change their own password with ``change_password`` (which asks for
+    the current one), so a borrowed session cannot take the account over."""
+    user = get_user(session, username)
+    if user.username == normalize_username(actor):
+        raise ConflictError("Para cambiar su propia contraseña use «Mi cuenta»; se le pedirá la actual.",
+                            code="USUARIO_PROPIO")
+    validate_password(new)
+    _set_password(user, new, hash_method)
+    record_audit(session, actor, "contrasena_restablecida", "usuario", user.username, clock=clock)
     return user
 
 

@@ -277,3 +277,57 @@ def test_collections_reports_and_follow_up(live_server, app):
         page.screenshot(path=str(ARTIFACTS / "26-tablero-seguimiento.png"), full_page=True)
         browser.close()
     assert external == []
+
+
+def test_account_password_change_and_user_admin(live_server):
+    """Mi cuenta from the header: change the password; the other browser is signed out, this one is not.
+    Then the administrator's user list and one user's page (role, reset, activation)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    new = "clave-nueva-789"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+
+        def signed_in(username: str, password: str, target: str):  # type: ignore[no-untyped-def]
+            context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="es-MX")
+            page = context.new_page()
+            page.goto(f"{live_server}/login?next={target}")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(live_server + target)
+            return page
+
+        page = signed_in("cobranza", PASSWORD, "/reportes/")
+        other = signed_in("cobranza", PASSWORD, "/reportes/")
+        page.click("header .user-link")
+        page.wait_for_url(live_server + "/cuenta")
+        assert "Cambiar contraseña" in page.inner_text("#cambiar-contrasena")
+        page.screenshot(path=str(ARTIFACTS / "30-mi-cuenta.png"), full_page=True)
+        page.fill("input[name=actual]", PASSWORD)
+        page.fill("input[name=nueva]", new)
+        page.fill("input[name=nueva2]", new)
+        page.click("#cambiar-contrasena button[type=submit]")
+        page.wait_for_selector(".alert-ok")
+        assert "Contraseña cambiada" in page.inner_text(".alert-ok")
+        page.screenshot(path=str(ARTIFACTS / "31-mi-cuenta-cambiada.png"), full_page=True)
+        other.reload()
+        assert "/login" in other.url and "Su sesión terminó" in other.inner_text(".login-card")
+        other.screenshot(path=str(ARTIFACTS / "32-otra-sesion-cerrada.png"), full_page=True)
+        page.goto(live_server + "/cuenta")
+        assert page.url == live_server + "/cuenta"
+
+        admin = signed_in("administrador", PASSWORD, "/configuracion/usuarios")
+        assert admin.locator("#tabla-usuarios tr").count() == 6
+        admin.screenshot(path=str(ARTIFACTS / "33-usuarios.png"), full_page=True)
+        admin.click("#tabla-usuarios >> text=Administrar >> nth=1")
+        admin.wait_for_selector("#restablecer-contrasena")
+        admin.select_option("#cambiar-rol select[name=role]", "consulta")
+        admin.click("#cambiar-rol button[type=submit]")
+        admin.wait_for_selector(".alert-ok")
+        assert "Consulta" in admin.inner_text("#datos-usuario")
+        admin.screenshot(path=str(ARTIFACTS / "34-usuario.png"), full_page=True)
+        browser.close()

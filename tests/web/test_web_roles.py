@@ -11,6 +11,24 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
+ADMIN_ONLY = frozenset({"administrador"})
+EVERYONE = frozenset(ROLES)
+
+# Who may use each account and user-administration route: checked against the views'
+# declarations, and every entry must be exercised by the walk below.
+ROLE_TABLE: dict[str, frozenset[str]] = {
+    "auth.account": EVERYONE,
+    "auth.change_password": EVERYONE,
+    "settings.users": ADMIN_ONLY,
+    "settings.add_user": ADMIN_ONLY,
+    "settings.user_detail": ADMIN_ONLY,
+    "settings.reset_password": ADMIN_ONLY,
+    "settings.set_role": ADMIN_ONLY,
+    "settings.toggle_user": ADMIN_ONLY,
+    "settings.tokens": ADMIN_ONLY,
+    "settings.create_token": ADMIN_ONLY,
+    "settings.revoke_token": ADMIN_ONLY,
+}
 
 
 def _routes(app):
@@ -38,6 +56,16 @@ def params(app, imported, rep_world):
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
 
 
+@pytest.fixture
+def users_state(app):
+    """Each user's password hash, role, active flag and session epoch."""
+    def do():
+        with transaction(app.extensions["cobranza_engine"]) as session:
+            return sorted((u.username, u.password_hash, u.role, u.active, u.session_epoch)
+                          for u in session.scalars(select(User)))
+    return do
+
+
 def test_every_view_declares_access(app):
     missing = []
     for rule in app.url_map.iter_rules():
@@ -47,8 +75,14 @@ def test_every_view_declares_access(app):
     assert missing == []
 
 
-def test_every_route_every_role(app, login, params, count):
+def test_role_table_matches_the_views(app):
+    declared = {endpoint: getattr(app.view_functions[endpoint], "required_roles", None) for endpoint in ROLE_TABLE}
+    assert declared == ROLE_TABLE
+
+
+def test_every_route_every_role(app, login, params, count, users_state):
     checked = 0
+    seen: set[str] = set()
     for role in ROLES:
         client = app.test_client()
         token = login(client, role)
@@ -58,6 +92,7 @@ def test_every_route_every_role(app, login, params, count):
             if allowed is None or rule.endpoint.startswith("api.") or rule.endpoint == "auth.logout":
                 continue
             url = _url(rule, params)
+            seen.add(rule.endpoint)
             if "GET" in rule.methods:
                 resp = client.get(url)
                 expected = 200 if role in allowed else 403
@@ -65,13 +100,15 @@ def test_every_route_every_role(app, login, params, count):
                 if expected == 403:
                     assert b"Sin permiso" in resp.data
             if "POST" in rule.methods and role not in allowed:
-                before = (count(AuditEntry), count(User), count(ApiToken))
-                resp = client.post(url, data={"csrf_token": token, "username": "nuevo", "password": "x" * 12,
-                                              "password2": "x" * 12, "role": "consulta", "name": "x", "activo": "0"})
+                before = (count(AuditEntry), count(User), count(ApiToken), users_state())
+                resp = client.post(url, data={"csrf_token": token, "username": "nuevo", "password": "clave-nueva-12",
+                                              "password2": "clave-nueva-12", "role": "administrador", "name": "x",
+                                              "activo": "0", "actual": "x", "nueva": "y", "nueva2": "y"})
                 assert resp.status_code == 403, (role, url)
-                assert (count(AuditEntry), count(User), count(ApiToken)) == before
+                assert (count(AuditEntry), count(User), count(ApiToken), users_state()) == before
             checked += 1
     assert checked > 40
+    assert set(ROLE_TABLE) <= seen
 
 
 def test_anonymous_is_sent_to_login(app, params):

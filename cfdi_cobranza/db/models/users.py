@@ -2,6 +2,8 @@
 
 A ``User`` signs in with a password (stored only as a werkzeug scrypt hash) and has
 one role. ``failed_logins``/``locked_until`` throttle password guessing per account.
+``session_epoch`` is copied into the signed session cookie at sign-in; bumping it
+(password change or reset, deactivation) ends every session issued before.
 An ``ApiToken`` lets another system (ERP, PAC integration) call ``/api/v1``: only the
 SHA-256 of the token is stored, so a leaked database does not leak usable tokens.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cfdi_cobranza.db.models.base import Base
@@ -30,6 +32,7 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class ApiToken(Base):
