@@ -18,13 +18,24 @@ import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, func, literal, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Numeric,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company, Credit, Customer, Document
@@ -36,18 +47,17 @@ from cfdi_cobranza.db.models.collections import (
 from cfdi_cobranza.db.types import Money
 from cfdi_cobranza.domain.aging import (
     SIN_ASIGNAR,
-    AgingAmounts,
     AgingBuckets,
     AgingReport,
-    AgingRow,
     GroupBy,
+    GroupSums,
+    aging_from_sums,
     aging_report,
     group_key,
-    pct,
 )
 from cfdi_cobranza.domain.due_dates import DueDatesReport, due_dates
 from cfdi_cobranza.domain.forecast import Projection, delay_model, project_income
-from cfdi_cobranza.domain.fx import MXN, MxnRates
+from cfdi_cobranza.domain.fx import MxnRates
 from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.movement import MovementAmounts, MovementReport, receivables_movement
 from cfdi_cobranza.domain.period import DateRange, Granularity
@@ -243,101 +253,70 @@ def _aging(
     spec = resolve_buckets(session, buckets)
     grouping = GroupBy.parse(group_by)
     saldo, later, where = _balance(session, as_of)
-    conds = _bucket_conditions(as_of, spec)
     key = _group_expr(grouping).label("grp")
-    # PostgreSQL sums NUMERIC(24,6) into Decimals of that scale: read them as they come
-    # (psycopg builds the Decimal) instead of through Money's per-value re-quantizing.
     postgres = session.get_bind().dialect.name == "postgresql"
-    amount = Numeric(24, 6) if postgres else Money()
-    cols = [type_coerce(func.sum(case((c, saldo), else_=0)), amount).label(f"b{i}") for i, c in enumerate(conds)]
+    # One sum per bucket, of the balances that fall in it (FILTER: the rows of other
+    # buckets are skipped, not added as zeros). An empty bucket is NULL: most buckets of
+    # most customers are empty, and None costs the driver nothing where a Decimal zero
+    # costs a Decimal (the domain reads None as Decimal(0)). PostgreSQL sums NUMERIC(24,6)
+    # into Decimals of that scale and psycopg builds them as they come; SQLite sums the
+    # scaled integers of Money, read below.
+    amount = Numeric(24, 6) if postgres else BigInteger()
+    cols = [type_coerce(func.sum(saldo).filter(c), amount).label(f"b{i}")
+            for i, c in enumerate(_bucket_conditions(as_of, spec))]
     stmt = select(key, Document.moneda.label("moneda"), func.count().label("n"), *cols).select_from(Document)
     if later is not None:
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
     need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
     stmt = _filter(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
     if grouping is GroupBy.CLIENTE:
-        # One row per customer and currency: name the customers in the same query.
+        # One row per customer and currency: name the customers in the same query, with the
+        # name the domain gives them (domain.aging.group_key): "NOMBRE (RFC)", or the RFC.
         agg = stmt.subquery()
-        stmt = (select(Customer.key, Customer.nombre, agg.c.moneda, agg.c.n, *(agg.c[f"b{i}"] for i in range(len(cols))))
+        named = case((func.coalesce(Customer.nombre, "") == "", Customer.key),
+                     else_=Customer.nombre + " (" + Customer.key + ")")
+        stmt = (select(Customer.key, named, agg.c.moneda, agg.c.n, *(agg.c[f"b{i}"] for i in range(len(cols))))
                 .select_from(agg).join(Customer, Customer.id == agg.c.grp))
     raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
 
-    names: dict[str, str] = {}
-    per_row: dict[tuple[str, str], tuple[list[Decimal], int]] = {}
-    for row in raw:
-        if grouping is GroupBy.CLIENTE:
-            ckey, cname, moneda, count, *amounts = row
-            gkey, gname = ckey, (f"{cname} ({ckey})" if cname else ckey)  # domain.aging.group_key
-        else:
-            grp, moneda, count, *amounts = row
+    sums: Sequence[GroupSums]
+    if grouping is GroupBy.CLIENTE:  # customer keys are unique: one row per (key, currency)
+        sums = raw if postgres else _from_sqlite(raw)
+    else:
+        merged: dict[tuple[str, str], tuple[str, int, list[Decimal]]] = {}
+        for grp, moneda, count, *amounts in raw:
             if grouping is GroupBy.CARTERA:
                 gkey, gname = "*", "Toda la cartera"
             else:
                 value = (grp or "").strip()
                 gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
-        names.setdefault(gkey, gname)
-        values = [a or ZERO for a in amounts]  # a zero sum reads as Decimal("0"), as Decimal(0) did
-        prev = per_row.get((gkey, moneda))
-        if prev is not None:  # "" and NULL both mean unassigned
-            values = [a + b for a, b in zip(prev[0], values, strict=True)]
-            count += prev[1]
-        per_row[(gkey, moneda)] = (values, count)
+            values = [ZERO if a is None else a if postgres else Decimal(a).scaleb(-Money.scale) for a in amounts]
+            prev = merged.get((gkey, moneda))
+            if prev is not None:  # "" and NULL both mean unassigned
+                values = [a + b for a, b in zip(prev[2], values, strict=True)]
+                count += prev[1]
+            merged[(gkey, moneda)] = (gname, count, values)
+        sums = [(gkey, gname, moneda, count, *values) for (gkey, moneda), (gname, count, values) in merged.items()]
 
-    currencies = {m for _, m in per_row}
+    currencies = {s[2] for s in sums}
     mx = rates_to_mxn(session, currencies, as_of, rates)
     mx.require(currencies)
-    rate_of = {m: mx.rate(m) for m in currencies}
-    # Decimal sums of these amounts are exact, so summing by column gives the same
-    # figures as adding row by row; the MXN rows keep the row order they always had.
-    by_cur: dict[str, list[list[Decimal]]] = defaultdict(list)
-    totals_docs: Counter[str] = Counter()
-    mxn_acc: dict[str, list[Decimal]] = {}
-    mxn_docs: Counter[str] = Counter()
-    for (gkey, moneda), (values, count) in per_row.items():
-        by_cur[moneda].append(values)
-        totals_docs[moneda] += count
-        rate = rate_of[moneda]
-        # x * 1 is x (same digits, same exponent): pesos need no multiplication.
-        in_mxn = values if moneda == MXN and rate == 1 and rate.as_tuple().exponent == 0 else [
-            v * rate for v in values]
-        prev_mxn = mxn_acc.get(gkey)
-        mxn_acc[gkey] = in_mxn if prev_mxn is None else [a + v for a, v in zip(prev_mxn, in_mxn, strict=True)]
-        mxn_docs[gkey] += count
-    totales = {cur: AgingAmounts(tuple(sum(col, ZERO) for col in zip(*rows, strict=True)), totals_docs[cur])
-               for cur, rows in sorted(by_cur.items())}
-    cur_total = {cur: t.total for cur, t in totales.items()}
-    filas_list: list[AgingRow] = []
-    pesos: dict[str, tuple[list[Decimal], AgingAmounts, Decimal]] = {}  # MXN row of each group
-    for (gkey, cur), (values, count) in sorted(per_row.items(), key=lambda kv: (names[kv[0][0]], kv[0])):
-        row_amounts = AgingAmounts(tuple(values), count)
-        row_total = sum(values, ZERO)
-        if cur == MXN:
-            pesos[gkey] = (values, row_amounts, row_total)
-        filas_list.append(AgingRow(gkey, names[gkey], cur, row_amounts, pct(row_total, cur_total[cur])))
-    filas = tuple(filas_list)
-    grand = [sum(col, ZERO) for col in zip(*mxn_acc.values(), strict=True)] if mxn_acc else [ZERO] * len(spec)
-    total_mxn = AgingAmounts(tuple(grand), sum(mxn_docs.values()))
-    grand_total = total_mxn.total
-    filas_mxn_list: list[AgingRow] = []
-    # Groups in the order of ``filas`` (sorted by name, then key): the same order as
-    # sorting the groups by (name, key).
-    for gkey in dict.fromkeys(r.grupo for r in filas):
-        values = mxn_acc[gkey]
-        same = pesos.get(gkey)
-        if same is not None and same[0] is values:  # pesos only: the MXN view is that very row
-            row_amounts, row_total = same[1], same[2]
-        else:
-            row_amounts, row_total = AgingAmounts(tuple(values), mxn_docs[gkey]), sum(values, ZERO)
-        filas_mxn_list.append(AgingRow(gkey, names[gkey], MXN, row_amounts, pct(row_total, grand_total)))
-    filas_mxn = tuple(filas_mxn_list)
-    detalle: tuple[Any, ...] = ()
+    report = aging_from_sums(sums, as_of, spec, grouping, mx)
     if detail:
-        detalle = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
-    return AgingReport(
-        fecha_corte=as_of, buckets=spec, agrupacion=grouping, filas=filas, totales=totales,
-        filas_mxn=filas_mxn, total_mxn=total_mxn, tipos_cambio={c: mx.rate(c) for c in totales},
-        detalle=detalle,
-    )
+        lines = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
+        report = replace(report, detalle=lines)
+    return report
+
+
+def _from_sqlite(raw: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows (key, name, currency, count, sums...) with SQLite's sums of Money (integers of
+    millionths) read as Money reads a value; an empty bucket (NULL) stays None."""
+    if not raw:
+        return []
+    columns: list[Any] = list(zip(*raw, strict=True))
+    for i in range(4, len(columns)):  # by column: a report by customer has ~700,000 sums
+        columns[i] = [None if v is None else Decimal(v).scaleb(-Money.scale) for v in columns[i]]
+    return list(zip(*columns, strict=True))
 
 
 def open_items(
