@@ -197,3 +197,38 @@ def test_pac_down_stops_the_run(engine: Engine, settings: Settings, tmp_path: Pa
     with transaction(engine) as s:
         assert s.scalar(select(func.count(Rep.id))) == 0
     assert next_folio(engine) == 1
+
+
+def test_two_concurrent_runs_issue_each_payment_once(pg_engine: Engine, settings: Settings,
+                                                      tmp_path: Path) -> None:
+    """Two month-end runs at once (two web workers): one REP per payment, folios 1..n."""
+    import threading
+
+    book = Book.open(pg_engine, settings, tmp_path)
+    pids = _payments(book, 6)
+    barrier = threading.Barrier(2)
+    runs: list[object] = []
+
+    def run(order: list[int]) -> None:
+        barrier.wait()
+        try:
+            runs.append(book.stamper.issue_many([[p] for p in order], chunk=2))
+        except Exception as exc:  # pragma: no cover - reported by the assertion below
+            runs.append(exc)
+
+    threads = [threading.Thread(target=run, args=(order,)) for order in (pids, pids[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(isinstance(r, list) for r in runs), runs
+    stamped = [r for results in runs for r in results if r.status == "timbrado"]  # type: ignore[attr-defined]
+    refused = [r for results in runs for r in results if r.status == "rechazado"]  # type: ignore[attr-defined]
+    assert len(stamped) == 6 and len(refused) == 6
+    assert all("ya están amparadas" in (r.message or "") for r in refused)
+    assert sorted(r.folio for r in stamped) == list(range(1, 7))
+    with transaction(pg_engine) as s:
+        assert sorted(s.scalars(select(Rep.folio))) == list(range(1, 7))
+        assert s.scalar(select(func.count(RepLine.id))) == 6
+        assert sorted(s.scalars(select(RepLine.payment_id))) == sorted(pids)
+    assert next_folio(pg_engine) == 7
