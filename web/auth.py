@@ -51,7 +51,7 @@ def login() -> Any:
     outcome = users_service.authenticate(db, username, password, clock=clock(), remote=request.remote_addr)
     db.commit()  # the failure counter and the audit entry are kept even when refused
     if not outcome.ok or outcome.user is None:
-        status = 429 if outcome.code == "USUARIO_BLOQUEADO" else 401
+        status = 429 if outcome.code in ("USUARIO_BLOQUEADO", "IP_BLOQUEADA") else 401
         return render_template("login.html", next=request.form.get("next", ""), error=outcome.message,
                                username=username), status
     # A fresh session on sign-in: nothing set before login (fixation) survives.

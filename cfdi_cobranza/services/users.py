@@ -6,6 +6,21 @@ the lock is per account, so guessing cannot be spread over many attempts, and th
 same vague message is given for an unknown user, a wrong password or an inactive
 account so the form does not tell which usernames exist.
 
+Sign-in is also throttled per client address (``remote``), against password spraying
+(one or two guesses on each of many accounts never trips the per-account lock) and
+guessing of unknown usernames: every failed attempt from an address (unknown user,
+wrong password, inactive or locked account) counts in a fixed window of
+``IP_WINDOW``; at ``IP_MAX_FAILURES`` the address is blocked for ``IP_BLOCK_TIME``
+and its attempts are refused with ``IP_BLOQUEADA`` without checking the password.
+The attempt that reaches the threshold still gets its own outcome (so the
+per-account behaviour is unchanged); the following ones are refused. A successful
+sign-in does *not* reset the address's counter: otherwise an attacker holding one
+valid account could sign in with it every few guesses and spray without limit. The
+counters live in the ``login_attempt_ip`` table (not in process memory) so every web
+worker shares them; the row is locked while it is updated (``FOR UPDATE`` on
+PostgreSQL, SQLite serialises writers). ``remote=None`` (command line, tests) skips
+the per-address throttling.
+
 API tokens are random strings shown once; only their SHA-256 is stored (a token has
 ~256 bits of entropy, so a fast hash is enough, unlike passwords).
 
@@ -30,14 +45,16 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cfdi_cobranza.db.models import AuditEntry
-from cfdi_cobranza.db.models.users import ApiToken, User
+from cfdi_cobranza.db.models.users import ApiToken, LoginAttemptIp, User
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services.clock import Clock, system_clock
 
@@ -50,6 +67,10 @@ ROLES: dict[str, str] = {
 }
 MAX_FAILURES = 5
 LOCK_TIME = timedelta(minutes=15)
+# Per client address: IP_MAX_FAILURES failed sign-ins within IP_WINDOW block it for IP_BLOCK_TIME.
+IP_MAX_FAILURES = 20
+IP_WINDOW = timedelta(minutes=15)
+IP_BLOCK_TIME = timedelta(minutes=15)
 MIN_PASSWORD = 10
 DEFAULT_HASH = "scrypt"
 TOKEN_PREFIX = "cbz_"
@@ -145,10 +166,72 @@ class LoginOutcome:
         return self.user is not None
 
 
+def _ip_key(remote: str) -> str:
+    return remote.strip()[:64]
+
+
+def _ip_blocked_until(session: Session, remote: str, now: datetime) -> datetime | None:
+    row = session.get(LoginAttemptIp, _ip_key(remote))
+    if row is not None and row.blocked_until is not None and row.blocked_until > now:
+        return row.blocked_until
+    return None
+
+
+def _count_ip_failure(session: Session, remote: str, now: datetime, clock: Clock) -> None:
+    """One more failed sign-in from ``remote``; blocks the address at ``IP_MAX_FAILURES``."""
+    ip = _ip_key(remote)
+    # Create the row if missing without racing another worker, then lock it while counting.
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(LoginAttemptIp).values(ip=ip, failures=0, window_start=now, blocked_until=None)
+                    .on_conflict_do_nothing(index_elements=["ip"]))
+    row = session.scalars(
+        select(LoginAttemptIp).where(LoginAttemptIp.ip == ip).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if now - row.window_start >= IP_WINDOW:
+        row.failures = 0
+        row.window_start = now
+    row.failures = (row.failures or 0) + 1
+    if row.failures >= IP_MAX_FAILURES:
+        row.blocked_until = now + IP_BLOCK_TIME
+        row.failures = 0
+        row.window_start = now
+        minutes = int(IP_BLOCK_TIME.total_seconds() // 60)
+        record_audit(session, "sistema", "ip_bloqueada", "ip", ip,
+                     f"{IP_MAX_FAILURES} intentos fallidos; bloqueada {minutes} minutos", clock=clock)
+    session.flush()
+
+
+def _minutes_left(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 59) // 60)
+
+
 def authenticate(session: Session, username: str, password: str, *, clock: Clock = system_clock,
                  remote: str | None = None) -> LoginOutcome:
-    """Check a password; count failures and lock the account after ``MAX_FAILURES``."""
+    """Check a password; count failures and lock the account after ``MAX_FAILURES``
+    and the client address after ``IP_MAX_FAILURES`` (see the module docstring)."""
     now = clock()
+    if remote:
+        blocked_until = _ip_blocked_until(session, remote, now)
+        if blocked_until is not None:
+            # Not audited per attempt: a blocked client could otherwise fill the audit
+            # log; the block itself was audited ("ip_bloqueada").
+            minutes = _minutes_left(blocked_until, now)
+            return LoginOutcome(
+                None, "IP_BLOQUEADA",
+                f"Demasiados intentos fallidos desde esta dirección. "
+                f"Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
+            )
+    outcome = _authenticate_account(session, username, password, now=now, clock=clock, remote=remote)
+    if remote and not outcome.ok:
+        _count_ip_failure(session, remote, now, clock)
+    return outcome
+
+
+def _authenticate_account(session: Session, username: str, password: str, *, now: datetime, clock: Clock,
+                          remote: str | None) -> LoginOutcome:
+    """The per-account check and lock (unchanged by the per-address throttling)."""
     name = normalize_username(username)
     user = session.scalar(select(User).where(User.username == name)) if name else None
     where = f"ip={remote}" if remote else None
@@ -157,7 +240,7 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
         record_audit(session, name[:100] or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
         return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
     if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
+        minutes = _minutes_left(user.locked_until, now)
         record_audit(session, name, "login_bloqueado", "usuario", name, where, clock=clock)
         return LoginOutcome(
             None, "USUARIO_BLOQUEADO",

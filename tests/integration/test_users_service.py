@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from cfdi_cobranza.db.models import AuditEntry
-from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.db.models.users import LoginAttemptIp, User
 from cfdi_cobranza.db.session import session_factory, transaction
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import users as svc
@@ -275,3 +275,134 @@ def test_user_history_newest_first_and_only_that_user(people, clock):
     with transaction(people) as s:
         actions = [e.action for e in svc.user_history(s, "LUIS")]
     assert actions == ["contrasena_restablecida", "rol_cambiado", "usuario_creado"]
+
+
+# -- throttling per client address (password spraying) ----------------------------------
+SPRAYER = "198.51.100.7"
+OTHER_IP = "198.51.100.8"
+
+
+def _login(engine, username, password, clock, remote=SPRAYER):
+    with transaction(engine) as s:
+        outcome = svc.authenticate(s, username, password, clock=clock, remote=remote)
+        return outcome.code, outcome.message
+
+
+def _ip_row(engine, ip=SPRAYER):
+    with transaction(engine) as s:
+        row = s.get(LoginAttemptIp, ip)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def _spray(engine, clock, n, start=0):
+    """``n`` failed sign-ins from SPRAYER: one wrong guess on each real user, then unknown usernames."""
+    codes = []
+    for i in range(start, start + n):
+        name = ("admin", "ana", "luis")[i] if i < 3 else f"nadie{i}"
+        codes.append(_login(engine, name, f"Primavera{i}!", clock)[0])
+    return codes
+
+
+def test_ip_spraying_blocked_at_threshold_other_ip_unaffected(people, clock):
+    codes = _spray(people, clock, svc.IP_MAX_FAILURES - 1)
+    assert codes == ["CREDENCIALES_INVALIDAS"] * (svc.IP_MAX_FAILURES - 1)
+    assert _ip_row(people).failures == svc.IP_MAX_FAILURES - 1
+    assert _ip_row(people).blocked_until is None
+    assert _audit(people, "ip_bloqueada") == []
+    # No account reached its own lock: spraying never trips the per-account throttle.
+    assert all(_user(people, n).locked_until is None for n in ("admin", "ana", "luis"))
+    # The attempt reaching the threshold keeps its own outcome; the address is now blocked.
+    assert _spray(people, clock, 1, start=svc.IP_MAX_FAILURES) == ["CREDENCIALES_INVALIDAS"]
+    assert _ip_row(people).blocked_until == clock() + svc.IP_BLOCK_TIME
+    code, message = _login(people, "otro", "lo-que-sea-1", clock)
+    assert code == "IP_BLOQUEADA"
+    assert message == "Demasiados intentos fallidos desde esta dirección. Intente de nuevo en 15 minutos."
+    [entry] = _audit(people, "ip_bloqueada")
+    assert (entry.entity, entry.entity_id, entry.actor) == ("ip", SPRAYER, "sistema")
+    _no_secrets_in_audit(people, *(f"Primavera{i}!" for i in range(svc.IP_MAX_FAILURES + 1)))
+    # Another address, and the command line (remote=None), are not affected.
+    assert _login(people, "ana", OLD, clock, remote=OTHER_IP)[0] is None
+    assert _ip_row(people, OTHER_IP) is None
+    assert _login(people, "luis", OLD, clock, remote=None)[0] is None
+
+
+def test_blocked_ip_refused_with_right_password_without_checking_it(people, clock, monkeypatch):
+    _spray(people, clock, svc.IP_MAX_FAILURES)
+    before = len(_audit(people))
+    checked = []
+    monkeypatch.setattr(svc, "check_password_hash", lambda *a: checked.append(a) or True)
+    assert _login(people, "ana", OLD, clock)[0] == "IP_BLOQUEADA"
+    assert checked == []
+    ana = _user(people, "ana")
+    assert ana.last_login_at is None and ana.failed_logins == 1  # the one sprayed guess, nothing more
+    assert len(_audit(people)) == before  # refused attempts while blocked do not flood the audit log
+
+
+def test_ip_block_ends_after_block_time(people, clock):
+    _spray(people, clock, svc.IP_MAX_FAILURES)
+    clock.now += svc.IP_BLOCK_TIME - timedelta(seconds=30)
+    code, message = _login(people, "ana", OLD, clock)
+    assert code == "IP_BLOQUEADA" and "1 minuto." in message
+    clock.now += timedelta(seconds=30)
+    assert _login(people, "ana", OLD, clock)[0] is None
+    # The counter starts afresh: one failure after the block does not block again.
+    assert _login(people, "nadie", "mala-clave-1", clock)[0] == "CREDENCIALES_INVALIDAS"
+    row = _ip_row(people)
+    assert row.failures == 1
+    assert _login(people, "ana", OLD, clock)[0] is None
+
+
+def test_successful_login_does_not_reset_ip_counter(people, clock):
+    _spray(people, clock, svc.IP_MAX_FAILURES - 1)
+    assert _login(people, "ana", OLD, clock)[0] is None
+    assert _ip_row(people).failures == svc.IP_MAX_FAILURES - 1
+    assert _spray(people, clock, 1, start=50) == ["CREDENCIALES_INVALIDAS"]
+    assert _login(people, "ana", OLD, clock)[0] == "IP_BLOQUEADA"
+
+
+def test_ip_failures_counted_per_window(people, clock):
+    _spray(people, clock, svc.IP_MAX_FAILURES - 1)
+    clock.now += svc.IP_WINDOW
+    _spray(people, clock, svc.IP_MAX_FAILURES - 1, start=100)
+    assert _ip_row(people).failures == svc.IP_MAX_FAILURES - 1
+    assert _login(people, "ana", OLD, clock)[0] is None
+
+
+def test_account_lock_unchanged_and_counted_for_ip(people, clock):
+    codes = [_login(people, "ana", "mala-clave-1", clock)[0] for _ in range(svc.MAX_FAILURES + 1)]
+    assert codes == ["CREDENCIALES_INVALIDAS"] * (svc.MAX_FAILURES - 1) + ["USUARIO_BLOQUEADO"] * 2
+    assert _user(people, "ana").locked_until == clock() + svc.LOCK_TIME
+    # Every refused attempt counts for the address, the one refused by the account lock too.
+    assert _ip_row(people).failures == svc.MAX_FAILURES + 1
+    # An inactive account's correct password counts as a failure too.
+    with transaction(people) as s:
+        svc.set_active(s, "luis", False, actor="admin", clock=clock)
+    assert _login(people, "luis", OLD, clock)[0] == "CREDENCIALES_INVALIDAS"
+    assert _ip_row(people).failures == svc.MAX_FAILURES + 2
+
+
+def test_no_remote_skips_ip_throttling(people, clock):
+    for i in range(svc.IP_MAX_FAILURES + 2):
+        assert _login(people, f"nadie{i}", "mala-clave-1", clock, remote=None)[0] == "CREDENCIALES_INVALIDAS"
+    with transaction(people) as s:
+        assert s.scalars(select(LoginAttemptIp)).all() == []
+    assert _login(people, "ana", OLD, clock, remote=None)[0] is None
+
+
+@pytest.mark.postgres
+def test_ip_counter_exact_under_concurrent_workers(pg_engine, clock):
+    """Several web workers failing at once from one address: no increment is lost (row lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    attempts = svc.IP_MAX_FAILURES - 2
+
+    def fail(i):
+        return _login(pg_engine, f"nadie{i}", "mala-clave-1", clock)[0]
+
+    _login(pg_engine, "nadie", "mala-clave-1", clock)  # the row exists: every worker below updates it
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(fail, range(attempts - 1)))
+    assert codes == ["CREDENCIALES_INVALIDAS"] * (attempts - 1)
+    assert _ip_row(pg_engine).failures == attempts

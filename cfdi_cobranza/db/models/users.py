@@ -6,6 +6,9 @@ one role. ``failed_logins``/``locked_until`` throttle password guessing per acco
 (password change or reset, deactivation) ends every session issued before.
 An ``ApiToken`` lets another system (ERP, PAC integration) call ``/api/v1``: only the
 SHA-256 of the token is stored, so a leaked database does not leak usable tokens.
+``LoginAttemptIp`` throttles sign-in per client address (password spraying over many
+accounts, unknown usernames): failed attempts in the current window and the block, if
+any. It lives in the database so every web worker sees the same counters.
 """
 
 from __future__ import annotations
@@ -49,3 +52,14 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class LoginAttemptIp(Base):
+    """Failed sign-ins from one client address; see ``services.users.authenticate``."""
+
+    __tablename__ = "login_attempt_ip"
+
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
