@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cfdi_cobranza.config import Settings, normalize_url
 from cfdi_cobranza.db.session import make_engine
@@ -39,6 +40,17 @@ def _secret_key(instance: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip()
+
+
+def _trusted_proxies(value: object) -> int:
+    try:
+        count = int(str(value).strip() or "0")
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 5:
+        raise ValueError("COBRANZA_TRUSTED_PROXIES debe ser el número de proxies inversos delante de la "
+                         f"aplicación (0 a 5), no {value!r}.")
+    return count
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -65,6 +77,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(settings.instance_path)
     app.extensions["cobranza_engine"] = make_engine(normalize_url(settings.database_url))
+    proxies = _trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("COBRANZA_TRUSTED_PROXIES", "0")))
+    if proxies:
+        # Behind nginx or another reverse proxy every request comes from the proxy: take
+        # the client address (login throttling per IP, audit) and scheme from the last
+        # ``proxies`` X-Forwarded-For / -Proto entries, which those proxies set. Without
+        # a proxy these headers come from the client and must not be believed (the default).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from web import db, errors, filters, security
 

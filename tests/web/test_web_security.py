@@ -6,10 +6,11 @@ import os
 import stat
 from datetime import timedelta
 
+import pytest
 from web_support import PASSWORD, REAL_XML, csrf_of
 
 from cfdi_cobranza.db.models import AuditEntry, Document
-from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.db.models.users import LoginAttemptIp, User
 from web import create_app
 
 
@@ -93,6 +94,30 @@ def test_login_throttling_locks_15_minutes(client, csrf, web_clock, count):
     assert count(AuditEntry) >= 7
 
 
+def test_login_throttling_per_address_429(app, csrf, engine):
+    from sqlalchemy import select
+
+    from cfdi_cobranza.db.session import transaction
+    from cfdi_cobranza.services import users as users_service
+
+    sprayer, other = app.test_client(), app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.8"
+    for i in range(users_service.IP_MAX_FAILURES):
+        resp = sprayer.post("/login", data={"username": f"nadie{i}", "password": "Primavera2026!",
+                                            "csrf_token": csrf(sprayer)})
+        assert resp.status_code == 401, i
+    resp = sprayer.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(sprayer)})
+    assert resp.status_code == 429
+    assert "Demasiados intentos fallidos desde esta dirección" in resp.get_data(as_text=True)
+    assert sprayer.get("/").status_code == 302  # not signed in
+    resp = other.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(other)})
+    assert resp.status_code == 302
+    with transaction(engine) as s:
+        blocked = s.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "ip_bloqueada")).all()
+    assert blocked == ["203.0.113.7"]
+
+
 def test_inactive_user_cannot_sign_in_and_is_signed_out(app, client, login, csrf):
     login(client, "cobranza")
     admin = app.test_client()
@@ -130,3 +155,26 @@ def test_404_and_405_in_spanish(client, login):
     login(client, "consulta")
     assert "No encontrado" in client.get("/documentos/NO-EXISTE").get_data(as_text=True)
     assert client.get("/no/existe").status_code == 404
+
+
+@pytest.mark.parametrize("proxies, counted_as", [(0, "127.0.0.9"), (1, "198.51.100.4")])
+def test_client_address_behind_a_proxy(app_config, csrf, engine, proxies, counted_as):
+    """X-Forwarded-For is believed only with COBRANZA_TRUSTED_PROXIES: throttling is per real client."""
+    from sqlalchemy import select
+
+    from cfdi_cobranza.db.session import transaction
+
+    application = create_app({**app_config, "TRUSTED_PROXIES": proxies})
+    client = application.test_client()
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.9"  # the reverse proxy
+    resp = client.post("/login", data={"username": "nadie", "password": "x", "csrf_token": csrf(client)},
+                       headers={"X-Forwarded-For": "198.51.100.4"})
+    assert resp.status_code == 401
+    with transaction(engine) as s:
+        ips = s.scalars(select(LoginAttemptIp.ip)).all()
+    assert ips == [counted_as]
+
+
+def test_trusted_proxies_must_be_a_small_number(app_config):
+    with pytest.raises(ValueError, match="COBRANZA_TRUSTED_PROXIES"):
+        create_app({**app_config, "TRUSTED_PROXIES": "muchos"})
