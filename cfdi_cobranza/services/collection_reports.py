@@ -70,6 +70,7 @@ from cfdi_cobranza.services.portfolio import (
     LOCAL_TZ,
     NO_DUE_DATE,
     Filters,
+    apply_filters,
     display_name,
     end_of,
     load_portfolio,
@@ -111,24 +112,6 @@ def _join(stmt: Any, need: set[str]) -> Any:
         stmt = stmt.outerjoin(CreditCondition, CreditCondition.customer_id == Document.customer_id)
     if "sa" in need:
         stmt = stmt.outerjoin(SaleAssignment, SaleAssignment.document_id == Document.id)
-    return stmt
-
-
-def _filter(stmt: Any, filters: Filters | None) -> Any:
-    if filters is None:
-        return stmt
-    if filters.customer_ids is not None:
-        stmt = stmt.where(Document.customer_id.in_(filters.customer_ids))
-    if filters.vendedor:
-        stmt = stmt.where(vendedor_expr() == filters.vendedor)
-    if filters.zona:
-        stmt = stmt.where(CreditCondition.zona == filters.zona)
-    if filters.clasificacion:
-        stmt = stmt.where(CreditCondition.clasificacion == filters.clasificacion)
-    if filters.sucursal:
-        stmt = stmt.where(sucursal_expr() == filters.sucursal)
-    if filters.empresa:
-        stmt = stmt.where(Company.rfc == filters.empresa.strip().upper())
     return stmt
 
 
@@ -268,7 +251,7 @@ def _aging(
     if later is not None:
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
     need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
-    stmt = _filter(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
+    stmt = apply_filters(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
     if grouping is GroupBy.CLIENTE:
         # One row per customer and currency: name the customers in the same query, with the
         # name the domain gives them (domain.aging.group_key): "NOMBRE (RFC)", or the RFC.
@@ -331,7 +314,7 @@ def open_items(
     ).select_from(Document)
     if later is not None:
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
-    stmt = _filter(_join(stmt, {"customer", "company", "cc", "sa"}), filters).where(*where)
+    stmt = apply_filters(_join(stmt, {"customer", "company", "cc", "sa"}), filters).where(*where)
     if due is not None:
         stmt = stmt.where(Document.vencimiento >= due.desde, Document.vencimiento <= due.hasta)
     out = []
