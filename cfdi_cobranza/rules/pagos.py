@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal, localcontext
+from typing import cast
 
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import money
@@ -78,9 +79,9 @@ def _tc(pago: Node) -> Decimal | None:
 def _expected_totales(ctx: Context) -> dict[str, Decimal]:
     """What each Totales attribute should be, computed once per document (ten rules ask)."""
     hit = ctx.extra.get("_expected_totales")
-    if not isinstance(hit, dict):
+    if hit is None:
         hit = ctx.extra["_expected_totales"] = _compute_totales(ctx)
-    return {str(k): v for k, v in hit.items() if isinstance(v, Decimal)}
+    return dict(cast(dict[str, Decimal], hit))  # a copy: callers may not change the memo
 
 
 def _compute_totales(ctx: Context) -> dict[str, Decimal]:

@@ -136,15 +136,6 @@ def folio_sequence(session: Session, company_id: int, serie: str) -> FolioSequen
     raise ConflictError("No se pudo reservar un folio; intente de nuevo.", code="FOLIO_NO_DISPONIBLE")
 
 
-def next_folio(session: Session, company_id: int, serie: str) -> int:
-    """Take the next folio of ``serie`` under a row lock: no gaps, no duplicates."""
-    seq = folio_sequence(session, company_id, serie)
-    folio = seq.next_folio
-    seq.next_folio = folio + 1
-    session.flush()
-    return folio
-
-
 # --------------------------------------------------------------------------- pending
 
 
@@ -363,6 +354,20 @@ class _Spec:
 
 
 @dataclass
+class _Chunk:
+    """What the REPs of one chunk share, read once: rows, sums, CSDs, folio sequences."""
+
+    payments: dict[int, Payment]
+    docs: dict[int, Document]
+    paid_before: dict[int, Decimal]
+    companies: dict[int, Company]
+    customers: dict[int, Customer]
+    csds: dict[int, LoadedCsd] = field(default_factory=dict)  # the active CSD cannot change mid-transaction
+    sequences: dict[tuple[int, str], FolioSequence] = field(default_factory=dict)  # locked until commit
+    claimed: set[int] = field(default_factory=set)  # credits a REP of this chunk already covers
+
+
+@dataclass
 class Stamper:
     """Issues REPs for one database with one PAC and one secret box."""
 
@@ -376,21 +381,13 @@ class Stamper:
 
     _csd_cache: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
     _invoice_cache: InvoiceCache = field(default_factory=dict, repr=False)
-    _batch_csd: dict[int, LoadedCsd] | None = field(default=None, repr=False)
 
     def _csd(self, session: Session, company: Company) -> LoadedCsd:
-        """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms).
-
-        Inside one batch transaction the active CSD cannot change under us: looked up once.
-        """
-        if self._batch_csd is not None and company.id in self._batch_csd:
-            return self._batch_csd[company.id]
+        """The company's CSD, opened once per Stamper (unsealing and loading the key costs ~35 ms)."""
         row = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
         key = (company.id, row.key_sealed if row is not None else b"", self._today())
         if key not in self._csd_cache:
             self._csd_cache[key] = company_csd(session, company, self.box, today=self._today())
-        if self._batch_csd is not None:
-            self._batch_csd[company.id] = self._csd_cache[key]
         return self._csd_cache[key]
 
     def _local(self) -> datetime:
@@ -443,12 +440,8 @@ class Stamper:
                     f"No se intentó: no se pudo contactar al PAC. {down.message}",
                     [Finding(down.code, "ERROR", down.message, "PAC")], code=down.code)) for ids in part)
                 continue
-            self._batch_csd = {}
-            try:
-                with session_factory(self.engine)() as session, session.begin():
-                    outcomes = self._prepare_chunk(session, [_Spec(ids) for ids in part])
-            finally:
-                self._batch_csd = None
+            with session_factory(self.engine)() as session, session.begin():
+                outcomes = self._prepare_chunk(session, [_Spec(ids) for ids in part])
             prepared: list[tuple[int, StampRequest] | IssueResult] = [
                 self._refused(label, ids, o) if isinstance(o, CobranzaError) else o
                 for ids, o in zip(part, outcomes, strict=True)]
@@ -533,19 +526,19 @@ class Stamper:
         every = [c for by_payment in credits_of for cs in by_payment.values() for c in cs]
         docs = {d.id: d for d in session.scalars(
             select(Document).where(Document.id.in_({c.document_id for c in every})))} if every else {}
-        paid_before = _paid_before_all(session, every) if every else {}
-        # Held for the whole chunk: the session's identity map only keeps weak references.
-        parties = [*session.scalars(select(Company).where(Company.id.in_({p.company_id for p in payments.values()}))),
-                   *session.scalars(select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))]
-        sequences: dict[tuple[int, str], FolioSequence] = {}
-        claimed: set[int] = set()  # credits a REP of this chunk already covers
-        built: list[tuple[Rep, bytes, list[Credit], list[int]] | CobranzaError] = []
+        chunk = _Chunk(
+            payments=payments, docs=docs, paid_before=_paid_before_all(session, every) if every else {},
+            companies={c.id: c for c in session.scalars(
+                select(Company).where(Company.id.in_({p.company_id for p in payments.values()})))},
+            customers={c.id: c for c in session.scalars(
+                select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))},
+        )
+        built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError] = []
         for spec, by_payment in zip(specs, credits_of, strict=True):
             try:
-                built.append(self._build(session, spec, payments, by_payment, claimed, docs, paid_before, sequences))
+                built.append(self._build(session, spec, by_payment, chunk))
             except CobranzaError as exc:
                 built.append(exc)
-        del parties
         reps = [item[0] for item in built if not isinstance(item, CobranzaError)]
         session.add_all(reps)
         session.flush()
@@ -556,7 +549,7 @@ class Stamper:
             if isinstance(item, CobranzaError):
                 out.append(item)
                 continue
-            rep, signed_bytes, credits, _ids = item
+            rep, signed_bytes, credits = item
             lines.extend({"rep_id": rep.id, "credit_id": c.id, "payment_id": c.payment_id} for c in credits)
             audits.append(self._audit_row("firmar_rep", rep.id, {"serie": rep.serie, "folio": rep.folio,
                                                                  "pagos": list(spec.payment_ids)}))
@@ -567,11 +560,10 @@ class Stamper:
             session.execute(insert(AuditEntry), audits)
         return out
 
-    def _build(self, session: Session, spec: _Spec, payments_by_id: dict[int, Payment],
-               by_payment: dict[int, list[Credit]], claimed: set[int], docs: dict[int, Document],
-               paid_before: dict[int, Decimal],
-               sequences: dict[tuple[int, str], FolioSequence]) -> tuple[Rep, bytes, list[Credit], list[int]]:
+    def _build(self, session: Session, spec: _Spec, by_payment: dict[int, list[Credit]],
+               chunk: _Chunk) -> tuple[Rep, bytes, list[Credit]]:
         """One REP of a chunk, signed and validated, not yet added to the session."""
+        payments_by_id, claimed = chunk.payments, chunk.claimed
         missing = set(spec.payment_ids) - set(payments_by_id)
         if missing:
             raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
@@ -582,18 +574,17 @@ class Stamper:
         by_payment = {pid: [c for c in cs if c.id not in claimed] for pid, cs in by_payment.items()}
         if not any(by_payment.values()):
             raise RepRefused(self._nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
-        company = session.get(Company, payments[0].company_id)
-        customer = session.get(Customer, payments[0].customer_id)
-        assert company is not None and customer is not None
-        groups = [_group(session, p, by_payment[p.id], self._invoice_cache, docs=docs, paid_before=paid_before)
+        company, customer = chunk.companies[payments[0].company_id], chunk.customers[payments[0].customer_id]
+        groups = [_group(session, p, by_payment[p.id], self._invoice_cache, docs=chunk.docs,
+                         paid_before=chunk.paid_before)
                   for p in payments if by_payment.get(p.id)]
         complemento = pagos20.build_complement(groups)
-        csd = self._csd(session, company)
+        csd = chunk.csds.get(company.id) or chunk.csds.setdefault(company.id, self._csd(session, company))
         serie = company.rep_serie or "P"
         fecha = self._local() - timedelta(seconds=1)
-        seq = sequences.get((company.id, serie))
+        seq = chunk.sequences.get((company.id, serie))
         if seq is None:
-            seq = sequences[(company.id, serie)] = folio_sequence(session, company.id, serie)
+            seq = chunk.sequences[(company.id, serie)] = folio_sequence(session, company.id, serie)
         # The folio is taken under the sequence's row lock; it is only consumed (advanced)
         # once this REP passed validation, so a refusal leaves no gap.
         folio = seq.next_folio
@@ -618,7 +609,7 @@ class Stamper:
             signed_xml=signed_bytes, replaces_id=spec.replaces.id if spec.replaces else None,
             created_at=self.clock(), created_by=self.actor,
         )
-        return rep, signed_bytes, credits, [p.id for p in payments]
+        return rep, signed_bytes, credits
 
     def _nothing_to_issue(self, session: Session, payments: Sequence[Payment]) -> str:
         ids = [p.id for p in payments]
