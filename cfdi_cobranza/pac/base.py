@@ -19,6 +19,9 @@ returns the CFDI the PAC already stamped instead of a second stamp.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -154,6 +157,74 @@ class Pac(Protocol):
     def cancel(self, request: CancelRequest) -> CancelResult: ...
 
     def status(self, uuid: str, rfc_emisor: str, rfc_receptor: str, total: str) -> SatStatus: ...
+
+
+# --- stamping a batch ---------------------------------------------------------------
+
+# One request's outcome in a batch: the stamp, the PAC's error, or None when it was not
+# sent because the PAC had become unreachable (PAC_NO_DISPONIBLE) before its turn.
+StampOutcome = StampResult | PacError | None
+
+
+def stamp_each(pac: Pac, requests: Sequence[StampRequest]) -> list[StampOutcome]:
+    """Stamp ``requests`` in order, each error kept in its place.
+
+    Once the PAC cannot be reached the rest are not sent (``None``): knocking 50 times
+    on a PAC that is down only delays the answer, and those REPs can give their folios
+    back because nothing of them left.
+    """
+    out: list[StampOutcome] = []
+    down = False
+    for request in requests:
+        if down:
+            out.append(None)
+            continue
+        try:
+            out.append(pac.stamp(request))
+        except PacError as exc:
+            out.append(exc)
+            down = exc.code == PAC_NO_DISPONIBLE
+    return out
+
+
+class StampLane(Protocol):
+    """Where a batch is stamped while the caller goes on preparing the next one.
+
+    ``submit`` hands the batch over and returns a function that waits for its outcomes
+    (in the order of ``requests``, as ``stamp_each`` gives them). One batch at a time:
+    the caller waits for a batch before submitting the next.
+    """
+
+    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadLane:
+    """Stamps on one background thread: a remote PAC's answer is network time, during
+    which the thread holds no GIL and the caller's preparation of the next batch runs."""
+
+    def __init__(self, pac: Pac) -> None:
+        self._pac = pac
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pac-{getattr(pac, 'name', 'pac')}")
+
+    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
+        return self._pool.submit(stamp_each, self._pac, list(requests)).result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+@contextmanager
+def stamp_lane(pac: Pac) -> Iterator[StampLane]:
+    """The PAC's own lane when it has one (``open_lane()``, the sandbox's worker process),
+    else a ``ThreadLane``; closed on the way out."""
+    opener: Callable[[], StampLane] | None = getattr(pac, "open_lane", None)
+    lane = opener() if opener is not None else ThreadLane(pac)
+    try:
+        yield lane
+    finally:
+        lane.close()
 
 
 # --- error helpers ------------------------------------------------------------------

@@ -7,9 +7,10 @@ without network or credentials. It behaves like a PAC where that matters to call
   CFDI40102 / 302 checks do) and adds a TimbreFiscalDigital 1.1 signed by the sandbox
   "SAT" certificate of its folder (generated on first use, see ``cfdi.timbre``), with
   ``RfcProvCertif`` = ``SPR190613I52``;
-- it keeps an idempotency index in its folder: the same key returns the same stamped
-  CFDI, and the same signed bytes under another key return the earlier stamp (a real
-  PAC answers 307), so retries after a crash never stamp twice;
+- it keeps its stamps in a SQLite database of its folder (``sandbox.db``), indexed by
+  idempotency key and by Sello: the same key returns the same stamped CFDI, and the same
+  signed bytes under another key return the earlier stamp (a real PAC answers 307), so
+  retries after a crash never stamp twice;
 - it cancels with motives 01-04 and answers status queries from its own records.
 
 Nothing in the XML says "sandbox" beyond the certificate that signed the stamp;
@@ -22,10 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
+import sqlite3
 import threading
-from collections.abc import Callable
-from datetime import datetime
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -40,12 +46,18 @@ from cfdi_cobranza.cfdi.timbre import SANDBOX_RFC, ensure_sandbox_certificate, s
 from cfdi_cobranza.errors import CobranzaError, PacError
 from cfdi_cobranza.pac.base import (
     PAC_LLAVE_REUTILIZADA,
+    PAC_NO_DISPONIBLE,
+    PAC_SIN_RESPUESTA,
     CancelRequest,
     CancelResult,
     SatStatus,
+    StampLane,
+    StampOutcome,
     StampRequest,
     StampResult,
+    ThreadLane,
     rejected,
+    stamp_each,
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
@@ -58,42 +70,66 @@ log = logging.getLogger(__name__)
 LABEL = "sandbox"
 SIN_VALIDEZ = "SIN VALIDEZ FISCAL"
 
+DB_FILE = "sandbox.db"
+# How long a stamp waits for another process (a web worker, the CLI, a batch's worker)
+# that is writing to the same folder.
+BUSY_TIMEOUT_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stamps (
+    uuid            TEXT PRIMARY KEY,       -- upper case, as in the TFD
+    idempotency_key TEXT NOT NULL UNIQUE,
+    xml_sha256      TEXT NOT NULL,          -- of the request's signed XML
+    sello_sha256    TEXT NOT NULL UNIQUE,   -- of the CFDI's Sello: same document, same stamp
+    rfc_emisor      TEXT NOT NULL,
+    xml             BLOB NOT NULL,          -- the stamped CFDI, as answered
+    created         TEXT NOT NULL           -- UTC, ISO 8601
+);
+CREATE TABLE IF NOT EXISTS cancellations (
+    uuid              TEXT PRIMARY KEY,
+    motivo            TEXT NOT NULL,
+    folio_sustitucion TEXT,
+    fecha             TEXT NOT NULL,
+    acuse             BLOB NOT NULL
+);
+PRAGMA user_version = 1;
+"""
+
+# Folders written before the database kept one file per stamp in these; see _Legacy.
+_LEGACY_DIRS = ("stamps", "keys", "sellos", "cancellations")
+
+# SQLite connections must not cross fork(): besides the connection, the child would
+# inherit SQLite's record of the locks its parent holds, and trust it. So every idle
+# connection is closed just before this process forks (``_close_before_fork``; each
+# sandbox reopens its own when next used), and a child that still finds one from its
+# parent (forked mid-operation by another thread) sets it aside unused and unclosed.
+_instances: weakref.WeakSet[SandboxPac] = weakref.WeakSet()
+_inherited: list[sqlite3.Connection] = []
+
+
+def _close_before_fork() -> None:
+    for pac in list(_instances):
+        pac._close_if_idle()
+
+
+def _close_owned(conn: sqlite3.Connection, pid: int) -> None:
+    if os.getpid() == pid:
+        conn.close()
+
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    # Write-then-rename: a crash leaves either the old file or the complete new one;
-    # ``durable`` also fsyncs it before the rename.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _link_atomic(source: Path, path: Path) -> None:
-    """Make ``path`` another name of the complete, already fsynced ``source``.
-
-    An index entry needs no data of its own: a hard link carries no bytes to flush, and
-    renaming it into place is as atomic as ``_write_atomic``, so a crash leaves either no
-    entry or one naming a complete file. Filesystems without hard links get a copy.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        os.link(source, tmp)
-    except OSError:
-        _write_atomic(path, source.read_bytes())
-        return
-    os.replace(tmp, path)
+@lru_cache(maxsize=32)
+def _issuer_certificate(cert_b64: str) -> Certificate:
+    # The same CSD signs every REP of a run: parse its ``Certificado`` once.
+    return Certificate.from_base64(cert_b64)
 
 
 class SandboxPac:
-    """Local PAC keeping its certificate, stamps and cancellations under ``folder``."""
+    """Local PAC keeping its certificate and, in ``sandbox.db``, its stamps and
+    cancellations under ``folder``."""
 
     name = "sandbox"
     is_sandbox = True
@@ -109,28 +145,118 @@ class SandboxPac:
         self.folder = Path(folder)
         self._clock = clock
         self._uuid_source = uuid_source
-        self._lock = threading.Lock()
-        self._stamps = self.folder / "stamps"
-        self._keys = self.folder / "keys"
-        self._sellos = self.folder / "sellos"
-        self._cancels = self.folder / "cancellations"
-        for d in (self._stamps, self._keys, self._sellos, self._cancels):
-            d.mkdir(parents=True, exist_ok=True)
+        # One connection per process, shared by its threads under this lock (reentrant:
+        # a batch's ``stamp`` calls run inside ``stamp_batch``'s transaction).
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._conn_pid = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
+        self._batch_open = False
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.certificate, self._signer = ensure_sandbox_certificate(self.folder)
+        self._legacy = _Legacy.of(self.folder)
+        with self._lock:
+            self._db()  # create the database now: errors show at start-up, not mid-batch
+        _instances.add(self)
 
     def __repr__(self) -> str:
         return f"SandboxPac(folder={str(self.folder)!r})"
 
+    # --- the database -----------------------------------------------------------------
+
+    @property
+    def db_path(self) -> Path:
+        return self.folder / DB_FILE
+
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection (the caller holds ``_lock``), opened on first use.
+
+        A connection is tied to the process that opened it: in a child forked from this
+        one (``_ProcessLane``, a pre-forking web server) the inherited one is set aside
+        and a new one opened.
+        """
+        pid = os.getpid()
+        if self._conn is not None and self._conn_pid == pid:
+            return self._conn
+        if self._conn is not None:  # the parent's: never used nor closed here
+            _inherited.append(self._conn)
+            if self._closer is not None:
+                self._closer.detach()
+        conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # A commit returns once the WAL is fsynced: a stamp is durable before it leaves.
+            conn.execute("PRAGMA synchronous=FULL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._conn_pid = conn, pid
+        self._closer = weakref.finalize(self, _close_owned, conn, pid)
+        return conn
+
+    def close(self) -> None:
+        """Close this process's database connection; the next operation opens a new one."""
+        with self._lock:
+            self._close_if_idle()
+
+    def _close_if_idle(self) -> None:
+        # Without waiting: a thread in the middle of an operation keeps its connection.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            conn = self._conn
+            if conn is None or self._conn_pid != os.getpid() or conn.in_transaction:
+                return
+            self._conn = None
+            if self._closer is not None:
+                self._closer()  # closes conn
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, atomic across threads (the lock) and processes (SQLite's
+        write lock, taken up front by ``BEGIN IMMEDIATE``: another writer waits up to
+        ``BUSY_TIMEOUT_S``), committed durably when the block ends and rolled back if it
+        raises. Inside ``stamp_batch`` it joins the batch's transaction instead."""
+        with self._lock:
+            db = self._db()
+            if self._batch_open:
+                yield db
+                return
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # busy past the timeout: nothing done
+                raise PacError(f"El PAC sandbox está ocupado por otro proceso: {exc}",
+                               code=PAC_NO_DISPONIBLE, pac=LABEL) from exc
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db()
+
     # --- stamping ---------------------------------------------------------------------
 
     def stamp(self, request: StampRequest) -> StampResult:
-        with self._lock:
-            root, error = _parsed(request.xml)
-            found = self._lookup(request, None if root is None else root.get("Sello"), parsed=True)
+        root, error = _parsed(request.xml)
+        sello = None if root is None else root.get("Sello")
+        with self._write() as db:
+            # Looked up and recorded in one transaction: two stamps of one key (or of one
+            # document) can never both miss and stamp twice.
+            found = self._lookup(db, request, sello)
             if found is not None:
                 return found
             root = self._checked(root, error)
-            sello = root.get("Sello") or ""
             xml = stamp(
                 root,
                 certificate=self.certificate,
@@ -140,65 +266,83 @@ class SandboxPac:
                 rfc_prov_certif=SANDBOX_RFC,
             )
             result = stamp_result_from_xml(xml, already_stamped=False)
-            emisor = _emisor_rfc(root)
-            # One durable write per stamp: the metadata, which carries the stamped XML too,
-            # is written to a temporary file, fsynced and renamed into place. The index
-            # entries (Sello, key) are hard links to it, so an entry always names a complete,
-            # durable record. ``<uuid>.xml`` is a plain copy for people and tools; the record
-            # is what a retry reads. See docs/pac.md.
-            meta = {
-                "uuid": result.uuid,
-                "key": request.idempotency_key,
-                "xml_sha256": _sha256(request.xml),
-                "rfc_emisor": emisor,
-                "xml": xml.decode("utf-8"),
-            }
-            meta_path = self._stamps / f"{result.uuid}.json"
-            _write_atomic(meta_path, json.dumps(meta).encode())
-            _write_atomic(self._stamps / f"{result.uuid}.xml", xml, durable=False)
-            _link_atomic(meta_path, self._sellos / _sha256(sello.encode("ascii")))
-            _link_atomic(meta_path, self._keys / _sha256(request.idempotency_key.encode()))
-            log.info("sandbox stamped uuid=%s key=%s", result.uuid, request.idempotency_key)
-            return result
+            db.execute(
+                "INSERT INTO stamps (uuid, idempotency_key, xml_sha256, sello_sha256, rfc_emisor,"
+                " xml, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (result.uuid, request.idempotency_key, _sha256(request.xml),
+                 _sha256((root.get("Sello") or "").encode("ascii")), _emisor_rfc(root), xml,
+                 datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+        # Committed (durable) here, or by ``stamp_batch`` before the batch's answers leave.
+        log.info("sandbox stamped uuid=%s key=%s", result.uuid, request.idempotency_key)
+        return result
+
+    def stamp_batch(self, requests: Sequence[StampRequest]) -> list[StampOutcome]:
+        """``stamp_each`` with one commit for the whole batch (group commit).
+
+        Its stamps become durable together when it returns, and none of them is given
+        to anyone before: if the commit fails, or the process dies, none of them exists
+        and no answer left, so a retry by key stamps each once. Within the batch, a
+        repeated key or document sees the stamp made earlier in it.
+        """
+        with self._write():
+            self._batch_open = True
+            try:
+                return stamp_each(self, requests)
+            finally:
+                self._batch_open = False
 
     def recover(self, request: StampRequest) -> StampResult | None:
-        with self._lock:
-            return self._lookup(request)
+        with self._read() as db:
+            return self._lookup(db, request, _sello_of(request.xml))
 
-    def _lookup(self, request: StampRequest, sello: str | None = None, *,
-                parsed: bool = False) -> StampResult | None:
-        """The earlier stamp for this key, or for these signed bytes under another key.
-
-        ``parsed=True``: the caller already parsed the XML and passes its ``sello``
-        (``None``: none or unreadable); otherwise it is read here.
-        """
-        key_file = self._keys / _sha256(request.idempotency_key.encode())
-        if key_file.exists():
-            meta = json.loads(key_file.read_bytes())
-            if meta["xml_sha256"] != _sha256(request.xml):
+    def _lookup(self, db: sqlite3.Connection, request: StampRequest,
+                sello: str | None) -> StampResult | None:
+        """The earlier stamp for this key, or for these signed bytes (``sello``; ``None``:
+        none or unreadable) under another key."""
+        row = db.execute("SELECT xml_sha256, xml FROM stamps WHERE idempotency_key = ?",
+                         (request.idempotency_key,)).fetchone()
+        if row is None and self._legacy:
+            row = self._legacy.by_key(request.idempotency_key)
+        if row is not None:
+            if row[0] != _sha256(request.xml):
                 raise PacError(
                     "La llave de idempotencia ya se usó para timbrar otro XML; cada intento "
                     "de timbrado debe reenviar exactamente el mismo XML con la misma llave",
                     code=PAC_LLAVE_REUTILIZADA,
                     pac=LABEL,
                 )
-            return self._stored(meta)
+            return stamp_result_from_xml(row[1], already_stamped=True)
         # Same signed document under another key: a PAC answers 307 and returns it.
-        if not parsed:
-            sello = _sello_of(request.xml)
         if sello:
-            sello_file = self._sellos / _sha256(sello.encode("ascii"))
-            if sello_file.exists():
-                entry = sello_file.read_text().strip()
-                # A link to the stamp's metadata (JSON); folders written before hold the UUID.
-                return self._stored(json.loads(entry) if entry.startswith("{") else {"uuid": entry})
+            sello_sha = _sha256(sello.encode("ascii"))
+            found = db.execute("SELECT xml FROM stamps WHERE sello_sha256 = ?", (sello_sha,)).fetchone()
+            xml = found[0] if found is not None else self._legacy.by_sello(sello_sha) if self._legacy else None
+            if xml is not None:
+                return stamp_result_from_xml(xml, already_stamped=True)
         return None
 
-    def _stored(self, meta: dict[str, Any]) -> StampResult:
-        """The stamp a record names: its own copy of the XML, or (older folders) ``<uuid>.xml``."""
-        text = meta.get("xml")
-        xml = text.encode("utf-8") if isinstance(text, str) else (self._stamps / f"{meta['uuid']}.xml").read_bytes()
-        return stamp_result_from_xml(xml, already_stamped=True)
+    def stamped_xml(self, uuid: str) -> bytes | None:
+        """The stamped CFDI of ``uuid`` as it was answered, or ``None``."""
+        uuid = uuid.upper()
+        with self._read() as db:
+            row = db.execute("SELECT xml FROM stamps WHERE uuid = ?", (uuid,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        return self._legacy.xml_of(uuid) if self._legacy else None
+
+    def stamped_uuids(self) -> list[str]:
+        """The UUIDs this sandbox stamped, oldest first (folders of earlier versions: theirs
+        first, in name order)."""
+        with self._read() as db:
+            rows = db.execute("SELECT uuid FROM stamps ORDER BY rowid").fetchall()
+        return [*(self._legacy.uuids() if self._legacy else []), *(r[0] for r in rows)]
+
+    def stamp_count(self) -> int:
+        """How many documents this sandbox stamped (each exactly once)."""
+        with self._read() as db:
+            n: int = db.execute("SELECT count(*) FROM stamps").fetchone()[0]
+        return n + (len(self._legacy.uuids()) if self._legacy else 0)
 
     def _checked(self, root: etree._Element | None, error: CobranzaError | None) -> etree._Element:
         if root is None:
@@ -210,7 +354,7 @@ class SandboxPac:
         if not sello or not cert_b64:
             raise rejected(LABEL, "302", "Sello mal formado o inválido")
         try:
-            cert = Certificate.from_base64(cert_b64)
+            cert = _issuer_certificate(cert_b64)
         except CobranzaError as exc:
             raise rejected(LABEL, "CFDI40103", "El certificado del CFDI no se puede leer") from exc
         if not verify(cert, cadena_original(root), sello, "sha256"):
@@ -222,45 +366,54 @@ class SandboxPac:
             )
         return root
 
+    def open_lane(self) -> StampLane:
+        """Where ``Stamper.issue_many`` stamps a batch while it prepares the next one.
+
+        A worker process forked from this one when it can be (POSIX, and this process
+        runs a single thread, so no other thread holds a lock the child would inherit):
+        the sandbox's work (checking the Sello, signing the TFD, the durable write) is CPU
+        that a thread would run under the caller's GIL, and a PAC is another machine
+        anyway. It stamps each batch with ``stamp_batch`` (one commit per batch) and opens
+        its own database connection. Otherwise a ``ThreadLane``.
+        """
+        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+            return _ProcessLane(self)
+        return ThreadLane(self)
+
     # --- cancelling and status --------------------------------------------------------
 
     def cancel(self, request: CancelRequest) -> CancelResult:
         uuid = request.uuid.upper()
-        with self._lock:
-            meta = self._meta(uuid)
-            if meta is None:
+        with self._write() as db:
+            rfc = self._rfc_emisor(db, uuid)
+            if rfc is None:
                 raise rejected(LABEL, "205", "UUID no encontrado")
-            if meta.get("rfc_emisor", "").upper() != request.rfc_emisor.upper():
+            if rfc.upper() != request.rfc_emisor.upper():
                 raise rejected(
                     LABEL, "203", "No corresponde el RFC del emisor y de quien solicita la cancelación"
                 )
-            done = self._cancels / f"{uuid}.json"
-            if done.exists():
-                return CancelResult(
-                    "cancelado",
-                    (self._cancels / f"{uuid}.acuse.xml").read_bytes(),
-                    "202",
-                    "Petición de cancelación realizada previamente",
-                )
+            earlier = self._acuse_of(db, uuid)
+            if earlier is not None:
+                return CancelResult("cancelado", earlier, "202", "Petición de cancelación realizada previamente")
             fecha = self._clock().replace(microsecond=0, tzinfo=None).isoformat()
             acuse = _acuse(request, fecha)
-            record = {
-                "uuid": uuid,
-                "motivo": request.motivo,
-                "folio_sustitucion": request.folio_sustitucion.upper() if request.folio_sustitucion else None,
-                "fecha": fecha,
-            }
-            _write_atomic(self._cancels / f"{uuid}.acuse.xml", acuse)
-            _write_atomic(done, json.dumps(record).encode())
-            log.info("sandbox cancelled uuid=%s motivo=%s", uuid, request.motivo)
-            return CancelResult("cancelado", acuse, "201", "Cancelado sin aceptación")
+            folio = request.folio_sustitucion.upper() if request.folio_sustitucion else None
+            db.execute(
+                "INSERT INTO cancellations (uuid, motivo, folio_sustitucion, fecha, acuse)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (uuid, request.motivo, folio, fecha, acuse),
+            )
+        log.info("sandbox cancelled uuid=%s motivo=%s", uuid, request.motivo)
+        return CancelResult("cancelado", acuse, "201", "Cancelado sin aceptación")
 
     def status(self, uuid: str, rfc_emisor: str, rfc_receptor: str, total: str) -> SatStatus:
         uuid = uuid.upper()
-        meta = self._meta(uuid)
-        if meta is None or meta.get("rfc_emisor", "").upper() != rfc_emisor.upper():
+        with self._read() as db:
+            rfc = self._rfc_emisor(db, uuid)
+            cancelled = rfc is not None and self._acuse_of(db, uuid) is not None
+        if rfc is None or rfc.upper() != rfc_emisor.upper():
             return SatStatus(estado="No Encontrado", codigo_estatus="N - 602: Comprobante no encontrado.")
-        if (self._cancels / f"{uuid}.json").exists():
+        if cancelled:
             return SatStatus(
                 estado="Cancelado",
                 es_cancelable="Cancelable sin aceptación",
@@ -273,12 +426,100 @@ class SandboxPac:
             codigo_estatus="S - Comprobante obtenido satisfactoriamente.",
         )
 
-    def _meta(self, uuid: str) -> dict[str, Any] | None:
-        path = self._stamps / f"{uuid}.json"
-        if not path.exists():
+    def _rfc_emisor(self, db: sqlite3.Connection, uuid: str) -> str | None:
+        """The issuer of the stamp ``uuid``, or ``None`` if this sandbox never stamped it."""
+        row = db.execute("SELECT rfc_emisor FROM stamps WHERE uuid = ?", (uuid,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        meta = self._legacy.meta(uuid) if self._legacy else None
+        return None if meta is None else str(meta.get("rfc_emisor", ""))
+
+    def _acuse_of(self, db: sqlite3.Connection, uuid: str) -> bytes | None:
+        """The acuse of the cancellation of ``uuid``, or ``None`` if it is not cancelled."""
+        row = db.execute("SELECT acuse FROM cancellations WHERE uuid = ?", (uuid,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        return self._legacy.acuse(uuid) if self._legacy else None
+
+
+class _Legacy:
+    """The per-file records of folders written before ``sandbox.db``, read on a miss.
+
+    They are never imported nor written: the database takes every new stamp and
+    cancellation, and a lookup that misses in it asks these files exactly as the earlier
+    versions did (their index entries decide which record a key or a Sello names, which
+    an import would have to reproduce). Only folders that hold such files pay for it
+    (``of`` returns ``None`` otherwise); no version writes them any more.
+
+    - ``stamps/<uuid>.json``: the record (uuid, key, xml_sha256, rfc_emisor and, since
+      the one-fsync version, ``xml``); older records have the XML in ``<uuid>.xml``;
+    - ``keys/<sha256(key)>``: the record (a hard link to it, or a copy);
+    - ``sellos/<sha256(Sello)>``: the record, or (oldest) the bare UUID;
+    - ``cancellations/<uuid>.json`` and ``<uuid>.acuse.xml``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.stamps = folder / "stamps"
+        self.keys = folder / "keys"
+        self.sellos = folder / "sellos"
+        self.cancels = folder / "cancellations"
+
+    @classmethod
+    def of(cls, folder: Path) -> _Legacy | None:
+        for name in _LEGACY_DIRS:
+            with suppress(OSError), os.scandir(folder / name) as entries:
+                if any(True for _ in entries):
+                    return cls(folder)
+        return None
+
+    def by_key(self, key: str) -> tuple[str, bytes] | None:
+        """(xml_sha256, stamped xml) of the stamp of ``key``."""
+        try:
+            meta = json.loads((self.keys / _sha256(key.encode())).read_bytes())
+        except FileNotFoundError:
             return None
-        meta: dict[str, Any] = json.loads(path.read_bytes())
+        return meta["xml_sha256"], self._xml(meta)
+
+    def by_sello(self, sello_sha256: str) -> bytes | None:
+        try:
+            entry = (self.sellos / sello_sha256).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return self._xml(json.loads(entry) if entry.startswith("{") else {"uuid": entry})
+
+    def meta(self, uuid: str) -> dict[str, Any] | None:
+        try:
+            meta: dict[str, Any] = json.loads((self.stamps / f"{uuid}.json").read_bytes())
+        except FileNotFoundError:
+            return None
         return meta
+
+    def xml_of(self, uuid: str) -> bytes | None:
+        meta = self.meta(uuid)
+        if meta is None:
+            return None
+        try:
+            return self._xml(meta)
+        except FileNotFoundError:
+            return None
+
+    def uuids(self) -> list[str]:
+        return sorted(p.stem for p in self.stamps.glob("*.json"))
+
+    def acuse(self, uuid: str) -> bytes | None:
+        if not (self.cancels / f"{uuid}.json").exists():
+            return None
+        return (self.cancels / f"{uuid}.acuse.xml").read_bytes()
+
+    def _xml(self, meta: dict[str, Any]) -> bytes:
+        text = meta.get("xml")
+        if isinstance(text, str):
+            return text.encode("utf-8")
+        return (self.stamps / f"{meta['uuid']}.xml").read_bytes()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_before_fork)
 
 
 def _emisor_rfc(root: etree._Element) -> str:
@@ -310,3 +551,90 @@ def _acuse(request: CancelRequest, fecha: str) -> bytes:
     if request.folio_sustitucion:
         etree.SubElement(folios, "FolioSustitucion").text = request.folio_sustitucion.upper()
     return etree.tostring(acuse, xml_declaration=True, encoding="UTF-8")
+
+
+# --- the worker process of a batch ------------------------------------------------------
+
+_Wire = tuple[Any, ...]
+
+
+class _ProcessLane:
+    """A forked process that stamps the batches it receives through a pipe.
+
+    It inherits the ``SandboxPac`` (folder, certificate, clock; it opens its own database
+    connection) and runs ``stamp_batch`` on it, so a batch's stamps are committed,
+    durably, before its answers are sent back. If the process dies mid-batch its requests
+    come back as ``PAC_SIN_RESPUESTA``: nothing of the batch was committed, the REPs stay
+    in flight and ``rep retry`` stamps each by its key, exactly once.
+    """
+
+    def __init__(self, pac: SandboxPac) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_lane_main, args=(pac, child), name="sandbox-pac", daemon=True)
+        self._proc.start()
+        child.close()
+
+    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
+        n = len(requests)
+        try:
+            self._conn.send([(r.xml, r.idempotency_key) for r in requests])
+        except OSError:
+            # The worker is gone and nothing of this batch reached it: not sent.
+            gone = PacError("El proceso del PAC sandbox no está disponible; no se envió nada.",
+                            code=PAC_NO_DISPONIBLE, pac=LABEL)
+            return lambda: [gone, *([None] * (n - 1))] if n else []
+
+        def wait() -> list[StampOutcome]:
+            try:
+                raw: list[_Wire] = self._conn.recv()
+            except (EOFError, OSError):
+                lost = PacError("El proceso del PAC sandbox terminó sin responder; el timbrado se "
+                                "recuperará con «cobranza rep retry».", code=PAC_SIN_RESPUESTA, pac=LABEL)
+                return [lost] * n
+            return [_from_wire(item) for item in raw]
+
+        return wait
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self._conn.send(None)
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():  # pragma: no cover - a stuck worker
+            self._proc.terminate()
+            self._proc.join()
+        self._conn.close()
+
+
+def _lane_main(pac: SandboxPac, conn: Any) -> None:
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:  # the parent went away
+            return
+        if batch is None:
+            return
+        out: list[_Wire] = []
+        try:
+            # One commit for the batch, before any of its answers is sent.
+            outcomes = pac.stamp_batch([StampRequest(xml, key) for xml, key in batch])
+        except Exception as exc:  # a bug or a full disk: nothing committed, say so for the batch
+            log.exception("sandbox worker failed")
+            outcomes = [PacError(f"El PAC sandbox falló: {exc}", code=PAC_SIN_RESPUESTA, pac=LABEL)] * len(batch)
+        for outcome in outcomes:
+            out.append(_to_wire(outcome))
+        conn.send(out)
+
+
+def _to_wire(outcome: StampOutcome) -> _Wire:
+    # A PacError does not survive pickling (its code is a keyword argument): sent as parts.
+    if isinstance(outcome, PacError):
+        return ("error", outcome.code, outcome.message, {k: str(v) for k, v in outcome.details.items()})
+    return ("ok", outcome)
+
+
+def _from_wire(item: _Wire) -> StampOutcome:
+    if item[0] == "error":
+        return PacError(item[2], code=item[1], **item[3])
+    result: StampResult | None = item[1]
+    return result
