@@ -18,6 +18,12 @@ from typing import Any
 OBSOLETE_FORMA_PAGO = frozenset({"07", "09", "10", "11", "16", "98"})
 
 
+def names() -> list[str]:
+    """Every catalog shipped with the package."""
+    return sorted(p.name.removesuffix(".json") for p in resources.files(__package__).joinpath("data").iterdir()
+                  if p.name.endswith(".json"))
+
+
 @cache
 def load(name: str) -> dict[str, Any]:
     """Return catalog ``name`` (e.g. ``"c_Moneda"``) as ``{key: row}``."""
@@ -26,6 +32,7 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
+@cache
 def keys(name: str) -> frozenset[str]:
     return frozenset(load(name))
 

@@ -4,7 +4,7 @@ The amounts are computed and rounded by ``cfdi_cobranza.domain.pagos20``; this m
 only formats them (``money.fmt_amount``) and lays out the SAT structure: the fixed
 values a payment CFDI must carry, the ``pago20:Pagos`` node, tidy namespaces and
 attribute order as in the XSD. ``build_rep`` returns an UNSIGNED tree (no Sello,
-NoCertificado or Certificado); ``sign_rep`` fills them with the CSD signer and the SAT
+NoCertificado or Certificado); ``sign_rep`` fills them in place with the CSD signer and the SAT
 cadena original the caller plugs in.
 """
 
@@ -287,17 +287,22 @@ def sign_rep(
     cadena: Callable[[etree._Element], str],
     sign: Callable[[str], str],
 ) -> etree._Element:
-    """Sign an unsigned REP: set the certificate, build the cadena original, set Sello.
+    """Sign an unsigned REP in place and return it: certificate, cadena original, Sello.
 
-    ``cadena`` applies the SAT XSLT (cadenaoriginal_4_0) to the tree as it will be sent;
-    ``sign`` returns the base64 RSA-SHA256 signature of that string with the CSD key.
+    ``cadena`` applies the SAT XSLT (cadenaoriginal_4_0) to the tree as it will be sent
+    (with NoCertificado and Certificado, without Sello); ``sign`` returns the base64
+    RSA-SHA256 signature of that string with the CSD key. The tree is the one
+    ``build_rep`` wrote, so signing it where it is gives the same cadena as a re-parsed
+    copy (the golden files check it byte for byte) without serialising it twice.
     """
-    with_cert = with_certificate(root, no_certificado=no_certificado,
-                                 certificado_b64=certificado_b64)
-    del with_cert.attrib["Sello"]
-    original = cadena(with_cert)
-    return with_certificate(root, no_certificado=no_certificado, certificado_b64=certificado_b64,
-                            sello=sign(original))
+    if "Sello" in root.attrib:
+        del root.attrib["Sello"]
+    root.set("NoCertificado", no_certificado)
+    root.set("Certificado", certificado_b64)
+    original = cadena(root)
+    root.set("Sello", sign(original))
+    _reorder(root, _COMPROBANTE_ORDER)
+    return root
 
 
 def to_bytes(root: etree._Element) -> bytes:

@@ -309,16 +309,36 @@ def derive_objeto_imp(concept_objeto_imp: Iterable[str | None], has_taxes: bool)
 
 def invoice_from_record(record: CfdiRecord) -> Invoice:
     """The calculator's view of an imported invoice (CFDI 4.0 or 3.3)."""
-    concept_lines = [t for c in record.concepts if c.objeto_imp in (None, "02") for t in c.taxes]
-    taxes = invoice_taxes(record.taxes, concept_lines)
+    return invoice_from_parts(
+        uuid=record.uuid, serie=record.serie, folio=record.folio, moneda=record.moneda,
+        total=record.total, document_taxes=record.taxes,
+        concepts=[(c.objeto_imp, c.taxes) for c in record.concepts],
+    )
+
+
+def invoice_from_parts(
+    *,
+    uuid: str,
+    serie: str | None,
+    folio: str | None,
+    moneda: str,
+    total: Decimal,
+    document_taxes: Sequence[TaxLine],
+    concepts: Iterable[tuple[str | None, Sequence[TaxLine]]],
+) -> Invoice:
+    """``invoice_from_record`` from just the parts it reads: the invoice's identity, its
+    document-level tax lines and each concept's (ObjetoImp, tax lines)."""
+    concepts = list(concepts)
+    concept_lines = [t for objeto, lines in concepts if objeto in (None, "02") for t in lines]
+    taxes = invoice_taxes(document_taxes, concept_lines)
     return Invoice(
-        uuid=record.uuid.upper(),
-        serie=record.serie,
-        folio=record.folio,
-        moneda=record.moneda,
-        total=record.total,
+        uuid=uuid.upper(),
+        serie=serie,
+        folio=folio,
+        moneda=moneda,
+        total=total,
         taxes=taxes,
-        objeto_imp=derive_objeto_imp((c.objeto_imp for c in record.concepts), bool(taxes)),
+        objeto_imp=derive_objeto_imp((objeto for objeto, _lines in concepts), bool(taxes)),
     )
 
 

@@ -189,15 +189,22 @@ class Signer:
 
     @classmethod
     def from_key_bytes(
-        cls, key_bytes: bytes, password: str | bytes, certificate: Certificate | None = None
+        cls, key_bytes: bytes, password: str | bytes, certificate: Certificate | None = None,
+        *, checked: bool = False,
     ) -> Signer:
-        """Load an encrypted PKCS#8 key (the SAT's DER .key, or PEM)."""
+        """Load an encrypted PKCS#8 key (the SAT's DER .key, or PEM).
+
+        ``checked=True``: the key is one this program already loaded and checked (the
+        CSD stored when it was registered, sealed with authenticated encryption), so
+        OpenSSL's RSA consistency check (about 40 ms, the primes tested) is skipped. A
+        key from outside is always checked.
+        """
         pwd = password.encode("utf-8") if isinstance(password, str) else password
         try:
             if key_bytes.lstrip().startswith(b"-----BEGIN"):
-                key = serialization.load_pem_private_key(key_bytes, pwd)
+                key = serialization.load_pem_private_key(key_bytes, pwd, unsafe_skip_rsa_key_validation=checked)
             else:
-                key = serialization.load_der_private_key(key_bytes, pwd)
+                key = serialization.load_der_private_key(key_bytes, pwd, unsafe_skip_rsa_key_validation=checked)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             # cryptography reports a wrong password and a damaged file the same way.
             raise CertificateError(
@@ -238,10 +245,14 @@ def load_csd(
     *,
     rfc: str | None = None,
     today: date,
+    checked: bool = False,
 ) -> tuple[Certificate, Signer]:
-    """Load a CSD for sealing, refusing a wrong password, mismatch, FIEL, expiry or RFC."""
+    """Load a CSD for sealing, refusing a wrong password, mismatch, FIEL, expiry or RFC.
+
+    ``checked``: see ``Signer.from_key_bytes`` (only for the CSD stored at registration).
+    """
     cert = Certificate.from_bytes(cer_bytes)
-    signer = Signer.from_key_bytes(key_bytes, password, cert)
+    signer = Signer.from_key_bytes(key_bytes, password, cert, checked=checked)
     if not signer.matches(cert):
         raise CertificateError(
             "La llave privada no corresponde al certificado", code="CSD_NO_CORRESPONDE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 from lxml import etree
 
 from cfdi_cobranza.cfdi.parser import parse_xml
-from cfdi_cobranza.cfdi.reader import read_cfdi
+from cfdi_cobranza.cfdi.reader import NS_TFD, read_cfdi, read_invoice_for_pagos
 from cfdi_cobranza.cfdi.timbre import add_timbre, ensure_sandbox_certificate
+from cfdi_cobranza.domain.pagos20 import invoice_from_record
 from cfdi_cobranza.errors import ImportRefused
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -24,7 +26,10 @@ def _read(rel: str):  # type: ignore[no-untyped-def]
 
 def _stamped_sample(rel: str, tmp_path: Path) -> etree._Element:
     """A SAT sample given a sandbox TFD so the reader accepts it (seal not checked)."""
-    root = parse_xml((DATA / rel).read_bytes())
+    return _stamped(parse_xml((DATA / rel).read_bytes()), tmp_path)
+
+
+def _stamped(root: etree._Element, tmp_path: Path) -> etree._Element:
     root.set("Sello", root.get("Sello") or "c2VsbG8=")
     cert, signer = ensure_sandbox_certificate(tmp_path / "sandbox")
     add_timbre(
@@ -171,3 +176,71 @@ def test_invalid_concept_amount_names_attribute() -> None:
     with pytest.raises(ImportRefused) as info:
         read_cfdi(root)
     assert "Concepto@Cantidad" in info.value.message
+
+
+def _sample_bytes(path: Path) -> bytes:
+    # The PAC's rejection suite leaves its dates as a placeholder (as its tests fill it).
+    return path.read_bytes().replace(b"%fecha-timbrado%", b"2026-11-20T10:00:00")
+
+
+def _invoice_samples() -> list[Path]:
+    """Every CFDI 4.0/3.3 invoice or credit note among the test data that could be in the
+    ledger: ``read_cfdi`` (what the import runs) accepts it, given a stamp if it has none.
+    The PAC's rejection suite also holds invoices with bad dates or amounts: never imported."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(DATA.rglob("*.xml")):
+            try:
+                root = parse_xml(_sample_bytes(path))
+                if root.get("Version") not in ("4.0", "3.3") or root.get("TipoDeComprobante") not in ("I", "E"):
+                    continue
+                if root.find(f".//{{{NS_TFD}}}TimbreFiscalDigital") is None:
+                    root = _stamped(root, Path(tmp))
+                read_cfdi(root)
+            except ImportRefused:
+                continue
+            out.append(path)
+    return out
+
+
+_INVOICES = _invoice_samples()
+
+
+def test_the_corpus_has_invoices_to_compare() -> None:
+    assert len(_INVOICES) >= 50
+
+
+@pytest.mark.parametrize("path", _INVOICES, ids=lambda p: str(p.relative_to(DATA)))
+def test_read_invoice_for_pagos_equals_the_full_reading(path: Path, tmp_path: Path) -> None:
+    """What a REP reads of each paid invoice: same Invoice as ``invoice_from_record(read_cfdi())``,
+    down to the exponent of every amount, and the same refusal for an unstamped tree."""
+    root = parse_xml(_sample_bytes(path))
+    if root.find(f".//{{{NS_TFD}}}TimbreFiscalDigital") is None:
+        with pytest.raises(ImportRefused) as full:
+            read_cfdi(root)
+        with pytest.raises(ImportRefused) as lean:
+            read_invoice_for_pagos(root)
+        assert lean.value.code == full.value.code == "SIN_TIMBRE"
+        root = _stamped(root, tmp_path)
+    expected = invoice_from_record(read_cfdi(root))
+    got = read_invoice_for_pagos(root)
+    assert got == expected
+    assert [(str(t.base), str(t.importe), str(t.tasa_o_cuota)) for t in got.taxes] == \
+        [(str(t.base), str(t.importe), str(t.tasa_o_cuota)) for t in expected.taxes]
+    assert str(got.total) == str(expected.total)
+
+
+@pytest.mark.parametrize("objetos", [("01",), ("03",), ("01", "03"), ("04", "01"), ("02", "01"), ("02", "03")])
+@pytest.mark.parametrize("version", ["4.0", "3.3"])
+def test_read_invoice_for_pagos_with_objeto_imp_mixes(objetos: tuple[str, ...], version: str, tmp_path: Path) -> None:
+    """ObjetoImpDR comes from the concepts' ObjetoImp (CFDI 3.3 has none): mixes the corpus lacks."""
+    from cfdi_cobranza.cfdi.factory import IVA16, CfdiFactory, Line
+
+    factory = CfdiFactory(tmp_path / "sat", uuid_source=lambda: UUID("0d5f4a8e-2222-4c2b-9a3c-123456789abc"),
+                          clock=lambda: datetime(2026, 10, 1, 10, 0))
+    lines = [Line(Decimal("100.00") + i, objeto_imp=o, taxes=(IVA16,) if o == "02" else ()) for i, o in enumerate(objetos)]
+    root = parse_xml(factory.invoice(lines, version=version).xml)
+    expected = invoice_from_record(read_cfdi(root))
+    assert read_invoice_for_pagos(root) == expected
+    assert expected.objeto_imp == ("02" if "02" in objetos else "03" if "03" in objetos and version == "4.0"
+                                   else "04" if "04" in objetos and version == "4.0" else "01")
