@@ -27,9 +27,11 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.cfdi import rep_writer
 from cfdi_cobranza.cfdi.cadena import cadena_original
 from cfdi_cobranza.cfdi.parser import parse_xml
-from cfdi_cobranza.cfdi.reader import read_cfdi
+from cfdi_cobranza.cfdi.reader import read_invoice_for_pagos
 from cfdi_cobranza.db.models import (
     AuditEntry,
     Company,
@@ -63,12 +65,23 @@ from cfdi_cobranza.errors import (
     PacError,
     ValidationError,
 )
-from cfdi_cobranza.pac.base import CancelRequest, CsdCredentials, Pac, StampRequest, StampResult
+from cfdi_cobranza.pac.base import (
+    CancelRequest,
+    CsdCredentials,
+    Pac,
+    StampOutcome,
+    StampRequest,
+    StampResult,
+    stamp_each,
+    stamp_lane,
+)
 from cfdi_cobranza.rules import errors_only, validate_rep
+from cfdi_cobranza.rules.lane import ValidationLane, open_validation_lane
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.rep_links import LIVE_STATUSES
 from cfdi_cobranza.signing.csd import Certificate, Signer, load_csd
+from cfdi_cobranza.warmup import warm_up
 
 MEXICO = ZoneInfo("America/Mexico_City")
 UNREACHABLE_CODES = {"PAC_NO_DISPONIBLE"}
@@ -114,7 +127,9 @@ def company_csd(session: Session, company: Company, box: SecretBox, *, today: da
             "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
     key = box.open(csd.key_sealed)
     password = box.open(csd.password_sealed).decode("utf-8")
-    cert, signer = load_csd(csd.certificate_der, key, password, rfc=company.rfc, today=today)
+    # Checked when it was registered and stored sealed (authenticated): no RSA re-check;
+    # the match with the certificate, its validity today and its RFC are checked again.
+    cert, signer = load_csd(csd.certificate_der, key, password, rfc=company.rfc, today=today, checked=True)
     return LoadedCsd(cert, signer, CsdCredentials(csd.certificate_der, key, password))
 
 
@@ -271,11 +286,11 @@ def _invoice(doc: Document, cache: InvoiceCache | None = None) -> pagos20.Invoic
     # ``cache`` (a Stamper's) keeps the result per document id + SHA-256 of those bytes:
     # an invoice paid in parts is read once, and changed bytes are read again.
     if cache is None:
-        return pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+        return read_invoice_for_pagos(parse_xml(doc.xml))
     key = (doc.id, doc.sha256)
     found = cache.get(key)
     if found is None:
-        found = pagos20.invoice_from_record(read_cfdi(parse_xml(doc.xml)))
+        found = read_invoice_for_pagos(parse_xml(doc.xml))
         if len(cache) >= _INVOICE_CACHE_MAX:
             cache.pop(next(iter(cache)))  # oldest first
         cache[key] = found
@@ -290,11 +305,14 @@ def _paid_before_all(session: Session, credits: Sequence[Credit]) -> dict[int, D
         .where(Credit.document_id.in_(doc_ids), Credit.reversed_at.is_(None),
                Credit.kind.in_(("pago", "complemento")))
     ).all()
+    by_doc: dict[int | None, list[tuple[int, int, Decimal]]] = defaultdict(list)
+    for cid, did, num, amount in rows:
+        by_doc[did].append((cid, num or 0, amount))
     out: dict[int, Decimal] = {}
     for credit in credits:
         n = credit.num_parcialidad or 0
-        out[credit.id] = sum((amount for cid, did, num, amount in rows
-                              if did == credit.document_id and cid != credit.id and (num or 0) < n), Decimal(0))
+        out[credit.id] = sum((amount for cid, num, amount in by_doc.get(credit.document_id, ())
+                              if cid != credit.id and num < n), Decimal(0))
     return out
 
 
@@ -335,6 +353,16 @@ def _group(session: Session, payment: Payment, credits: Sequence[Credit],
     return pagos20.PaymentGroup(pay, tuple(apps))
 
 
+def _not_valid(errors: Iterable[Any]) -> RepRefused:
+    return RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
+                      _findings(errors))
+
+
+def _validation_lane() -> AbstractContextManager[ValidationLane | None]:
+    lane = open_validation_lane()
+    return nullcontext(None) if lane is None else closing(lane)
+
+
 def _findings(raw: Iterable[Any]) -> list[Finding]:
     return [Finding(f.code, f.severity.value if hasattr(f.severity, "value") else str(f.severity), f.message,
                     f.location) for f in raw]
@@ -365,6 +393,54 @@ class _Chunk:
     csds: dict[int, LoadedCsd] = field(default_factory=dict)  # the active CSD cannot change mid-transaction
     sequences: dict[tuple[int, str], FolioSequence] = field(default_factory=dict)  # locked until commit
     claimed: set[int] = field(default_factory=set)  # credits a REP of this chunk already covers
+    # Where the chunk's REPs are validated while the next ones are built (None: inline).
+    checks: ValidationLane | None = None
+
+
+_TAIL = 4  # the smallest chunk the tail is cut down to
+
+
+def _chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, end) of the chunks of ``issue_many``: ``size`` each, then the last ``size``
+    or fewer halved again and again (50 → 25, 13, 6, 3, 3).
+
+    The last chunk's stamps are the one part of a run that nothing overlaps: the next
+    chunk is prepared while one is being stamped, but after the last there is no next.
+    A small last chunk keeps that wait short; each extra chunk costs two commits.
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while n - start > size:
+        bounds.append((start, start + size))
+        start += size
+    while n - start > _TAIL:
+        step = max(_TAIL, -(-(n - start) // 2))
+        bounds.append((start, start + step))
+        start += step
+    if start < n:
+        bounds.append((start, n))
+    return bounds
+
+
+@dataclass
+class _Batch:
+    """A chunk of ``issue_many``: its groups, each prepared REP (id and request) or the
+    result of a group refused before anything was saved, and how to wait for its stamps."""
+
+    part: list[list[int]]
+    prepared: list[tuple[int, StampRequest] | IssueResult]
+    wait: Callable[[], list[StampOutcome]] | None = None
+
+    @property
+    def sent(self) -> list[tuple[int, StampRequest]]:
+        return [item for item in self.prepared if not isinstance(item, IssueResult)]
+
+    def ids_of(self) -> dict[int, list[int]]:
+        return {item[0]: ids for ids, item in zip(self.part, self.prepared, strict=True)
+                if not isinstance(item, IssueResult)}
+
+    def results(self, done: dict[int, IssueResult]) -> list[IssueResult]:
+        return [item if isinstance(item, IssueResult) else done[item[0]] for item in self.prepared]
 
 
 @dataclass
@@ -431,48 +507,91 @@ class Stamper:
         not attempted. What a batch saves against ``issue`` per group: the queries are
         made once per chunk, and two commits per chunk instead of two per REP.
         """
+        parts = [[list(ids) for ids in groups[a:b]] for a, b in _chunk_bounds(len(groups), max(1, chunk))]
         results: list[IssueResult] = []
         down: PacError | None = None
-        for start in range(0, len(groups), max(1, chunk)):
-            part = [list(ids) for ids in groups[start:start + max(1, chunk)]]
-            if down is not None:
-                results.extend(self._refused(label, ids, RepRefused(
-                    f"No se intentó: no se pudo contactar al PAC. {down.message}",
-                    [Finding(down.code, "ERROR", down.message, "PAC")], code=down.code)) for ids in part)
-                continue
-            with session_factory(self.engine)() as session, session.begin():
-                outcomes = self._prepare_chunk(session, [_Spec(ids) for ids in part])
-            prepared: list[tuple[int, StampRequest] | IssueResult] = [
-                self._refused(label, ids, o) if isinstance(o, CobranzaError) else o
-                for ids, o in zip(part, outcomes, strict=True)]
-            ids_of = {item[0]: ids for ids, item in zip(part, prepared, strict=True) if not isinstance(item, IssueResult)}
-            stamped: dict[int, StampResult] = {}
-            done: dict[int, IssueResult] = {}
-            unsent: list[int] = []
-            for item in prepared:
-                if isinstance(item, IssueResult):
-                    continue
-                rep_id, request = item
+        pending: _Batch | None = None
+        # Several chunks: each is stamped in the PAC's lane (the sandbox's worker process, a
+        # thread for a remote PAC) while the next one is prepared here. One chunk: inline.
+        # The REPs of a chunk are validated in a worker process too, while the next is built.
+        if len(parts) > 1:
+            warm_up(freeze=False)  # what the workers use, loaded before they are forked
+        checking = _validation_lane() if len(parts) > 1 else nullcontext(None)
+        lanes = stamp_lane(self.pac) if len(parts) > 1 else nullcontext(None)
+        with checking as checks, lanes as lane:
+            for part in parts:
                 if down is not None:
-                    unsent.append(rep_id)  # the PAC is down: do not knock on it 50 times
+                    results.extend(self._refused(label, ids, RepRefused(
+                        f"No se intentó: no se pudo contactar al PAC. {down.message}",
+                        [Finding(down.code, "ERROR", down.message, "PAC")], code=down.code)) for ids in part)
                     continue
-                try:
-                    stamped[rep_id] = self.pac.stamp(request)
-                except PacError as exc:
-                    if exc.code in UNREACHABLE_CODES:
-                        down = exc
-                        unsent.append(rep_id)
-                    else:
-                        done[rep_id] = self._failed(rep_id, exc, label, ids_of[rep_id])
-            if stamped:
-                with session_factory(self.engine)() as session, session.begin():
-                    done.update(self._store_stamps(session, stamped))
-            # Never sent: dropped last folio first, so every folio goes back to the sequence.
-            for rep_id in reversed(unsent):
-                assert down is not None
-                done[rep_id] = self._failed(rep_id, down, label, ids_of[rep_id])
-            results.extend(item if isinstance(item, IssueResult) else done[item[0]] for item in prepared)
+                batch = self._prepare_batch(part, label, checks)
+                if pending is not None:
+                    down = self._complete(pending, label, results, later=batch)
+                    pending = None
+                    if down is not None:
+                        continue  # ``_complete`` gave this batch's folios back too
+                requests = [request for _rep_id, request in batch.sent]
+                if lane is None:
+                    batch.wait = partial(stamp_each, self.pac, requests)
+                else:
+                    batch.wait = lane.submit(requests) if requests else list
+                pending = batch
+            if pending is not None:
+                self._complete(pending, label, results)
         return results
+
+    def _prepare_batch(self, part: list[list[int]], label: str, checks: ValidationLane | None = None) -> _Batch:
+        """Step 1 for a chunk (one transaction): its REPs saved signed as ``enviando``."""
+        with session_factory(self.engine)() as session, session.begin():
+            outcomes = self._prepare_chunk(session, [_Spec(ids) for ids in part], checks)
+        prepared: list[tuple[int, StampRequest] | IssueResult] = [
+            self._refused(label, ids, o) if isinstance(o, CobranzaError) else o
+            for ids, o in zip(part, outcomes, strict=True)]
+        return _Batch(part, prepared)
+
+    def _complete(self, batch: _Batch, label: str, results: list[IssueResult], *,
+                  later: _Batch | None = None) -> PacError | None:
+        """Steps 2 and 3 for a chunk: wait for its stamps, save them (one transaction) and
+        append its results; returns the error when the PAC could not be reached.
+
+        Then the REPs that were not sent are dropped, last folio first so every folio goes
+        back to its sequence: first those of ``later`` (the next chunk, prepared while this
+        one was stamped, so its folios come after), then this chunk's; ``later``'s results
+        are appended as well.
+        """
+        assert batch.wait is not None
+        ids_of = batch.ids_of()
+        stamped: dict[int, StampResult] = {}
+        done: dict[int, IssueResult] = {}
+        unsent: list[int] = []
+        down: PacError | None = None
+        for (rep_id, _request), outcome in zip(batch.sent, batch.wait(), strict=True):
+            if isinstance(outcome, StampResult):
+                stamped[rep_id] = outcome
+            elif outcome is None:
+                unsent.append(rep_id)  # not sent: the PAC was down before its turn
+            elif outcome.code in UNREACHABLE_CODES:
+                down = outcome
+                unsent.append(rep_id)
+            else:
+                done[rep_id] = self._failed(rep_id, outcome, label, ids_of[rep_id])
+        if stamped:
+            with session_factory(self.engine)() as session, session.begin():
+                done.update(self._store_stamps(session, stamped))
+        later_done: dict[int, IssueResult] = {}
+        if unsent or (down is not None and later is not None):
+            assert down is not None
+            if later is not None:
+                later_ids = later.ids_of()
+                for rep_id, _request in reversed(later.sent):
+                    later_done[rep_id] = self._failed(rep_id, down, label, later_ids[rep_id])
+            for rep_id in reversed(unsent):
+                done[rep_id] = self._failed(rep_id, down, label, ids_of[rep_id])
+        results.extend(batch.results(done))
+        if down is not None and later is not None:
+            results.extend(later.results(later_done))
+        return down
 
     def _failed(self, rep_id: int, exc: PacError, label: str, ids: Sequence[int]) -> IssueResult:
         try:
@@ -495,8 +614,8 @@ class Stamper:
                 raise outcome
             return outcome
 
-    def _prepare_chunk(self, session: Session,
-                       specs: Sequence[_Spec]) -> list[tuple[int, StampRequest] | CobranzaError]:
+    def _prepare_chunk(self, session: Session, specs: Sequence[_Spec], checks: ValidationLane | None = None,
+                       ) -> list[tuple[int, StampRequest] | CobranzaError]:
         """Compute, sign and validate one REP per spec and save them as ``enviando``.
 
         Inside the caller's transaction, with a handful of queries for the whole chunk.
@@ -532,6 +651,7 @@ class Stamper:
                 select(Company).where(Company.id.in_({p.company_id for p in payments.values()})))},
             customers={c.id: c for c in session.scalars(
                 select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))},
+            checks=checks,
         )
         built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError] = []
         for spec, by_payment in zip(specs, credits_of, strict=True):
@@ -539,6 +659,8 @@ class Stamper:
                 built.append(self._build(session, spec, by_payment, chunk))
             except CobranzaError as exc:
                 built.append(exc)
+        if checks is not None:
+            self._settle(session, specs, credits_of, chunk, built, checks.collect())
         reps = [item[0] for item in built if not isinstance(item, CobranzaError)]
         session.add_all(reps)
         session.flush()
@@ -593,11 +715,15 @@ class Stamper:
         signed = rep_writer.sign_rep(root, no_certificado=csd.certificate.no_certificado,
                                      certificado_b64=csd.certificate.certificado_b64,
                                      cadena=cadena_original, sign=csd.signer.sign)
-        errors = errors_only(validate_rep(signed, now=self._local()))
-        if errors:
-            raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
-                             _findings(errors))
+        if chunk.checks is None:
+            errors = errors_only(validate_rep(signed, now=self._local()))
+            if errors:
+                raise _not_valid(errors)
         signed_bytes = rep_writer.to_bytes(signed)
+        if chunk.checks is not None:
+            # Validated in the worker while the next REP is built; until its verdict is in
+            # (``_settle``) this REP holds its folio and credits, and nothing is saved.
+            chunk.checks.submit(signed_bytes, self._local())
         digest = hashlib.sha256(signed_bytes).hexdigest()
         seq.next_folio = folio + 1
         credits = [c for p in payments for c in by_payment.get(p.id, ())]
@@ -610,6 +736,44 @@ class Stamper:
             created_at=self.clock(), created_by=self.actor,
         )
         return rep, signed_bytes, credits
+
+    def _settle(self, session: Session, specs: Sequence[_Spec], credits_of: Sequence[dict[int, list[Credit]]],
+                chunk: _Chunk, built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError],
+                verdicts: list[list[Any]]) -> None:
+        """Apply the worker's verdicts to ``built`` (in place), as inline validation would.
+
+        Up to the first REP with ERROR findings nothing changes. That REP is refused; it
+        and every REP built after it had taken folios and credits, so those go back
+        (each sequence to the refused REP's folio or the first one taken after it) and the
+        REPs after it are built again, validated inline: the folios stay consecutive and
+        a credit the refused REP held can go to a later one, exactly as if the chunk had
+        been validated one REP at a time.
+        """
+        chunk.checks = None
+        pending = iter(verdicts)
+        for i, item in enumerate(built):
+            if isinstance(item, CobranzaError):
+                continue
+            errors = next(pending)
+            if not errors:
+                continue
+            first: dict[tuple[int, str], int] = {}
+            for later in built[i:]:
+                if isinstance(later, CobranzaError):
+                    continue
+                rep, _signed, credits = later
+                key = (rep.company_id, rep.serie)
+                first[key] = min(first.get(key, rep.folio), rep.folio)
+                chunk.claimed.difference_update(c.id for c in credits)
+            for key, folio in first.items():
+                chunk.sequences[key].next_folio = folio
+            built[i] = _not_valid(errors)
+            for j in range(i + 1, len(built)):
+                try:
+                    built[j] = self._build(session, specs[j], credits_of[j], chunk)
+                except CobranzaError as exc:
+                    built[j] = exc
+            return
 
     def _nothing_to_issue(self, session: Session, payments: Sequence[Payment]) -> str:
         ids = [p.id for p in payments]

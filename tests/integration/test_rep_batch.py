@@ -9,10 +9,12 @@ without stamping twice, and chunk boundaries.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from sqlalchemy import Engine, func, select
 from test_rep_examples import LOCAL_NOW, Book, check_rep
 from test_rep_failures import book_with, next_folio
@@ -232,3 +234,92 @@ def test_two_concurrent_runs_issue_each_payment_once(pg_engine: Engine, settings
         assert s.scalar(select(func.count(RepLine.id))) == 6
         assert sorted(s.scalars(select(RepLine.payment_id))) == sorted(pids)
     assert next_folio(pg_engine) == 7
+
+
+def test_pac_down_while_the_next_chunk_was_prepared(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    """Chunks overlap: chunk 3 is prepared (folios 5 and 6 taken) while chunk 2 is stamped.
+    When chunk 2 finds the PAC down, chunk 3's folios go back too, last first, and so do
+    chunk 2's: nothing after folio 2 remains and the run stops knocking."""
+    book = book_with(engine, settings, tmp_path, None)
+    scripted = _Scripted(_sandbox(book), down_from=3)
+    book.stamper.pac = scripted  # type: ignore[assignment]
+    pids = _payments(book, 7)
+    results = book.stamper.issue_many([[p] for p in pids], chunk=2)  # chunks of 2, 2, 2 and 1
+    assert [r.status for r in results] == ["timbrado"] * 2 + ["rechazado"] * 5
+    assert scripted.calls == 3
+    assert all([f.code for f in r.findings] == [PAC_NO_DISPONIBLE] for r in results[2:])
+    assert "No se intentó" in (results[6].message or "")  # chunk 4 was never prepared
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count(Rep.id))) == 2
+        assert {p.payment_id for p in pending(s, today=LOCAL_NOW.date())} == set(pids[2:])
+    assert next_folio(engine) == 3
+    book.stamper.pac = scripted.inner
+    again = book.stamper.issue_each(pids[2:])
+    assert [r.folio for r in again] == [3, 4, 5, 6, 7]
+
+
+def test_a_rejection_while_the_next_chunk_was_prepared_keeps_its_row(
+        engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    """The last REP of a chunk is rejected after the next chunk took later folios: its row
+    stays, rejected, to explain the gap (it can no longer give its folio back)."""
+    book = book_with(engine, settings, tmp_path, None)
+    book.stamper.pac = _Scripted(_sandbox(book), reject={2})  # type: ignore[assignment]
+    pids = _payments(book, 4)
+    results = book.stamper.issue_many([[p] for p in pids], chunk=2)
+    assert [r.status for r in results] == ["timbrado", "rechazado", "timbrado", "timbrado"]
+    with transaction(engine) as s:
+        assert {r.folio: r.status for r in s.scalars(select(Rep))} == {
+            1: "timbrado", 2: "rechazado", 3: "timbrado", 4: "timbrado"}
+    assert next_folio(engine) == 5
+
+
+def _refusing(target_uuid: str, pids_file: Path):  # type: ignore[no-untyped-def]
+    """validate_rep, plus an ERROR for the REP that pays ``target_uuid``; notes its pid."""
+    from cfdi_cobranza.rules import validate_rep
+    from cfdi_cobranza.rules.core import Finding as RuleFinding
+    from cfdi_cobranza.rules.core import Severity
+
+    def check(root_or_bytes, **kwargs):  # type: ignore[no-untyped-def]
+        with pids_file.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        found = validate_rep(root_or_bytes, **kwargs)
+        text = root_or_bytes if isinstance(root_or_bytes, bytes) else etree.tostring(root_or_bytes)
+        if target_uuid.encode() in text:
+            found.append(RuleFinding("CRP20999", Severity.ERROR, "Rechazo de prueba.", "/"))
+        return found
+
+    return check
+
+
+def test_validation_in_a_worker_refuses_like_inline(book: Book, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of several chunks validates in a worker process while it builds. A REP the
+    validator refuses in the middle of a chunk is not saved, and the REPs after it are
+    built again: consecutive folios, as if each had been validated before the next."""
+    from cfdi_cobranza.rules import lane
+    from cfdi_cobranza.services import stamping
+
+    uuids = book.invoices(**{f"F{i}": [Line(D("10000.00"))] for i in range(6)})
+    pids = []
+    for i in range(6):
+        pid = book.pay("1000.00")
+        book.apply(pid, [(uuids[f"F{i}"], "1000.00")])
+        pids.append(pid)
+    pids_file = tmp_path / "pids"
+    check = _refusing(uuids["F1"], pids_file)
+    monkeypatch.setattr(lane, "validate_rep", check)
+    monkeypatch.setattr(stamping, "validate_rep", check)
+    results = book.stamper.issue_many([[p] for p in pids], chunk=3)  # two chunks of 3
+    assert [r.status for r in results] == ["timbrado", "rechazado", "timbrado", "timbrado", "timbrado", "timbrado"]
+    assert [r.folio for r in results if r.status == "timbrado"] == [1, 2, 3, 4, 5]
+    assert "CRP20999" in [f.code for f in results[1].findings]
+    assert "no pasó la validación" in (results[1].message or "")
+    assert next_folio(book.engine) == 6
+    with transaction(book.engine) as s:
+        assert {r.folio for r in s.scalars(select(Rep))} == {1, 2, 3, 4, 5}
+        assert {p.payment_id for p in pending(s, today=LOCAL_NOW.date())} == {pids[1]}
+    for r in results:
+        if r.status == "timbrado":
+            assert check_rep(r.xml or b"").get("Folio") == str(r.folio)
+    workers = set(pids_file.read_text().split()) - {str(os.getpid())}
+    assert workers, "the chunks were validated in another process"

@@ -1,0 +1,101 @@
+"""The validator in a worker process, for a batch of REPs being built.
+
+Issuing a month-end run builds, signs and validates each REP before its chunk is saved.
+Validating (XSD, catalogs, the ~110 CRP rules) is about a third of that work, and it
+needs nothing but the signed bytes: ``ValidationLane`` runs it in a process forked from
+this one while this one builds the next REP. Its verdicts come back in the order the
+REPs were sent, and the chunk is saved only once every verdict is in, so nothing that
+fails validation is ever saved or sent (``services.stamping`` rebuilds what follows a
+refused REP, which had taken a folio too early).
+
+The worker validates the very bytes that are saved and sent to the PAC, parsed again
+with the validator's strict parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from cfdi_cobranza.rules.core import Finding, Severity
+from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, validate_rep
+
+log = logging.getLogger(__name__)
+
+_Verdict = list[tuple[str, str, str, str]]  # ERROR findings as (code, severity, message, location)
+
+
+class ValidationLane:
+    """A forked process that validates the signed REPs it receives, in order."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_main, args=(child,), name="rep-validator", daemon=True)
+        self._proc.start()
+        child.close()
+        self._pending = 0
+        self._ready: list[_Verdict] = []
+
+    def submit(self, xml: bytes, now: datetime) -> None:
+        """Queue ``xml`` for validation as of ``now``; its verdict comes with ``collect``."""
+        with suppress(OSError):  # the worker is gone: ``collect`` reports this REP as not validated
+            self._conn.send((xml, now))
+        self._pending += 1
+        # Verdicts already back are taken now, so the worker never waits on a full pipe.
+        with suppress(EOFError, OSError):
+            while len(self._ready) < self._pending and self._conn.poll():
+                self._ready.append(self._conn.recv())
+
+    def collect(self) -> list[list[Finding]]:
+        """The ERROR findings of each REP submitted since the last call, in order."""
+        verdicts, self._ready = self._ready, []
+        while len(verdicts) < self._pending:
+            try:
+                verdicts.append(self._conn.recv())
+            except (EOFError, OSError):
+                # The worker is gone: what it did not judge is not saved (never unchecked).
+                verdicts.append([(INTERNAL_CODE, Severity.ERROR.value,
+                                  "No fue posible validar el REP (el proceso del validador terminó).", "/")])
+        self._pending = 0
+        return [[Finding(code, Severity(sev), message, location) for code, sev, message, location in verdict]
+                for verdict in verdicts]
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self._conn.send(None)
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():  # pragma: no cover - a stuck worker
+            self._proc.terminate()
+            self._proc.join()
+        self._conn.close()
+
+
+def open_validation_lane() -> ValidationLane | None:
+    """A ``ValidationLane`` where one can be forked safely (POSIX, and this process runs a
+    single thread, so no other thread holds a lock the child would inherit); else None,
+    and the caller validates inline."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
+        return None
+    return ValidationLane()
+
+
+def _main(conn: Any) -> None:
+    while True:
+        try:
+            item = conn.recv()
+        except EOFError:  # the parent went away
+            return
+        if item is None:
+            return
+        xml, now = item
+        try:
+            found = errors_only(validate_rep(xml, now=now))
+        except Exception:  # validate_rep reports problems as findings; this is a bug
+            log.exception("the validator worker failed")
+            found = [Finding(INTERNAL_CODE, Severity.ERROR, "No fue posible validar el REP.", "/")]
+        conn.send([(f.code, f.severity.value, f.message, f.location) for f in found])
