@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from itertools import chain, compress, pairwise, repeat
-from operator import add, itemgetter, mul, ne, truediv
+from itertools import chain, compress, islice, pairwise, repeat
+from operator import add, and_, attrgetter, eq, ge, itemgetter, mul, ne, not_, sub, truediv
 from typing import Any, TypeVar
 
 from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
@@ -463,9 +463,6 @@ def _is_one(rate: Decimal) -> bool:
     return rate == 1 and rate.as_tuple().exponent == 0
 
 
-_BY_NAME = itemgetter(1, 0, 2)  # the report's row order: name, key, currency
-
-
 def _sum_across(columns: Sequence[Sequence[Decimal]], n: int) -> list[Decimal]:
     """Per row, ``sum(row, ZERO)`` of the row's values in ``columns``: ZERO + c0 + c1 + ..."""
     acc: Iterable[Decimal] = repeat(ZERO, n)
@@ -474,11 +471,203 @@ def _sum_across(columns: Sequence[Sequence[Decimal]], n: int) -> list[Decimal]:
     return list(acc)
 
 
-def _shares(parts: Sequence[Decimal], wholes: Sequence[Decimal]) -> list[Decimal]:
-    """``pct(part, whole)`` of each pair: part * 100 / whole, 0 when the whole is 0."""
+CHUNK_ROWS = 8192
+"""Sums ``AgingSums.add`` takes at a time (a streamed query hands over rows as they come)."""
+
+_BY_NAME = itemgetter(1, 0, 2)  # the report's row order (name, key, currency) of a sum
+_ROW_ORDER = attrgetter("nombre", "grupo", "moneda")  # the same, of a row
+_GRUPO, _NOMBRE, _MONEDA, _MONTOS, _PARTICIPACION = (attrgetter(f) for f in _ROW_FIELDS)
+_IMPORTES, _DOCUMENTOS = (attrgetter(f) for f in _AMOUNTS_FIELDS)
+_SET_PARTICIPACION = _ROW_SETTERS[_ROW_FIELDS.index("participacion")]
+
+
+class AgingSums:
+    """The report of ``aging_from_sums``, fed a chunk of sums at a time.
+
+    ``add`` does, chunk by chunk, all the work that needs neither the other chunks nor
+    the exchange rates: the amounts of every row, its total, the row objects, the
+    totals per currency. A caller reading the sums from a database as they arrive (a
+    streamed query) so builds most of the report while the database still computes
+    the rest. ``report`` then puts the rows in order, gives each its share of its
+    currency's total and builds the MXN view with the rates (which the caller can look
+    up once the currencies are known). The figures are those of ``aging_from_sums``,
+    whatever the order and size of the chunks: Decimal sums of these amounts are exact,
+    so the order of the additions changes neither a digit nor an exponent.
+    """
+
+    __slots__ = ("_docs", "_done", "_edges", "_rows", "_subtotals", "buckets")
+
+    def __init__(self, buckets: AgingBuckets) -> None:
+        self.buckets = buckets
+        # Row objects, each chunk's sorted; until ``report`` their ``participacion`` holds
+        # the row's total times 100 (the currency totals it is a share of come last).
+        self._rows: list[AgingRow] = []
+        self._subtotals: dict[str, list[Decimal]] = {}  # per currency, per bucket
+        self._docs: dict[str, int] = {}  # per currency
+        self._edges: list[int] = []  # where chunks meet: the index of each side's row
+        self._done = False
+
+    @property
+    def currencies(self) -> set[str]:
+        """The currencies of the sums added so far."""
+        return set(self._docs)
+
+    def add(self, sums: Iterable[GroupSums]) -> None:
+        """Take ``sums`` (see ``GroupSums``), ``CHUNK_ROWS`` at a time, in any order."""
+        it = iter(sums)
+        while chunk := list(islice(it, CHUNK_ROWS)):
+            self._add_chunk(chunk)
+
+    def _add_chunk(self, chunk: list[GroupSums]) -> None:
+        size = len(self.buckets)
+        if self._done:
+            raise RuntimeError("AgingSums: the report was already built")
+        if set(map(len, chunk)) != {4 + size}:
+            raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
+        n = len(chunk)
+        # In the report's order: ``report`` then only merges the chunks' runs (nothing to
+        # do when the chunks come in that order, as the rows of an ordered query do).
+        chunk.sort(key=_BY_NAME)
+        columns: list[tuple[Any, ...]] = list(zip(*chunk, strict=True))
+        keys, names, monedas, docs = columns[:4]
+        by_bucket = [[ZERO if v is None else v for v in col] for col in columns[4:]]
+        montos = _many_amounts(list(zip(*by_bucket, strict=True)), docs)
+        hundreds = map(mul, _sum_across(by_bucket, n), repeat(_HUNDRED))  # pct()'s numerator
+        if self._rows:  # the last row of the previous chunk and the first of this one
+            self._edges += (len(self._rows) - 1, len(self._rows))
+        self._rows += _build(AgingRow, _ROW_SETTERS, n, (keys, names, monedas, montos, hundreds))
+        present = set(monedas)
+        for cur in present:
+            cur_columns: Iterable[Iterable[Decimal]] = by_bucket
+            cur_docs: Iterable[int] = docs
+            if len(present) > 1:
+                mask = list(map(eq, monedas, repeat(cur)))
+                cur_columns = [compress(col, mask) for col in by_bucket]
+                cur_docs = compress(docs, mask)
+            subtotals = [sum(col, ZERO) for col in cur_columns]
+            prev = self._subtotals.get(cur)
+            self._subtotals[cur] = subtotals if prev is None else list(map(add, prev, subtotals))
+            self._docs[cur] = self._docs.get(cur, 0) + sum(cur_docs)
+
+    def report(
+        self,
+        as_of: date,
+        group_by: GroupBy,
+        rates_to_mxn: MxnRates | Mapping[str, Decimal] | None,
+    ) -> AgingReport:
+        """The report of the sums added (once: the rows become the report's)."""
+        if self._done:
+            raise RuntimeError("AgingSums: the report was already built")
+        rates = as_rates(rates_to_mxn)
+        size = len(self.buckets)
+        currencies = sorted(self._docs)
+        rates.require(currencies)
+        self._done = True
+        totales = {cur: AgingAmounts(tuple(self._subtotals[cur]), self._docs[cur]) for cur in currencies}
+        whole = {cur: sum(self._subtotals[cur], ZERO) for cur in currencies}
+
+        filas = self._rows
+        self._rows = []
+        # Each chunk is sorted: when each chunk's last row comes before the next one's
+        # first (the chunks came in order), they already are in the report's order.
+        if any(map(ge, map(_ROW_ORDER, map(filas.__getitem__, self._edges[0::2])),
+                   map(_ROW_ORDER, map(filas.__getitem__, self._edges[1::2])))):
+            filas.sort(key=_ROW_ORDER)  # the chunks' sorted runs are merged, not sorted again
+        n = len(filas)
+        hundreds = list(map(_PARTICIPACION, filas))  # row total * 100, set by _add_chunk
+        monedas = list(map(_MONEDA, filas))
+        shares = _divide(hundreds, list(map(whole.__getitem__, monedas)))
+        deque(map(_SET_PARTICIPACION, filas, shares), maxlen=0)
+
+        # Each row in MXN: a row in a currency worth one peso is its own conversion.
+        in_mxn = list(map(_IMPORTES, map(_MONTOS, filas)))
+        pesos = {cur for cur in currencies if _is_one(rates.rate(cur))}
+        grand_parts: list[tuple[Decimal, ...]] = []
+        for cur in currencies:
+            if cur in pesos:
+                grand_parts.append(totales[cur].importes)
+                continue
+            rate = rates.rate(cur)
+            at = list(compress(range(n), map(eq, monedas, repeat(cur))))
+            zero_in_mxn = ZERO * rate  # most buckets are empty: one product serves them all
+            converted = [
+                [zero_in_mxn if v is ZERO else v * rate for v in col]
+                for col in zip(*map(in_mxn.__getitem__, at), strict=True)
+            ]
+            grand_parts.append(tuple(sum(col, ZERO) for col in converted))
+            deque(map(in_mxn.__setitem__, at, zip(*converted, strict=True)), maxlen=0)
+        grand = (
+            tuple(sum(col, ZERO) for col in zip(*grand_parts, strict=True))
+            if grand_parts
+            else (ZERO,) * size
+        )
+        total_mxn = AgingAmounts(grand, sum(self._docs.values()))
+
+        # The MXN view, one row per group. The rows of a group are consecutive (sorted by its
+        # name, then its key); a group that is one peso row keeps that row's amounts.
+        grupos = list(map(_GRUPO, filas))
+        starts = list(compress(range(n), map(ne, grupos, chain((object(),), grupos))))
+        ends = [*starts[1:], n]
+        firsts = list(map(filas.__getitem__, starts))
+        g_montos = list(map(_MONTOS, firsts))
+        g_hundreds = list(map(hundreds.__getitem__, starts))
+        single = map(eq, map(sub, ends, starts), repeat(1))
+        peso = map(pesos.__contains__, map(monedas.__getitem__, starts))
+        others = list(compress(range(len(starts)), map(not_, map(and_, single, peso))))
+        if others:
+            sums, counts = _group_sums(in_mxn, filas, [starts[g] for g in others], [ends[g] for g in others])
+            deque(map(g_montos.__setitem__, others, _many_amounts(sums, counts)), maxlen=0)
+            g_totals = map(sum, sums, repeat(ZERO))
+            deque(map(g_hundreds.__setitem__, others, map(mul, g_totals, repeat(_HUNDRED))), maxlen=0)
+        filas_mxn = _many_rows(
+            map(_GRUPO, firsts),
+            map(_NOMBRE, firsts),
+            repeat(MXN),
+            g_montos,
+            _divide(g_hundreds, [total_mxn.total] * len(g_hundreds)),
+        )
+        return AgingReport(
+            fecha_corte=as_of,
+            buckets=self.buckets,
+            agrupacion=group_by,
+            filas=tuple(filas),
+            totales=totales,
+            filas_mxn=filas_mxn,
+            total_mxn=total_mxn,
+            tipos_cambio={cur: rates.rate(cur) for cur in totales},
+            detalle=(),
+        )
+
+
+def _divide(hundreds: Sequence[Decimal], wholes: Sequence[Decimal]) -> list[Decimal]:
+    """``pct(part, whole)`` of each pair given ``part * 100``: 0 when the whole is 0."""
     if all(wholes):
-        return list(map(truediv, map(mul, parts, repeat(_HUNDRED)), wholes))
-    return [p * _HUNDRED / w if w else ZERO for p, w in zip(parts, wholes, strict=True)]
+        return list(map(truediv, hundreds, wholes))
+    return [h / w if w else ZERO for h, w in zip(hundreds, wholes, strict=True)]
+
+
+def _group_sums(
+    in_mxn: Sequence[tuple[Decimal, ...]], rows: Sequence[AgingRow], starts: list[int], ends: list[int]
+) -> tuple[list[tuple[Decimal, ...]], list[int]]:
+    """Per group (rows ``starts[i]:ends[i]``), its rows' MXN amounts added up and its documents.
+
+    A round per row position: round ``j`` adds row ``start + j`` of every group that has
+    one (most groups have one row per currency, so two or three rounds), by ``map`` in C.
+    """
+    sums = list(map(in_mxn.__getitem__, starts))
+    counts = list(map(_DOCUMENTOS, map(_MONTOS, map(rows.__getitem__, starts))))
+    live = list(range(len(starts)))
+    offset = 1
+    while True:
+        live = [g for g in live if starts[g] + offset < ends[g]]
+        if not live:
+            return sums, counts
+        at = [starts[g] + offset for g in live]
+        added = map(tuple, map(map, repeat(add), map(sums.__getitem__, live), map(in_mxn.__getitem__, at)))
+        deque(map(sums.__setitem__, live, added), maxlen=0)
+        docs = map(_DOCUMENTOS, map(_MONTOS, map(rows.__getitem__, at)))
+        deque(map(counts.__setitem__, live, map(add, map(counts.__getitem__, live), docs)), maxlen=0)
+        offset += 1
 
 
 def aging_from_sums(
@@ -492,100 +681,15 @@ def aging_from_sums(
 
     ``sums`` has one entry per (group key, currency), a key always with the same name
     and ``len(buckets)`` amounts (an empty bucket as ``None`` or ``Decimal(0)``; it
-    reads ``Decimal(0)``): what a SQL ``GROUP BY`` gives. The figures are those of
-    ``aging_report`` on the documents summed: rows sorted by (name, key, currency),
-    totals per currency, and the MXN view, which converts each currency row at its rate
-    and adds up the rows of a group.
+    reads ``Decimal(0)``): what a SQL ``GROUP BY`` gives, in any order. The figures are
+    those of ``aging_report`` on the documents summed: rows sorted by (name, key,
+    currency), totals per currency, and the MXN view, which converts each currency row
+    at its rate and adds up the rows of a group.
 
     Computed by column where it can (``map``, ``sum`` and ``compress`` over whole
     columns run in C) rather than row by row: a report by customer has ~100,000 groups.
-    Decimal sums of these amounts are exact, so the order of the additions changes
-    neither a digit nor an exponent.
+    ``AgingSums`` does the same a chunk at a time.
     """
-    rates = as_rates(rates_to_mxn)
-    size = len(buckets)
-    rows: list[GroupSums] = sorted(sums, key=_BY_NAME)
-    n = len(rows)
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * (4 + size)
-    if len(columns) != 4 + size:
-        raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
-    keys, names, monedas, docs = columns[:4]
-    by_bucket = [[ZERO if v is None else v for v in col] for col in columns[4:]]
-    currencies = sorted(set(monedas))
-    rates.require(currencies)
-
-    importes: list[tuple[Decimal, ...]] = list(zip(*by_bucket, strict=True))
-    row_totals = _sum_across(by_bucket, n)
-    montos = _many_amounts(importes, docs)
-
-    # Totals per currency; each row converted to MXN (a peso row is its own conversion).
-    in_mxn = importes.copy()
-    totales: dict[str, AgingAmounts] = {}
-    whole: dict[str, Decimal] = {}
-    grand_parts: list[tuple[Decimal, ...]] = []
-    for cur in currencies:
-        at: Sequence[int] = range(n)
-        cur_columns: Sequence[Sequence[Decimal]] = by_bucket
-        cur_docs: Iterable[int] = docs
-        if len(currencies) > 1:
-            mask = [m == cur for m in monedas]
-            at = list(compress(at, mask))
-            cur_columns = [list(compress(col, mask)) for col in by_bucket]
-            cur_docs = compress(docs, mask)
-        subtotals = tuple(sum(col, ZERO) for col in cur_columns)
-        totales[cur] = AgingAmounts(subtotals, sum(cur_docs))
-        whole[cur] = sum(subtotals, ZERO)
-        rate = rates.rate(cur)
-        if _is_one(rate):
-            grand_parts.append(subtotals)
-            continue
-        zero_in_mxn = ZERO * rate  # most buckets are empty: one product serves them all
-        converted = [[zero_in_mxn if v is ZERO else v * rate for v in col] for col in cur_columns]
-        grand_parts.append(tuple(sum(col, ZERO) for col in converted))
-        for i, values in zip(at, zip(*converted, strict=True), strict=True):
-            in_mxn[i] = values
-    grand = (
-        tuple(sum(col, ZERO) for col in zip(*grand_parts, strict=True))
-        if grand_parts
-        else (ZERO,) * size
-    )
-    total_mxn = AgingAmounts(grand, sum(docs))
-    grand_total = total_mxn.total
-
-    filas = _many_rows(
-        keys, names, monedas, montos, _shares(row_totals, [whole[m] for m in monedas])
-    )
-
-    # The MXN view, one row per group. The rows of a group are consecutive (sorted by its
-    # name, then its key); a group that is one peso row keeps that row's amounts.
-    starts = list(compress(range(n), map(ne, keys, chain((object(),), keys))))
-    g_montos: list[AgingAmounts] = []
-    g_totals: list[Decimal] = []
-    for start, end in pairwise([*starts, n]):
-        values = in_mxn[start]
-        if end - start == 1 and values is importes[start]:
-            g_montos.append(montos[start])
-            g_totals.append(row_totals[start])
-            continue
-        for other in in_mxn[start + 1 : end]:
-            values = tuple(map(add, values, other))
-        g_montos.append(AgingAmounts(values, sum(docs[start:end])))
-        g_totals.append(sum(values, ZERO))
-    filas_mxn = _many_rows(
-        map(keys.__getitem__, starts),
-        map(names.__getitem__, starts),
-        repeat(MXN),
-        g_montos,
-        _shares(g_totals, [grand_total] * len(g_totals)),
-    )
-    return AgingReport(
-        fecha_corte=as_of,
-        buckets=buckets,
-        agrupacion=group_by,
-        filas=filas,
-        totales=totales,
-        filas_mxn=filas_mxn,
-        total_mxn=total_mxn,
-        tipos_cambio={cur: rates.rate(cur) for cur in totales},
-        detalle=(),
-    )
+    acc = AgingSums(buckets)
+    acc.add(sums)
+    return acc.report(as_of, group_by, rates_to_mxn)

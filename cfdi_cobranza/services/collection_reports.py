@@ -49,9 +49,9 @@ from cfdi_cobranza.domain.aging import (
     SIN_ASIGNAR,
     AgingBuckets,
     AgingReport,
+    AgingSums,
     GroupBy,
     GroupSums,
-    aging_from_sums,
     aging_report,
     group_key,
 )
@@ -235,6 +235,49 @@ def _aging(
 ) -> AgingReport:
     spec = resolve_buckets(session, buckets)
     grouping = GroupBy.parse(group_by)
+    stmt = aging_statement(session, as_of, spec, grouping, filters)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if grouping is GroupBy.CLIENTE and postgres:
+        # Customer keys are unique: one row per (key, currency), as the domain takes them.
+        # Streamed: the rows are built into the report as PostgreSQL sends them, while it
+        # computes the next ones (one query, one snapshot; see _stream).
+        acc = AgingSums(spec)
+        acc.add(_stream(session, stmt))
+        return _finish(session, acc, as_of, grouping, filters, rates, detail)
+    raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
+
+    sums: Sequence[GroupSums]
+    if grouping is GroupBy.CLIENTE:  # SQLite's sums are integers of millionths
+        sums = _from_sqlite(raw)
+    else:
+        merged: dict[tuple[str, str], tuple[str, int, list[Decimal]]] = {}
+        for grp, moneda, count, *amounts in raw:
+            if grouping is GroupBy.CARTERA:
+                gkey, gname = "*", "Toda la cartera"
+            else:
+                value = (grp or "").strip()
+                gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
+            values = [ZERO if a is None else a if postgres else Decimal(a).scaleb(-Money.scale) for a in amounts]
+            prev = merged.get((gkey, moneda))
+            if prev is not None:  # "" and NULL both mean unassigned
+                values = [a + b for a, b in zip(prev[2], values, strict=True)]
+                count += prev[1]
+            merged[(gkey, moneda)] = (gname, count, values)
+        sums = [(gkey, gname, moneda, count, *values) for (gkey, moneda), (gname, count, values) in merged.items()]
+    acc = AgingSums(spec)
+    acc.add(sums)
+    return _finish(session, acc, as_of, grouping, filters, rates, detail)
+
+
+def aging_statement(
+    session: Session, as_of: date, spec: AgingBuckets, grouping: GroupBy, filters: Filters | None,
+) -> Any:
+    """The aging query: per group and currency, the documents and one sum per bucket.
+
+    By customer its rows are what ``domain.aging.AgingSums`` takes: (key, display name,
+    currency, documents, sums...); by other groupings (group value, currency, documents,
+    sums...), merged in ``_aging``.
+    """
     saldo, later, where = _balance(session, as_of)
     key = _group_expr(grouping).label("grp")
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -260,35 +303,51 @@ def _aging(
                      else_=Customer.nombre + " (" + Customer.key + ")")
         stmt = (select(Customer.key, named, agg.c.moneda, agg.c.n, *(agg.c[f"b{i}"] for i in range(len(cols))))
                 .select_from(agg).join(Customer, Customer.id == agg.c.grp))
-    raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
+    return stmt
 
-    sums: Sequence[GroupSums]
-    if grouping is GroupBy.CLIENTE:  # customer keys are unique: one row per (key, currency)
-        sums = raw if postgres else _from_sqlite(raw)
-    else:
-        merged: dict[tuple[str, str], tuple[str, int, list[Decimal]]] = {}
-        for grp, moneda, count, *amounts in raw:
-            if grouping is GroupBy.CARTERA:
-                gkey, gname = "*", "Toda la cartera"
-            else:
-                value = (grp or "").strip()
-                gkey, gname = (grp, grp) if value else ("", SIN_ASIGNAR)
-            values = [ZERO if a is None else a if postgres else Decimal(a).scaleb(-Money.scale) for a in amounts]
-            prev = merged.get((gkey, moneda))
-            if prev is not None:  # "" and NULL both mean unassigned
-                values = [a + b for a, b in zip(prev[2], values, strict=True)]
-                count += prev[1]
-            merged[(gkey, moneda)] = (gname, count, values)
-        sums = [(gkey, gname, moneda, count, *values) for (gkey, moneda), (gname, count, values) in merged.items()]
 
-    currencies = {s[2] for s in sums}
+def _finish(
+    session: Session, acc: AgingSums, as_of: date, grouping: GroupBy, filters: Filters | None,
+    rates: Mapping[str, Decimal] | None, detail: bool,
+) -> AgingReport:
+    """The report from its sums, with the rates of the currencies they have."""
+    currencies = acc.currencies
     mx = rates_to_mxn(session, currencies, as_of, rates)
     mx.require(currencies)
-    report = aging_from_sums(sums, as_of, spec, grouping, mx)
+    report = acc.report(as_of, grouping, mx)
     if detail:
-        lines = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
+        lines = aging_report(open_items(session, as_of, filters=filters), as_of, acc.buckets, grouping, mx).detalle
         report = replace(report, detalle=lines)
     return report
+
+
+STREAM_ROWS = 2048
+"""Rows psycopg reads from the server at a time when streaming the aging query."""
+
+
+def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``stmt`` as PostgreSQL sends them, on the session's connection.
+
+    psycopg's ``Cursor.stream`` (libpq's chunked rows mode): the server executes the
+    query once and sends its rows as it produces them; the caller turns each chunk into
+    report rows while the server computes the next. It is one statement in the session's
+    transaction, so it reads one snapshot, like ``execute``. SQLAlchemy's
+    ``stream_results`` would use a server-side cursor instead, which computes rows only
+    when asked for them (``FETCH``), so nothing would overlap.
+    """
+    conn = session.connection()
+    # Expanding parameters (IN lists of the filters) written out, as execute() would, and
+    # each parameter through its type's bind processor (Money's, for one).
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    for name, value in params.items():
+        bind = compiled.binds.get(name)
+        process = None if bind is None else bind.type.bind_processor(conn.dialect)
+        if process is not None:
+            params[name] = process(value)
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cur:  # type: ignore[union-attr]
+        yield from cur.stream(str(compiled), params, size=STREAM_ROWS)
 
 
 def _from_sqlite(raw: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -107,3 +107,30 @@ def test_bad_bucket_lists_are_refused_in_spanish(loaded, spec):
         reports.aging(s, AS_OF, buckets=spec, rates=RATES)
     assert err.value.code == "BUCKETS_INVALIDOS"
     assert "Rangos de antigüedad inválidos" in err.value.message
+
+
+def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, monkeypatch):
+    """By customer on PostgreSQL the rows are streamed into the report a few at a time
+    (``collection_reports._stream`` into ``domain.aging.AgingSums``); tiny chunks split
+    every customer's rows across chunks. Same figures as the domain, filtered or not,
+    and the session goes on working after the stream."""
+    from sqlalchemy import select
+
+    from cfdi_cobranza.db.models import Customer
+    from cfdi_cobranza.domain import aging as domain_aging
+    from cfdi_cobranza.services.portfolio import Filters
+
+    monkeypatch.setattr(domain_aging, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(reports, "STREAM_ROWS", 2)
+    items = open_items(generated.docs, generated.applications, AS_OF)
+    some = sorted({i.rfc for i in items})[::2]
+    with transaction(loaded) as s:
+        got = reports.aging(s, AS_OF, rates=RATES, detail=True)
+        ids = tuple(s.scalars(select(Customer.id).where(Customer.key.in_(some))))
+        filtered = reports.aging(s, AS_OF, buckets="15,45", rates=RATES, filters=Filters(customer_ids=ids))
+        assert s.scalar(select(Customer.key).where(Customer.id == ids[0])) in some
+    expected = _expected(generated, AS_OF)
+    assert _shape(got) == _shape(expected)
+    assert [(ln.item.doc_id, ln.bucket) for ln in got.detalle] == [(ln.item.doc_id, ln.bucket) for ln in expected.detalle]
+    subset = aging_report([i for i in items if i.rfc in some], AS_OF, "15,45", "cliente", RATES)
+    assert _shape(filtered) == _shape(subset) and len(filtered.filas) < len(got.filas)

@@ -16,10 +16,12 @@ from decimal import Decimal as D
 
 import pytest
 
+from cfdi_cobranza.domain import aging
 from cfdi_cobranza.domain.aging import (
     AgingAmounts,
     AgingBuckets,
     AgingRow,
+    AgingSums,
     GroupBy,
     _many_amounts,
     _many_rows,
@@ -199,3 +201,53 @@ def test_the_fast_constructors_build_the_same_frozen_objects():
     assert _many_rows([], [], [], [], []) == ()
     with pytest.raises(FrozenInstanceError):
         rows[0].moneda = "USD"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, 50])
+@pytest.mark.parametrize("order", ["shuffled", "sorted", "reversed"])
+@pytest.mark.parametrize("group_by", [GroupBy.CLIENTE, GroupBy.VENDEDOR])
+def test_chunks_of_any_size_and_order_give_the_same_report(monkeypatch, chunk, order, group_by):
+    """``AgingSums`` takes the sums a chunk at a time (as a streamed query hands them over):
+    chunks sorted or not, groups split across chunks, the very same Decimals."""
+    buckets = AgingBuckets.parse("0,30,60,90")
+    items = _items(11, n=400)
+    sums = _sums(items, buckets, group_by, empty=None)
+    if order != "shuffled":
+        sums.sort(key=lambda s: (s[1], s[0], s[2]), reverse=order == "reversed")
+    whole = aging_from_sums(sums, AS_OF, buckets, group_by, RATES)  # one chunk
+    monkeypatch.setattr(aging, "CHUNK_ROWS", chunk)
+    acc = AgingSums(buckets)
+    half = len(sums) // 2
+    acc.add(iter(sums[:half]))  # several calls, each any number of chunks
+    acc.add(sums[half:])
+    assert acc.currencies == {"MXN", "USD", "EUR"}
+    got = acc.report(AS_OF, group_by, RATES)
+    assert _text(got.filas) == _text(whole.filas)
+    assert _text(got.totales) == _text(whole.totales)
+    assert _text(got.filas_mxn) == _text(whole.filas_mxn)
+    assert _text(got.total_mxn) == _text(whole.total_mxn)
+    filas, totales, filas_mxn, total_mxn = _row_by_row(sums, buckets, RATES)
+    assert (_text(got.filas), _text(got.filas_mxn)) == (_text(filas), _text(filas_mxn))
+    assert (_text(got.totales), _text(got.total_mxn)) == (_text(totales), _text(total_mxn))
+
+
+def test_a_group_with_rows_in_three_currencies_and_one_only_abroad():
+    buckets = AgingBuckets((30,))
+    sums = [("A", "A", "EUR", 1, D("1.5"), None, None), ("A", "A", "MXN", 2, None, D("2.25"), None),
+            ("A", "A", "USD", 3, None, None, D("4")), ("B", "B", "USD", 4, D("1"), None, None)]
+    got = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, {"USD": D("20"), "EUR": D("21.5")})
+    assert [(r.grupo, r.montos.importes, r.montos.documentos) for r in got.filas_mxn] == [
+        ("A", (D("32.25"), D("2.25"), D("80")), 6), ("B", (D("20"), D("0"), D("0")), 4)]
+    filas, totales, filas_mxn, total_mxn = _row_by_row(sums, buckets, {"USD": D("20"), "EUR": D("21.5")})
+    assert _text(got.filas_mxn) == _text(filas_mxn) and _text(got.total_mxn) == _text(total_mxn)
+    assert _text(got.filas) == _text(filas) and _text(got.totales) == _text(totales)
+
+
+def test_the_sums_make_one_report():
+    acc = AgingSums(AgingBuckets((30,)))
+    acc.add([("A", "A", "MXN", 1, D(1), None, None)])
+    acc.report(AS_OF, GroupBy.CLIENTE, None)
+    with pytest.raises(RuntimeError):
+        acc.report(AS_OF, GroupBy.CLIENTE, None)
+    with pytest.raises(RuntimeError):
+        acc.add([("B", "B", "MXN", 1, D(1), None, None)])
