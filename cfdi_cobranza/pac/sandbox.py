@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import sqlite3
 import threading
@@ -61,6 +60,7 @@ from cfdi_cobranza.pac.base import (
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
+from cfdi_cobranza.workers import ForkedWorker, can_fork, messages
 
 # FechaTimbrado is the local time of central Mexico, as the SAT writes it.
 MEXICO = ZoneInfo("America/Mexico_City")
@@ -376,7 +376,7 @@ class SandboxPac:
         anyway. It stamps each batch with ``stamp_batch`` (one commit per batch) and opens
         its own database connection. Otherwise a ``ThreadLane``.
         """
-        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        if can_fork():
             return _ProcessLane(self)
         return ThreadLane(self)
 
@@ -569,11 +569,8 @@ class _ProcessLane:
     """
 
     def __init__(self, pac: SandboxPac) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_lane_main, args=(pac, child), name="sandbox-pac", daemon=True)
-        self._proc.start()
-        child.close()
+        self._worker = ForkedWorker(_lane_main, pac, name="sandbox-pac")
+        self._conn = self._worker.conn
 
     def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
         n = len(requests)
@@ -597,23 +594,11 @@ class _ProcessLane:
         return wait
 
     def close(self) -> None:
-        with suppress(OSError):
-            self._conn.send(None)
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():  # pragma: no cover - a stuck worker
-            self._proc.terminate()
-            self._proc.join()
-        self._conn.close()
+        self._worker.close()
 
 
-def _lane_main(pac: SandboxPac, conn: Any) -> None:
-    while True:
-        try:
-            batch = conn.recv()
-        except EOFError:  # the parent went away
-            return
-        if batch is None:
-            return
+def _lane_main(conn: Any, pac: SandboxPac) -> None:
+    for batch in messages(conn):
         out: list[_Wire] = []
         try:
             # One commit for the batch, before any of its answers is sent.

@@ -15,14 +15,13 @@ with the validator's strict parser.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from cfdi_cobranza.rules.core import Finding, Severity
 from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, validate_rep
+from cfdi_cobranza.workers import ForkedWorker, can_fork, messages
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +32,8 @@ class ValidationLane:
     """A forked process that validates the signed REPs it receives, in order."""
 
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_main, args=(child,), name="rep-validator", daemon=True)
-        self._proc.start()
-        child.close()
+        self._worker = ForkedWorker(_main, name="rep-validator")
+        self._conn = self._worker.conn
         self._pending = 0
         self._ready: list[_Verdict] = []
 
@@ -66,33 +62,18 @@ class ValidationLane:
                 for verdict in verdicts]
 
     def close(self) -> None:
-        with suppress(OSError):
-            self._conn.send(None)
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():  # pragma: no cover - a stuck worker
-            self._proc.terminate()
-            self._proc.join()
-        self._conn.close()
+        self._worker.close()
 
 
 def open_validation_lane() -> ValidationLane | None:
     """A ``ValidationLane`` where one can be forked safely (POSIX, and this process runs a
     single thread, so no other thread holds a lock the child would inherit); else None,
     and the caller validates inline."""
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
-        return None
-    return ValidationLane()
+    return ValidationLane() if can_fork() else None
 
 
 def _main(conn: Any) -> None:
-    while True:
-        try:
-            item = conn.recv()
-        except EOFError:  # the parent went away
-            return
-        if item is None:
-            return
-        xml, now = item
+    for xml, now in messages(conn):
         try:
             found = errors_only(validate_rep(xml, now=now))
         except Exception:  # validate_rep reports problems as findings; this is a bug
