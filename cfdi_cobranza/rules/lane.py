@@ -35,6 +35,7 @@ class ValidationLane:
         self._worker = ForkedWorker(_main, name="rep-validator")
         self._conn = self._worker.conn
         self._pending = 0
+        self.alive = True  # False once the worker is found gone: callers validate inline
         self._ready: list[_Verdict] = []
 
     def submit(self, xml: bytes, now: datetime) -> None:
@@ -47,18 +48,21 @@ class ValidationLane:
             while len(self._ready) < self._pending and self._conn.poll():
                 self._ready.append(self._conn.recv())
 
-    def collect(self) -> list[list[Finding]]:
-        """The ERROR findings of each REP submitted since the last call, in order."""
-        verdicts, self._ready = self._ready, []
+    def collect(self) -> list[list[Finding] | None]:
+        """The ERROR findings of each REP submitted since the last call, in order; None
+        for a REP the worker did not judge because it is gone (the caller validates it)."""
+        verdicts: list[_Verdict | None] = list(self._ready)
+        self._ready = []
         while len(verdicts) < self._pending:
             try:
                 verdicts.append(self._conn.recv())
             except (EOFError, OSError):
-                # The worker is gone: what it did not judge is not saved (never unchecked).
-                verdicts.append([(INTERNAL_CODE, Severity.ERROR.value,
-                                  "No fue posible validar el REP (el proceso del validador terminó).", "/")])
+                log.warning("the REP validator worker is gone; validating inline")
+                self.alive = False
+                verdicts.extend([None] * (self._pending - len(verdicts)))
         self._pending = 0
-        return [[Finding(code, Severity(sev), message, location) for code, sev, message, location in verdict]
+        return [None if verdict is None else
+                [Finding(code, Severity(sev), message, location) for code, sev, message, location in verdict]
                 for verdict in verdicts]
 
     def close(self) -> None:

@@ -651,7 +651,7 @@ class Stamper:
                 select(Company).where(Company.id.in_({p.company_id for p in payments.values()})))},
             customers={c.id: c for c in session.scalars(
                 select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))},
-            checks=checks,
+            checks=checks if checks is not None and checks.alive else None,
         )
         built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError] = []
         for spec, by_payment in zip(specs, credits_of, strict=True):
@@ -659,8 +659,8 @@ class Stamper:
                 built.append(self._build(session, spec, by_payment, chunk))
             except CobranzaError as exc:
                 built.append(exc)
-        if checks is not None:
-            self._settle(session, specs, credits_of, chunk, built, checks.collect())
+        if chunk.checks is not None:
+            self._settle(session, specs, credits_of, chunk, built, chunk.checks.collect())
         reps = [item[0] for item in built if not isinstance(item, CobranzaError)]
         session.add_all(reps)
         session.flush()
@@ -739,7 +739,7 @@ class Stamper:
 
     def _settle(self, session: Session, specs: Sequence[_Spec], credits_of: Sequence[dict[int, list[Credit]]],
                 chunk: _Chunk, built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError],
-                verdicts: list[list[Any]]) -> None:
+                verdicts: list[list[Any] | None]) -> None:
         """Apply the worker's verdicts to ``built`` (in place), as inline validation would.
 
         Up to the first REP with ERROR findings nothing changes. That REP is refused; it
@@ -747,7 +747,8 @@ class Stamper:
         (each sequence to the refused REP's folio or the first one taken after it) and the
         REPs after it are built again, validated inline: the folios stay consecutive and
         a credit the refused REP held can go to a later one, exactly as if the chunk had
-        been validated one REP at a time.
+        been validated one REP at a time. A REP the worker did not judge (it is gone:
+        ``None``) is built again inline too, with those after it.
         """
         chunk.checks = None
         pending = iter(verdicts)
@@ -755,7 +756,7 @@ class Stamper:
             if isinstance(item, CobranzaError):
                 continue
             errors = next(pending)
-            if not errors:
+            if errors is not None and not errors:
                 continue
             first: dict[tuple[int, str], int] = {}
             for later in built[i:]:
@@ -767,8 +768,11 @@ class Stamper:
                 chunk.claimed.difference_update(c.id for c in credits)
             for key, folio in first.items():
                 chunk.sequences[key].next_folio = folio
-            built[i] = _not_valid(errors)
-            for j in range(i + 1, len(built)):
+            rebuild_from = i
+            if errors is not None:
+                built[i] = _not_valid(errors)
+                rebuild_from = i + 1
+            for j in range(rebuild_from, len(built)):
                 try:
                     built[j] = self._build(session, specs[j], credits_of[j], chunk)
                 except CobranzaError as exc:

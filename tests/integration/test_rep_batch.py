@@ -323,3 +323,27 @@ def test_validation_in_a_worker_refuses_like_inline(book: Book, tmp_path: Path,
             assert check_rep(r.xml or b"").get("Folio") == str(r.folio)
     workers = set(pids_file.read_text().split()) - {str(os.getpid())}
     assert workers, "the chunks were validated in another process"
+
+
+def test_a_validator_worker_that_dies_costs_nothing(book: Book, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validator process dies on its third REP: the REPs it did not judge are
+    validated here instead, none is refused for it, and the folios stay consecutive."""
+    from cfdi_cobranza.rules import lane, validate_rep
+
+    calls = tmp_path / "calls"
+
+    def dying(root_or_bytes, **kwargs):  # type: ignore[no-untyped-def]
+        with calls.open("a") as fh:
+            fh.write("x")
+        if len(calls.read_text()) == 3:
+            os._exit(1)  # only ever called in the worker: the main process uses its own
+        return validate_rep(root_or_bytes, **kwargs)
+
+    monkeypatch.setattr(lane, "validate_rep", dying)
+    pids = _payments(book, 7)
+    results = book.stamper.issue_many([[p] for p in pids], chunk=3)  # chunks of 3, 3 and 1
+    assert [r.status for r in results] == ["timbrado"] * 7
+    assert [r.folio for r in results] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(calls.read_text()) == 3  # the worker judged two REPs, then nothing more went to it
+    assert next_folio(book.engine) == 8
