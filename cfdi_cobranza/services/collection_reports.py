@@ -237,7 +237,7 @@ def _aging(
     grouping = GroupBy.parse(group_by)
     stmt = aging_statement(session, as_of, spec, grouping, filters)
     postgres = session.get_bind().dialect.name == "postgresql"
-    if grouping is GroupBy.CLIENTE and postgres:
+    if grouping is GroupBy.CLIENTE and postgres and _can_stream(session):
         # Customer keys are unique: one row per (key, currency), as the domain takes them.
         # Streamed: the rows are built into the report as PostgreSQL sends them, while it
         # computes the next ones (one query, one snapshot; see _stream).
@@ -248,7 +248,7 @@ def _aging(
 
     sums: Sequence[GroupSums]
     if grouping is GroupBy.CLIENTE:  # SQLite's sums are integers of millionths
-        sums = _from_sqlite(raw)
+        sums = raw if postgres else _from_sqlite(raw)
     else:
         merged: dict[tuple[str, str], tuple[str, int, list[Decimal]]] = {}
         for grp, moneda, count, *amounts in raw:
@@ -325,6 +325,20 @@ STREAM_ROWS = 2048
 """Rows psycopg reads from the server at a time when streaming the aging query."""
 
 
+def _can_stream(session: Session) -> bool:
+    """Whether the connection can stream rows in chunks: psycopg 3.2+ on libpq 17+
+    (``capabilities.has_stream_chunked``). Otherwise the report reads the whole result
+    first, as before, with the same figures."""
+    driver = session.connection().connection.driver_connection
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - another driver
+        return False
+    capabilities = getattr(psycopg, "capabilities", None)  # psycopg 3.2+
+    return (isinstance(driver, psycopg.Connection) and capabilities is not None
+            and bool(capabilities.has_stream_chunked()))
+
+
 def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
     """The rows of ``stmt`` as PostgreSQL sends them, on the session's connection.
 
@@ -342,7 +356,13 @@ def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
     params = compiled.params
     for name, value in params.items():
         bind = compiled.binds.get(name)
-        process = None if bind is None else bind.type.bind_processor(conn.dialect)
+        if bind is None:  # one value of an expanded IN list: "<its bind's name>_<n>"
+            base = compiled.binds.get(name.rpartition("_")[0])
+            bind = base if base is not None and base.expanding else None
+        # The processor SQLAlchemy itself would use: the type's dialect implementation's
+        # (a TypeDecorator's bind_processor alone would go through the generic Numeric,
+        # which sends floats).
+        process = None if bind is None else bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if process is not None:
             params[name] = process(value)
     driver = conn.connection.driver_connection

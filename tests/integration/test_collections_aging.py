@@ -134,3 +134,56 @@ def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, m
     assert [(ln.item.doc_id, ln.bucket) for ln in got.detalle] == [(ln.item.doc_id, ln.bucket) for ln in expected.detalle]
     subset = aging_report([i for i in items if i.rfc in some], AS_OF, "15,45", "cliente", RATES)
     assert _shape(filtered) == _shape(subset) and len(filtered.filas) < len(got.filas)
+
+
+def test_sql_aging_by_customer_without_streaming_is_the_same(loaded, generated, monkeypatch):
+    """A driver that cannot stream rows in chunks (psycopg < 3.2, libpq < 17, another
+    driver) reads the whole result first: same figures."""
+    monkeypatch.setattr(reports, "_can_stream", lambda session: False)
+    with transaction(loaded) as s:
+        got = reports.aging(s, AS_OF, rates=RATES)
+    assert _shape(got) == _shape(_expected(generated, AS_OF))
+
+
+def test_streamed_parameters_go_through_their_types(loaded, monkeypatch):
+    """``_stream`` sends each parameter as its column type writes it, the values of an
+    expanded IN list included (each through its list's type): Money turns integers into
+    Decimals and refuses more than 6 decimals."""
+    from sqlalchemy import literal_column, select
+
+    from cfdi_cobranza.db.models import Document
+
+    with transaction(loaded) as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return  # streaming is PostgreSQL's; SQLite reads whole results
+        sent: list[dict[str, object]] = []
+        conn = s.connection()
+        real = conn.connection.dbapi_connection
+
+        class Cur:
+            def __init__(self) -> None:
+                self.cur = real.cursor()
+
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.cur.close()
+
+            def stream(self, sql, params, size):  # type: ignore[no-untyped-def]
+                sent.append(dict(params))
+                return self.cur.stream(sql, params, size=size)
+
+        class Spy:
+            def cursor(self) -> Cur:
+                return Cur()
+
+        monkeypatch.setattr(type(conn.connection), "driver_connection", property(lambda _self: Spy()),
+                            raising=False)
+        stmt = select(literal_column("1")).where(Document.saldo.in_([1, 2]), Document.total > 3)
+        list(reports._stream(s, stmt))
+        with pytest.raises(ValueError, match="more than 6 decimals"):
+            list(reports._stream(s, select(literal_column("1")).where(Document.saldo.in_([Decimal("1.1234567")]))))
+    (params,) = sent
+    assert sorted(params.values()) == [Decimal(1), Decimal(2), Decimal(3)]
+    assert all(type(v) is Decimal for v in params.values())
