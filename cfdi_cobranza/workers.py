@@ -10,15 +10,23 @@ thread at that moment would stay locked forever in the child. Where it is not sa
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
+# How long a caller waits for a worker's answer before taking it for gone. Generous: a
+# batch of 50 stamps or one REP's validation takes well under a second.
+ANSWER_TIMEOUT_S = 300.0
+
 
 def can_fork() -> bool:
-    """True on POSIX while this process runs a single thread."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    """True on Linux while this process runs a single thread (macOS has fork() too, but
+    its system libraries are not safe in a forked child)."""
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
 
 
 class ForkedWorker:
@@ -36,7 +44,16 @@ class ForkedWorker:
     def close(self) -> None:
         with suppress(OSError):
             self.conn.send(None)
-        self._proc.join(timeout=10)
+        deadline = time.monotonic() + 10
+        while self._proc.is_alive() and time.monotonic() < deadline:
+            # An answer nobody will read (the caller stopped early) keeps the worker
+            # blocked in send(): read it and drop it, so the worker gets to its cue.
+            try:
+                while self.conn.poll(0.05):
+                    self.conn.recv()
+            except (EOFError, OSError):
+                pass  # the worker closed its end: it is exiting
+            self._proc.join(timeout=0.05)
         if self._proc.is_alive():  # pragma: no cover - a stuck worker
             self._proc.terminate()
             self._proc.join()
@@ -48,7 +65,7 @@ def messages(conn: Any) -> Iterator[Any]:
     while True:
         try:
             item = conn.recv()
-        except EOFError:  # the parent went away
+        except (EOFError, OSError):  # the parent went away
             return
         if item is None:
             return

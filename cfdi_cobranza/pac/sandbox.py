@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -60,7 +60,7 @@ from cfdi_cobranza.pac.base import (
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
-from cfdi_cobranza.workers import ForkedWorker, can_fork, messages
+from cfdi_cobranza.workers import ANSWER_TIMEOUT_S, ForkedWorker, can_fork, messages
 
 # FechaTimbrado is the local time of central Mexico, as the SAT writes it.
 MEXICO = ZoneInfo("America/Mexico_City")
@@ -248,6 +248,15 @@ class SandboxPac:
     # --- stamping ---------------------------------------------------------------------
 
     def stamp(self, request: StampRequest) -> StampResult:
+        try:
+            return self._stamp(request)
+        except sqlite3.Error as exc:
+            # Disk, lock or constraint trouble while recording: it may or may not have been
+            # committed, so the REP stays in flight and a retry by its key settles it.
+            raise PacError(f"El PAC sandbox no pudo registrar el timbre: {exc}", code=PAC_SIN_RESPUESTA,
+                           pac=LABEL) from exc
+
+    def _stamp(self, request: StampRequest) -> StampResult:
         root, error = _parsed(request.xml)
         sello = None if root is None else root.get("Sello")
         with self._write() as db:
@@ -565,30 +574,37 @@ class _ProcessLane:
     connection) and runs ``stamp_batch`` on it, so a batch's stamps are committed,
     durably, before its answers are sent back. If the process dies mid-batch its requests
     come back as ``PAC_SIN_RESPUESTA``: nothing of the batch was committed, the REPs stay
-    in flight and ``rep retry`` stamps each by its key, exactly once.
+    in flight and ``rep retry`` stamps each by its key, exactly once. The batches after
+    that are stamped in this process instead.
     """
 
     def __init__(self, pac: SandboxPac) -> None:
+        self._pac = pac
         self._worker = ForkedWorker(_lane_main, pac, name="sandbox-pac")
         self._conn = self._worker.conn
+        self._gone = False
 
     def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
-        n = len(requests)
-        try:
-            self._conn.send([(r.xml, r.idempotency_key) for r in requests])
-        except OSError:
-            # The worker is gone and nothing of this batch reached it: not sent.
-            gone = PacError("El proceso del PAC sandbox no está disponible; no se envió nada.",
-                            code=PAC_NO_DISPONIBLE, pac=LABEL)
-            return lambda: [gone, *([None] * (n - 1))] if n else []
+        batch = list(requests)
+        if not self._gone:
+            try:
+                self._conn.send([(r.xml, r.idempotency_key) for r in batch])
+            except OSError:
+                self._gone = True  # nothing of this batch reached the worker
+        if self._gone:
+            log.warning("the sandbox PAC's worker is gone; stamping in this process")
+            return partial(_stamp_batch, self._pac, batch)
 
         def wait() -> list[StampOutcome]:
             try:
+                if not self._conn.poll(ANSWER_TIMEOUT_S):
+                    raise TimeoutError("the sandbox PAC's worker does not answer")
                 raw: list[_Wire] = self._conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # TimeoutError is an OSError
+                self._gone = True
                 lost = PacError("El proceso del PAC sandbox terminó sin responder; el timbrado se "
                                 "recuperará con «cobranza rep retry».", code=PAC_SIN_RESPUESTA, pac=LABEL)
-                return [lost] * n
+                return [lost] * len(batch)
             return [_from_wire(item) for item in raw]
 
         return wait
@@ -597,18 +613,27 @@ class _ProcessLane:
         self._worker.close()
 
 
+def _stamp_batch(pac: SandboxPac, requests: Sequence[StampRequest]) -> list[StampOutcome]:
+    """``pac.stamp_batch(requests)``, its failures as outcomes: nothing of a failed batch
+    was committed."""
+    try:
+        return pac.stamp_batch(requests)
+    except PacError as exc:
+        if exc.code == PAC_NO_DISPONIBLE:  # the folder stayed locked: nothing was sent
+            return [exc, *([None] * (len(requests) - 1))] if requests else []
+        return [exc] * len(requests)
+    except Exception as exc:  # a bug or a full disk
+        log.exception("sandbox batch failed")
+        return [PacError(f"El PAC sandbox falló: {exc}", code=PAC_SIN_RESPUESTA, pac=LABEL)] * len(requests)
+
+
 def _lane_main(conn: Any, pac: SandboxPac) -> None:
     for batch in messages(conn):
-        out: list[_Wire] = []
+        outcomes = _stamp_batch(pac, [StampRequest(xml, key) for xml, key in batch])
         try:
-            # One commit for the batch, before any of its answers is sent.
-            outcomes = pac.stamp_batch([StampRequest(xml, key) for xml, key in batch])
-        except Exception as exc:  # a bug or a full disk: nothing committed, say so for the batch
-            log.exception("sandbox worker failed")
-            outcomes = [PacError(f"El PAC sandbox falló: {exc}", code=PAC_SIN_RESPUESTA, pac=LABEL)] * len(batch)
-        for outcome in outcomes:
-            out.append(_to_wire(outcome))
-        conn.send(out)
+            conn.send([_to_wire(outcome) for outcome in outcomes])
+        except OSError:  # the parent went away
+            return
 
 
 def _to_wire(outcome: StampOutcome) -> _Wire:

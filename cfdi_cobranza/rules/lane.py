@@ -21,7 +21,7 @@ from typing import Any
 
 from cfdi_cobranza.rules.core import Finding, Severity
 from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, validate_rep
-from cfdi_cobranza.workers import ForkedWorker, can_fork, messages
+from cfdi_cobranza.workers import ANSWER_TIMEOUT_S, ForkedWorker, can_fork, messages
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,10 @@ class ValidationLane:
         self._ready = []
         while len(verdicts) < self._pending:
             try:
+                if not self._conn.poll(ANSWER_TIMEOUT_S):
+                    raise TimeoutError("the REP validator worker does not answer")
                 verdicts.append(self._conn.recv())
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # TimeoutError is an OSError
                 log.warning("the REP validator worker is gone; validating inline")
                 self.alive = False
                 verdicts.extend([None] * (self._pending - len(verdicts)))
@@ -83,4 +85,7 @@ def _main(conn: Any) -> None:
         except Exception:  # validate_rep reports problems as findings; this is a bug
             log.exception("the validator worker failed")
             found = [Finding(INTERNAL_CODE, Severity.ERROR, "No fue posible validar el REP.", "/")]
-        conn.send([(f.code, f.severity.value, f.message, f.location) for f in found])
+        try:
+            conn.send([(f.code, f.severity.value, f.message, f.location) for f in found])
+        except OSError:  # the parent went away
+            return

@@ -402,7 +402,7 @@ _TAIL = 4  # the smallest chunk the tail is cut down to
 
 def _chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
     """(start, end) of the chunks of ``issue_many``: ``size`` each, then the last ``size``
-    or fewer halved again and again (50 → 25, 13, 6, 3, 3).
+    or fewer halved again and again (50 → 25, 13, 6, 4, 2).
 
     The last chunk's stamps are the one part of a run that nothing overlaps: the next
     chunk is prepared while one is being stamped, but after the last there is no next.

@@ -267,3 +267,21 @@ def test_a_folder_busy_past_the_timeout_is_not_available(
         other.stamp(StampRequest(docs[0], "rep-1"))
     assert info.value.code == "PAC_NO_DISPONIBLE"  # nothing was stamped: safe to give folios back
     assert other.stamp_count() == 0 and not other.stamp(StampRequest(docs[0], "rep-1")).already_stamped
+
+
+def test_a_database_error_while_recording_is_a_pac_error(tmp_path: Path, docs: list[bytes]) -> None:
+    """A stamp the database refuses to record (here: a UUID it already holds) comes back as
+    ``PAC_SIN_RESPUESTA``, never as a bare sqlite3 error: the REP stays in flight and the
+    services' error handling (``retry``, batches) applies; nothing was recorded."""
+    from uuid import UUID
+
+    from cfdi_cobranza.pac.base import PAC_SIN_RESPUESTA
+
+    same = UUID("0d5f4a8e-3333-4c2b-9a3c-123456789abc")
+    pac = SandboxPac(tmp_path / "pac", clock=lambda: NOW, uuid_source=lambda: same)
+    pac.stamp(StampRequest(docs[0], "rep-1"))
+    with pytest.raises(PacError) as err:
+        pac.stamp(StampRequest(docs[1], "rep-2"))
+    assert err.value.code == PAC_SIN_RESPUESTA
+    assert pac.stamp_count() == 1
+    assert pac.recover(StampRequest(docs[1], "rep-2")) is None

@@ -83,3 +83,22 @@ def test_a_remote_pac_stamps_on_a_thread_while_the_caller_goes_on() -> None:
     assert released == [True] * 4
     assert [r.uuid for r in out if isinstance(r, StampResult)] == ["UUID-1", "UUID-2", "UUID-3", "UUID-4"]
     assert pac.threads and threading.current_thread().name not in pac.threads
+
+
+def _answer_nobody_reads(conn) -> None:  # type: ignore[no-untyped-def]
+    from cfdi_cobranza.workers import messages
+
+    for _item in messages(conn):
+        conn.send(b"x" * 4_000_000)  # far more than the pipe holds: blocks until read
+
+
+def test_closing_a_worker_whose_answer_nobody_reads_lets_it_finish() -> None:
+    """The caller stopped early (an error mid-run) while the worker was sending a large
+    answer: ``close`` reads and drops it, so the worker gets its cue and exits by itself
+    instead of being killed after the timeout."""
+    from cfdi_cobranza.workers import ForkedWorker
+
+    worker = ForkedWorker(_answer_nobody_reads, name="test-worker")
+    worker.conn.send("go")
+    worker.close()
+    assert worker._proc.exitcode == 0  # not -15 (terminated)
