@@ -79,6 +79,12 @@ def rfc(i: int) -> str:
     return f"C{i:09d}AB"  # 12 characters: a persona moral RFC shape, unique per customer
 
 
+def name(i: int) -> str:
+    """A customer's name, unique, in an order unrelated to its id (as real names are):
+    a report sorted by name cannot take the rows in id order as they come."""
+    return f"CLIENTE {(i * 48271) % 1_000_003:07d} SA DE CV"  # a bijection for i < 1,000,003
+
+
 def doc_uuid(i: int) -> str:
     return f"{i:08X}-0000-4000-8000-{i:012X}"
 
@@ -103,7 +109,7 @@ class Portfolio:
 
     def customer(self) -> Iterator[list[tuple[Any, ...]]]:
         for start in range(1, self.customers + 1, CHUNK):
-            yield [(i, rfc(i), rfc(i), f"CLIENTE {i:06d} SA DE CV", 30, NOW, NOW)
+            yield [(i, rfc(i), rfc(i), name(i), 30, NOW, NOW)
                    for i in range(start, min(start + CHUNK, self.customers + 1))]
 
     def credit_condition(self) -> Iterator[list[tuple[Any, ...]]]:

@@ -303,6 +303,12 @@ def aging_statement(
                      else_=Customer.nombre + " (" + Customer.key + ")")
         stmt = (select(Customer.key, named, agg.c.moneda, agg.c.n, *(agg.c[f"b{i}"] for i in range(len(cols))))
                 .select_from(agg).join(Customer, Customer.id == agg.c.grp))
+        # In the report's order (name, key, currency; in code-point order, as Python
+        # compares str: PostgreSQL's "C" collation, SQLite's BINARY): the database sorts
+        # in C and the report's rows are built in that order, instead of being sorted in
+        # Python afterwards (which also scatters them in memory for the passes that follow).
+        binary = "C" if postgres else "BINARY"
+        stmt = stmt.order_by(named.collate(binary), Customer.key.collate(binary), agg.c.moneda.collate(binary))
     return stmt
 
 
