@@ -207,6 +207,30 @@ def _minutes_left(until: datetime, now: datetime) -> int:
     return max(1, int((until - now).total_seconds() + 59) // 60)
 
 
+def _try_again(until: datetime, now: datetime) -> str:
+    minutes = _minutes_left(until, now)
+    return f"Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}."
+
+
+def _locked_refusal(user: User, now: datetime) -> str | None:
+    """The refusal to show while ``user``'s account is locked, else None."""
+    if user.locked_until is not None and user.locked_until > now:
+        return f"Demasiados intentos fallidos. {_try_again(user.locked_until, now)}"
+    return None
+
+
+def _count_failure(session: Session, user: User, now: datetime, clock: Clock, where: str | None) -> str | None:
+    """One more wrong password for ``user``. At ``MAX_FAILURES`` the account is locked
+    for ``LOCK_TIME`` (audited) and the refusal to show is returned; else None."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins < MAX_FAILURES:
+        return None
+    user.locked_until = now + LOCK_TIME
+    user.failed_logins = 0
+    record_audit(session, user.username, "usuario_bloqueado", "usuario", user.username, where, clock=clock)
+    return f"Demasiados intentos fallidos. La cuenta quedó bloqueada {int(LOCK_TIME.total_seconds() // 60)} minutos."
+
+
 def authenticate(session: Session, username: str, password: str, *, clock: Clock = system_clock,
                  remote: str | None = None) -> LoginOutcome:
     """Check a password; count failures and lock the account after ``MAX_FAILURES``
@@ -217,12 +241,8 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
         if blocked_until is not None:
             # Not audited per attempt: a blocked client could otherwise fill the audit
             # log; the block itself was audited ("ip_bloqueada").
-            minutes = _minutes_left(blocked_until, now)
-            return LoginOutcome(
-                None, "IP_BLOQUEADA",
-                f"Demasiados intentos fallidos desde esta dirección. "
-                f"Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
-            )
+            return LoginOutcome(None, "IP_BLOQUEADA", "Demasiados intentos fallidos desde esta dirección. "
+                                + _try_again(blocked_until, now))
     outcome = _authenticate_account(session, username, password, now=now, clock=clock, remote=remote)
     if remote and not outcome.ok:
         _count_ip_failure(session, remote, now, clock)
@@ -239,24 +259,14 @@ def _authenticate_account(session: Session, username: str, password: str, *, now
         check_password_hash(_DUMMY_HASH, password)
         record_audit(session, name[:100] or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
         return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = _minutes_left(user.locked_until, now)
+    locked = _locked_refusal(user, now)
+    if locked is not None:
         record_audit(session, name, "login_bloqueado", "usuario", name, where, clock=clock)
-        return LoginOutcome(
-            None, "USUARIO_BLOQUEADO",
-            f"Demasiados intentos fallidos. Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
-        )
+        return LoginOutcome(None, "USUARIO_BLOQUEADO", locked)
     if not check_password_hash(user.password_hash, password) or not user.active:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_TIME
-            user.failed_logins = 0
-            record_audit(session, name, "usuario_bloqueado", "usuario", name, where, clock=clock)
-            minutes = int(LOCK_TIME.total_seconds() // 60)
-            return LoginOutcome(
-                None, "USUARIO_BLOQUEADO",
-                f"Demasiados intentos fallidos. La cuenta quedó bloqueada {minutes} minutos.",
-            )
+        locked = _count_failure(session, user, now, clock, where)
+        if locked is not None:
+            return LoginOutcome(None, "USUARIO_BLOQUEADO", locked)
         record_audit(session, name, "login_fallido", "usuario", name, where, clock=clock)
         return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
     user.failed_logins = 0
@@ -373,23 +383,13 @@ def change_password(
     name = user.username
     if not user.active:
         raise ConflictError(f"El usuario «{name}» está desactivado.", code="USUARIO_INACTIVO")
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
-        raise CurrentPasswordRefused(
-            f"Demasiados intentos fallidos. Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}.",
-            code="USUARIO_BLOQUEADO",
-        )
+    locked = _locked_refusal(user, now)
+    if locked is not None:
+        raise CurrentPasswordRefused(locked, code="USUARIO_BLOQUEADO")
     if not check_password_hash(user.password_hash, current):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_TIME
-            user.failed_logins = 0
-            record_audit(session, name, "usuario_bloqueado", "usuario", name, "cambio de contraseña", clock=clock)
-            minutes = int(LOCK_TIME.total_seconds() // 60)
-            raise CurrentPasswordRefused(
-                f"Demasiados intentos fallidos. La cuenta quedó bloqueada {minutes} minutos.",
-                code="USUARIO_BLOQUEADO",
-            )
+        locked = _count_failure(session, user, now, clock, "cambio de contraseña")
+        if locked is not None:
+            raise CurrentPasswordRefused(locked, code="USUARIO_BLOQUEADO")
         record_audit(session, name, "cambio_contrasena_fallido", "usuario", name, clock=clock)
         raise CurrentPasswordRefused("La contraseña actual no es correcta.", code="CONTRASENA_ACTUAL_INCORRECTA")
     validate_password(new)
