@@ -16,6 +16,7 @@ import threading
 
 from lxml import etree
 
+from cfdi_cobranza.cfdi.cadena_directa import cadena_40, cadena_tfd_11
 from cfdi_cobranza.cfdi.parser import check_root
 from cfdi_cobranza.cfdi.schema import LocalResolver, local_parser, xsd_dir
 from cfdi_cobranza.errors import ImportRefused
@@ -64,12 +65,35 @@ def _run(key: str, node: etree._Element) -> str:
 
 
 def cadena_original(root: etree._Element) -> str:
-    """Cadena original of a CFDI 4.0/3.3 ``cfdi:Comprobante`` (the original tree)."""
+    """Cadena original of a CFDI 4.0/3.3 ``cfdi:Comprobante`` (the original tree).
+
+    A CFDI 4.0 whose parts ``cadena_directa`` covers (the core elements and the Pagos 2.0
+    complement) gets the same string written directly; anything else runs the SAT XSLT.
+    """
+    version = check_root(root)
+    if version == "4.0":
+        direct = cadena_40(root)
+        if direct is not None:
+            return direct
+    return _run(version, root)
+
+
+def cadena_original_xslt(root: etree._Element) -> str:
+    """Cadena original of a CFDI 4.0/3.3 from the SAT XSLT alone (the reference)."""
     return _run(check_root(root), root)
+
+
+def cadena_tfd_xslt(tfd: etree._Element) -> str:
+    """Cadena original of a TimbreFiscalDigital from the SAT XSLT alone (the reference)."""
+    version = tfd.get("Version") or tfd.get("version")
+    return _run("tfd1.0" if version == "1.0" else "tfd1.1", tfd)
 
 
 def cadena_tfd(tfd: etree._Element) -> str:
     """Cadena original of a TimbreFiscalDigital element (1.1, or 1.0 of old CFDI)."""
+    direct = cadena_tfd_11(tfd)
+    if direct is not None:
+        return direct
     version = tfd.get("Version") or tfd.get("version")
     key = "tfd1.0" if version == "1.0" else "tfd1.1"
     return _run(key, tfd)

@@ -20,7 +20,10 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from lxml import etree
 
+from cfdi_cobranza.cfdi.cadena import cadena_original_xslt
+from cfdi_cobranza.cfdi.cadena_directa import cadena_40
 from cfdi_cobranza.cfdi.rep_writer import RepHeader, build_rep, to_bytes, with_certificate
 from cfdi_cobranza.domain import pagos20 as p
 from cfdi_cobranza.domain.cfdi import TaxLine
@@ -207,6 +210,9 @@ def check(seed: int) -> None:
                                         certificado_b64="TUlJRkFBQQ==", sello="QUJDRA=="))
         errors = errors_only(validate_rep(xml, now=NOW))
         assert not errors, f"seed {seed}: {errors}\n{xml.decode()}"
+        # The cadena written directly is the SAT XSLT's, on every generated REP.
+        root = etree.fromstring(xml)
+        assert cadena_40(root) == cadena_original_xslt(root), seed
     for inv in invoices:
         doctos = by_invoice[inv.uuid]
         assert [d.num_parcialidad for d in doctos] == list(range(1, len(doctos) + 1))
