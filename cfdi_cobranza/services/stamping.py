@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -278,6 +278,8 @@ class RepRefused(CobranzaError):
 
 
 InvoiceCache = dict[tuple[int, str], pagos20.Invoice]
+_Row = dict[str, Any]  # the columns of a new ``rep`` row (its ``id`` once inserted)
+_REP_TABLE = cast(Table, Rep.__table__)
 _INVOICE_CACHE_MAX = 4096
 
 
@@ -653,7 +655,7 @@ class Stamper:
                 select(Customer).where(Customer.id.in_({p.customer_id for p in payments.values()})))},
             checks=checks if checks is not None and checks.alive else None,
         )
-        built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError] = []
+        built: list[tuple[_Row, bytes, list[Credit]] | CobranzaError] = []
         for spec, by_payment in zip(specs, credits_of, strict=True):
             try:
                 built.append(self._build(session, spec, by_payment, chunk))
@@ -662,8 +664,11 @@ class Stamper:
         if chunk.checks is not None:
             self._settle(session, specs, credits_of, chunk, built, chunk.checks.collect())
         reps = [item[0] for item in built if not isinstance(item, CobranzaError)]
-        session.add_all(reps)
-        session.flush()
+        if reps:  # one INSERT ... RETURNING for the chunk (Core: no unit of work to flush)
+            ids = session.connection().execute(
+                insert(_REP_TABLE).returning(_REP_TABLE.c.id, sort_by_parameter_order=True), reps).scalars()
+            for row, rep_id in zip(reps, ids, strict=True):
+                row["id"] = rep_id
         out: list[tuple[int, StampRequest] | CobranzaError] = []
         lines: list[dict[str, Any]] = []
         audits: list[dict[str, Any]] = []
@@ -672,18 +677,18 @@ class Stamper:
                 out.append(item)
                 continue
             rep, signed_bytes, credits = item
-            lines.extend({"rep_id": rep.id, "credit_id": c.id, "payment_id": c.payment_id} for c in credits)
-            audits.append(self._audit_row("firmar_rep", rep.id, {"serie": rep.serie, "folio": rep.folio,
-                                                                 "pagos": list(spec.payment_ids)}))
+            lines.extend({"rep_id": rep["id"], "credit_id": c.id, "payment_id": c.payment_id} for c in credits)
+            audits.append(self._audit_row("firmar_rep", rep["id"], {"serie": rep["serie"], "folio": rep["folio"],
+                                                                    "pagos": list(spec.payment_ids)}))
             # The request is exactly what this transaction commits: no need to read it back.
-            out.append((rep.id, StampRequest(signed_bytes, rep.idempotency_key)))
+            out.append((rep["id"], StampRequest(signed_bytes, rep["idempotency_key"])))
         if lines:  # one executemany each: no ids to read back
             session.execute(insert(RepLine), lines)
             session.execute(insert(AuditEntry), audits)
         return out
 
     def _build(self, session: Session, spec: _Spec, by_payment: dict[int, list[Credit]],
-               chunk: _Chunk) -> tuple[Rep, bytes, list[Credit]]:
+               chunk: _Chunk) -> tuple[_Row, bytes, list[Credit]]:
         """One REP of a chunk, signed and validated, not yet added to the session."""
         payments_by_id, claimed = chunk.payments, chunk.claimed
         missing = set(spec.payment_ids) - set(payments_by_id)
@@ -728,7 +733,7 @@ class Stamper:
         seq.next_folio = folio + 1
         credits = [c for p in payments for c in by_payment.get(p.id, ())]
         claimed.update(c.id for c in credits)
-        rep = Rep(
+        rep: _Row = dict(
             company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status="enviando",
             idempotency_key=f"rep-{company.rfc}-{serie}-{folio}-{digest[:16]}", fecha=fecha,
             pac=getattr(self.pac, "name", "pac"), sandbox=bool(getattr(self.pac, "is_sandbox", False)),
@@ -738,7 +743,7 @@ class Stamper:
         return rep, signed_bytes, credits
 
     def _settle(self, session: Session, specs: Sequence[_Spec], credits_of: Sequence[dict[int, list[Credit]]],
-                chunk: _Chunk, built: list[tuple[Rep, bytes, list[Credit]] | CobranzaError],
+                chunk: _Chunk, built: list[tuple[_Row, bytes, list[Credit]] | CobranzaError],
                 verdicts: list[list[Any] | None]) -> None:
         """Apply the worker's verdicts to ``built`` (in place), as inline validation would.
 
@@ -763,8 +768,8 @@ class Stamper:
                 if isinstance(later, CobranzaError):
                     continue
                 rep, _signed, credits = later
-                key = (rep.company_id, rep.serie)
-                first[key] = min(first.get(key, rep.folio), rep.folio)
+                key = (rep["company_id"], rep["serie"])
+                first[key] = min(first.get(key, rep["folio"]), rep["folio"])
                 chunk.claimed.difference_update(c.id for c in credits)
             for key, folio in first.items():
                 chunk.sequences[key].next_folio = folio
