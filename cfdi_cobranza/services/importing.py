@@ -35,7 +35,9 @@ from cfdi_cobranza.db.models import (
     ImportLog,
 )
 from cfdi_cobranza.db.session import session_factory
+from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
+from cfdi_cobranza.domain.invoice_facts import facts_json
 from cfdi_cobranza.domain.terms import due_date
 from cfdi_cobranza.errors import CobranzaError, ImportRefused
 from cfdi_cobranza.services import balances
@@ -300,6 +302,7 @@ class Importer:
             "pagos_version": rec.pagos_version, "vencimiento": vencimiento,
             "saldo": rec.total if rec.tipo == "I" else Decimal(0), "status": "vigente",
             "sello_sat": loaded.sello_sat, "sha256": loaded.sha256, "xml": loaded.raw,
+            "pagos_facts": _pagos_facts(rec, loaded.sha256) if rec.tipo == "I" else None,
             "source_name": name[-500:], "imported_at": now,
         }
 
@@ -448,3 +451,11 @@ def import_paths(engine: Engine, settings: Settings, paths: Iterable[str], **kwa
 
     return Importer(engine, settings, **kwargs).import_candidates(iter_paths(paths))
 
+
+def _pagos_facts(rec: CfdiRecord, sha256: str) -> str | None:
+    """What issuing a REP will read of this invoice (``domain.invoice_facts``); None when
+    the calculator refuses it, which issuing its REP then reports from the XML."""
+    try:
+        return facts_json(pagos20.invoice_from_record(rec), sha256)
+    except CobranzaError:
+        return None

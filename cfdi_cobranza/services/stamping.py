@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, undefer
 
 from cfdi_cobranza.cfdi import rep_writer
 from cfdi_cobranza.cfdi.cadena import cadena_original
@@ -57,6 +57,7 @@ from cfdi_cobranza.db.models import (
 )
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain import pagos20
+from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
 from cfdi_cobranza.errors import (
     CertificateError,
     CobranzaError,
@@ -284,19 +285,37 @@ _INVOICE_CACHE_MAX = 4096
 
 
 def _invoice(doc: Document, cache: InvoiceCache | None = None) -> pagos20.Invoice:
-    # The stored bytes are the evidence; reading them again gives exactly the taxes issued.
+    # What the importer stored beside the XML, when it is for these very bytes
+    # (domain.invoice_facts); otherwise the stored bytes, the evidence, are read again.
     # ``cache`` (a Stamper's) keeps the result per document id + SHA-256 of those bytes:
     # an invoice paid in parts is read once, and changed bytes are read again.
-    if cache is None:
-        return read_invoice_for_pagos(parse_xml(doc.xml))
     key = (doc.id, doc.sha256)
-    found = cache.get(key)
+    found = None if cache is None else cache.get(key)
     if found is None:
-        found = read_invoice_for_pagos(parse_xml(doc.xml))
+        found = invoice_from_facts(doc.pagos_facts, doc.sha256) or read_invoice_for_pagos(parse_xml(doc.xml))
+        if cache is not None:
+            if len(cache) >= _INVOICE_CACHE_MAX:
+                cache.pop(next(iter(cache)))  # oldest first
+            cache[key] = found
+    return found
+
+
+def _facts_into_cache(cache: InvoiceCache, docs: Iterable[Document]) -> list[int]:
+    """Put in ``cache`` the stored facts of each of ``docs`` not already there; returns the
+    ids of those without usable facts (``_invoice`` will need their XML)."""
+    stale = []
+    for doc in docs:
+        key = (doc.id, doc.sha256)
+        if key in cache:
+            continue
+        found = invoice_from_facts(doc.pagos_facts, doc.sha256)
+        if found is None:
+            stale.append(doc.id)
+            continue
         if len(cache) >= _INVOICE_CACHE_MAX:
             cache.pop(next(iter(cache)))  # oldest first
         cache[key] = found
-    return found
+    return stale
 
 
 def _paid_before_all(session: Session, credits: Sequence[Credit]) -> dict[int, Decimal]:
@@ -645,8 +664,14 @@ class Stamper:
                         by_payment[c.payment_id].append(c)
             credits_of.append(by_payment)
         every = [c for by_payment in credits_of for cs in by_payment.values() for c in cs]
+        # The XML only where the stored facts cannot serve (rows imported before them).
         docs = {d.id: d for d in session.scalars(
-            select(Document).where(Document.id.in_({c.document_id for c in every})))} if every else {}
+            select(Document).where(Document.id.in_({c.document_id for c in every}))
+            .options(defer(Document.xml)))} if every else {}
+        stale = _facts_into_cache(self._invoice_cache, docs.values())
+        if stale:
+            session.scalars(select(Document).where(Document.id.in_(stale))
+                            .options(undefer(Document.xml)).execution_options(populate_existing=True)).all()
         chunk = _Chunk(
             payments=payments, docs=docs, paid_before=_paid_before_all(session, every) if every else {},
             companies={c.id: c for c in session.scalars(

@@ -14,7 +14,7 @@ from cfdi_cobranza.db.session import alembic_config, migrate
 def test_migrations_match_models(engine):
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert ctx.get_current_heads() == ("0009",)
+        assert ctx.get_current_heads() == ("0010",)
         assert compare_metadata(ctx, Base.metadata) == []
 
 
@@ -35,3 +35,23 @@ def test_0008_session_epoch_defaults_existing_users_to_zero(engine):
     with engine.begin() as conn:
         assert conn.execute(text("SELECT session_epoch FROM app_user WHERE username = 'antes'")).scalar_one() == 0
         conn.execute(text("DELETE FROM app_user WHERE username = 'antes'"))
+
+
+def test_0010_pagos_facts_up_and_down_keeps_the_documents(engine):
+    """0010 adds ``document.pagos_facts`` (NULL for rows already there: their REPs read the
+    XML) and its downgrade drops it, keeping the rows."""
+    cfg = alembic_config(engine)
+
+    def columns() -> set[str]:
+        with engine.connect() as conn:
+            return {c for (c,) in conn.execute(text(
+                "SELECT name FROM pragma_table_info('document')" if engine.dialect.name == "sqlite" else
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'document'"))}
+
+    try:
+        command.downgrade(cfg, "0009")
+        assert "pagos_facts" not in columns()
+        command.upgrade(cfg, "0010")
+        assert "pagos_facts" in columns()
+    finally:
+        migrate(engine)

@@ -543,3 +543,41 @@ def test_golden_files_are_all_used() -> None:
         pytest.skip("regenerating golden files")
     present = {p.stem for p in GOLDEN.glob("*.xml")}
     assert present == expected, f"faltan {expected - present}, sobran {present - expected}"
+
+
+def test_example_d_from_the_stored_facts_without_reading_the_xml(book: Book, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An imported invoice's REP is computed from the facts stored at import: the XML is
+    not read again, and the REP is the golden one."""
+    from cfdi_cobranza.services import stamping
+
+    def no_xml(*_a: Any) -> Any:
+        raise AssertionError("the invoice's XML was read again")
+
+    inv = book.invoices(D=[Line(D("15390.30"), taxes=(IVA16, RET_ISR10, RET_IVA_2_3))])["D"]
+    monkeypatch.setattr(stamping, "read_invoice_for_pagos", no_xml)
+    pid = book.pay("14672.08")
+    book.apply(pid, [(inv, "14672.08")])
+    issued(book, "d", pid)
+
+
+@pytest.mark.parametrize("facts", ["sin datos", "de otro XML", "ilegibles"])
+def test_example_d_from_the_xml_when_the_stored_facts_cannot_serve(book: Book, facts: str) -> None:
+    """The importer keeps what a REP reads of each invoice beside its XML
+    (``document.pagos_facts``). Rows without them (imported before), with facts of other
+    bytes, or unreadable ones, are read from the XML: the very same REP, byte for byte."""
+    from sqlalchemy import text, update
+
+    from cfdi_cobranza.db.models import Document
+
+    inv = book.invoices(D=[Line(D("15390.30"), taxes=(IVA16, RET_ISR10, RET_IVA_2_3))])["D"]
+    with transaction(book.engine) as s:
+        stored = s.execute(text("SELECT pagos_facts FROM document")).scalar_one()
+        assert stored is not None and '"total":"14672.08"' in stored
+        # Facts that would write another REP, so that using them could not go unnoticed.
+        wrong = stored.replace('"total":"14672.08"', '"total":"99999.99"')
+        value = {"sin datos": None, "de otro XML": wrong.replace('"sha256":"', '"sha256":"0'),
+                 "ilegibles": wrong[:40]}[facts]
+        s.execute(update(Document).values(pagos_facts=value))
+    pid = book.pay("14672.08")
+    book.apply(pid, [(inv, "14672.08")])
+    issued(book, "d", pid)

@@ -106,6 +106,9 @@ class Document(Base):
     sello_sat: Mapped[str] = mapped_column(String(20))  # verificado | no verificado
     sha256: Mapped[str] = mapped_column(String(64))
     xml: Mapped[bytes] = mapped_column(LargeBinary)
+    # What issuing a REP reads of this invoice, as JSON tagged with the XML's SHA-256
+    # (domain.invoice_facts); None before revision 0010 and for other types.
+    pagos_facts: Mapped[str | None] = mapped_column(Text)
     source_name: Mapped[str | None] = mapped_column(String(500))
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
