@@ -57,6 +57,7 @@ from cfdi_cobranza.pac.base import (
     ThreadLane,
     rejected,
     stamp_each,
+    stamp_result_from_tree,
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
@@ -274,7 +275,7 @@ class SandboxPac:
                 clock=self._clock,
                 rfc_prov_certif=SANDBOX_RFC,
             )
-            result = stamp_result_from_xml(xml, already_stamped=False)
+            result = stamp_result_from_tree(root, xml, already_stamped=False)  # root: the stamped tree
             db.execute(
                 "INSERT INTO stamps (uuid, idempotency_key, xml_sha256, sello_sha256, rfc_emisor,"
                 " xml, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
