@@ -214,6 +214,14 @@ def _no_gc() -> Iterator[None]:
     allocations it re-scans everything alive (the session, the rows read so far), which
     cost more than building the report (bench/bench_collections.py). Reference counting
     still frees everything; the collector resumes as it was when the report is done.
+
+    Resuming it as such, its next young-generation pass would walk every object the
+    report created (~100 ms for a report by customer of 100,000 customers) to find no
+    garbage. ``gc.freeze()`` then ``gc.unfreeze()`` moves every tracked object to the
+    oldest generation without walking them: the report's objects are examined, if still
+    alive, by the next full collection, as any long-lived object is; cycles made before
+    the report wait for that collection too (they are not lost). Measured on that report:
+    1,001-1,027 ms before, 948-986 ms after.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -221,6 +229,8 @@ def _no_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

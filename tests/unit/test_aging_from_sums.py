@@ -251,3 +251,29 @@ def test_the_sums_make_one_report():
         acc.report(AS_OF, GroupBy.CLIENTE, None)
     with pytest.raises(RuntimeError):
         acc.add([("B", "B", "MXN", 1, D(1), None, None)])
+
+
+def test_the_report_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """``collection_reports._no_gc``: the collector is paused while a report builds and
+    resumed as it was; nothing stays frozen (freeze + unfreeze only ages the objects)."""
+    import gc
+
+    from cfdi_cobranza.services.collection_reports import _no_gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with _no_gc():
+            assert not gc.isenabled()
+            cycle: list[object] = []
+            cycle.append(cycle)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        del cycle
+        assert gc.collect() >= 1  # the cycle made inside is still collected
+        gc.disable()
+        with _no_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
