@@ -27,8 +27,12 @@ STATUS_ES = {"imported": "importado", "duplicate": "duplicado", "refused": "rech
 @pass_app
 def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
     """Crea o actualiza la base de datos (idempotente)."""
+    from cfdi_cobranza.services.importing import backfill_pagos_facts
+
     heads = migrate(app.engine)
     out: dict[str, object] = {"database": app.engine.url.render_as_string(hide_password=True), "revision": heads}
+    # Invoices imported before revision 0010 get what issuing their REPs reads (once).
+    out["facturas_preparadas"] = prepared = backfill_pagos_facts(app.engine)
     if demo:
         from cfdi_cobranza.services.demo import seed_demo
 
@@ -37,6 +41,9 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
         emit_json(out)
     else:
         click.echo(f"Base de datos lista: {out['database']} (revisión {', '.join(heads)}).")
+        if prepared:
+            click.echo(f"{prepared} facturas importadas antes de esta versión quedaron listas para emitir sus REP "
+                       "sin volver a leer su XML.")
         if demo:
             click.echo(str(out["demo"]["resumen"]))  # type: ignore[index]
     return EXIT_OK

@@ -459,3 +459,42 @@ def _pagos_facts(rec: CfdiRecord, sha256: str) -> str | None:
         return facts_json(pagos20.invoice_from_record(rec), sha256)
     except CobranzaError:
         return None
+
+
+def backfill_pagos_facts(engine: Engine, *, batch: int = 500) -> int:
+    """Store ``pagos_facts`` for the invoices imported before revision 0010; returns how
+    many were written.
+
+    Read from each stored XML (``read_invoice_for_pagos``, what issuing a REP would read
+    otherwise), a batch per transaction. Only that column is written, so a payment
+    applied meanwhile loses nothing; facts are tagged with the SHA-256 of the bytes they
+    were read from. An invoice the calculator refuses keeps none (its REP reports why).
+    Idempotent: ``cobranza init`` runs it after migrating.
+    """
+    from sqlalchemy import update
+
+    from cfdi_cobranza.cfdi.parser import parse_xml
+    from cfdi_cobranza.cfdi.reader import read_invoice_for_pagos
+
+    written = 0
+    after = 0
+    while True:
+        with session_factory(engine)() as session, session.begin():
+            rows = session.execute(
+                select(Document.id, Document.xml, Document.sha256)
+                .where(Document.tipo == "I", Document.pagos_facts.is_(None), Document.id > after)
+                .order_by(Document.id).limit(batch)
+            ).all()
+            if not rows:
+                return written
+            changes = []
+            for doc_id, xml, sha256 in rows:
+                try:
+                    facts = facts_json(read_invoice_for_pagos(parse_xml(xml)), sha256)
+                except CobranzaError:
+                    continue
+                changes.append({"id": doc_id, "pagos_facts": facts})
+            if changes:
+                session.execute(update(Document), changes)  # by primary key, one executemany
+            written += len(changes)
+            after = rows[-1].id

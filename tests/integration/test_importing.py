@@ -243,3 +243,27 @@ def test_bomb_hidden_behind_incompressible_padding_is_refused():
     bomb = _zip({"pad.bin": padding, "bomb.xml": b"<" + b"a" * (40 * 1024 * 1024) + b">"})
     got = {c.name.split("!", 1)[1]: c.code for c in iter_upload("x.zip", bomb)}
     assert got["bomb.xml"] == "ZIP_BOMBA"
+
+
+def test_invoices_imported_before_the_stored_facts_get_them_once(engine, settings, factory, clock):
+    """Invoices imported before revision 0010 have no ``pagos_facts``: ``cobranza init``
+    (``backfill_pagos_facts``) writes, from each stored XML, the same facts the importer
+    writes now; credit notes get none; a second run writes nothing."""
+    from sqlalchemy import update
+
+    from cfdi_cobranza.cfdi.factory import IVA16, RET_ISR10, RET_IVA_2_3
+    from cfdi_cobranza.services.importing import backfill_pagos_facts
+
+    invoices = [factory.invoice(lines=[Line(Decimal("100.00") + i, taxes=taxes)], folio=f"bf{i}")
+                for i, taxes in enumerate([(IVA16,), (IVA16, RET_ISR10, RET_IVA_2_3), (), (IVA16,), (IVA16,)])]
+    note = factory.credit_note(invoices[0].uuid, [Line(Decimal("10.00"), taxes=(IVA16,))])
+    result = _importer(engine, settings, factory, clock).import_candidates(_cands(*invoices, note))
+    assert result.ok, result.to_dict()
+    with transaction(engine) as s:
+        imported = dict(s.execute(select(Document.uuid, Document.pagos_facts)).all())
+        assert all(imported[i.uuid] for i in invoices) and imported[note.uuid] is None
+        s.execute(update(Document).values(pagos_facts=None))  # as before revision 0010
+    assert backfill_pagos_facts(engine, batch=2) == len(invoices)
+    with transaction(engine) as s:
+        assert dict(s.execute(select(Document.uuid, Document.pagos_facts)).all()) == imported
+    assert backfill_pagos_facts(engine) == 0
