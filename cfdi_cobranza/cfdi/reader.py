@@ -318,12 +318,16 @@ def _payments(pagos: etree._Element, version: str) -> tuple[PaymentRecord, ...]:
 def read_invoice_for_pagos(root: etree._Element) -> pagos20.Invoice:
     """``pagos20.invoice_from_record(read_cfdi(root))``, reading only what it needs.
 
-    Issuing a REP reads each paid invoice from its stored bytes; the identity, the
-    taxes and the concepts' ObjetoImp are a small part of a full ``read_cfdi`` (parties,
-    concept texts and amounts, relations, complements), which took about three times as
-    long. Same values and the same refusals for what it reads (a test compares both on
-    the corpus).
+    Issuing a REP reads each paid invoice; the identity, the taxes and the concepts'
+    ObjetoImp are a small part of a full ``read_cfdi`` (parties, concept texts and
+    amounts, relations, complements), which took about three times as long. Same values
+    and the same refusals for what it reads (a test compares both on the corpus).
     """
+    return read_invoice_parts(root).invoice()
+
+
+def read_invoice_parts(root: etree._Element) -> pagos20.InvoiceParts:
+    """What ``read_invoice_for_pagos`` reads, before anything is derived from it."""
     version = check_root(root)
     t = _TAGS[version]
     stamp_el = find_stamp_element(root)
@@ -333,11 +337,11 @@ def read_invoice_for_pagos(root: etree._Element) -> pagos20.Invoice:
     if len(uuid) != 36:
         raise _invalid(stamp_el, "UUID", uuid, "un UUID")
     conceptos = _child(root, t.conceptos)
-    concepts = [] if conceptos is None else [
-        (c.get("ObjetoImp"), _taxes(_child(c, t.impuestos), t)) for c in conceptos.iterchildren(t.concepto)]
-    return pagos20.invoice_from_parts(
-        uuid=uuid, serie=root.get("Serie"), folio=root.get("Folio"), moneda=_req(root, "Moneda"),
-        total=_amount(root, "Total"), document_taxes=_taxes(_child(root, t.impuestos), t), concepts=concepts,
+    concepts = () if conceptos is None else tuple(
+        (c.get("ObjetoImp"), tuple(_taxes(_child(c, t.impuestos), t))) for c in conceptos.iterchildren(t.concepto))
+    return pagos20.InvoiceParts(
+        uuid=uuid.upper(), serie=root.get("Serie"), folio=root.get("Folio"), moneda=_req(root, "Moneda"),
+        total=_amount(root, "Total"), document_taxes=tuple(_taxes(_child(root, t.impuestos), t)), concepts=concepts,
     )
 
 

@@ -238,11 +238,13 @@ def serve_cmd(app: AppContext, host: str, port: int) -> int:
     """Servidor de desarrollo de la interfaz web (en producción use gunicorn «web:create_app()»)."""
     from werkzeug.serving import run_simple
 
+    from cfdi_cobranza.services.importing import backfill_pagos_facts
+    from cfdi_cobranza.warmup import warm_up
     from web import create_app
 
     migrate(app.engine)
+    backfill_pagos_facts(app.engine)  # as ``init``: once, for invoices imported before 0010
     flask_app = create_app({"DATABASE_URL": app.settings.database_url})
-    from cfdi_cobranza.warmup import warm_up
 
     warm_up()  # before the first request: schemas compiled, start-up objects frozen
     click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar).")

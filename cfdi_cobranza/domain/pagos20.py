@@ -307,13 +307,34 @@ def derive_objeto_imp(concept_objeto_imp: Iterable[str | None], has_taxes: bool)
     return "01"
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceParts:
+    """What the calculator reads of an invoice, as written in it (nothing derived yet):
+    its identity, its document-level tax lines and each concept's (ObjetoImp, tax lines).
+    ``invoice()`` derives the calculator's view, ``Invoice``."""
+
+    uuid: str
+    serie: str | None
+    folio: str | None
+    moneda: str
+    total: Decimal
+    document_taxes: tuple[TaxLine, ...]
+    concepts: tuple[tuple[str | None, tuple[TaxLine, ...]], ...]
+
+    @classmethod
+    def of_record(cls, record: CfdiRecord) -> InvoiceParts:
+        return cls(uuid=record.uuid, serie=record.serie, folio=record.folio, moneda=record.moneda,
+                   total=record.total, document_taxes=tuple(record.taxes),
+                   concepts=tuple((c.objeto_imp, tuple(c.taxes)) for c in record.concepts))
+
+    def invoice(self) -> Invoice:
+        return invoice_from_parts(uuid=self.uuid, serie=self.serie, folio=self.folio, moneda=self.moneda,
+                                  total=self.total, document_taxes=self.document_taxes, concepts=self.concepts)
+
+
 def invoice_from_record(record: CfdiRecord) -> Invoice:
     """The calculator's view of an imported invoice (CFDI 4.0 or 3.3)."""
-    return invoice_from_parts(
-        uuid=record.uuid, serie=record.serie, folio=record.folio, moneda=record.moneda,
-        total=record.total, document_taxes=record.taxes,
-        concepts=[(c.objeto_imp, c.taxes) for c in record.concepts],
-    )
+    return InvoiceParts.of_record(record).invoice()
 
 
 def invoice_from_parts(

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from cfdi_cobranza.cfdi.cadena import cadena_original
+from cfdi_cobranza.cfdi.cadena import cadena_original_xslt
 from cfdi_cobranza.cfdi.parser import parse_xml
 from cfdi_cobranza.cfdi.reader import find_stamp_element
 from cfdi_cobranza.cfdi.timbre import SANDBOX_RFC, ensure_sandbox_certificate, stamp
@@ -367,7 +367,9 @@ class SandboxPac:
             cert = _issuer_certificate(cert_b64)
         except CobranzaError as exc:
             raise rejected(LABEL, "CFDI40103", "El certificado del CFDI no se puede leer") from exc
-        if not verify(cert, cadena_original(root), sello, "sha256"):
+        # The SAT's XSLT, as a PAC checks with its own implementation: not the direct writer
+        # (cfdi.cadena_directa) that computed the cadena this seal signs.
+        if not verify(cert, cadena_original_xslt(root), sello, "sha256"):
             raise rejected(
                 LABEL,
                 "CFDI40102",

@@ -452,29 +452,25 @@ def import_paths(engine: Engine, settings: Settings, paths: Iterable[str], **kwa
     return Importer(engine, settings, **kwargs).import_candidates(iter_paths(paths))
 
 
-def _pagos_facts(rec: CfdiRecord, sha256: str) -> str | None:
-    """What issuing a REP will read of this invoice (``domain.invoice_facts``); None when
-    the calculator refuses it, which issuing its REP then reports from the XML."""
-    try:
-        return facts_json(pagos20.invoice_from_record(rec), sha256)
-    except CobranzaError:
-        return None
+def _pagos_facts(rec: CfdiRecord, sha256: str) -> str:
+    """What issuing a REP will read of this invoice (``domain.invoice_facts``)."""
+    return facts_json(pagos20.InvoiceParts.of_record(rec), sha256)
 
 
 def backfill_pagos_facts(engine: Engine, *, batch: int = 500) -> int:
     """Store ``pagos_facts`` for the invoices imported before revision 0010; returns how
     many were written.
 
-    Read from each stored XML (``read_invoice_for_pagos``, what issuing a REP would read
+    Read from each stored XML (``read_invoice_parts``, what issuing a REP would read
     otherwise), a batch per transaction. Only that column is written, so a payment
     applied meanwhile loses nothing; facts are tagged with the SHA-256 of the bytes they
-    were read from. An invoice the calculator refuses keeps none (its REP reports why).
+    were read from. An invoice the reader refuses keeps none (its REP reports why).
     Idempotent: ``cobranza init`` runs it after migrating.
     """
     from sqlalchemy import update
 
     from cfdi_cobranza.cfdi.parser import parse_xml
-    from cfdi_cobranza.cfdi.reader import read_invoice_for_pagos
+    from cfdi_cobranza.cfdi.reader import read_invoice_parts
 
     written = 0
     after = 0
@@ -490,7 +486,7 @@ def backfill_pagos_facts(engine: Engine, *, batch: int = 500) -> int:
             changes = []
             for doc_id, xml, sha256 in rows:
                 try:
-                    facts = facts_json(read_invoice_for_pagos(parse_xml(xml)), sha256)
+                    facts = facts_json(read_invoice_parts(parse_xml(xml)), sha256)
                 except CobranzaError:
                     continue
                 changes.append({"id": doc_id, "pagos_facts": facts})

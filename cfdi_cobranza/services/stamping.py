@@ -300,22 +300,22 @@ def _invoice(doc: Document, cache: InvoiceCache | None = None) -> pagos20.Invoic
     return found
 
 
-def _facts_into_cache(cache: InvoiceCache, docs: Iterable[Document]) -> list[int]:
+def _facts_into_cache(cache: InvoiceCache, docs: Sequence[Document]) -> list[int]:
     """Put in ``cache`` the stored facts of each of ``docs`` not already there; returns the
-    ids of those without usable facts (``_invoice`` will need their XML)."""
-    stale = []
+    ids of those ``_invoice`` will have to read from their XML: no usable facts, or an
+    entry this call had to evict (the cache holds ``_INVOICE_CACHE_MAX``)."""
     for doc in docs:
         key = (doc.id, doc.sha256)
         if key in cache:
+            cache[key] = cache.pop(key)  # used again: the newest, evicted last
             continue
         found = invoice_from_facts(doc.pagos_facts, doc.sha256)
         if found is None:
-            stale.append(doc.id)
             continue
         if len(cache) >= _INVOICE_CACHE_MAX:
             cache.pop(next(iter(cache)))  # oldest first
         cache[key] = found
-    return stale
+    return [doc.id for doc in docs if (doc.id, doc.sha256) not in cache]
 
 
 def _paid_before_all(session: Session, credits: Sequence[Credit]) -> dict[int, Decimal]:
@@ -668,8 +668,8 @@ class Stamper:
         docs = {d.id: d for d in session.scalars(
             select(Document).where(Document.id.in_({c.document_id for c in every}))
             .options(defer(Document.xml)))} if every else {}
-        stale = _facts_into_cache(self._invoice_cache, docs.values())
-        if stale:
+        stale = _facts_into_cache(self._invoice_cache, list(docs.values()))
+        if stale:  # loads the deferred XML into these very objects (nothing pending: just read)
             session.scalars(select(Document).where(Document.id.in_(stale))
                             .options(undefer(Document.xml)).execution_options(populate_existing=True)).all()
         chunk = _Chunk(

@@ -250,17 +250,22 @@ def test_read_invoice_for_pagos_with_objeto_imp_mixes(objetos: tuple[str, ...], 
 def test_stored_facts_read_back_exactly(path: Path, tmp_path: Path) -> None:
     """``document.pagos_facts`` (domain.invoice_facts) gives back what the XML gives, down
     to the exponent of every amount, and only for the XML it was written for."""
-    from cfdi_cobranza.domain.invoice_facts import facts_json, invoice_from_facts
+    from cfdi_cobranza.cfdi.reader import read_invoice_parts
+    from cfdi_cobranza.domain.invoice_facts import facts_json, invoice_from_facts, parts_from_facts
+    from cfdi_cobranza.domain.pagos20 import InvoiceParts
 
     root = parse_xml(_sample_bytes(path))
     if root.find(f".//{{{NS_TFD}}}TimbreFiscalDigital") is None:
         root = _stamped(root, tmp_path)
     expected = read_invoice_for_pagos(root)
-    stored = facts_json(invoice_from_record(read_cfdi(root)), "a" * 64)
+    parts = InvoiceParts.of_record(read_cfdi(root))  # what the importer stores
+    assert repr(read_invoice_parts(root)) == repr(parts)  # what the backfill stores
+    stored = facts_json(parts, "a" * 64)
+    assert repr(parts_from_facts(stored, "a" * 64)) == repr(parts)
     got = invoice_from_facts(stored, "a" * 64)
     assert got is not None and repr(got) == repr(expected)
     assert invoice_from_facts(stored, "b" * 64) is None  # the XML changed
-    assert invoice_from_facts(stored.replace('"v":1', '"v":2'), "a" * 64) is None  # another format
+    assert invoice_from_facts(stored.replace('"v":2', '"v":1'), "a" * 64) is None  # another format
     assert invoice_from_facts(stored[:-5], "a" * 64) is None  # damaged
     assert invoice_from_facts(stored.replace('"total":"', '"total":"x'), "a" * 64) is None
     assert invoice_from_facts(None, "a" * 64) is None

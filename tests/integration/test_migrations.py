@@ -39,7 +39,7 @@ def test_0008_session_epoch_defaults_existing_users_to_zero(engine):
 
 def test_0010_pagos_facts_up_and_down_keeps_the_documents(engine):
     """0010 adds ``document.pagos_facts`` (NULL for rows already there: their REPs read the
-    XML) and its downgrade drops it, keeping the rows."""
+    XML) and its downgrade drops it, keeping the rows, indexes and triggers of the table."""
     cfg = alembic_config(engine)
 
     def columns() -> set[str]:
@@ -48,10 +48,23 @@ def test_0010_pagos_facts_up_and_down_keeps_the_documents(engine):
                 "SELECT name FROM pragma_table_info('document')" if engine.dialect.name == "sqlite" else
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'document'"))}
 
+    def schema() -> set[str]:  # indexes and triggers on document (0007's ledger_version ones)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                return {n for (n,) in conn.execute(text(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'document' AND type IN ('index', 'trigger')"))}
+            return {n for (n,) in conn.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'document' UNION "
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'document'::regclass AND NOT tgisinternal"))}
+
+    before = schema()
+    assert any("ledger_version" in n for n in before) and "ix_document_open_aging" in before
     try:
         command.downgrade(cfg, "0009")
         assert "pagos_facts" not in columns()
+        assert schema() == before
         command.upgrade(cfg, "0010")
         assert "pagos_facts" in columns()
+        assert schema() == before
     finally:
         migrate(engine)

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 from sqlalchemy import Engine
 
-from cfdi_cobranza.cfdi.cadena import cadena_original, cadena_tfd
+from cfdi_cobranza.cfdi.cadena import cadena_original, cadena_original_xslt, cadena_tfd_xslt
 from cfdi_cobranza.cfdi.factory import (
     IVA16,
     IVA_EXENTO,
@@ -227,7 +227,9 @@ def check_rep(xml: bytes) -> etree._Element:
     embedded = x509.load_der_x509_certificate(base64.b64decode(root.get("Certificado") or ""))
     assert embedded.serial_number.to_bytes(20, "big").decode("ascii") == root.get("NoCertificado")
     assert root.get("NoCertificado") == "30001000000500003416"
-    cadena = cadena_original(root)
+    # The SAT's XSLT itself, not the direct writer that signed it: an independent check.
+    cadena = cadena_original_xslt(root)
+    assert cadena == cadena_original(root)
     assert cadena.startswith("||4.0|P|")
     assert _verify(embedded, cadena, root.get("Sello") or "")
     assert not _verify(embedded, cadena.replace("|P|", "|P|X", 1), root.get("Sello") or "")
@@ -236,7 +238,7 @@ def check_rep(xml: bytes) -> etree._Element:
     sat = sandbox_certificate()
     assert tfd.get("SelloCFD") == root.get("Sello")
     assert tfd.get("NoCertificadoSAT") == sat.no_certificado
-    assert _verify(sat.cert, cadena_tfd(tfd), tfd.get("SelloSAT") or "")
+    assert _verify(sat.cert, cadena_tfd_xslt(tfd), tfd.get("SelloSAT") or "")
     return root
 
 

@@ -270,10 +270,16 @@ def test_the_report_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert gc.isenabled() and gc.get_freeze_count() == 0
         del cycle
         assert gc.collect() >= 1  # the cycle made inside is still collected
+        gc.freeze()  # as warm_up() leaves a server: that stays frozen
+        frozen = gc.get_freeze_count()
+        with _no_gc():
+            pass
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen > 0
         gc.disable()
         with _no_gc():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
+        gc.unfreeze()
         if was:
             gc.enable()

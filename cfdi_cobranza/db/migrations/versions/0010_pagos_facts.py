@@ -26,5 +26,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('document') as batch:
-        batch.drop_column('pagos_facts')
+    # A plain DROP COLUMN (SQLite 3.35+): a batch rebuild of ``document`` would drop the
+    # ledger_version triggers of revision 0007 with the old table.
+    op.drop_column('document', 'pagos_facts')
