@@ -258,7 +258,13 @@ def _aging(
         acc = AgingSums(spec)
         acc.add(_stream(session, stmt))
         return _finish(session, acc, as_of, grouping, filters, rates, detail)
-    raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
+    # By customer on SQLite, sqlite3's own rows: text, integers and the sums' integers of
+    # millionths (read below), what Core would give. Otherwise Core rows.
+    raw: Sequence[Any]
+    if grouping is GroupBy.CLIENTE and not postgres:
+        raw = _sqlite_rows(session, stmt)
+    else:
+        raw = session.connection().execute(stmt).all()  # Core rows: no ORM result layer
 
     sums: Sequence[GroupSums]
     if grouping is GroupBy.CLIENTE:  # SQLite's sums are integers of millionths
@@ -359,19 +365,12 @@ def _can_stream(session: Session) -> bool:
             and bool(capabilities.has_stream_chunked()))
 
 
-def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
-    """The rows of ``stmt`` as PostgreSQL sends them, on the session's connection.
-
-    psycopg's ``Cursor.stream`` (libpq's chunked rows mode): the server executes the
-    query once and sends its rows as it produces them; the caller turns each chunk into
-    report rows while the server computes the next. It is one statement in the session's
-    transaction, so it reads one snapshot, like ``execute``. SQLAlchemy's
-    ``stream_results`` would use a server-side cursor instead, which computes rows only
-    when asked for them (``FETCH``), so nothing would overlap.
-    """
+def _driver_statement(session: Session, stmt: Any) -> tuple[str, Any]:
+    """``stmt`` as the driver takes it on the session's connection: the SQL, with the
+    expanding parameters (IN lists of the filters) written out as ``execute()`` would,
+    and each parameter through its type's bind processor (Money's, for one); positional
+    for a driver that takes ``?`` (sqlite3)."""
     conn = session.connection()
-    # Expanding parameters (IN lists of the filters) written out, as execute() would, and
-    # each parameter through its type's bind processor (Money's, for one).
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     for name, value in params.items():
@@ -385,9 +384,38 @@ def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
         process = None if bind is None else bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if process is not None:
             params[name] = process(value)
-    driver = conn.connection.driver_connection
+    if compiled.positional:
+        return str(compiled), [params[name] for name in compiled.positiontup or ()]
+    return str(compiled), params
+
+
+def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``stmt`` as PostgreSQL sends them, on the session's connection.
+
+    psycopg's ``Cursor.stream`` (libpq's chunked rows mode): the server executes the
+    query once and sends its rows as it produces them; the caller turns each chunk into
+    report rows while the server computes the next. It is one statement in the session's
+    transaction, so it reads one snapshot, like ``execute``. SQLAlchemy's
+    ``stream_results`` would use a server-side cursor instead, which computes rows only
+    when asked for them (``FETCH``), so nothing would overlap.
+    """
+    sql, params = _driver_statement(session, stmt)
+    driver = session.connection().connection.driver_connection
     with driver.cursor() as cur:  # type: ignore[union-attr]
-        yield from cur.stream(str(compiled), params, size=STREAM_ROWS)
+        yield from cur.stream(sql, params, size=STREAM_ROWS)
+
+
+def _sqlite_rows(session: Session, stmt: Any) -> list[tuple[Any, ...]]:
+    """All the rows of ``stmt`` from sqlite3 itself, on the session's connection (in its
+    transaction): plain tuples, without SQLAlchemy's per-row result processing, which
+    cost ~140 ms on the 138,000 rows of a report by customer of 100,000 customers."""
+    sql, params = _driver_statement(session, stmt)
+    cur = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows: list[tuple[Any, ...]] = cur.execute(sql, params).fetchall()
+        return rows
+    finally:
+        cur.close()
 
 
 def _from_sqlite(raw: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -9,7 +9,7 @@ import pytest
 from collections_data import AS_OF, USD_RATE, generate, import_all, make_factory
 
 from cfdi_cobranza.db.session import transaction
-from cfdi_cobranza.domain.aging import aging_report
+from cfdi_cobranza.domain.aging import GroupBy, aging_report
 from cfdi_cobranza.domain.due_dates import due_dates
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.receivables import open_items
@@ -187,3 +187,26 @@ def test_streamed_parameters_go_through_their_types(loaded, monkeypatch):
     (params,) = sent
     assert sorted(params.values()) == [Decimal(1), Decimal(2), Decimal(3)]
     assert all(type(v) is Decimal for v in params.values())
+
+
+def test_sqlite_driver_rows_are_what_core_reads(loaded):
+    """By customer on SQLite the report reads sqlite3's rows itself (``_sqlite_rows``),
+    with the parameters bound as Core binds them (positional, Money as integers of
+    millionths, IN lists expanded): the same rows Core returns, filtered or not."""
+    from sqlalchemy import func, select
+
+    from cfdi_cobranza.db.models import Document
+
+    with transaction(loaded) as s:
+        if s.get_bind().dialect.name != "sqlite":
+            return  # PostgreSQL streams through psycopg (test above)
+        saldos = list(s.scalars(select(Document.saldo).where(Document.saldo > 0).limit(3)))
+        assert saldos
+        for stmt in (
+            select(Document.id, Document.moneda, func.count()).where(Document.saldo.in_(saldos))
+            .group_by(Document.id, Document.moneda).order_by(Document.id),
+            select(Document.id).where(Document.total > 3, Document.saldo.in_([1, *saldos])).order_by(Document.id),
+            reports.aging_statement(s, AS_OF, reports.resolve_buckets(s, None), GroupBy.CLIENTE, None),
+        ):
+            core = [tuple(r) for r in s.connection().execute(stmt)]
+            assert core and reports._sqlite_rows(s, stmt) == core
