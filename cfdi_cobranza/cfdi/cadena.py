@@ -70,12 +70,8 @@ def cadena_original(root: etree._Element) -> str:
     A CFDI 4.0 whose parts ``cadena_directa`` covers (the core elements and the Pagos 2.0
     complement) gets the same string written directly; anything else runs the SAT XSLT.
     """
-    version = check_root(root)
-    if version == "4.0":
-        direct = cadena_40(root)
-        if direct is not None:
-            return direct
-    return _run(version, root)
+    direct = cadena_40(root) if check_root(root) == "4.0" else None
+    return direct if direct is not None else cadena_original_xslt(root)
 
 
 def cadena_original_xslt(root: etree._Element) -> str:
@@ -92,8 +88,4 @@ def cadena_tfd_xslt(tfd: etree._Element) -> str:
 def cadena_tfd(tfd: etree._Element) -> str:
     """Cadena original of a TimbreFiscalDigital element (1.1, or 1.0 of old CFDI)."""
     direct = cadena_tfd_11(tfd)
-    if direct is not None:
-        return direct
-    version = tfd.get("Version") or tfd.get("version")
-    key = "tfd1.0" if version == "1.0" else "tfd1.1"
-    return _run(key, tfd)
+    return direct if direct is not None else cadena_tfd_xslt(tfd)

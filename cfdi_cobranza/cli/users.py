@@ -235,15 +235,13 @@ def token_revoke(app: AppContext, token_id: int) -> int:
 @click.option("--port", default=5000, show_default=True, type=int, help="Puerto.")
 @pass_app
 def serve_cmd(app: AppContext, host: str, port: int) -> int:
-    """Servidor de desarrollo de la interfaz web (en producción use gunicorn «web:create_app()»)."""
+    """Servidor de desarrollo de la interfaz web (en producción use gunicorn «web.wsgi:app»)."""
     from werkzeug.serving import run_simple
 
-    from cfdi_cobranza.services.importing import backfill_pagos_facts
     from cfdi_cobranza.warmup import warm_up
     from web import create_app
 
     migrate(app.engine)
-    backfill_pagos_facts(app.engine)  # as ``init``: once, for invoices imported before 0010
     flask_app = create_app({"DATABASE_URL": app.settings.database_url})
 
     warm_up()  # before the first request: schemas compiled, start-up objects frozen

@@ -16,11 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.cfdi.loader import LoadedCfdi, load_cfdi
+from cfdi_cobranza.cfdi.parser import parse_xml
+from cfdi_cobranza.cfdi.reader import read_invoice_parts
 from cfdi_cobranza.cfdi.sources import Candidate
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import (
@@ -465,13 +467,9 @@ def backfill_pagos_facts(engine: Engine, *, batch: int = 500) -> int:
     otherwise), a batch per transaction. Only that column is written, so a payment
     applied meanwhile loses nothing; facts are tagged with the SHA-256 of the bytes they
     were read from. An invoice the reader refuses keeps none (its REP reports why).
-    Idempotent: ``cobranza init`` runs it after migrating.
+    Idempotent: ``cobranza init`` runs it after migrating (not ``serve``: on a ledger
+    already done, finding nothing left still reads the document table once).
     """
-    from sqlalchemy import update
-
-    from cfdi_cobranza.cfdi.parser import parse_xml
-    from cfdi_cobranza.cfdi.reader import read_invoice_parts
-
     written = 0
     after = 0
     while True:

@@ -294,27 +294,29 @@ def _invoice(doc: Document, cache: InvoiceCache | None = None) -> pagos20.Invoic
     if found is None:
         found = invoice_from_facts(doc.pagos_facts, doc.sha256) or read_invoice_for_pagos(parse_xml(doc.xml))
         if cache is not None:
-            if len(cache) >= _INVOICE_CACHE_MAX:
-                cache.pop(next(iter(cache)))  # oldest first
-            cache[key] = found
+            _remember(cache, key, found)
     return found
+
+
+def _remember(cache: InvoiceCache, key: tuple[int, str], invoice: pagos20.Invoice) -> None:
+    """``cache[key] = invoice``, the oldest entry evicted once it holds ``_INVOICE_CACHE_MAX``."""
+    if len(cache) >= _INVOICE_CACHE_MAX:
+        cache.pop(next(iter(cache)))
+    cache[key] = invoice
 
 
 def _facts_into_cache(cache: InvoiceCache, docs: Sequence[Document]) -> list[int]:
     """Put in ``cache`` the stored facts of each of ``docs`` not already there; returns the
     ids of those ``_invoice`` will have to read from their XML: no usable facts, or an
-    entry this call had to evict (the cache holds ``_INVOICE_CACHE_MAX``)."""
+    entry this call had to evict."""
     for doc in docs:
         key = (doc.id, doc.sha256)
         if key in cache:
             cache[key] = cache.pop(key)  # used again: the newest, evicted last
             continue
         found = invoice_from_facts(doc.pagos_facts, doc.sha256)
-        if found is None:
-            continue
-        if len(cache) >= _INVOICE_CACHE_MAX:
-            cache.pop(next(iter(cache)))  # oldest first
-        cache[key] = found
+        if found is not None:
+            _remember(cache, key, found)
     return [doc.id for doc in docs if (doc.id, doc.sha256) not in cache]
 
 
@@ -669,9 +671,8 @@ class Stamper:
             select(Document).where(Document.id.in_({c.document_id for c in every}))
             .options(defer(Document.xml)))} if every else {}
         stale = _facts_into_cache(self._invoice_cache, list(docs.values()))
-        if stale:  # loads the deferred XML into these very objects (nothing pending: just read)
-            session.scalars(select(Document).where(Document.id.in_(stale))
-                            .options(undefer(Document.xml)).execution_options(populate_existing=True)).all()
+        if stale:  # one query fills the deferred XML of these very objects (no lazy load each)
+            session.scalars(select(Document).where(Document.id.in_(stale)).options(undefer(Document.xml))).all()
         chunk = _Chunk(
             payments=payments, docs=docs, paid_before=_paid_before_all(session, every) if every else {},
             companies={c.id: c for c in session.scalars(
