@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -112,8 +113,10 @@ def test_bad_bucket_lists_are_refused_in_spanish(loaded, spec):
 def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, monkeypatch):
     """By customer on PostgreSQL the rows are streamed into the report a few at a time
     (``collection_reports._stream`` into ``domain.aging.AgingSums``); tiny chunks split
-    every customer's rows across chunks. Same figures as the domain, filtered or not,
-    and the session goes on working after the stream."""
+    every customer's rows across chunks. On SQLite, where no credit is dated after the
+    fecha de corte, a helper thread computes the rows one customer id at a time
+    (``_sqlite_ranges``), so the report merges a range per customer. Same figures as the
+    domain, filtered or not, and the session goes on working after."""
     from sqlalchemy import select
 
     from cfdi_cobranza.db.models import Customer
@@ -122,6 +125,7 @@ def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, m
 
     monkeypatch.setattr(domain_aging, "CHUNK_ROWS", 3)
     monkeypatch.setattr(reports, "STREAM_ROWS", 2)
+    monkeypatch.setattr(reports, "SQLITE_RANGE_IDS", 1)
     items = open_items(generated.docs, generated.applications, AS_OF)
     some = sorted({i.rfc for i in items})[::2]
     with transaction(loaded) as s:
@@ -134,6 +138,42 @@ def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, m
     assert [(ln.item.doc_id, ln.bucket) for ln in got.detalle] == [(ln.item.doc_id, ln.bucket) for ln in expected.detalle]
     subset = aging_report([i for i in items if i.rfc in some], AS_OF, "15,45", "cliente", RATES)
     assert _shape(filtered) == _shape(subset) and len(filtered.filas) < len(got.filas)
+    # After the last payment no credit is later than the fecha de corte: on SQLite that is
+    # the report by ranges of customer ids (before it, one range; see _sqlite_ranges).
+    late = _after_last_credit(loaded)
+    threads: set[str] = set()
+    with transaction(loaded) as s:
+        assert not reports._has_later_credits(s, late)
+        driver = s.connection().connection.driver_connection
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        if sqlite:  # which threads run the statements
+            driver.set_trace_callback(lambda _sql: threads.add(threading.current_thread().name))
+        try:
+            got = reports.aging(s, late, rates=RATES)
+            filtered = reports.aging(s, late, buckets="15,45", rates=RATES, filters=Filters(customer_ids=ids))
+        finally:
+            if sqlite:
+                driver.set_trace_callback(None)
+    assert not sqlite or "cobranza-aging-sqlite" in threads
+    assert _shape(got) == _shape(_expected(generated, late))
+    subset = aging_report([i for i in open_items(generated.docs, generated.applications, late) if i.rfc in some],
+                          late, "15,45", "cliente", RATES)
+    assert _shape(filtered) == _shape(subset) and len(filtered.filas) < len(got.filas)
+
+
+def _after_last_credit(engine):
+    """The day after the last credit of the ledger."""
+    from sqlalchemy import func, select
+
+    from cfdi_cobranza.db.models import Credit
+    from cfdi_cobranza.services.portfolio import LOCAL_TZ
+
+    with transaction(engine) as s:
+        last = s.scalar(select(func.max(Credit.fecha)))
+    assert last is not None
+    if last.tzinfo is not None:
+        last = last.astimezone(LOCAL_TZ)
+    return last.date() + timedelta(days=1)
 
 
 def test_sql_aging_by_customer_without_streaming_is_the_same(loaded, generated, monkeypatch):
@@ -189,24 +229,50 @@ def test_streamed_parameters_go_through_their_types(loaded, monkeypatch):
     assert all(type(v) is Decimal for v in params.values())
 
 
-def test_sqlite_driver_rows_are_what_core_reads(loaded):
-    """By customer on SQLite the report reads sqlite3's rows itself (``_sqlite_rows``),
-    with the parameters bound as Core binds them (positional, Money as integers of
-    millionths, IN lists expanded): the same rows Core returns, filtered or not."""
+def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
+    """On SQLite the report binds parameters as Core binds them (positional, Money as
+    integers of millionths, IN lists expanded) and reads its rows as one JSON text per
+    range of customer ids (``_sqlite_ranges``): together, the ranges give exactly the
+    rows Core reads from the whole query, each sum with Money's six decimals, filtered
+    or not."""
     from sqlalchemy import func, select
 
-    from cfdi_cobranza.db.models import Document
+    from cfdi_cobranza.db.models import Customer, Document
+    from cfdi_cobranza.db.types import Money
+    from cfdi_cobranza.services.portfolio import Filters
 
+    monkeypatch.setattr(reports, "SQLITE_RANGE_IDS", 1)
+    late = _after_last_credit(loaded)
     with transaction(loaded) as s:
         if s.get_bind().dialect.name != "sqlite":
             return  # PostgreSQL streams through psycopg (test above)
         saldos = list(s.scalars(select(Document.saldo).where(Document.saldo > 0).limit(3)))
         assert saldos
+        cur = s.connection().connection.driver_connection.cursor()
         for stmt in (
             select(Document.id, Document.moneda, func.count()).where(Document.saldo.in_(saldos))
             .group_by(Document.id, Document.moneda).order_by(Document.id),
             select(Document.id).where(Document.total > 3, Document.saldo.in_([1, *saldos])).order_by(Document.id),
-            reports.aging_statement(s, AS_OF, reports.resolve_buckets(s, None), GroupBy.CLIENTE, None),
         ):
             core = [tuple(r) for r in s.connection().execute(stmt)]
-            assert core and reports._sqlite_rows(s, stmt) == core
+            assert core and cur.execute(*reports._driver_statement(s, stmt)).fetchall() == core
+        spec = reports.resolve_buckets(s, None)
+        ids = s.scalars(select(Customer.id).order_by(Customer.id)).all()
+        some = tuple(ids[::2])
+        for filters in (None, Filters(customer_ids=some)):
+            stmt = reports.aging_statement(s, late, spec, GroupBy.CLIENTE, filters)
+            core = [(*r[:4], *(None if v is None else Decimal(v).scaleb(-Money.scale) for v in r[4:]))
+                    for r in s.connection().execute(stmt)]
+            ranges = list(reports._sqlite_ranges(s, late, spec, filters))
+            assert len(ranges) == len(ids) > 1 and core
+            got = [row for rows in ranges for row in rows]
+            assert sorted(got, key=repr) == sorted(core, key=repr)
+            assert all(rows == sorted(rows, key=lambda r: (r[1], r[0], r[2])) for rows in ranges)
+            sums = [v for row in got for v in row[4:] if v is not None]
+            assert sums and {v.as_tuple().exponent for v in sums} == {-Money.scale}
+        assert s.scalar(select(func.count()).select_from(Document)) > 0  # the session goes on
+        # Before the last payment, one range: the later credits are summed once.
+        assert len(list(reports._sqlite_ranges(s, AS_OF, spec, None))) == 1 < len(ids)
+        # Ids far apart widen the ranges instead of multiplying the statements.
+        monkeypatch.setattr(reports, "SQLITE_MAX_RANGES", 2)
+        assert len(list(reports._sqlite_ranges(s, late, spec, None))) == 2
