@@ -476,6 +476,7 @@ CHUNK_ROWS = 8192
 
 _BY_NAME = itemgetter(1, 0, 2)  # the report's row order (name, key, currency) of a sum
 _ROW_ORDER = attrgetter("nombre", "grupo", "moneda")  # the same, of a row
+_GROUP_ORDER = attrgetter("nombre", "grupo")  # the order of the MXN view's rows
 _GRUPO, _NOMBRE, _MONEDA, _MONTOS, _PARTICIPACION = (attrgetter(f) for f in _ROW_FIELDS)
 _IMPORTES, _DOCUMENTOS = (attrgetter(f) for f in _AMOUNTS_FIELDS)
 _SET_PARTICIPACION = _ROW_SETTERS[_ROW_FIELDS.index("participacion")]
@@ -490,15 +491,26 @@ class AgingSums:
     streamed query) so builds most of the report while the database still computes
     the rest. ``report`` then puts the rows in order, gives each its share of its
     currency's total and builds the MXN view with the rates (which the caller can look
-    up once the currencies are known). The figures are those of ``aging_from_sums``,
-    whatever the order and size of the chunks: Decimal sums of these amounts are exact,
-    so the order of the additions changes neither a digit nor an exponent.
+    up once the currencies are known). A caller that has the rates earlier gives them
+    (``set_rates``) and adds batches of whole groups (``add`` or ``add_columns`` with
+    every row of a group): each batch's MXN view is then built as it comes, and
+    ``report`` only merges and divides, provided it is given the same rates. The figures
+    are those of ``aging_from_sums``, whatever the order and size of the chunks and
+    whenever the rates come: Decimal sums of these amounts are exact, so the order of the
+    additions changes neither a digit nor an exponent.
     """
 
-    __slots__ = ("_docs", "_done", "_edges", "_rows", "_subtotals", "buckets")
+    __slots__ = ("_docs", "_done", "_early", "_edges", "_mxn", "_pending", "_rows", "_subtotals", "buckets")
 
-    def __init__(self, buckets: AgingBuckets) -> None:
+    def __init__(self, buckets: AgingBuckets, rates_to_mxn: MxnRates | None = None) -> None:
+        """``rates_to_mxn`` (or ``set_rates``): rates known before ``report``, the same it
+        will be given for the currencies they have; ``add`` then builds the MXN view of
+        each batch of whole groups too (see ``_EarlyMxn``), so that ``report`` has less
+        left to do."""
         self.buckets = buckets
+        self._early: MxnRates | None = None
+        self._mxn: _EarlyMxn | None = None
+        self._pending: list[tuple[int, int, bool]] = []  # batches waiting for their rates
         # Row objects, each chunk's sorted; until ``report`` their ``participacion`` holds
         # the row's total times 100 (the currency totals it is a share of come last).
         self._rows: list[AgingRow] = []
@@ -506,31 +518,114 @@ class AgingSums:
         self._docs: dict[str, int] = {}  # per currency
         self._edges: list[int] = []  # where chunks meet: the index of each side's row
         self._done = False
+        if rates_to_mxn is not None:
+            self.set_rates(rates_to_mxn)
 
     @property
     def currencies(self) -> set[str]:
         """The currencies of the sums added so far."""
         return set(self._docs)
 
+    @property
+    def rates(self) -> MxnRates | None:
+        """The rates given before ``report`` (``set_rates``), if any."""
+        return self._early
+
+    def set_rates(self, rates_to_mxn: MxnRates) -> None:
+        """Rates known before ``report`` (see ``__init__``), for some currencies or all: the
+        batches added so far whose currencies they all have get their MXN view now, the
+        others when rates that have them come."""
+        if self._done:
+            raise RuntimeError("AgingSums: the report was already built")
+        self._early = rates_to_mxn
+        if self._mxn is None:
+            self._mxn = _EarlyMxn()
+        pending, self._pending = self._pending, []
+        for start, end, ordered in pending:
+            self._early_batch(start, end, ordered)
+
     def add(self, sums: Iterable[GroupSums]) -> None:
         """Take ``sums`` (see ``GroupSums``), ``CHUNK_ROWS`` at a time, in any order."""
+        start, edges = len(self._rows), len(self._edges)
         it = iter(sums)
         while chunk := list(islice(it, CHUNK_ROWS)):
             self._add_chunk(chunk)
+        self._early_view(start, edges)
+
+    def add_columns(
+        self,
+        keys: Sequence[str],
+        names: Sequence[str],
+        monedas: Sequence[str],
+        docs: Sequence[int],
+        amounts: Sequence[Sequence[Decimal]],
+    ) -> None:
+        """Take sums by column, as ``add`` takes them by row: one entry per (key, currency)
+        in ``keys``, ``names``, ``monedas`` and ``docs``, and one column of amounts per
+        bucket. An empty bucket must be ``ZERO`` itself (``domain.money.ZERO``), which a
+        caller converting the amounts column by column writes at no cost."""
+        n = len(keys)
+        if len(amounts) != len(self.buckets) or any(
+            len(col) != n for col in (names, monedas, docs, *amounts)
+        ):
+            raise ValueError(f"each entry needs key, name, currency, documents and {len(self.buckets)} amounts")
+        if not n:
+            return
+        order = list(zip(names, keys, monedas, strict=True))  # _BY_NAME of each entry
+        if any(map(ge, order, order[1:])):  # not in the report's order: sort the columns
+            at = sorted(range(n), key=order.__getitem__)
+            keys, names, monedas = ([col[i] for i in at] for col in (keys, names, monedas))
+            docs = [docs[i] for i in at]
+            amounts = [[col[i] for i in at] for col in amounts]
+        start, edges = len(self._rows), len(self._edges)
+        self._add_columns(keys, names, monedas, docs, amounts)
+        self._early_view(start, edges)
+
+    def _early_view(self, start: int, edges: int) -> None:
+        """With rates given before ``report``, the MXN view of the rows added since ``start``
+        (``edges``: the length of ``_edges`` then), if they hold whole groups in order."""
+        if len(self._rows) == start:
+            return
+        end = len(self._rows)
+        inner = [(a, b) for a, b in zip(self._edges[edges::2], self._edges[edges + 1::2], strict=True)
+                 if a >= start]
+        ordered = not any(_ROW_ORDER(self._rows[a]) >= _ROW_ORDER(self._rows[b]) for a, b in inner)
+        self._early_batch(start, end, ordered)
+
+    def _early_batch(self, start: int, end: int, ordered: bool) -> None:
+        """The MXN view of rows ``start:end`` if the rates have their currencies, else later."""
+        if self._mxn is not None and not self._mxn.usable:
+            return
+        rows = self._rows[start:end]
+        if self._mxn is None or self._early is None or not all(map(self._early.has, set(map(_MONEDA, rows)))):
+            self._pending.append((start, end, ordered))
+            return
+        self._mxn.add(rows, self._early, ordered)
 
     def _add_chunk(self, chunk: list[GroupSums]) -> None:
         size = len(self.buckets)
-        if self._done:
-            raise RuntimeError("AgingSums: the report was already built")
         if set(map(len, chunk)) != {4 + size}:
             raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
-        n = len(chunk)
         # In the report's order: ``report`` then only merges the chunks' runs (nothing to
         # do when the chunks come in that order, as the rows of an ordered query do).
         chunk.sort(key=_BY_NAME)
         columns: list[tuple[Any, ...]] = list(zip(*chunk, strict=True))
         keys, names, monedas, docs = columns[:4]
         by_bucket = [[ZERO if v is None else v for v in col] for col in columns[4:]]
+        self._add_columns(keys, names, monedas, docs, by_bucket)
+
+    def _add_columns(
+        self,
+        keys: Sequence[str],
+        names: Sequence[str],
+        monedas: Sequence[str],
+        docs: Sequence[int],
+        by_bucket: Sequence[Sequence[Decimal]],
+    ) -> None:
+        """Rows in the report's order, an empty bucket as ZERO."""
+        if self._done:
+            raise RuntimeError("AgingSums: the report was already built")
+        n = len(keys)
         montos = _many_amounts(list(zip(*by_bucket, strict=True)), docs)
         hundreds = map(mul, _sum_across(by_bucket, n), repeat(_HUNDRED))  # pct()'s numerator
         if self._rows:  # the last row of the previous chunk and the first of this one
@@ -568,25 +663,104 @@ class AgingSums:
 
         filas = self._rows
         self._rows = []
+        early = self._mxn if self._mxn is not None and not self._pending and self._mxn.agrees(rates) else None
         # Each chunk is sorted: when each chunk's last row comes before the next one's
         # first (the chunks came in order), they already are in the report's order.
         if any(map(ge, map(_ROW_ORDER, map(filas.__getitem__, self._edges[0::2])),
                    map(_ROW_ORDER, map(filas.__getitem__, self._edges[1::2])))):
             filas.sort(key=_ROW_ORDER)  # the chunks' sorted runs are merged, not sorted again
-        n = len(filas)
         hundreds = list(map(_PARTICIPACION, filas))  # row total * 100, set by _add_chunk
         monedas = list(map(_MONEDA, filas))
         shares = _divide(hundreds, list(map(whole.__getitem__, monedas)))
         deque(map(_SET_PARTICIPACION, filas, shares), maxlen=0)
 
-        # Each row in MXN: a row in a currency worth one peso is its own conversion.
-        in_mxn = list(map(_IMPORTES, map(_MONTOS, filas)))
         pesos = {cur for cur in currencies if _is_one(rates.rate(cur))}
-        grand_parts: list[tuple[Decimal, ...]] = []
-        for cur in currencies:
-            if cur in pesos:
-                grand_parts.append(totales[cur].importes)
-                continue
+        if early is None:  # the MXN view of every row, now
+            mxn = _EarlyMxn()
+            mxn.add(filas, rates, True, hundreds=hundreds, monedas=monedas, pesos=pesos)
+        else:
+            mxn = early
+        # A currency worth one peso: its rows' amounts are their own conversion.
+        grand_parts = [totales[cur].importes if cur in pesos else mxn.parts[cur] for cur in currencies]
+        grand = (
+            tuple(sum(col, ZERO) for col in zip(*grand_parts, strict=True))
+            if grand_parts
+            else (ZERO,) * size
+        )
+        total_mxn = AgingAmounts(grand, sum(self._docs.values()))
+        filas_mxn = mxn.rows
+        if any(map(ge, map(_GROUP_ORDER, map(filas_mxn.__getitem__, mxn.edges[0::2])),
+                   map(_GROUP_ORDER, map(filas_mxn.__getitem__, mxn.edges[1::2])))):
+            filas_mxn.sort(key=_GROUP_ORDER)
+        g_hundreds = list(map(_PARTICIPACION, filas_mxn))  # group total * 100, set by _EarlyMxn
+        deque(map(_SET_PARTICIPACION, filas_mxn, _divide(g_hundreds, [total_mxn.total] * len(g_hundreds))),
+              maxlen=0)
+        return AgingReport(
+            fecha_corte=as_of,
+            buckets=self.buckets,
+            agrupacion=group_by,
+            filas=tuple(filas),
+            totales=totales,
+            filas_mxn=tuple(filas_mxn),
+            total_mxn=total_mxn,
+            tipos_cambio={cur: rates.rate(cur) for cur in totales},
+            detalle=(),
+        )
+
+
+class _EarlyMxn:
+    """The MXN view of an aging report by customer, built a batch of rows at a time.
+
+    Each batch holds whole groups in the report's order (a group's rows are consecutive);
+    for each group it builds its MXN row, whose ``participacion`` holds the group's total
+    times 100 until ``AgingSums.report`` knows the grand total, and it adds up, per
+    currency not worth one peso, its rows' amounts in MXN. A group seen in two batches,
+    a batch out of order or a currency without its rate leaves it unusable
+    (``usable``): ``report`` then builds the view from all the rows at once.
+    """
+
+    __slots__ = ("edges", "groups", "parts", "rows", "usable", "used")
+
+    def __init__(self) -> None:
+        self.used: dict[str, Decimal] = {}  # the rate of each currency converted
+        self.rows: list[AgingRow] = []
+        self.parts: dict[str, tuple[Decimal, ...]] = {}  # per currency not worth a peso
+        self.groups: set[str] = set()
+        self.edges: list[int] = []  # where batches meet: the index of each side's row
+        self.usable = True
+
+    def add(
+        self,
+        filas: list[AgingRow],
+        rates: MxnRates,
+        ordered: bool,
+        *,
+        hundreds: list[Decimal] | None = None,
+        monedas: list[str] | None = None,
+        pesos: set[str] | None = None,
+    ) -> None:
+        """The MXN view of ``filas`` (their ``participacion`` still the row total times 100,
+        unless ``hundreds`` is given), sorted in the report's order if ``ordered``."""
+        if not self.usable:
+            return
+        n = len(filas)
+        if hundreds is None:
+            hundreds = list(map(_PARTICIPACION, filas))
+        if monedas is None:
+            monedas = list(map(_MONEDA, filas))
+        present = set(monedas)
+        if not ordered or not all(map(rates.has, present)):
+            self.usable = False
+            return
+        if pesos is None:
+            pesos = {cur for cur in present if _is_one(rates.rate(cur))}
+        for cur in present:
+            rate = rates.rate(cur)
+            if self.used.setdefault(cur, rate).as_tuple() != rate.as_tuple():  # not one rate
+                self.usable = False
+                return
+        in_mxn = list(map(_IMPORTES, map(_MONTOS, filas)))
+        for cur in sorted(present - pesos):
             rate = rates.rate(cur)
             at = list(compress(range(n), map(eq, monedas, repeat(cur))))
             zero_in_mxn = ZERO * rate  # most buckets are empty: one product serves them all
@@ -594,19 +768,20 @@ class AgingSums:
                 [zero_in_mxn if v is ZERO else v * rate for v in col]
                 for col in zip(*map(in_mxn.__getitem__, at), strict=True)
             ]
-            grand_parts.append(tuple(sum(col, ZERO) for col in converted))
+            part = tuple(sum(col, ZERO) for col in converted)
+            prev = self.parts.get(cur)
+            self.parts[cur] = part if prev is None else tuple(map(add, prev, part))
             deque(map(in_mxn.__setitem__, at, zip(*converted, strict=True)), maxlen=0)
-        grand = (
-            tuple(sum(col, ZERO) for col in zip(*grand_parts, strict=True))
-            if grand_parts
-            else (ZERO,) * size
-        )
-        total_mxn = AgingAmounts(grand, sum(self._docs.values()))
 
-        # The MXN view, one row per group. The rows of a group are consecutive (sorted by its
-        # name, then its key); a group that is one peso row keeps that row's amounts.
+        # One row per group. The rows of a group are consecutive (sorted by its name, then
+        # its key); a group that is one peso row keeps that row's amounts.
         grupos = list(map(_GRUPO, filas))
         starts = list(compress(range(n), map(ne, grupos, chain((object(),), grupos))))
+        keys = list(map(grupos.__getitem__, starts))
+        if not self.groups.isdisjoint(keys):  # a group also in another batch
+            self.usable = False
+            return
+        self.groups.update(keys)
         ends = [*starts[1:], n]
         firsts = list(map(filas.__getitem__, starts))
         g_montos = list(map(_MONTOS, firsts))
@@ -619,24 +794,16 @@ class AgingSums:
             deque(map(g_montos.__setitem__, others, _many_amounts(sums, counts)), maxlen=0)
             g_totals = map(sum, sums, repeat(ZERO))
             deque(map(g_hundreds.__setitem__, others, map(mul, g_totals, repeat(_HUNDRED))), maxlen=0)
-        filas_mxn = _many_rows(
-            map(_GRUPO, firsts),
-            map(_NOMBRE, firsts),
-            repeat(MXN),
-            g_montos,
-            _divide(g_hundreds, [total_mxn.total] * len(g_hundreds)),
-        )
-        return AgingReport(
-            fecha_corte=as_of,
-            buckets=self.buckets,
-            agrupacion=group_by,
-            filas=tuple(filas),
-            totales=totales,
-            filas_mxn=filas_mxn,
-            total_mxn=total_mxn,
-            tipos_cambio={cur: rates.rate(cur) for cur in totales},
-            detalle=(),
-        )
+        if self.rows:
+            self.edges += (len(self.rows) - 1, len(self.rows))
+        self.rows += _build(AgingRow, _ROW_SETTERS, len(starts),
+                            (keys, map(_NOMBRE, firsts), repeat(MXN), g_montos, g_hundreds))
+
+
+    def agrees(self, rates: MxnRates) -> bool:
+        """Usable, and built with the rates ``rates`` has, digit for digit."""
+        return self.usable and all(
+            rates.has(cur) and rates.rate(cur).as_tuple() == rate.as_tuple() for cur, rate in self.used.items())
 
 
 def _divide(hundreds: Sequence[Decimal], wholes: Sequence[Decimal]) -> list[Decimal]:

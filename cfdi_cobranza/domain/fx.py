@@ -49,6 +49,10 @@ class MxnRates:
                 monedas=",".join(missing),
             )
 
+    def has(self, currency: str) -> bool:
+        """Whether ``currency`` has a rate."""
+        return currency in self._rates
+
     def rate(self, currency: str) -> Decimal:
         self.require([currency])
         return self._rates[currency]

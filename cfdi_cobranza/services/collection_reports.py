@@ -20,11 +20,13 @@ import queue
 import sqlite3
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -260,16 +262,32 @@ def _aging(
     spec = resolve_buckets(session, buckets)
     grouping = GroupBy.parse(group_by)
     postgres = session.get_bind().dialect.name == "postgresql"
-    acc = AgingSums(spec)
     if grouping is GroupBy.CLIENTE and not postgres:
         # Customer keys are unique: one row per (key, currency), as the domain takes them.
         # SQLite: by customer-id ranges, each computed in a helper thread while this one
-        # builds the rows of the previous (see _sqlite_ranges); closed on any error, which
-        # stops the helper before the session goes on.
-        with closing(_sqlite_ranges(session, as_of, spec, filters)) as ranges:
-            for rows in ranges:
-                acc.add(rows)
+        # builds the rows of the previous, their MXN view included, with the rates looked
+        # up first (see _sqlite_ranges); closed on any error, which stops the helper
+        # before the session goes on.
+        later = _has_later_credits(session, as_of)
+        acc = AgingSums(spec, rates_to_mxn(session, (), as_of, rates))  # the user's, no query
+        asked: Future[MxnRates] | None = None
+        requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        with closing(_sqlite_ranges(session, as_of, spec, filters, later, requests)) as ranges:
+            for columns in ranges:
+                acc.add_columns(*columns)
+                if asked is not None and asked.done():
+                    acc.set_rates(asked.result())
+                    asked = None
+                known = acc.rates
+                if asked is None and known is not None and not all(map(known.has, acc.currencies)):
+                    # Rates for the currencies seen so far, looked up by the helper
+                    # between two ranges (it holds the connection).
+                    asked = Future()
+                    requests.put((partial(rates_to_mxn, session, acc.currencies, as_of, rates), asked))
+        if asked is not None:  # asked too late for the helper: the connection is free now
+            acc.set_rates(asked.result() if asked.done() else rates_to_mxn(session, acc.currencies, as_of, rates))
         return _finish(session, acc, as_of, grouping, filters, rates, detail)
+    acc = AgingSums(spec)
     stmt = aging_statement(session, as_of, spec, grouping, filters)
     if grouping is GroupBy.CLIENTE:
         if _can_stream(session):
@@ -355,11 +373,12 @@ def aging_statement(
 
 def _finish(
     session: Session, acc: AgingSums, as_of: date, grouping: GroupBy, filters: Filters | None,
-    rates: Mapping[str, Decimal] | None, detail: bool,
+    rates: MxnRates | Mapping[str, Decimal] | None, detail: bool,
 ) -> AgingReport:
-    """The report from its sums, with the rates of the currencies they have."""
+    """The report from its sums, with the rates of the currencies they have (``rates``:
+    the user's, or all of them already looked up)."""
     currencies = acc.currencies
-    mx = rates_to_mxn(session, currencies, as_of, rates)
+    mx = rates if isinstance(rates, MxnRates) else rates_to_mxn(session, currencies, as_of, rates)
     mx.require(currencies)
     report = acc.report(as_of, grouping, mx)
     if detail:
@@ -441,17 +460,19 @@ SQLITE_MAX_RANGES = 64
 
 
 def _sqlite_ranges(
-    session: Session, as_of: date, spec: AgingBuckets, filters: Filters | None,
-) -> Generator[list[tuple[Any, ...]], None, None]:
-    """The rows of the aging report by customer on SQLite, one customer-id range at a time.
+    session: Session, as_of: date, spec: AgingBuckets, filters: Filters | None, later: bool | None = None,
+    requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None,
+) -> Generator[_Columns, None, None]:
+    """The rows of the aging report by customer on SQLite, one customer-id range at a time,
+    by column (``AgingSums.add_columns``).
 
     sqlite3 lets other Python threads run while SQLite computes a statement, and the two
     halves of this report cost about the same: SQLite's grouping, joining and sorting
     (~0.7 s for 1,000,000 documents) and building the report's objects in Python
     (~0.7 s). So a helper thread runs the query for one range of customer ids after
     another (``aging_statement(id_range=True)``, a range of ix_document_open_aging), while
-    this thread builds the rows of the range before (bench/bench_collections.py: 1,321-
-    1,336 ms as one statement, 1,087-1,099 ms so).
+    this thread builds the rows of the range before, and their MXN view once the helper
+    has looked up the rates (``requests``, see ``_aging``): docs/benchmarks.md.
 
     The helper uses the session's own connection: one transaction, one snapshot, and
     this thread does not touch the connection until the helper is done. Each range comes
@@ -460,7 +481,8 @@ def _sqlite_ranges(
     take that lock back from this thread for every row. A range's rows are in the
     report's order; ``AgingSums`` merges the ranges.
     """
-    later = _has_later_credits(session, as_of)
+    if later is None:
+        later = _has_later_credits(session, as_of)
     stmt = aging_statement(session, as_of, spec, GroupBy.CLIENTE, filters, id_range=True, later_credits=later)
     sql, params, order = _driver_parts(session, stmt)
     if order is None:  # pragma: no cover - sqlite3 is positional
@@ -478,7 +500,7 @@ def _sqlite_ranges(
         # ledger again (the subquery of _balance): one statement, read here, row by row.
         cur = driver.cursor()  # type: ignore[union-attr]
         try:
-            yield _from_sqlite(cur.execute(sql, values(low, high + 1)).fetchall())
+            yield _sqlite_columns(cur.execute(sql, values(low, high + 1)).fetchall(), len(spec))
         finally:
             cur.close()
         return
@@ -486,9 +508,9 @@ def _sqlite_ranges(
     # the statements.
     step = max(SQLITE_RANGE_IDS, -(-(high + 1 - low) // SQLITE_MAX_RANGES))
     ranges = [values(lo, hi) for lo, hi in pairwise([*range(low, high + 1, step), high + 1])]
-    with closing(_in_helper_thread(driver, _json_rows(sql, len(spec)), ranges)) as texts:
+    with closing(_in_helper_thread(driver, _json_rows(sql, len(spec)), ranges, requests)) as texts:
         for text in texts:
-            yield _from_sqlite(json.loads(text, parse_float=_not_exact))
+            yield _sqlite_columns(json.loads(text, parse_float=_not_exact), len(spec))
 
 
 def _json_rows(sql: str, buckets: int) -> str:
@@ -507,19 +529,23 @@ def _not_exact(token: str) -> Any:
     raise TypeError(f"unexpected float ({token}) from SQLite for an exact column")
 
 
-def _from_sqlite(raw: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Rows (key, name, currency, count, sums...) with SQLite's sums of Money (integers of
-    millionths) read as Money reads a value; an empty bucket (NULL) stays None."""
+_Columns = tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[int], list[list[Decimal]]]
+
+
+def _sqlite_columns(raw: Sequence[Sequence[Any]], buckets: int) -> _Columns:
+    """Rows (key, name, currency, count, sums...) as the columns ``AgingSums.add_columns``
+    takes, each of SQLite's sums of Money (integers of millionths) read as Money reads a
+    value and an empty bucket (NULL) as ``ZERO``."""
     if not raw:
-        return []
-    columns: list[Any] = list(zip(*raw, strict=True))
-    for i in range(4, len(columns)):  # by column: a report by customer has ~700,000 sums
-        columns[i] = [None if v is None else Decimal(v).scaleb(-Money.scale) for v in columns[i]]
-    return list(zip(*columns, strict=True))
+        return (), (), (), (), [[] for _ in range(buckets)]
+    keys, names, monedas, docs, *sums = zip(*raw, strict=True)
+    amounts = [[ZERO if v is None else Decimal(v).scaleb(-Money.scale) for v in col] for col in sums]
+    return keys, names, monedas, docs, amounts
 
 
 def _in_helper_thread(
     driver: Any, sql: str, each_params: Sequence[Sequence[Any]],
+    requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None,
 ) -> Generator[Any, None, None]:
     """The one value of ``sql`` for each of ``each_params``, in order, computed on
     ``driver`` (a sqlite3 connection) by a helper thread that runs ahead of the caller.
@@ -528,6 +554,10 @@ def _in_helper_thread(
     closing it early interrupts the helper's statement in course and waits for it.
     An error of the helper is raised here. A connection bound to the thread that made it
     (``check_same_thread``) is used from this thread instead, one statement at a time.
+
+    ``requests``: work on the connection the caller needs meanwhile, each a function and
+    the future of its result; the helper runs it before its next statement (a request
+    that comes after the last one is left to the caller).
     """
     results: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
     stop = threading.Event()
@@ -543,6 +573,13 @@ def _in_helper_thread(
         for params in each_params:
             if stop.is_set():
                 return
+            while requests is not None and not requests.empty():
+                call, future = requests.get()
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(call())
+                    except BaseException as exc:
+                        future.set_exception(exc)
             try:
                 results.put((True, one(params)))
             except BaseException as exc:  # handed to the caller, which raises it

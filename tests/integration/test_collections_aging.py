@@ -239,6 +239,7 @@ def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
 
     from cfdi_cobranza.db.models import Customer, Document
     from cfdi_cobranza.db.types import Money
+    from cfdi_cobranza.domain.money import ZERO
     from cfdi_cobranza.services.portfolio import Filters
 
     monkeypatch.setattr(reports, "SQLITE_RANGE_IDS", 1)
@@ -261,14 +262,15 @@ def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
         some = tuple(ids[::2])
         for filters in (None, Filters(customer_ids=some)):
             stmt = reports.aging_statement(s, late, spec, GroupBy.CLIENTE, filters)
-            core = [(*r[:4], *(None if v is None else Decimal(v).scaleb(-Money.scale) for v in r[4:]))
+            core = [(*r[:4], *(ZERO if v is None else Decimal(v).scaleb(-Money.scale) for v in r[4:]))
                     for r in s.connection().execute(stmt)]
-            ranges = list(reports._sqlite_ranges(s, late, spec, filters))
+            ranges = [list(zip(k, n, m, d, *a, strict=True))
+                      for k, n, m, d, a in reports._sqlite_ranges(s, late, spec, filters)]
             assert len(ranges) == len(ids) > 1 and core
             got = [row for rows in ranges for row in rows]
             assert sorted(got, key=repr) == sorted(core, key=repr)
             assert all(rows == sorted(rows, key=lambda r: (r[1], r[0], r[2])) for rows in ranges)
-            sums = [v for row in got for v in row[4:] if v is not None]
+            sums = [v for row in got for v in row[4:] if v is not ZERO]
             assert sums and {v.as_tuple().exponent for v in sums} == {-Money.scale}
         assert s.scalar(select(func.count()).select_from(Document)) > 0  # the session goes on
         # Before the last payment, one range: the later credits are summed once.

@@ -283,3 +283,75 @@ def test_the_report_leaves_the_garbage_collector_as_it_found_it() -> None:
         gc.unfreeze()
         if was:
             gc.enable()
+
+
+def _batches_by_group(sums, n_batches, seed):
+    """The sums in batches of whole groups (as ranges of customer ids give them), each
+    batch sorted in the report's order, the batches in no order."""
+    keys = sorted({s[0] for s in sums})
+    random.Random(seed).shuffle(keys)
+    where = {k: i % n_batches for i, k in enumerate(keys)}
+    batches = [sorted((s for s in sums if where[s[0]] == b), key=lambda s: (s[1], s[0], s[2]))
+               for b in range(n_batches)]
+    return [b for b in batches if b]
+
+
+def _columns(batch, size):
+    cols = list(zip(*batch, strict=True)) if batch else [()] * (4 + size)
+    return (*cols[:4], [[ZERO if v is None else v for v in col] for col in cols[4:]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("when", ["start", "after one", "end", "never", "other rate", "by rows"])
+def test_the_mxn_view_built_batch_by_batch_is_the_same_report(seed, when):
+    """With the rates given before ``report`` (``AgingSums(.., rates)`` / ``set_rates``),
+    each batch of whole groups gets its MXN view as it comes; the report is the same,
+    digit for digit, as the one built at the end: whenever the rates come, with rates
+    for only some currencies first, and when the report is given other rates (then the
+    view is built again at the end)."""
+    buckets = AgingBuckets.parse("0,30,60,90")
+    sums = _sums(_items(seed), buckets, GroupBy.CLIENTE, empty=None)
+    expected = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, RATES)
+    batches = _batches_by_group(sums, 5, seed)
+    full, pesos_only = MxnRates(RATES), MxnRates({})
+    acc = AgingSums(buckets, pesos_only if when == "after one" else full if when == "start" else None)
+    for i, batch in enumerate(batches):
+        if when == "by rows":
+            acc.add(batch)
+        else:
+            acc.add_columns(*_columns(batch, len(buckets)))
+        if when == "after one" and i == 1:
+            acc.set_rates(full)
+    if when == "end":
+        acc.set_rates(full)
+    if when == "other rate":
+        acc.set_rates(MxnRates({**RATES, "USD": D("17.23450")}))  # equal, one more digit
+    if when == "by rows":
+        acc.set_rates(full)
+    early = acc._mxn
+    if when == "never":
+        assert early is None
+    else:  # built batch by batch, one row per group
+        assert early is not None and early.usable and not acc._pending
+        assert len(early.rows) == len({s[0] for s in sums})
+        assert early.agrees(full) is (when != "other rate")
+    got = acc.report(AS_OF, GroupBy.CLIENTE, full)
+    assert _text(got) == _text(expected)
+    assert got == expected
+
+
+def test_batches_that_split_a_group_or_come_unsorted_leave_the_view_for_the_end():
+    buckets = AgingBuckets.parse("30")  # 3 buckets
+    usd, mxn = ("A", "Alfa", "USD", 1, D("2.50"), None, None), ("A", "Alfa", "MXN", 2, None, D("7.000000"), None)
+    other = ("B", "Beta", "MXN", 1, D("1.00"), None, D("3"))
+    expected = aging_from_sums([usd, mxn, other], AS_OF, buckets, GroupBy.CLIENTE, RATES)
+    split = AgingSums(buckets, MxnRates(RATES))
+    split.add([mxn])
+    split.add([usd, other])  # group A in two batches
+    assert split._mxn is not None and not split._mxn.usable
+    assert _text(split.report(AS_OF, GroupBy.CLIENTE, MxnRates(RATES))) == _text(expected)
+    unsorted = AgingSums(buckets, MxnRates(RATES))
+    unsorted.add_columns(*_columns([other, usd, mxn], 1))  # sorted by add_columns
+    assert _text(unsorted.report(AS_OF, GroupBy.CLIENTE, MxnRates(RATES))) == _text(expected)
+    with pytest.raises(ValueError, match="amounts"):
+        unsorted.add_columns(("X",), ("x",), ("MXN",), (1,), [])

@@ -4,6 +4,7 @@ the JSON rows it reads (``_json_rows``), on plain sqlite3 connections."""
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
 import time
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.services import collection_reports as reports
 
 SQL = "SELECT ? * 10"
@@ -109,7 +111,7 @@ def test_a_connection_bound_to_its_thread_is_used_from_the_callers(tmp_path):
 
 def test_json_rows_keep_names_and_exact_sums(conn):
     """Any text survives (quotes, backslashes, separators, newlines, accents); each sum is
-    the integer of millionths Money stores, read with exponent -6; NULL stays None."""
+    the integer of millionths Money stores, read with exponent -6; NULL is ZERO."""
     names = ['ÑANDÚ "EL BUENO", S.A.', "back\\slash\ttab\nline\x1f\x1e", "[1,2]", ""]
     conn.execute("CREATE TABLE r (clave, nombre, moneda, n, b0, b1)")
     rows = [(f"K{i}", name, "MXN", i + 1, 5 * 10**i, None) for i, name in enumerate(names)]
@@ -117,13 +119,16 @@ def test_json_rows_keep_names_and_exact_sums(conn):
     conn.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)", rows)
     sql = reports._json_rows("SELECT * FROM r ORDER BY clave", 2)
     (text,) = conn.execute(sql).fetchone()
-    got = reports._from_sqlite(json.loads(text, parse_float=reports._not_exact))
-    expected = [(*r[:4], *(None if v is None else Decimal(v).scaleb(-6) for v in r[4:]))
+    keys, nombres, monedas, docs, amounts = reports._sqlite_columns(
+        json.loads(text, parse_float=reports._not_exact), 2)
+    got = list(zip(keys, nombres, monedas, docs, *amounts, strict=True))
+    expected = [(*r[:4], *(ZERO if v is None else Decimal(v).scaleb(-6) for v in r[4:]))
                 for r in sorted(rows)]
+    assert all(v is ZERO for row in got for v in row[4:] if not v)  # an empty bucket is ZERO itself
     assert got == expected
     assert [str(r[4]) for r in got][:2] == ["0.000005", "0.000050"]
     assert str(got[-1][4]) == "-0.000001" and str(got[-1][5]) == "9223372036854.775807"
-    assert all(v.as_tuple().exponent == -6 for r in got for v in r[4:] if v is not None)
+    assert all(v.as_tuple().exponent == -6 for r in got for v in r[4:] if v is not ZERO)
 
 
 def test_json_rows_refuse_a_float_sum(conn):
@@ -137,4 +142,20 @@ def test_json_rows_refuse_a_float_sum(conn):
 def test_json_rows_of_no_rows(conn):
     conn.execute("CREATE TABLE r (clave, nombre, moneda, n, b0)")
     (text,) = conn.execute(reports._json_rows("SELECT * FROM r", 1)).fetchone()
-    assert reports._from_sqlite(json.loads(text)) == []
+    assert reports._sqlite_columns(json.loads(text), 1) == ((), (), (), (), [[]])
+
+
+def test_requests_run_in_the_helper_between_statements(conn):
+    """Work the caller needs on the connection meanwhile (the exchange rates) runs in the
+    helper before its next statement; its result or error comes back in its future."""
+    from concurrent.futures import Future
+
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    done, failed = Future(), Future()
+    requests.put((lambda: (threading.current_thread().name, conn.execute("SELECT 7").fetchone()[0]), done))
+    requests.put((lambda: 1 / 0, failed))
+    got = list(reports._in_helper_thread(conn, SQL, [[1], [2]], requests))
+    assert got == [10, 20]
+    assert done.result(timeout=1) == ("cobranza-aging-sqlite", 7)
+    assert isinstance(failed.exception(timeout=1), ZeroDivisionError)
+    assert not _helpers()
