@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, fields
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 from itertools import chain, compress, islice, pairwise, repeat
 from operator import add, and_, attrgetter, eq, ge, itemgetter, mul, ne, not_, sub, truediv
@@ -677,7 +677,7 @@ class AgingSums:
         pesos = {cur for cur in currencies if _is_one(rates.rate(cur))}
         if early is None:  # the MXN view of every row, now
             mxn = _EarlyMxn()
-            mxn.add(filas, rates, True, hundreds=hundreds, monedas=monedas, pesos=pesos)
+            mxn.add(filas, rates, True, hundreds=hundreds, monedas=monedas, pesos=pesos, early=False)
         else:
             mxn = early
         # A currency worth one peso: its rows' amounts are their own conversion.
@@ -738,6 +738,7 @@ class _EarlyMxn:
         hundreds: list[Decimal] | None = None,
         monedas: list[str] | None = None,
         pesos: set[str] | None = None,
+        early: bool = True,
     ) -> None:
         """The MXN view of ``filas`` (their ``participacion`` still the row total times 100,
         unless ``hundreds`` is given), sorted in the report's order if ``ordered``."""
@@ -768,9 +769,22 @@ class _EarlyMxn:
                 [zero_in_mxn if v is ZERO else v * rate for v in col]
                 for col in zip(*map(in_mxn.__getitem__, at), strict=True)
             ]
-            part = tuple(sum(col, ZERO) for col in converted)
             prev = self.parts.get(cur)
-            self.parts[cur] = part if prev is None else tuple(map(add, prev, part))
+            if early:
+                # Batch by batch the sums are added in another order than in one pass: the
+                # same digits only if no addition rounds (a rate with many decimals, huge
+                # amounts); else the view is built at the end, in one pass.
+                with localcontext() as ctx:
+                    ctx.traps[Inexact] = True
+                    try:
+                        part = tuple(sum(col, ZERO) for col in converted)
+                        self.parts[cur] = part if prev is None else tuple(map(add, prev, part))
+                    except Inexact:
+                        self.usable = False
+                        return
+            else:
+                part = tuple(sum(col, ZERO) for col in converted)
+                self.parts[cur] = part if prev is None else tuple(map(add, prev, part))
             deque(map(in_mxn.__setitem__, at, zip(*converted, strict=True)), maxlen=0)
 
         # One row per group. The rows of a group are consecutive (sorted by its name, then

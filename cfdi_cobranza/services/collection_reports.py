@@ -271,6 +271,7 @@ def _aging(
         later = _has_later_credits(session, as_of)
         acc = AgingSums(spec, rates_to_mxn(session, (), as_of, rates))  # the user's, no query
         asked: Future[MxnRates] | None = None
+        asked_for: set[str] = set()  # a currency with no rate in the ledger is asked for once
         requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         with closing(_sqlite_ranges(session, as_of, spec, filters, later, requests)) as ranges:
             for columns in ranges:
@@ -279,9 +280,11 @@ def _aging(
                     acc.set_rates(asked.result())
                     asked = None
                 known = acc.rates
-                if asked is None and known is not None and not all(map(known.has, acc.currencies)):
+                missing = {cur for cur in acc.currencies if known is not None and not known.has(cur)}
+                if asked is None and missing - asked_for:
                     # Rates for the currencies seen so far, looked up by the helper
                     # between two ranges (it holds the connection).
+                    asked_for |= missing
                     asked = Future()
                     requests.put((partial(rates_to_mxn, session, acc.currencies, as_of, rates), asked))
         if asked is not None:  # asked too late for the helper: the connection is free now

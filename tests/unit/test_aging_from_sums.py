@@ -355,3 +355,21 @@ def test_batches_that_split_a_group_or_come_unsorted_leave_the_view_for_the_end(
     assert _text(unsorted.report(AS_OF, GroupBy.CLIENTE, MxnRates(RATES))) == _text(expected)
     with pytest.raises(ValueError, match="amounts"):
         unsorted.add_columns(("X",), ("x",), ("MXN",), (1,), [])
+
+
+def test_a_rate_with_many_decimals_that_makes_sums_round_leaves_the_view_for_the_end():
+    """Batch by batch the MXN sums are added in another order: past 28 digits Decimal
+    rounds, and the order would show in the last digit. Then the view is built at the
+    end, in one pass: the same digits as ``aging_from_sums``."""
+    buckets = AgingBuckets.parse("0,30,60,90")
+    rnd = random.Random(7)
+    sums = [(f"K{c:03d}", f"Cliente {c}", cur, 1,
+             *(D(rnd.randrange(1, 10**15)).scaleb(-6) if rnd.random() < 0.5 else None for _ in range(5)))
+            for c in range(300) for cur in ("MXN", "USD")]
+    rates = {"USD": D("17.123456789012345"), "EUR": D("19.5")}
+    expected = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, rates)
+    acc = AgingSums(buckets, MxnRates(rates))
+    for batch in _batches_by_group(sums, 8, 3):
+        acc.add_columns(*_columns(batch, len(buckets)))
+    assert acc._mxn is not None and not acc._mxn.usable
+    assert _text(acc.report(AS_OF, GroupBy.CLIENTE, MxnRates(rates))) == _text(expected)
