@@ -113,11 +113,12 @@ def test_bad_bucket_lists_are_refused_in_spanish(loaded, spec):
 def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, monkeypatch):
     """By customer on PostgreSQL the rows are streamed into the report a few at a time
     (``collection_reports._stream`` into ``domain.aging.AgingSums``); tiny chunks split
-    every customer's rows across chunks. On SQLite, where no credit is dated after the
-    fecha de corte, a helper thread computes the rows one customer id at a time
-    (``_sqlite_ranges``), so the report merges a range per customer. Same figures as the
-    domain, filtered or not, and the session goes on working after."""
-    from sqlalchemy import select
+    every customer's rows across chunks. Where no credit is dated after the fecha de
+    corte the report goes by ranges of customer ids, here one id each, and merges a range
+    per customer: on SQLite a helper thread computes them (``_sqlite_ranges``), on
+    PostgreSQL one statement streams them (``_pg_ranges``). Same figures as the domain,
+    filtered or not, and the session goes on working after."""
+    from sqlalchemy import select, text
 
     from cfdi_cobranza.db.models import Customer
     from cfdi_cobranza.domain import aging as domain_aging
@@ -125,7 +126,7 @@ def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, m
 
     monkeypatch.setattr(domain_aging, "CHUNK_ROWS", 3)
     monkeypatch.setattr(reports, "STREAM_ROWS", 2)
-    monkeypatch.setattr(reports, "SQLITE_RANGE_IDS", 1)
+    monkeypatch.setattr(reports, "RANGE_IDS", 1)
     items = open_items(generated.docs, generated.applications, AS_OF)
     some = sorted({i.rfc for i in items})[::2]
     with transaction(loaded) as s:
@@ -148,12 +149,16 @@ def test_sql_aging_by_customer_in_small_chunks_and_filtered(loaded, generated, m
         sqlite = s.get_bind().dialect.name == "sqlite"
         if sqlite:  # which threads run the statements
             driver.set_trace_callback(lambda _sql: threads.add(threading.current_thread().name))
+        settings = "SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')"
+        before = None if sqlite else s.execute(text(settings)).one()
         try:
             got = reports.aging(s, late, rates=RATES)
             filtered = reports.aging(s, late, buckets="15,45", rates=RATES, filters=Filters(customer_ids=ids))
         finally:
             if sqlite:
                 driver.set_trace_callback(None)
+        # PostgreSQL: the ranges' statement turns JIT and parallel workers off, then back.
+        assert sqlite or s.execute(text(settings)).one() == before
     assert not sqlite or "cobranza-aging-sqlite" in threads
     assert _shape(got) == _shape(_expected(generated, late))
     subset = aging_report([i for i in open_items(generated.docs, generated.applications, late) if i.rfc in some],
@@ -242,7 +247,7 @@ def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
     from cfdi_cobranza.domain.money import ZERO
     from cfdi_cobranza.services.portfolio import Filters
 
-    monkeypatch.setattr(reports, "SQLITE_RANGE_IDS", 1)
+    monkeypatch.setattr(reports, "RANGE_IDS", 1)
     late = _after_last_credit(loaded)
     with transaction(loaded) as s:
         if s.get_bind().dialect.name != "sqlite":
@@ -276,5 +281,5 @@ def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
         # Before the last payment, one range: the later credits are summed once.
         assert len(list(reports._sqlite_ranges(s, AS_OF, spec, None))) == 1 < len(ids)
         # Ids far apart widen the ranges instead of multiplying the statements.
-        monkeypatch.setattr(reports, "SQLITE_MAX_RANGES", 2)
+        monkeypatch.setattr(reports, "MAX_RANGES", 2)
         assert len(list(reports._sqlite_ranges(s, late, spec, None))) == 2
