@@ -292,14 +292,20 @@ def _aging(
         if asked is not None:  # asked too late for the helper: the connection is free now
             acc.set_rates(asked.result() if asked.done() else rates_to_mxn(session, acc.currencies, as_of, rates))
         return _finish(session, acc, as_of, grouping, filters, rates, detail)
-    if grouping is GroupBy.CLIENTE and _can_stream(session) and not _has_later_credits(session, as_of):
+    ranged = (
+        _pg_ranges_statement(session, as_of, spec, filters)
+        if grouping is GroupBy.CLIENTE and _can_stream(session) and not _has_later_credits(session, as_of)
+        else None
+    )
+    if ranged is not None:
         # PostgreSQL: one statement with a part per customer-id range, streamed; the server
         # computes a range while this process builds the one before (see _pg_ranges). The
         # MXN view is built at the end, as the stream keeps this process busy already
         # (looking the rates up first and building it range by range gained nothing).
         acc = AgingSums(spec)
-        for columns in _pg_ranges(session, as_of, spec, filters):
-            acc.add_columns(*columns)
+        with closing(_pg_ranges(session, ranged)) as ranges:
+            for columns in ranges:
+                acc.add_columns(*columns)
         final = rates_to_mxn(session, acc.currencies, as_of, rates)
         return _finish(session, acc, as_of, grouping, filters, final, detail)
     acc = AgingSums(spec)
@@ -334,7 +340,8 @@ def _aging(
 
 def aging_statement(
     session: Session, as_of: date, spec: AgingBuckets, grouping: GroupBy, filters: Filters | None,
-    *, id_range: bool = False, later_credits: bool | None = None, ids: tuple[int, int] | None = None,
+    *, id_range: bool = False, later_credits: bool | None = None,
+    ids: tuple[int | None, int | None] | None = None,
 ) -> Any:
     """The aging query: per group and currency, the documents and one sum per bucket.
 
@@ -370,8 +377,10 @@ def aging_statement(
     if ids is not None:
         if grouping is not GroupBy.CLIENTE:
             raise ValueError("ids is only for the report by customer")
-        stmt = stmt.where(Document.customer_id >= literal(ids[0], BigInteger()),
-                          Document.customer_id < literal(ids[1], BigInteger()))
+        if ids[0] is not None:
+            stmt = stmt.where(Document.customer_id >= literal(ids[0], BigInteger()))
+        if ids[1] is not None:
+            stmt = stmt.where(Document.customer_id < literal(ids[1], BigInteger()))
     stmt = stmt.group_by(key, Document.moneda)
     if grouping is GroupBy.CLIENTE:
         # One row per customer and currency: name the customers in the same query, with the
@@ -383,7 +392,10 @@ def aging_statement(
                        *(agg.c[f"b{i}"] for i in range(len(cols))))
                 .select_from(agg).join(Customer, Customer.id == agg.c.grp))
         if ids is not None:  # the same range of customers: PostgreSQL's merge join starts there
-            stmt = stmt.where(Customer.id >= literal(ids[0], BigInteger()), Customer.id < literal(ids[1], BigInteger()))
+            if ids[0] is not None:
+                stmt = stmt.where(Customer.id >= literal(ids[0], BigInteger()))
+            if ids[1] is not None:
+                stmt = stmt.where(Customer.id < literal(ids[1], BigInteger()))
         # In the report's order (name, key, currency; in code-point order, as Python
         # compares str: PostgreSQL's "C" collation, SQLite's BINARY): the database sorts
         # in C and the report's rows are built in that order, instead of being sorted in
@@ -459,7 +471,7 @@ def _driver_parts(session: Session, stmt: Any) -> tuple[str, dict[str, Any], lis
     return str(compiled), params, order
 
 
-def _stream(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
+def _stream(session: Session, stmt: Any) -> Generator[tuple[Any, ...], None, None]:
     """The rows of ``stmt`` as PostgreSQL sends them, on the session's connection.
 
     psycopg's ``Cursor.stream`` (libpq's chunked rows mode): the server executes the
@@ -573,40 +585,70 @@ def _id_ranges(session: Session) -> list[tuple[int, int]]:
     return list(pairwise([*range(low, high + 1, step), high + 1]))
 
 
-def _pg_ranges(
-    session: Session, as_of: date, spec: AgingBuckets, filters: Filters | None,
-) -> Iterator[_Columns]:
-    """The rows of the aging report by customer on PostgreSQL (no credit dated after
-    ``as_of``), one customer-id range at a time, by column.
+PG_MAX_PARAMETERS = 30_000
+"""Above this many parameters (a long list of customers in the filters, repeated in every
+range) the PostgreSQL report stays one query: psycopg sends at most 65,535."""
 
-    One statement, so one snapshot: the ranges' queries joined by ``UNION ALL``, each
-    with its range's number first. PostgreSQL runs them one after the other and sends
-    each range's rows as soon as it has grouped and sorted them, while this process
-    builds the range before; as one query, it sends nothing before it has grouped and
-    sorted all 100,000 customers.
+
+def _pg_ranges_statement(
+    session: Session, as_of: date, spec: AgingBuckets, filters: Filters | None,
+) -> Any | None:
+    """The statement ``_pg_ranges`` streams, or None when it would not pay (no customer,
+    one range) or would need too many parameters.
+
+    The ranges' queries joined by ``UNION ALL``, each with its range's number first: one
+    statement, so one snapshot. The first range has no lower bound and the last no upper
+    one, so customers added since the bounds were read are in the report too.
     """
+    bounds = _id_ranges(session)
+    if len(bounds) < 2:
+        return None
     parts = []
-    for k, ids in enumerate(_id_ranges(session)):
+    for k, (lo, hi) in enumerate(bounds):
+        ids = (None if k == 0 else lo, None if k == len(bounds) - 1 else hi)
         sub = aging_statement(session, as_of, spec, GroupBy.CLIENTE, filters, later_credits=False,
                               ids=ids).subquery()
         parts.append(select(literal(k, BigInteger()).label("r"), *sub.c))
-    if not parts:
-        return
+    per_part = len(parts[1].compile(dialect=session.get_bind().dialect,
+                                    compile_kwargs={"render_postcompile": True}).params)
+    if per_part * len(parts) > PG_MAX_PARAMETERS:
+        return None
+    return union_all(*parts)
+
+
+def _pg_ranges(session: Session, stmt: Any) -> Generator[_Columns, None, None]:
+    """The rows of the aging report by customer on PostgreSQL (no credit dated after the
+    fecha de corte), one customer-id range at a time, by column (``_pg_ranges_statement``).
+
+    PostgreSQL runs the ranges one after the other and sends each range's rows as soon as
+    it has grouped and sorted them, while this process builds the range before; as one
+    query, it sends nothing before it has grouped and sorted all 100,000 customers.
+    """
+    import psycopg
+
     # Without parallel workers: the ranges one after the other, in order (a Parallel
     # Append would interleave them), on one core of the server while this process uses
     # another. Without JIT: compiling the 16 parts' expressions cost ~120 ms before the
-    # first row. The settings are put back as they were for the rest of the transaction.
+    # first row. Local to the transaction, and put back after the statement.
     settings = {"max_parallel_workers_per_gather": "0", "jit": "off"}
     before = {name: str(session.scalar(select(func.current_setting(name)))) for name in settings}
     for name, value in settings.items():
         session.execute(select(func.set_config(name, value, True)))
+    driver: Any = session.connection().connection.driver_connection
+    rows = _stream(session, stmt)
     try:
-        for _r, group in groupby(_stream(session, union_all(*parts)), key=_FIRST):
+        for _r, group in groupby(rows, key=_FIRST):
             _rs, keys, names, monedas, docs, *sums = zip(*group, strict=True)
             yield keys, names, monedas, docs, [[ZERO if v is None else v for v in col] for col in sums]
     finally:
-        for name, value in before.items():
-            session.execute(select(func.set_config(name, value, True)))
+        # Ended early (an error of the caller, an interrupt): the stream holds psycopg's
+        # connection lock until it is closed, which also cancels the query.
+        rows.close()
+        if driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            for name, value in before.items():
+                session.execute(select(func.set_config(name, value, True)))
+        # Else the transaction failed (the caller raises its error) and its rollback
+        # undoes the local settings.
 
 
 _FIRST = itemgetter(0)

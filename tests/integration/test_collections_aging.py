@@ -283,3 +283,59 @@ def test_sqlite_driver_rows_are_what_core_reads(loaded, monkeypatch):
         # Ids far apart widen the ranges instead of multiplying the statements.
         monkeypatch.setattr(reports, "MAX_RANGES", 2)
         assert len(list(reports._sqlite_ranges(s, late, spec, None))) == 2
+
+
+def test_an_error_while_the_ranges_stream_reaches_the_caller(loaded, monkeypatch):
+    """PostgreSQL by ranges: an error of the caller mid-stream (here in the report's build)
+    comes out as itself, promptly; the stream is closed (it holds psycopg's connection
+    lock) and the session can be rolled back and used again. A long list of customers in
+    the filters, repeated in every range, keeps the report one query instead."""
+    import threading as th
+
+    from sqlalchemy import func, select
+
+    from cfdi_cobranza.db.models import Customer, Document
+    from cfdi_cobranza.domain.aging import AgingSums
+    from cfdi_cobranza.services.portfolio import Filters
+
+    late = _after_last_credit(loaded)
+    with transaction(loaded) as s:
+        if s.get_bind().dialect.name != "postgresql" or not reports._can_stream(s):
+            return  # SQLite: test_sql_aging_by_customer_in_small_chunks_and_filtered
+        ids = tuple(s.scalars(select(Customer.id)))
+    monkeypatch.setattr(reports, "RANGE_IDS", 1)
+    monkeypatch.setattr(reports, "STREAM_ROWS", 1)
+    calls = []
+    real = AgingSums.add_columns
+
+    def failing(self, *columns):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("falla a la mitad")
+        return real(self, *columns)
+
+    monkeypatch.setattr(AgingSums, "add_columns", failing)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with transaction(loaded) as s:
+                reports.aging(s, late, rates=RATES)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = th.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the report hung after an error mid-stream"
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError) and "mitad" in str(outcome[0])
+    monkeypatch.setattr(AgingSums, "add_columns", real)
+    with transaction(loaded) as s:
+        assert s.scalar(select(func.count()).select_from(Document)) > 0
+        spec = reports.resolve_buckets(s, None)
+        assert reports._pg_ranges_statement(s, late, spec, Filters(customer_ids=ids)) is not None
+        monkeypatch.setattr(reports, "PG_MAX_PARAMETERS", 10)
+        assert reports._pg_ranges_statement(s, late, spec, Filters(customer_ids=ids)) is None
+        got = reports.aging(s, late, rates=RATES, filters=Filters(customer_ids=ids))
+        full = reports.aging(s, late, rates=RATES)
+    assert _shape(got) == _shape(full)
