@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, Inexact, localcontext
@@ -587,17 +587,19 @@ class AgingSums:
         if len(self._rows) == start:
             return
         end = len(self._rows)
-        inner = [(a, b) for a, b in zip(self._edges[edges::2], self._edges[edges + 1::2], strict=True)
-                 if a >= start]
-        ordered = not any(_ROW_ORDER(self._rows[a]) >= _ROW_ORDER(self._rows[b]) for a, b in inner)
-        self._early_batch(start, end, ordered)
+        inner = [e for pair in zip(self._edges[edges::2], self._edges[edges + 1::2], strict=True)
+                 if pair[0] >= start for e in pair]
+        self._early_batch(start, end, _runs_in_order(self._rows, inner, _ROW_ORDER))
 
     def _early_batch(self, start: int, end: int, ordered: bool) -> None:
         """The MXN view of rows ``start:end`` if the rates have their currencies, else later."""
-        if self._mxn is not None and not self._mxn.usable:
+        if self._mxn is None or self._early is None:
+            self._pending.append((start, end, ordered))
+            return
+        if not self._mxn.usable:
             return
         rows = self._rows[start:end]
-        if self._mxn is None or self._early is None or not all(map(self._early.has, set(map(_MONEDA, rows)))):
+        if not all(map(self._early.has, set(map(_MONEDA, rows)))):
             self._pending.append((start, end, ordered))
             return
         self._mxn.add(rows, self._early, ordered)
@@ -666,8 +668,7 @@ class AgingSums:
         early = self._mxn if self._mxn is not None and not self._pending and self._mxn.agrees(rates) else None
         # Each chunk is sorted: when each chunk's last row comes before the next one's
         # first (the chunks came in order), they already are in the report's order.
-        if any(map(ge, map(_ROW_ORDER, map(filas.__getitem__, self._edges[0::2])),
-                   map(_ROW_ORDER, map(filas.__getitem__, self._edges[1::2])))):
+        if not _runs_in_order(filas, self._edges, _ROW_ORDER):
             filas.sort(key=_ROW_ORDER)  # the chunks' sorted runs are merged, not sorted again
         hundreds = list(map(_PARTICIPACION, filas))  # row total * 100, set by _add_chunk
         monedas = list(map(_MONEDA, filas))
@@ -689,8 +690,7 @@ class AgingSums:
         )
         total_mxn = AgingAmounts(grand, sum(self._docs.values()))
         filas_mxn = mxn.rows
-        if any(map(ge, map(_GROUP_ORDER, map(filas_mxn.__getitem__, mxn.edges[0::2])),
-                   map(_GROUP_ORDER, map(filas_mxn.__getitem__, mxn.edges[1::2])))):
+        if not _runs_in_order(filas_mxn, mxn.edges, _GROUP_ORDER):
             filas_mxn.sort(key=_GROUP_ORDER)
         g_hundreds = list(map(_PARTICIPACION, filas_mxn))  # group total * 100, set by _EarlyMxn
         deque(map(_SET_PARTICIPACION, filas_mxn, _divide(g_hundreds, [total_mxn.total] * len(g_hundreds))),
@@ -818,6 +818,13 @@ class _EarlyMxn:
         """Usable, and built with the rates ``rates`` has, digit for digit."""
         return self.usable and all(
             rates.has(cur) and rates.rate(cur).as_tuple() == rate.as_tuple() for cur, rate in self.used.items())
+
+
+def _runs_in_order(rows: Sequence[AgingRow], edges: Sequence[int], key: Callable[[AgingRow], Any]) -> bool:
+    """Whether sorted runs of ``rows`` are in order as they stand: ``edges`` holds, for each
+    place two runs meet, the index of the last row of one and of the first of the next."""
+    return not any(map(ge, map(key, map(rows.__getitem__, edges[0::2])),
+                       map(key, map(rows.__getitem__, edges[1::2]))))
 
 
 def _divide(hundreds: Sequence[Decimal], wholes: Sequence[Decimal]) -> list[Decimal]:

@@ -264,13 +264,13 @@ def _aging(
     spec = resolve_buckets(session, buckets)
     grouping = GroupBy.parse(group_by)
     postgres = session.get_bind().dialect.name == "postgresql"
+    later = _has_later_credits(session, as_of)  # live credits dated after the fecha de corte
     if grouping is GroupBy.CLIENTE and not postgres:
         # Customer keys are unique: one row per (key, currency), as the domain takes them.
         # SQLite: by customer-id ranges, each computed in a helper thread while this one
         # builds the rows of the previous, their MXN view included, with the rates looked
         # up first (see _sqlite_ranges); closed on any error, which stops the helper
         # before the session goes on.
-        later = _has_later_credits(session, as_of)
         acc = AgingSums(spec, rates_to_mxn(session, (), as_of, rates))  # the user's, no query
         asked: Future[MxnRates] | None = None
         asked_for: set[str] = set()  # a currency with no rate in the ledger is asked for once
@@ -294,7 +294,7 @@ def _aging(
         return _finish(session, acc, as_of, grouping, filters, rates, detail)
     ranged = (
         _pg_ranges_statement(session, as_of, spec, filters)
-        if grouping is GroupBy.CLIENTE and _can_stream(session) and not _has_later_credits(session, as_of)
+        if grouping is GroupBy.CLIENTE and _can_stream(session) and not later
         else None
     )
     if ranged is not None:
@@ -306,10 +306,9 @@ def _aging(
         with closing(_pg_ranges(session, ranged)) as ranges:
             for columns in ranges:
                 acc.add_columns(*columns)
-        final = rates_to_mxn(session, acc.currencies, as_of, rates)
-        return _finish(session, acc, as_of, grouping, filters, final, detail)
+        return _finish(session, acc, as_of, grouping, filters, rates, detail)
     acc = AgingSums(spec)
-    stmt = aging_statement(session, as_of, spec, grouping, filters)
+    stmt = aging_statement(session, as_of, spec, grouping, filters, later_credits=later)
     if grouping is GroupBy.CLIENTE:
         if _can_stream(session):
             # Streamed: the rows are built into the report as PostgreSQL sends them, while
@@ -340,16 +339,16 @@ def _aging(
 
 def aging_statement(
     session: Session, as_of: date, spec: AgingBuckets, grouping: GroupBy, filters: Filters | None,
-    *, id_range: bool = False, later_credits: bool | None = None,
-    ids: tuple[int | None, int | None] | None = None,
+    *, later_credits: bool | None = None, ids: tuple[Any, Any] | None = None,
 ) -> Any:
     """The aging query: per group and currency, the documents and one sum per bucket.
 
     By customer its rows are what ``domain.aging.AgingSums`` takes: (key, display name,
     currency, documents, sums...); by other groupings (group value, currency, documents,
-    sums...), merged in ``_aging``. ``id_range`` (by customer) limits it to the customers
-    with ``desde_id <= id < hasta_id``, two parameters set when it is executed (0 here).
-    ``later_credits``: see ``_balance``.
+    sums...), merged in ``_aging``. ``ids`` (by customer) limits it to the customers with
+    ``lo <= id < hi``, each bound a number, a bound parameter or None (no bound): a range
+    of ix_document_open_aging, whose leading column is the customer. ``later_credits``:
+    see ``_balance``.
     """
     saldo, later, where = _balance(session, as_of, later_credits)
     key = _group_expr(grouping).label("grp")
@@ -368,19 +367,10 @@ def aging_statement(
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
     need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
     stmt = apply_filters(_join(stmt, need), filters).where(*where)
-    if id_range:
-        if grouping is not GroupBy.CLIENTE:
-            raise ValueError("id_range is only for the report by customer")
-        # On the leading column of ix_document_open_aging: a range of that index.
-        stmt = stmt.where(Document.customer_id >= bindparam("desde_id", 0, type_=BigInteger()),
-                          Document.customer_id < bindparam("hasta_id", 0, type_=BigInteger()))
     if ids is not None:
         if grouping is not GroupBy.CLIENTE:
             raise ValueError("ids is only for the report by customer")
-        if ids[0] is not None:
-            stmt = stmt.where(Document.customer_id >= literal(ids[0], BigInteger()))
-        if ids[1] is not None:
-            stmt = stmt.where(Document.customer_id < literal(ids[1], BigInteger()))
+        stmt = stmt.where(*_in_range(Document.customer_id, ids))
     stmt = stmt.group_by(key, Document.moneda)
     if grouping is GroupBy.CLIENTE:
         # One row per customer and currency: name the customers in the same query, with the
@@ -392,10 +382,7 @@ def aging_statement(
                        *(agg.c[f"b{i}"] for i in range(len(cols))))
                 .select_from(agg).join(Customer, Customer.id == agg.c.grp))
         if ids is not None:  # the same range of customers: PostgreSQL's merge join starts there
-            if ids[0] is not None:
-                stmt = stmt.where(Customer.id >= literal(ids[0], BigInteger()))
-            if ids[1] is not None:
-                stmt = stmt.where(Customer.id < literal(ids[1], BigInteger()))
+            stmt = stmt.where(*_in_range(Customer.id, ids))
         # In the report's order (name, key, currency; in code-point order, as Python
         # compares str: PostgreSQL's "C" collation, SQLite's BINARY): the database sorts
         # in C and the report's rows are built in that order, instead of being sorted in
@@ -405,14 +392,19 @@ def aging_statement(
     return stmt
 
 
+def _in_range(column: Any, ids: tuple[Any, Any]) -> list[Any]:
+    """``lo <= column < hi`` for the bounds that are not None (numbers bound as BIGINT)."""
+    lo, hi = (literal(v, BigInteger()) if isinstance(v, int) else v for v in ids)
+    return ([] if lo is None else [column >= lo]) + ([] if hi is None else [column < hi])
+
+
 def _finish(
     session: Session, acc: AgingSums, as_of: date, grouping: GroupBy, filters: Filters | None,
-    rates: MxnRates | Mapping[str, Decimal] | None, detail: bool,
+    rates: Mapping[str, Decimal] | None, detail: bool,
 ) -> AgingReport:
-    """The report from its sums, with the rates of the currencies they have (``rates``:
-    the user's, or all of them already looked up)."""
+    """The report from its sums, with the rates of the currencies they have."""
     currencies = acc.currencies
-    mx = rates if isinstance(rates, MxnRates) else rates_to_mxn(session, currencies, as_of, rates)
+    mx = rates_to_mxn(session, currencies, as_of, rates)
     mx.require(currencies)
     report = acc.report(as_of, grouping, mx)
     if detail:
@@ -504,7 +496,7 @@ def _sqlite_ranges(
     halves of this report cost about the same: SQLite's grouping, joining and sorting
     (~0.7 s for 1,000,000 documents) and building the report's objects in Python
     (~0.7 s). So a helper thread runs the query for one range of customer ids after
-    another (``aging_statement(id_range=True)``, a range of ix_document_open_aging), while
+    another (``aging_statement(ids=...)``, a range of ix_document_open_aging), while
     this thread builds the rows of the range before, and their MXN view once the helper
     has looked up the rates (``requests``, see ``_aging``): docs/benchmarks.md.
 
@@ -517,7 +509,8 @@ def _sqlite_ranges(
     """
     if later is None:
         later = _has_later_credits(session, as_of)
-    stmt = aging_statement(session, as_of, spec, GroupBy.CLIENTE, filters, id_range=True, later_credits=later)
+    ids = (bindparam("desde_id", 0, type_=BigInteger()), bindparam("hasta_id", 0, type_=BigInteger()))
+    stmt = aging_statement(session, as_of, spec, GroupBy.CLIENTE, filters, later_credits=later, ids=ids)
     sql, params, order = _driver_parts(session, stmt)
     if order is None:  # pragma: no cover - sqlite3 is positional
         raise RuntimeError("sqlite3 takes positional parameters")
@@ -549,9 +542,9 @@ def _json_rows(sql: str, buckets: int) -> str:
     [key, name, currency, documents, sums...], in the rows' order as SQLite feeds a
     subquery's ORDER BY to an aggregate (expected, not documented before SQLite 3.44's
     ORDER BY in aggregates: ``AgingSums`` sorts each chunk anyway, so another order would
-    only cost time). A sum of Money is an integer of
-    millionths, an empty bucket null; a float (never written by this program) would be
-    a JSON number with a point, which ``_not_exact`` refuses as Money's reader does."""
+    only cost time). A sum of Money is an integer of millionths, an empty bucket null; a
+    float (never written by this program) would be a JSON number with a point, which
+    ``_not_exact`` refuses as Money's reader does."""
     sums = ", ".join(f"b{i}" for i in range(buckets))
     return f"SELECT json_group_array(json_array(clave, nombre, moneda, n, {sums})) FROM ({sql})"
 
