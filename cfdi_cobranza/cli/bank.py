@@ -17,7 +17,7 @@ from cfdi_cobranza.cli.common import (
     json_option,
     pass_app,
 )
-from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.services import banking
 
@@ -62,7 +62,6 @@ def bank_group() -> None:
 def bank_import(app: AppContext, file: Path, fmt: str, mapping: str | None, account: str, currency: str,
                 as_json: bool) -> int:
     """Importa los depósitos de un estado de cuenta (idempotente)."""
-    migrate(app.engine)
     preset = "generico" if fmt == "csv" else fmt
     with transaction(app.engine) as session:
         result = banking.import_statement(session, file.read_bytes(), preset, cuenta=account,

@@ -1,4 +1,4 @@
-"""What every command shares: the database, JSON vs Spanish output, exit codes.
+"""What every command shares: the database, JSON vs Spanish output, exit codes, options.
 
 Exit codes: 0 all good, 1 some item refused or failed (details in the output),
 2 usage error. A ``CobranzaError`` is printed as its Spanish message; anything
@@ -7,18 +7,29 @@ unexpected is reported without a traceback (set ``COBRANZA_DEBUG=1`` to see one)
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import Engine
 
 from cfdi_cobranza.config import Settings
-from cfdi_cobranza.db.session import make_engine
+from cfdi_cobranza.db.session import make_engine, migrate, require_current_schema, transaction
+from cfdi_cobranza.domain.money import MoneyError, parse_amount
+from cfdi_cobranza.domain.period import DateRange, parse_date
+from cfdi_cobranza.errors import CobranzaError, ValidationError
+from cfdi_cobranza.reports.export import Format, Report, render
+from cfdi_cobranza.services.clock import system_clock
+from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.portfolio import Filters, local_date
 
 EXIT_OK = 0
 EXIT_ITEMS_FAILED = 1
@@ -36,9 +47,22 @@ class AppContext:
 
     @property
     def engine(self) -> Engine:
+        """The database; refused (exit 1, in Spanish) unless its schema is current."""
+        if self._engine is None:
+            engine = make_engine(self.settings.database_url)
+            try:
+                require_current_schema(engine)
+            except CobranzaError:
+                engine.dispose()
+                raise
+            self._engine = engine
+        return self._engine
+
+    def migrate(self) -> list[str]:
+        """Bring the schema to the newest revision: only ``init`` and ``serve`` do this."""
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
-        return self._engine
+        return migrate(self._engine)
 
     def close(self) -> None:
         """Return the pool's connections (a PostgreSQL server counts them)."""
@@ -88,3 +112,119 @@ def table(rows: list[list[str]], headers: list[str], right: set[int] | None = No
     lines = [fmt(headers), "  ".join("-" * w for w in widths)]
     lines.extend(fmt(r) for r in rows)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- options of the collections commands
+
+
+def date_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """A date as dd/mm/aaaa or aaaa-mm-dd (the collections commands; see also ``parse_date_option``)."""
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.message, param=param) from None
+
+
+def amount_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return parse_amount(value.replace(",", ""), allow_negative=True)
+    except MoneyError:
+        raise click.BadParameter(f"importe inválido «{value}»; use por ejemplo 1500.00.", param=param) from None
+
+
+def today() -> date:
+    return local_date(system_clock())
+
+
+def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--user", "actor", default=lambda: os.environ.get("COBRANZA_USER", "cli"),
+                        show_default="COBRANZA_USER o «cli»", help="Usuario que firma la operación.")(f)
+
+
+def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as-of", "as_of", callback=date_option, metavar="FECHA",
+                        help="Fecha de corte (dd/mm/aaaa o aaaa-mm-dd); hoy si se omite.")(f)
+
+
+def range_options(required: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--to", "hasta", callback=date_option, required=required, metavar="FECHA",
+                         help="Fecha final.")(f)
+        return click.option("--from", "desde", callback=date_option, required=required, metavar="FECHA",
+                            help="Fecha inicial.")(f)
+    return deco
+
+
+def date_range(desde: date | None, hasta: date | None) -> DateRange:
+    if desde is None or hasta is None:
+        raise click.UsageError("indique --from y --to.")
+    return DateRange(desde, hasta)  # an inverted range is a ValidationError: exit 1
+
+
+_FILTERS = (("empresa", "RFC de la empresa emisora."), ("sucursal", "Sucursal."),
+            ("clasificacion", "Clasificación del cliente."), ("zona", "Zona del cliente."), ("vendedor", "Vendedor."))
+
+
+def filters_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--customer RFC`` (repeatable), ``--vendedor``, ``--zona``, ``--clasificacion``, ``--sucursal`` and
+    ``--empresa``, handed to the command as one ``filters`` argument: the services' ``Filters``, or ``None``
+    when no option restricts the portfolio. An unknown customer is refused (exit 1)."""
+
+    @functools.wraps(f)
+    def command(*args: Any, customers: tuple[str, ...], **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name, _help in _FILTERS}
+        filters = None
+        if customers:
+            app = click.get_current_context().find_object(AppContext)
+            assert app is not None
+            with transaction(app.engine) as session:
+                ids = tuple(find_customer(session, rfc).id for rfc in customers)
+            filters = Filters(customer_ids=ids, **values)
+        elif any(values.values()):
+            filters = Filters(**values)
+        return f(*args, filters=filters, **kwargs)
+
+    for name, help_text in _FILTERS:
+        command = click.option(f"--{name}", name, metavar="TEXTO",
+                               help=f"Solo {help_text[0].lower()}{help_text[1:]}")(command)
+    return click.option("--customer", "customers", multiple=True, metavar="RFC",
+                        help="Solo este cliente (se puede repetir).")(command)
+
+
+def output_options_for(formats: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format`` (one of ``formats``), ``--out ARCHIVO`` and ``--json``."""
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVO",
+                         help="Escribe el reporte en este archivo.")(f)
+        f = click.option("--format", "fmt", type=click.Choice(formats), default=None,
+                         help="Formato de salida (por omisión: table, o el de la extensión de --out).")(f)
+        return json_option(f)
+    return deco
+
+
+output_options = output_options_for([x.value for x in Format])
+
+
+def emit_report(report: Report, fmt: str | None, out: Path | None, as_json: bool) -> int:
+    if as_json:
+        fmt = "json"
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out else ""
+        fmt = suffix if suffix in ("csv", "xlsx", "json") else "table"
+    kind = Format.parse(fmt)
+    data = render(report, kind)
+    if out is None:
+        if kind is Format.XLSX:
+            raise click.UsageError("el formato xlsx necesita --out ARCHIVO.")
+        click.echo(data.decode("utf-8-sig"), nl=False)
+        return EXIT_OK
+    out.write_bytes(data)
+    if not as_json:
+        click.echo(f"Reporte escrito en {out} ({kind.value}).", err=True)
+    else:
+        emit_json({"archivo": str(out), "formato": kind.value, **report.payload})
+    return EXIT_OK

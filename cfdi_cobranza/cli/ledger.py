@@ -14,7 +14,7 @@ from cfdi_cobranza.cli.common import (
     pass_app,
     table,
 )
-from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.services import ledger
 
@@ -29,7 +29,7 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
     """Crea o actualiza la base de datos (idempotente)."""
     from cfdi_cobranza.services.importing import backfill_pagos_facts
 
-    heads = migrate(app.engine)
+    heads = app.migrate()
     out: dict[str, object] = {"database": app.engine.url.render_as_string(hide_password=True), "revision": heads}
     # Invoices imported before revision 0010 get what issuing their REPs reads (once).
     out["facturas_preparadas"] = prepared = backfill_pagos_facts(app.engine)
@@ -59,7 +59,6 @@ def import_cmd(app: AppContext, paths: tuple[str, ...], no_verify: bool, as_json
     from cfdi_cobranza.cfdi.sources import iter_paths
     from cfdi_cobranza.services.importing import Importer
 
-    migrate(app.engine)
     settings = app.settings
     importer = Importer(app.engine, settings, verify=not no_verify,
                         extra_cert_dirs=[settings.instance_path / "sandbox"])
@@ -141,7 +140,6 @@ def company_group() -> None:
 @pass_app
 def company_add(app: AppContext, rfc: str, nombre: str | None, regimen: str | None, cp: str | None, as_json: bool) -> int:
     """Registra una empresa."""
-    migrate(app.engine)
     with transaction(app.engine) as session:
         company = ledger.add_company(session, rfc, nombre, regimen, cp)
         data = {"id": company.id, "rfc": company.rfc, "nombre": company.nombre}

@@ -19,7 +19,12 @@ COMMAND_MODULES = [
     "cfdi_cobranza.cli.ledger",
     "cfdi_cobranza.cli.payments",
     "cfdi_cobranza.cli.reps",
-    "cfdi_cobranza.cli.collections",
+    "cfdi_cobranza.cli.reports",
+    "cfdi_cobranza.cli.followups",
+    "cfdi_cobranza.cli.customers",
+    "cfdi_cobranza.cli.credit",
+    "cfdi_cobranza.cli.debts",
+    "cfdi_cobranza.cli.letters",
     "cfdi_cobranza.cli.users",
 ]
 

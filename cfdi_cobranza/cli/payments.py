@@ -16,7 +16,7 @@ from cfdi_cobranza.cli.common import (
     pass_app,
     table,
 )
-from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.services import payments as svc
@@ -82,7 +82,6 @@ def payment_add(app: AppContext, customer: str, company: str | None, when: str, 
                      rfc_emisor_cta_ben=beneficiary_bank_rfc, cta_beneficiario=account, caja=box, notas=notes)
         for i, amount in enumerate(amounts)
     ]
-    migrate(app.engine)
     with transaction(app.engine) as session:
         settlement = svc.register_settlement(session, parts, actor="cli")
         data: dict[str, Any] = {"settlement_id": settlement.id, "payment_ids": [p.id for p in settlement.payments],
@@ -191,7 +190,6 @@ def box_group() -> None:
 @pass_app
 def box_add(app: AppContext, name: str, kind: str, bank: str | None, account: str | None, currency: str) -> int:
     """Registra una caja o cuenta."""
-    migrate(app.engine)
     with transaction(app.engine) as session:
         svc.add_cash_box(session, name, kind, bank, account, currency.upper())
     click.echo(f"Caja registrada: {name}.")

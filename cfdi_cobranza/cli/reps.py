@@ -18,7 +18,7 @@ from cfdi_cobranza.cli.common import (
     pass_app,
     table,
 )
-from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
@@ -32,7 +32,6 @@ def _stamper(app: AppContext) -> stamping.Stamper:
 
     settings = app.settings
     box = SecretBox.for_instance(settings.instance_path)
-    migrate(app.engine)  # the PAC chosen in Configuración lives in the database (env COBRANZA_PAC wins)
     with transaction(app.engine) as session:
         pac = pac_for(session, box, settings.instance_path)
     return stamping.Stamper(app.engine, pac, box, actor="cli", deadline_day=settings.rep_deadline_day)
@@ -84,7 +83,6 @@ def rep_issue(app: AppContext, payment_ids: tuple[int, ...], all_pending: bool, 
     """Emite, firma y timbra el REP de un pago (o de varios pagos del mismo cliente)."""
     if bool(payment_ids) == all_pending:
         raise click.UsageError("Indique PAYMENT_ID(s) o --all-pending.")
-    migrate(app.engine)
     if all_pending:
         warm_up()  # a month-end run: compile and load everything now, then gc.freeze()
     stamper = _stamper(app)
@@ -254,7 +252,6 @@ def company_csd(app: AppContext, rfc: str, cer: Path, key_path: Path, as_json: b
     password = os.environ.get("COBRANZA_CSD_PASSWORD")
     if password is None:
         password = click.prompt("Contraseña de la llave privada", hide_input=True)
-    migrate(app.engine)
     with transaction(app.engine) as session:
         csd = stamping.register_csd(session, rfc, cer.read_bytes(), key_path.read_bytes(), password,
                                     SecretBox.for_instance(app.settings.instance_path), today=date.today())

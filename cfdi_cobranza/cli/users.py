@@ -16,7 +16,7 @@ import click
 
 from cfdi_cobranza.cli.common import EXIT_OK, AppContext, emit_json, json_option, pass_app, table
 from cfdi_cobranza.db.models.users import User
-from cfdi_cobranza.db.session import migrate, transaction
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import users as users_service
 
@@ -43,7 +43,6 @@ def user_add(app: AppContext, username: str, role: str, full_name: str | None, a
     password = os.environ.get("COBRANZA_USER_PASSWORD")
     if not password:
         password = click.prompt("Contraseña", hide_input=True, confirmation_prompt="Repita la contraseña")
-    migrate(app.engine)
     with transaction(app.engine) as session:
         user = users_service.add_user(session, username, password, role, full_name, actor="cli")
         out = {"username": user.username, "role": user.role, "full_name": user.full_name}
@@ -105,7 +104,6 @@ def user_password(app: AppContext, username: str, as_json: bool) -> int:
     Quita el bloqueo por intentos fallidos y cierra las sesiones web abiertas del usuario.
     """
     password = _new_password()
-    migrate(app.engine)
     with transaction(app.engine) as session:
         user = users_service.reset_password(session, username, password, actor="cli")
         out = _user_out(user)
@@ -123,7 +121,6 @@ def user_password(app: AppContext, username: str, as_json: bool) -> int:
 @pass_app
 def user_role(app: AppContext, username: str, role: str, as_json: bool) -> int:
     """Cambia el rol de USERNAME a ROL (siempre queda al menos un administrador activo)."""
-    migrate(app.engine)
     with transaction(app.engine) as session:
         before = users_service.get_user(session, username).role
         user = users_service.set_role(session, username, role, actor="cli")
@@ -139,7 +136,6 @@ def user_role(app: AppContext, username: str, role: str, as_json: bool) -> int:
 
 
 def _set_active(app: AppContext, username: str, active: bool, as_json: bool) -> int:
-    migrate(app.engine)
     with transaction(app.engine) as session:
         before = users_service.get_user(session, username).active
         user = users_service.set_active(session, username, active, actor="cli")
@@ -185,7 +181,6 @@ def token_group() -> None:
 @pass_app
 def token_create(app: AppContext, name: str, role: str, as_json: bool) -> int:
     """Crea un token de API; se muestra una sola vez."""
-    migrate(app.engine)
     with transaction(app.engine) as session:
         token, clear = users_service.create_token(session, name, role, created_by="cli")
         out = {"id": token.id, "name": token.name, "role": token.role, "token": clear}
@@ -241,7 +236,7 @@ def serve_cmd(app: AppContext, host: str, port: int) -> int:
     from cfdi_cobranza.warmup import warm_up
     from web import create_app
 
-    migrate(app.engine)
+    app.migrate()
     flask_app = create_app({"DATABASE_URL": app.settings.database_url})
 
     warm_up()  # before the first request: schemas compiled, start-up objects frozen

@@ -89,3 +89,24 @@ def migrate(engine: Engine) -> list[str]:
             # for per-customer reports; optimize gathers them when they are stale.
             conn.exec_driver_sql("PRAGMA optimize")
         return heads
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse, in Spanish, a database whose schema is not at the newest revision (or is empty).
+
+    Only ``cobranza init`` and ``serve`` migrate; every other command reads through this
+    check, so an update never changes the schema behind the user's back. A SQLite file
+    that does not exist is not created.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current: set[str] = set()
+    database = engine.url.database or ":memory:"
+    if engine.dialect.name != "sqlite" or database == ":memory:" or Path(database).exists():
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != set(ScriptDirectory.from_config(alembic_config(engine)).get_heads()):
+        raise ConfigurationError(
+            "La base de datos está vacía o no está al día con esta versión. "
+            "Ejecute «cobranza init» para crearla o actualizarla.", code="BD_SIN_ACTUALIZAR")

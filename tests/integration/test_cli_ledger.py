@@ -16,9 +16,17 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
+def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("COBRANZA_INSTANCE", str(tmp_path / "instance"))
     return ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+
+
+@pytest.fixture
+def db(fresh, capsys):
+    """A database created by ``cobranza init``: no other command migrates."""
+    assert main([*fresh, "init"]) == 0
+    capsys.readouterr()
+    return fresh
 
 
 def run_json(capsys, argv):
@@ -27,9 +35,9 @@ def run_json(capsys, argv):
     return code, json.loads(out)
 
 
-def test_init_is_idempotent(db, capsys):
-    assert main([*db, "init"]) == 0
-    assert main([*db, "init"]) == 0
+def test_init_is_idempotent(fresh, capsys):
+    assert main([*fresh, "init"]) == 0
+    assert main([*fresh, "init"]) == 0
     assert "Base de datos lista" in capsys.readouterr().out
 
 
@@ -93,11 +101,58 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     bad.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
     env = {**os.environ, "COBRANZA_INSTANCE": str(tmp_path / "i")}
     env.pop("COBRANZA_DEBUG", None)
+    db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    subprocess.run([sys.executable, "-m", "cfdi_cobranza", *db, "init"], check=True, capture_output=True, env=env,
+                   timeout=60)
     proc = subprocess.run(
-        [sys.executable, "-m", "cfdi_cobranza", "--db", f"sqlite:///{tmp_path / 'x.db'}", "import", str(bad)],
+        [sys.executable, "-m", "cfdi_cobranza", *db, "import", str(bad)],
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "RECHAZADO" in proc.stdout
     assert "root:" not in proc.stdout  # /etc/passwd never read
+
+
+def _revision(url):
+    from alembic.runtime.migration import MigrationContext
+
+    from cfdi_cobranza.db.session import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("argv", [["documents"], ["report", "aging", "--customer", "AAA010101AAA"],
+                                  ["user", "list"], ["rep", "pending"]])
+def test_only_init_creates_the_database(fresh, tmp_path, capsys, argv):
+    assert main([*fresh, *argv]) == 1
+    err = capsys.readouterr().err
+    assert "BD_SIN_ACTUALIZAR" in err and "Ejecute «cobranza init»" in err and "Traceback" not in err
+    assert not (tmp_path / "c.db").exists()  # not even an empty file
+    code, data = run_json(capsys, [*fresh, *argv, "--json"])
+    assert code == 1 and data["error"]["code"] == "BD_SIN_ACTUALIZAR"
+
+
+def test_a_database_behind_is_refused_untouched_until_init(fresh, capsys):
+    from alembic import command
+
+    from cfdi_cobranza.db.session import alembic_config, make_engine
+
+    url = fresh[1]
+    engine = make_engine(url)
+    command.upgrade(alembic_config(engine), "0009")
+    engine.dispose()
+    code, data = run_json(capsys, [*fresh, "customers", "--json"])
+    assert code == 1
+    assert data["error"]["code"] == "BD_SIN_ACTUALIZAR"
+    assert "Ejecute «cobranza init»" in data["error"]["message"]
+    assert _revision(url) == ("0009",)  # nothing migrated behind the user's back
+    assert main([*fresh, "init"]) == 0
+    capsys.readouterr()
+    code, data = run_json(capsys, [*fresh, "customers", "--json"])
+    assert code == 0 and data == {"customers": []}
