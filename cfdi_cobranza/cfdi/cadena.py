@@ -1,8 +1,9 @@
 """Cadena original of a CFDI (4.0, 3.3) and of its TimbreFiscalDigital (1.1, 1.0).
 
-The cadena is what the Sello signs. It is produced by the SAT's own XSLT applied to the
-**original** parsed tree: re-serialising the document first can change what the XSLT
-sees (namespaces of unknown complements, whitespace) and break valid seals. The SAT
+The cadena is what the Sello signs, computed on the **original** parsed tree:
+re-serialising the document first can change what the XSLT sees (namespaces of unknown
+complements, whitespace) and break valid seals. ``cadena_directa`` writes it for the
+CFDI 4.0 and TFD 1.1 it covers; everything else runs the SAT's own XSLT. The SAT
 stylesheets are declared ``version="2.0"`` but only use XSLT 1.0 constructs, so
 libxslt runs them; the tests check the result against real, PAC-stamped seals.
 

@@ -1,7 +1,8 @@
 """Verification of the two seals of a stamped CFDI.
 
 * The issuer's ``Sello`` is checked with the certificate embedded in ``Certificado``
-  over the cadena original (SAT XSLT on the original tree), SHA-256 for 4.0 and 3.3.
+  over the cadena original of the original tree (``cadena.cadena_original``: the direct
+  writer where it covers the document, else the SAT XSLT), SHA-256 for 4.0 and 3.3.
   ``NoCertificado`` must be that certificate's serial. A failure means the document was
   altered after sealing and is refused.
 * The PAC/SAT ``SelloSAT`` is checked over the TFD cadena when the certificate named by

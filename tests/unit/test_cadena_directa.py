@@ -3,11 +3,13 @@
 Every CFDI 4.0 of the test data (real third-party files, SAT samples, the PAC's
 rejection suite, our golden REPs) and edge cases built for it: the direct cadena is
 either the XSLT's string exactly or ``None`` (then ``cadena_original`` runs the XSLT).
+The stylesheets it transcribes are pinned by SHA-256: a SAT revision fails here first.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from cfdi_cobranza.cfdi.cadena import (
     cadena_tfd_xslt,
 )
 from cfdi_cobranza.cfdi.cadena_directa import CFDI, PAGO20, TFD, cadena_40, cadena_tfd_11
+from cfdi_cobranza.cfdi.schema import xsd_dir
 
 TESTS = Path(__file__).resolve().parents[1]
 FILES = sorted([*TESTS.glob("data/**/*.xml"), *TESTS.glob("golden/**/*.xml")])
@@ -40,6 +43,30 @@ def _roots() -> list[tuple[str, etree._Element]]:
 
 
 ROOTS = _roots()
+
+# What cadena_directa.py writes by hand, file by file (paths under xsd/, or COBRANZA_XSD_DIR).
+TRANSCRIBED = {
+    "4/cadenaoriginal_4_0/cadenaoriginal_4_0.xslt":  # the CFDI 4.0 nodes and which complements
+        "885e497a4d68d9eb40ec3fc7c9ba36e3153122c2007158c6d4fefa22ed09e971",
+    "2/cadenaoriginal_2_0/utilerias.xslt":  # Requerido, Opcional: "|" + normalize-space
+        "4df421ef981d48d4a7861777f2bd30299eb0c5c3035ad27880fdb1f91cda0f6b",
+    "Pagos/Pagos20.xslt":
+        "f1a4166b476198d458082c2d3ad39749115bb1c859e6e85e2224c34b6397a7f9",
+    "TimbreFiscalDigital/cadenaoriginal_TFD_1_1.xslt":
+        "60af3e60a812e28c2a5d070d3ef0a5bca2e3726a35cc20dec62850bae56a4e1f",
+}
+
+
+def test_the_stylesheets_it_transcribes_are_the_pinned_ones() -> None:
+    base = xsd_dir()
+    changed = sorted(name for name, digest in TRANSCRIBED.items()
+                     if hashlib.sha256((base / name).read_bytes()).hexdigest() != digest)
+    assert not changed, (
+        f"The SAT stylesheets {changed} under {base} are not the ones cfdi_cobranza/cfdi/cadena_directa.py "
+        "transcribes, so imported seals could be checked (and REPs signed) against a cadena the SAT no longer "
+        "computes. Compare the old and new XSLT, bring the attribute and child lists of cadena_directa.py in "
+        "line (or make cadena.cadena_original/cadena_tfd run the XSLT alone until someone does), run this file "
+        "against the new stylesheets and only then pin their SHA-256 here.")
 
 
 def test_every_cfdi40_of_the_test_data_matches_the_xslt() -> None:
