@@ -90,6 +90,15 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
 
 
+def reply(as_json: bool, payload: Any, text: str) -> int:
+    """A command's answer: ``payload`` as one JSON document with ``--json``, else ``text``."""
+    if as_json:
+        emit_json(payload)
+    else:
+        click.echo(text)
+    return EXIT_OK
+
+
 def parse_date_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None

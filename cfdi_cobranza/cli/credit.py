@@ -14,6 +14,7 @@ from cfdi_cobranza.cli.common import (
     emit_json,
     json_option,
     pass_app,
+    reply,
     table,
 )
 from cfdi_cobranza.db.session import transaction
@@ -72,21 +73,14 @@ def authorize_request(app: AppContext, rfc: str, amount: Decimal, currency: str,
     with transaction(app.engine) as s:
         data = credit.request_authorization(s, rfc, amount, currency, actor=actor, tipo=tipo, plazo_dias=plazo,
                                             motivo=motivo)
-    if as_json:
-        emit_json({"autorizacion": data})
-    else:
-        click.echo(f"Solicitud {data['id']} registrada ({data['nivel']}).")
-    return EXIT_OK
+    return reply(as_json, {"autorizacion": data}, f"Solicitud {data['id']} registrada ({data['nivel']}).")
 
 
 def _decide(app: AppContext, request_id: int, grant: bool, actor: str, motivo: str | None, as_json: bool) -> int:
     with transaction(app.engine) as s:
         data = credit.decide_authorization(s, request_id, grant=grant, username=actor, motivo=motivo)
-    if as_json:
-        emit_json({"autorizacion": data})
-    else:
-        click.echo(f"Solicitud {request_id} {data['estado']} por {data['resuelta_por']} ({data['rol']}).")
-    return EXIT_OK
+    return reply(as_json, {"autorizacion": data},
+                 f"Solicitud {request_id} {data['estado']} por {data['resuelta_por']} ({data['rol']}).")
 
 
 @authorize_group.command("grant")

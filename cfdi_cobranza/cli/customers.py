@@ -17,6 +17,7 @@ from cfdi_cobranza.cli.common import (
     json_option,
     pass_app,
     range_options,
+    reply,
     table,
     today,
 )
@@ -127,11 +128,7 @@ def customer_note(app: AppContext, rfc: str, text: str, actor: str, as_json: boo
     """Agrega una nota fechada y firmada a la hoja de notas (no se edita ni se borra)."""
     with transaction(app.engine) as s:
         note = credit.add_note(s, rfc, text, author=actor)
-    if as_json:
-        emit_json({"nota": note})
-    else:
-        click.echo(f"Nota {note['id']} agregada.")
-    return EXIT_OK
+    return reply(as_json, {"nota": note}, f"Nota {note['id']} agregada.")
 
 
 @customer_group.command("summary")

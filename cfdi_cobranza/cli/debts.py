@@ -16,6 +16,7 @@ from cfdi_cobranza.cli.common import (
     emit_json,
     json_option,
     pass_app,
+    reply,
     table,
     today,
 )
@@ -51,11 +52,8 @@ def debt_add(app: AppContext, rfc: str, tipo: str, amount: Decimal, currency: st
         data = credit.register_debt_document(
             s, rfc, tipo=tipo, importe=amount, moneda=currency.upper(), fecha=fecha, fecha_cobro=cobro,
             numero=numero, banco=banco, payment_id=payment_id, complement_uuid=complement, actor=actor).to_dict()
-    if as_json:
-        emit_json({"documento": data})
-    else:
-        click.echo(f"Documento {data['id']} ({data['tipo_etiqueta']}) registrado en cartera.")
-    return EXIT_OK
+    return reply(as_json, {"documento": data},
+                 f"Documento {data['id']} ({data['tipo_etiqueta']}) registrado en cartera.")
 
 
 @debt_group.command("state")

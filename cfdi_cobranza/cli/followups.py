@@ -19,6 +19,7 @@ from cfdi_cobranza.cli.common import (
     json_option,
     pass_app,
     range_options,
+    reply,
     table,
     today,
 )
@@ -57,12 +58,9 @@ def followup_add(app: AppContext, rfc: str, tipo: str, notes: str | None, docume
             promise_date=promise_date, promise_amount=promise_amount, promise_currency=promise_currency,
             next_task_date=next_date, next_task_type=next_type)
         data = view.to_dict()
-    if as_json:
-        emit_json({"seguimiento": data})
-    else:
-        click.echo(f"Seguimiento {data['id']} registrado para {data['rfc']} ({data['tipo_nombre']}, "
-                   f"{data['fecha_local']}).")
-    return EXIT_OK
+    return reply(as_json, {"seguimiento": data},
+                 f"Seguimiento {data['id']} registrado para {data['rfc']} ({data['tipo_nombre']}, "
+                 f"{data['fecha_local']}).")
 
 
 def _print_followups(rows: list[dict[str, Any]]) -> None:
@@ -76,40 +74,31 @@ def _print_followups(rows: list[dict[str, Any]]) -> None:
                             "Notas", "Estado"]))
 
 
-def _list(app: AppContext, estado: str, rfc: str | None, desde: date | None, hasta: date | None,
-          tipo: str | None, as_json: bool) -> int:
-    rango = DateRange(desde or date(1900, 1, 1), hasta or date(9999, 12, 31)) if (desde or hasta) else None
-    with transaction(app.engine) as s:
-        rows = [v.to_dict() for v in followups.list_follow_ups(s, rfc=rfc, rango=rango, tipo=tipo, estado=estado)]
-    if as_json:
-        emit_json({"estado": estado, "seguimientos": rows})
-    else:
-        _print_followups(rows)
-    return EXIT_OK
+def _listing(name: str, estado: str, doc: str) -> click.Command:
+    """``followup list`` or ``history``: the follow-ups in ``estado``."""
+
+    @followup_group.command(name, help=doc)
+    @click.option("--customer", "rfc", metavar="RFC")
+    @range_options(required=False)
+    @click.option("--type", "tipo")
+    @json_option
+    @pass_app
+    def command(app: AppContext, rfc: str | None, desde: date | None, hasta: date | None, tipo: str | None,
+                as_json: bool) -> int:
+        rango = DateRange(desde or date(1900, 1, 1), hasta or date(9999, 12, 31)) if (desde or hasta) else None
+        with transaction(app.engine) as s:
+            rows = [v.to_dict() for v in followups.list_follow_ups(s, rfc=rfc, rango=rango, tipo=tipo, estado=estado)]
+        if as_json:
+            emit_json({"estado": estado, "seguimientos": rows})
+        else:
+            _print_followups(rows)
+        return EXIT_OK
+
+    return command
 
 
-@followup_group.command("list")
-@click.option("--customer", "rfc", metavar="RFC")
-@range_options(required=False)
-@click.option("--type", "tipo")
-@json_option
-@pass_app
-def followup_list(app: AppContext, rfc: str | None, desde: date | None, hasta: date | None, tipo: str | None,
-                  as_json: bool) -> int:
-    """Seguimientos pendientes (el archivo vigente)."""
-    return _list(app, "pendiente", rfc, desde, hasta, tipo, as_json)
-
-
-@followup_group.command("history")
-@click.option("--customer", "rfc", metavar="RFC")
-@range_options(required=False)
-@click.option("--type", "tipo")
-@json_option
-@pass_app
-def followup_history(app: AppContext, rfc: str | None, desde: date | None, hasta: date | None, tipo: str | None,
-                     as_json: bool) -> int:
-    """Historial: seguimientos cerrados (siguen consultables)."""
-    return _list(app, "cerrado", rfc, desde, hasta, tipo, as_json)
+followup_list = _listing("list", "pendiente", "Seguimientos pendientes (el archivo vigente).")
+followup_history = _listing("history", "cerrado", "Historial: seguimientos cerrados (siguen consultables).")
 
 
 @followup_group.command("close")
@@ -124,11 +113,7 @@ def followup_close(app: AppContext, desde: date, hasta: date, rfc: str | None, n
     """Cierra los seguimientos pendientes registrados en el rango y los pasa al historial."""
     with transaction(app.engine) as s:
         ids = followups.close_follow_ups(s, date_range(desde, hasta), actor=actor, rfc=rfc, nota=note)
-    if as_json:
-        emit_json({"cerrados": ids})
-    else:
-        click.echo(f"{len(ids)} seguimiento(s) cerrado(s).")
-    return EXIT_OK
+    return reply(as_json, {"cerrados": ids}, f"{len(ids)} seguimiento(s) cerrado(s).")
 
 
 @followup_group.command("tasks")
@@ -165,11 +150,7 @@ def followup_types(app: AppContext, add: tuple[str, str] | None, as_json: bool) 
         if add:
             followups.add_follow_up_type(s, add[0], add[1])
         types = followups.follow_up_types(s)
-    if as_json:
-        emit_json({"tipos": types})
-    else:
-        click.echo(table([[k, v] for k, v in types.items()], ["Código", "Nombre"]))
-    return EXIT_OK
+    return reply(as_json, {"tipos": types}, table([[k, v] for k, v in types.items()], ["Código", "Nombre"]))
 
 
 def register(cli: click.Group) -> None:

@@ -12,6 +12,7 @@ from cfdi_cobranza.cli.common import (
     json_option,
     parse_date_option,
     pass_app,
+    reply,
     table,
 )
 from cfdi_cobranza.db.session import transaction
@@ -143,11 +144,7 @@ def company_add(app: AppContext, rfc: str, nombre: str | None, regimen: str | No
     with transaction(app.engine) as session:
         company = ledger.add_company(session, rfc, nombre, regimen, cp)
         data = {"id": company.id, "rfc": company.rfc, "nombre": company.nombre}
-    if as_json:
-        emit_json(data)
-    else:
-        click.echo(f"Empresa registrada: {data['rfc']} {data['nombre'] or ''}".rstrip())
-    return EXIT_OK
+    return reply(as_json, data, f"Empresa registrada: {data['rfc']} {data['nombre'] or ''}".rstrip())
 
 
 @company_group.command("list")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import sys
@@ -11,23 +10,20 @@ from collections.abc import Iterable
 import click
 
 from cfdi_cobranza import __version__
+from cfdi_cobranza.cli import (
+    bank,
+    credit,
+    customers,
+    debts,
+    followups,
+    ledger,
+    payments,
+    reports,
+    reps,
+    users,
+)
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
 from cfdi_cobranza.errors import CobranzaError
-
-# Each module adds its commands to ``cli``; later areas append themselves here.
-COMMAND_MODULES = [
-    "cfdi_cobranza.cli.ledger",
-    "cfdi_cobranza.cli.payments",
-    "cfdi_cobranza.cli.reps",
-    "cfdi_cobranza.cli.reports",
-    "cfdi_cobranza.cli.followups",
-    "cfdi_cobranza.cli.customers",
-    "cfdi_cobranza.cli.credit",
-    "cfdi_cobranza.cli.debts",
-    "cfdi_cobranza.cli.letters",
-    "cfdi_cobranza.cli.users",
-]
-
 
 _original_help_option = click.Command.get_help_option
 
@@ -83,18 +79,9 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(cli)
-
-
-_register()
+# Each module adds its command group(s).
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
+    _module.register(cli)
 
 
 _CLICK_ES = [

@@ -14,6 +14,7 @@ from cfdi_cobranza.cli.common import (
     emit_json,
     json_option,
     pass_app,
+    reply,
     table,
 )
 from cfdi_cobranza.db.session import transaction
@@ -148,11 +149,8 @@ def payment_unapply(app: AppContext, payment_id: int, uuid: str | None, reason: 
     """Revierte aplicaciones de un pago (auditado)."""
     with transaction(app.engine) as session:
         ids = svc.unapply(session, payment_id, uuid, reason=reason, actor="cli")
-    if as_json:
-        emit_json({"payment_id": payment_id, "reversed_credit_ids": ids})
-    else:
-        click.echo(f"Revertidas {len(ids)} aplicaciones del pago {payment_id}.")
-    return EXIT_OK
+    return reply(as_json, {"payment_id": payment_id, "reversed_credit_ids": ids},
+                 f"Revertidas {len(ids)} aplicaciones del pago {payment_id}.")
 
 
 @click.command("payments")
@@ -217,8 +215,5 @@ def box_list(app: AppContext, as_json: bool) -> int:
 def register(cli: click.Group) -> None:
     for cmd in (payment_group, payments_cmd, box_group):
         cli.add_command(cmd)
-    from cfdi_cobranza.cli import bank
-
-    bank.register(cli)
 
 

@@ -14,7 +14,15 @@ import os
 
 import click
 
-from cfdi_cobranza.cli.common import EXIT_OK, AppContext, emit_json, json_option, pass_app, table
+from cfdi_cobranza.cli.common import (
+    EXIT_OK,
+    AppContext,
+    emit_json,
+    json_option,
+    pass_app,
+    reply,
+    table,
+)
 from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
@@ -46,11 +54,8 @@ def user_add(app: AppContext, username: str, role: str, full_name: str | None, a
     with transaction(app.engine) as session:
         user = users_service.add_user(session, username, password, role, full_name, actor="cli")
         out = {"username": user.username, "role": user.role, "full_name": user.full_name}
-    if as_json:
-        emit_json(out)
-    else:
-        click.echo(f"Usuario «{out['username']}» creado con rol {users_service.ROLES[str(out['role'])]}.")
-    return EXIT_OK
+    return reply(as_json, out,
+                 f"Usuario «{out['username']}» creado con rol {users_service.ROLES[str(out['role'])]}.")
 
 
 @user_group.command("list")
@@ -107,11 +112,8 @@ def user_password(app: AppContext, username: str, as_json: bool) -> int:
     with transaction(app.engine) as session:
         user = users_service.reset_password(session, username, password, actor="cli")
         out = _user_out(user)
-    if as_json:
-        emit_json({**out, "password_changed": True})
-    else:
-        click.echo(f"Contraseña de «{out['username']}» restablecida; sus sesiones abiertas se cerraron.")
-    return EXIT_OK
+    return reply(as_json, {**out, "password_changed": True},
+                 f"Contraseña de «{out['username']}» restablecida; sus sesiones abiertas se cerraron.")
 
 
 @user_group.command("role")
