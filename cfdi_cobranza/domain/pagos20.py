@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
-from typing import Literal
+from typing import Literal, Protocol
 
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import money
@@ -233,6 +233,87 @@ class Complemento:
 
     pagos: tuple[Pago, ...]
     totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
+
+
+# ------------------------------------------------------------------ bank fields
+
+
+class BankFields(Protocol):
+    """The bank fields of a Pago, as ``PaymentInput``, ``Pago`` and ``PagoCuentas`` carry them."""
+
+    @property
+    def forma_de_pago_p(self) -> str | None: ...
+    @property
+    def rfc_emisor_cta_ord(self) -> str | None: ...
+    @property
+    def nom_banco_ord_ext(self) -> str | None: ...
+    @property
+    def cta_ordenante(self) -> str | None: ...
+    @property
+    def rfc_emisor_cta_ben(self) -> str | None: ...
+    @property
+    def cta_beneficiario(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PagoCuentas:
+    """Just the bank fields of a Pago: what a form captured or an XML ``pago20:Pago`` says."""
+
+    forma_de_pago_p: str | None
+    rfc_emisor_cta_ord: str | None = None
+    nom_banco_ord_ext: str | None = None
+    cta_ordenante: str | None = None
+    rfc_emisor_cta_ben: str | None = None
+    cta_beneficiario: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BankProblem:
+    """A CRP20221-CRP20228 rule a Pago breaks: SAT code, the attribute (XML name) and why."""
+
+    code: str
+    attribute: str
+    field: str  # the attribute's name in the records (rfc_emisor_cta_ord ...)
+    message: str
+    pattern: str | None = None  # the c_FormaPago pattern an account fails (CRP20225/26)
+
+
+_CUENTAS = (
+    # (attribute, record field, code when not allowed, code when off-pattern, catalog column)
+    ("RfcEmisorCtaOrd", "rfc_emisor_cta_ord", "CRP20221", None, "rfc_emisor_cta_ord"),
+    ("CtaOrdenante", "cta_ordenante", "CRP20224", "CRP20225", "patron_cta_ordenante"),
+    ("RfcEmisorCtaBen", "rfc_emisor_cta_ben", "CRP20227", None, "rfc_emisor_cta_ben"),
+    ("CtaBeneficiario", "cta_beneficiario", "CRP20228", "CRP20226", "patron_cta_beneficiario"),
+)
+
+
+def bank_field_problems(pago: BankFields) -> list[BankProblem]:
+    """The rules CRP20221-CRP20228 a Pago breaks, read from the c_FormaPago columns.
+
+    A bank field is allowed only when its column is set for the payment form; an account
+    must match the column's pattern whole. NomBancoOrdExt is required with the foreign
+    RfcEmisorCtaOrd XEXX010101000 (CRP20223). One predicate for the payment form, the
+    pre-sign check and the XML validator.
+    """
+    forma = pago.forma_de_pago_p or ""
+    columns = catalogs.forma_pago_accounts(forma) or {}
+    out: list[BankProblem] = []
+    for attribute, name, code_forbidden, code_pattern, column in _CUENTAS:
+        value: str | None = getattr(pago, name)
+        if value is None:
+            continue
+        allowed = columns.get(column)
+        if not allowed:
+            out.append(BankProblem(code_forbidden, attribute, name,
+                                   f"El campo {attribute} no se debe registrar con la forma de pago {forma}."))
+        elif code_pattern is not None and not re.fullmatch(f"(?:{allowed})", value):
+            out.append(BankProblem(code_pattern, attribute, name,
+                                   f"El campo {attribute} ({value}) no cumple el patrón {allowed}.",
+                                   str(allowed)))
+    if pago.rfc_emisor_cta_ord == RFC_EXTRANJERO and pago.nom_banco_ord_ext is None:
+        out.append(BankProblem("CRP20223", "NomBancoOrdExt", "nom_banco_ord_ext",
+                               "Falta NomBancoOrdExt: el banco ordenante es extranjero."))
+    return out
 
 
 # ------------------------------------------------------------ building the inputs
@@ -693,46 +774,16 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:
-    columns = catalogs.forma_pago_accounts(payment.forma_de_pago_p) or {}
-    forma = payment.forma_de_pago_p
-
-    def refuse(campo: str, code: str) -> None:
-        raise ValidationError(
-            f"El campo {campo} no se permite con la forma de pago {forma}.", code=code
-        )
-
-    if payment.rfc_emisor_cta_ord and not columns.get("rfc_emisor_cta_ord"):
-        refuse("RfcEmisorCtaOrd", "CRP20221")
-    if payment.cta_ordenante:
-        pattern = columns.get("patron_cta_ordenante")
-        if not pattern:
-            refuse("CtaOrdenante", "CRP20224")
-        elif not re.fullmatch(f"(?:{pattern})", payment.cta_ordenante):
-            raise ValidationError(
-                f"La cuenta ordenante {payment.cta_ordenante} no cumple el patrón de la forma "
-                f"de pago {forma}.",
-                code="CRP20225",
-            )
-    if payment.rfc_emisor_cta_ben and not columns.get("rfc_emisor_cta_ben"):
-        refuse("RfcEmisorCtaBen", "CRP20227")
-    if payment.cta_beneficiario:
-        pattern = columns.get("patron_cta_beneficiario")
-        if not pattern:
-            refuse("CtaBeneficiario", "CRP20228")
-        elif not re.fullmatch(f"(?:{pattern})", payment.cta_beneficiario):
-            raise ValidationError(
-                f"La cuenta beneficiaria {payment.cta_beneficiario} no cumple el patrón de la "
-                f"forma de pago {forma}.",
-                code="CRP20226",
-            )
-    if payment.rfc_emisor_cta_ord == RFC_EXTRANJERO and not payment.nom_banco_ord_ext:
-        raise ValidationError(
-            "Falta el nombre del banco ordenante extranjero (NomBancoOrdExt).", code="CRP20223"
-        )
+    problem = next(iter(bank_field_problems(payment)), None)
+    if problem is not None:
+        raise ValidationError(problem.message, code=problem.code)
     cad_fields = (payment.cert_pago, payment.cad_pago, payment.sello_pago)
     if payment.tipo_cad_pago:
-        if not columns.get("tipo_cad_pago"):
-            refuse("TipoCadPago", "CRP20229")
+        if not (catalogs.forma_pago_accounts(payment.forma_de_pago_p) or {}).get("tipo_cad_pago"):
+            raise ValidationError(
+                f"El campo TipoCadPago no se permite con la forma de pago "
+                f"{payment.forma_de_pago_p}.", code="CRP20229"
+            )
         if not all(cad_fields):
             raise ValidationError(
                 "Con TipoCadPago se requieren CertPago, CadPago y SelloPago.", code="CRP20230"
@@ -860,8 +911,26 @@ _IVA8 = Decimal("0.080000")
 _IVA0 = Decimal("0.000000")
 
 
-def compute_totales(pagos: Sequence[Pago]) -> Totales:
-    """Totales in MXN from the written ImpuestosP x TipoCambioP, rounded to 2 decimals."""
+class PagoImportes(Protocol):
+    """What Totales are computed from: a ``Pago``, or the amounts an XML Pago writes."""
+
+    @property
+    def tipo_cambio_p(self) -> Decimal: ...
+    @property
+    def monto(self) -> Decimal: ...
+    @property
+    def traslados_p(self) -> Sequence[TrasladoP]: ...
+    @property
+    def retenciones_p(self) -> Sequence[RetencionP]: ...
+
+
+def compute_totales(pagos: Iterable[PagoImportes]) -> Totales:
+    """Totales in MXN from the written ImpuestosP x TipoCambioP, rounded to 2 decimals.
+
+    The writer computes them from its ``Pago`` records and the validator (CRP20201-11)
+    from the amounts the XML carries: one calculator, so they cannot drift. A total is
+    None when no Pago has a tax of its kind.
+    """
     sums: dict[str, Decimal] = {}
 
     def add(name: str, value: Decimal) -> None:
