@@ -22,7 +22,8 @@ from lxml import etree
 from cfdi_cobranza.cfdi import parser, schema
 from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.errors import ImportRefused
-from cfdi_cobranza.rules.runner import INTERNAL_CODE, REGISTRY, errors_only, run_rules
+from cfdi_cobranza.rules.core import REGISTRY
+from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, run_rules
 
 __all__ = ["INTERNAL_CODE", "XML_CODE", "XSD_CODE", "errors_only", "rules_catalog", "validate_rep",
            "xsd_errors"]

@@ -238,23 +238,6 @@ class Complemento:
 # ------------------------------------------------------------------ bank fields
 
 
-class BankFields(Protocol):
-    """The bank fields of a Pago, as ``PaymentInput``, ``Pago`` and ``PagoCuentas`` carry them."""
-
-    @property
-    def forma_de_pago_p(self) -> str | None: ...
-    @property
-    def rfc_emisor_cta_ord(self) -> str | None: ...
-    @property
-    def nom_banco_ord_ext(self) -> str | None: ...
-    @property
-    def cta_ordenante(self) -> str | None: ...
-    @property
-    def rfc_emisor_cta_ben(self) -> str | None: ...
-    @property
-    def cta_beneficiario(self) -> str | None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class PagoCuentas:
     """Just the bank fields of a Pago: what a form captured or an XML ``pago20:Pago`` says."""
@@ -287,7 +270,7 @@ _CUENTAS = (
 )
 
 
-def bank_field_problems(pago: BankFields) -> list[BankProblem]:
+def bank_field_problems(pago: PagoCuentas | PaymentInput | Pago) -> list[BankProblem]:
     """The rules CRP20221-CRP20228 a Pago breaks, read from the c_FormaPago columns.
 
     A bank field is allowed only when its column is set for the payment form; an account

@@ -39,26 +39,10 @@ def calc_check_digit(number: str) -> str:
     return _ALPHABET[(11 - total % 11) % 11]
 
 
-def _has_valid_check_digit(value: str) -> bool:
-    body = value[:-1]
-    return all(ch in _ALPHABET for ch in body) and calc_check_digit(body) == value[-1]
-
-
 def validate(number: str, *, validate_check_digits: bool = False) -> str:
     """The compact RFC, or ``ValidationError`` (code RFC_INVALIDO)."""
     value = compact(number)
-    if value in GENERIC:
-        return value
-    ok = _RFC_RE.fullmatch(value) is not None
-    if ok:
-        yymmdd = value[-9:-3]
-        try:
-            date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:]))
-        except ValueError:
-            ok = False
-    if ok and validate_check_digits:
-        ok = _has_valid_check_digit(value)
-    if not ok:
+    if value not in GENERIC and not _is_valid(value, validate_check_digits):
         raise ValidationError(
             f"RFC inválido: «{number}». Debe tener 12 caracteres (persona moral) o 13 (persona física), "
             "con fecha válida, o ser genérico (XAXX010101000, XEXX010101000).",
@@ -67,9 +51,16 @@ def validate(number: str, *, validate_check_digits: bool = False) -> str:
     return value
 
 
-def is_valid(number: str, *, validate_check_digits: bool = False) -> bool:
-    try:
-        validate(number, validate_check_digits=validate_check_digits)
-    except ValidationError:
+def _is_valid(value: str, validate_check_digits: bool) -> bool:
+    if _RFC_RE.fullmatch(value) is None:
         return False
-    return True
+    try:
+        date(2000 + int(value[-9:-7]), int(value[-7:-5]), int(value[-5:-3]))
+    except ValueError:
+        return False
+    return not validate_check_digits or calc_check_digit(value[:-1]) == value[-1]
+
+
+def is_valid(number: str, *, validate_check_digits: bool = False) -> bool:
+    value = compact(number)
+    return value in GENERIC or _is_valid(value, validate_check_digits)

@@ -143,26 +143,23 @@ def _totales_rule(code: str, attr: str, name: str, what: str) -> None:
     rule(code, f"{attr} igual a la suma de {what} por TipoCambioP")(check)
 
 
-_totales_rule("CRP20201", "TotalRetencionesIVA", "total_retenciones_iva",
-              "ImporteP de las retenciones de IVA")
-_totales_rule("CRP20202", "TotalRetencionesISR", "total_retenciones_isr",
-              "ImporteP de las retenciones de ISR")
-_totales_rule("CRP20203", "TotalRetencionesIEPS", "total_retenciones_ieps",
-              "ImporteP de las retenciones de IEPS")
-_totales_rule("CRP20204", "TotalTrasladosBaseIVA16", "total_traslados_base_iva16",
-              "BaseP de los traslados de IVA 16%")
-_totales_rule("CRP20205", "TotalTrasladosImpuestoIVA16", "total_traslados_impuesto_iva16",
-              "ImporteP de los traslados de IVA 16%")
-_totales_rule("CRP20206", "TotalTrasladosBaseIVA8", "total_traslados_base_iva8",
-              "BaseP de los traslados de IVA 8%")
-_totales_rule("CRP20207", "TotalTrasladosImpuestoIVA8", "total_traslados_impuesto_iva8",
-              "ImporteP de los traslados de IVA 8%")
-_totales_rule("CRP20208", "TotalTrasladosBaseIVA0", "total_traslados_base_iva0",
-              "BaseP de los traslados de IVA 0%")
-_totales_rule("CRP20209", "TotalTrasladosImpuestoIVA0", "total_traslados_impuesto_iva0",
-              "ImporteP de los traslados de IVA 0%")
-_totales_rule("CRP20210", "TotalTrasladosBaseIVAExento", "total_traslados_base_iva_exento",
-              "BaseP de los traslados exentos de IVA")
+for _code, _attr, _name, _what in (
+    ("CRP20201", "TotalRetencionesIVA", "total_retenciones_iva", "ImporteP de las retenciones de IVA"),
+    ("CRP20202", "TotalRetencionesISR", "total_retenciones_isr", "ImporteP de las retenciones de ISR"),
+    ("CRP20203", "TotalRetencionesIEPS", "total_retenciones_ieps", "ImporteP de las retenciones de IEPS"),
+    ("CRP20204", "TotalTrasladosBaseIVA16", "total_traslados_base_iva16", "BaseP de los traslados de IVA 16%"),
+    ("CRP20205", "TotalTrasladosImpuestoIVA16", "total_traslados_impuesto_iva16",
+     "ImporteP de los traslados de IVA 16%"),
+    ("CRP20206", "TotalTrasladosBaseIVA8", "total_traslados_base_iva8", "BaseP de los traslados de IVA 8%"),
+    ("CRP20207", "TotalTrasladosImpuestoIVA8", "total_traslados_impuesto_iva8",
+     "ImporteP de los traslados de IVA 8%"),
+    ("CRP20208", "TotalTrasladosBaseIVA0", "total_traslados_base_iva0", "BaseP de los traslados de IVA 0%"),
+    ("CRP20209", "TotalTrasladosImpuestoIVA0", "total_traslados_impuesto_iva0",
+     "ImporteP de los traslados de IVA 0%"),
+    ("CRP20210", "TotalTrasladosBaseIVAExento", "total_traslados_base_iva_exento",
+     "BaseP de los traslados exentos de IVA"),
+):
+    _totales_rule(_code, _attr, _name, _what)
 
 
 @rule("CRP20211", "MontoTotalPagos igual a la suma de Monto por TipoCambioP")

@@ -18,8 +18,6 @@ from cfdi_cobranza.rules import comprobante as _comprobante  # noqa: F401  (regi
 from cfdi_cobranza.rules import pagos as _pagos  # noqa: F401  (registers rules)
 from cfdi_cobranza.rules.core import REGISTRY, Context
 
-__all__ = ["INTERNAL_CODE", "REGISTRY", "errors_only", "run_rules"]
-
 log = logging.getLogger(__name__)
 
 INTERNAL_CODE = "INTERNO"
