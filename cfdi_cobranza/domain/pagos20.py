@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
 from typing import Literal, Protocol
@@ -104,8 +104,29 @@ class InvoiceState:
         return cls(0, invoice.total, money.ZERO)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CuentasPago:
+    """The bank fields of a payment; the c_FormaPago columns say which a form admits."""
+
+    rfc_emisor_cta_ord: str | None = None
+    nom_banco_ord_ext: str | None = None
+    cta_ordenante: str | None = None
+    rfc_emisor_cta_ben: str | None = None
+    cta_beneficiario: str | None = None
+
+
+# The pago20:Pago attribute of each CuentasPago field, in the order the SAT writes them.
+CUENTAS_XML = (
+    ("RfcEmisorCtaOrd", "rfc_emisor_cta_ord"),
+    ("NomBancoOrdExt", "nom_banco_ord_ext"),
+    ("CtaOrdenante", "cta_ordenante"),
+    ("RfcEmisorCtaBen", "rfc_emisor_cta_ben"),
+    ("CtaBeneficiario", "cta_beneficiario"),
+)
+
+
 @dataclass(frozen=True, slots=True)
-class PaymentInput:
+class PaymentInput(CuentasPago):
     """A payment received, as the bank or the user recorded it."""
 
     fecha_pago: datetime
@@ -114,11 +135,6 @@ class PaymentInput:
     monto: Decimal
     tipo_cambio_p: Decimal | None = None  # MXN per unit of moneda_p; ignored for MXN
     num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
     tipo_cad_pago: str | None = None
     cert_pago: str | None = None
     cad_pago: str | None = None
@@ -190,26 +206,14 @@ class RetencionP:
     importe: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Pago:
-    fecha_pago: datetime
-    forma_de_pago_p: str
-    moneda_p: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pago(PaymentInput):
+    """The payment as written: TipoCambioP set, amounts at their decimals, its documents."""
+
     tipo_cambio_p: Decimal
-    monto: Decimal
     doctos: tuple[DoctoRelacionado, ...]
     traslados_p: tuple[TrasladoP, ...] = ()
     retenciones_p: tuple[RetencionP, ...] = ()
-    num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
-    tipo_cad_pago: str | None = None
-    cert_pago: str | None = None
-    cad_pago: str | None = None
-    sello_pago: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,18 +243,6 @@ class Complemento:
 
 
 @dataclass(frozen=True, slots=True)
-class PagoCuentas:
-    """Just the bank fields of a Pago: what a form captured or an XML ``pago20:Pago`` says."""
-
-    forma_de_pago_p: str | None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class BankProblem:
     """A CRP20221-CRP20228 rule a Pago breaks: SAT code, the attribute (XML name) and why."""
 
@@ -270,7 +262,7 @@ _CUENTAS = (
 )
 
 
-def bank_field_problems(pago: PagoCuentas | PaymentInput | Pago) -> list[BankProblem]:
+def bank_field_problems(forma: str | None, cuentas: CuentasPago) -> list[BankProblem]:
     """The rules CRP20221-CRP20228 a Pago breaks, read from the c_FormaPago columns.
 
     A bank field is allowed only when its column is set for the payment form; an account
@@ -278,11 +270,11 @@ def bank_field_problems(pago: PagoCuentas | PaymentInput | Pago) -> list[BankPro
     RfcEmisorCtaOrd XEXX010101000 (CRP20223). One predicate for the payment form, the
     pre-sign check and the XML validator.
     """
-    forma = pago.forma_de_pago_p or ""
+    forma = forma or ""
     columns = catalogs.forma_pago_accounts(forma) or {}
     out: list[BankProblem] = []
     for attribute, name, code_forbidden, code_pattern, column in _CUENTAS:
-        value: str | None = getattr(pago, name)
+        value: str | None = getattr(cuentas, name)
         if value is None:
             continue
         allowed = columns.get(column)
@@ -293,7 +285,7 @@ def bank_field_problems(pago: PagoCuentas | PaymentInput | Pago) -> list[BankPro
             out.append(BankProblem(code_pattern, attribute, name,
                                    f"El campo {attribute} ({value}) no cumple el patrón {allowed}.",
                                    str(allowed)))
-    if pago.rfc_emisor_cta_ord == RFC_EXTRANJERO and pago.nom_banco_ord_ext is None:
+    if cuentas.rfc_emisor_cta_ord == RFC_EXTRANJERO and cuentas.nom_banco_ord_ext is None:
         out.append(BankProblem("CRP20223", "NomBancoOrdExt", "nom_banco_ord_ext",
                                "Falta NomBancoOrdExt: el banco ordenante es extranjero."))
     return out
@@ -757,7 +749,7 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:
-    problem = next(iter(bank_field_problems(payment)), None)
+    problem = next(iter(bank_field_problems(payment.forma_de_pago_p, payment)), None)
     if problem is not None:
         raise ValidationError(problem.message, code=problem.code)
     cad_fields = (payment.cert_pago, payment.cad_pago, payment.sello_pago)
@@ -867,26 +859,10 @@ def compute_pago(
             code=error,
         )
     traslados, retenciones = _impuestos_p(doctos, payment.moneda_p)
-    return Pago(
-        fecha_pago=payment.fecha_pago.replace(microsecond=0, tzinfo=None),
-        forma_de_pago_p=payment.forma_de_pago_p,
-        moneda_p=payment.moneda_p,
-        tipo_cambio_p=tipo_cambio,
-        monto=monto,
-        doctos=doctos,
-        traslados_p=traslados,
-        retenciones_p=retenciones,
-        num_operacion=payment.num_operacion,
-        rfc_emisor_cta_ord=payment.rfc_emisor_cta_ord,
-        nom_banco_ord_ext=payment.nom_banco_ord_ext,
-        cta_ordenante=payment.cta_ordenante,
-        rfc_emisor_cta_ben=payment.rfc_emisor_cta_ben,
-        cta_beneficiario=payment.cta_beneficiario,
-        tipo_cad_pago=payment.tipo_cad_pago,
-        cert_pago=payment.cert_pago,
-        cad_pago=payment.cad_pago,
-        sello_pago=payment.sello_pago,
-    )
+    written = {f.name: getattr(payment, f.name) for f in fields(payment)}
+    written.update(fecha_pago=payment.fecha_pago.replace(microsecond=0, tzinfo=None),
+                   tipo_cambio_p=tipo_cambio, monto=monto)
+    return Pago(**written, doctos=doctos, traslados_p=traslados, retenciones_p=retenciones)
 
 
 _IVA16 = Decimal("0.160000")

@@ -54,7 +54,7 @@ _EQ_HALF_UNIT = Decimal(1).scaleb(-_EQ_DECIMALS) / 2
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiptInput:
+class ReceiptInput(pagos20.CuentasPago):
     """A payment as captured (text or Decimal amounts, optional bank fields)."""
 
     customer: str
@@ -65,34 +65,17 @@ class ReceiptInput:
     monto: str | Decimal
     tipo_cambio: str | Decimal | None = None
     num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
     caja: str | None = None
     notas: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt(ReceiptInput):
     """A validated payment: Decimal amounts, TipoCambioP always set (1 for MXN)."""
 
-    customer: str
-    company: str
     fecha_pago: datetime
-    forma_pago: str
-    moneda: str
     monto: Decimal
     tipo_cambio: Decimal
-    num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
-    caja: str | None = None
-    notas: str | None = None
 
     @property
     def monto_mxn(self) -> Decimal:
@@ -284,7 +267,7 @@ def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Fin
     """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``)."""
     descr = catalogs.describe("c_FormaPago", forma)
     findings: list[Finding] = []
-    for problem in pagos20.bank_field_problems(pagos20.PagoCuentas(forma, **bank)):
+    for problem in pagos20.bank_field_problems(forma, pagos20.CuentasPago(**bank)):
         key = problem.field
         code = _FORM_CODES.get(problem.code, "CAMPO_NO_PERMITIDO")
         if code == "CAMPO_NO_PERMITIDO":

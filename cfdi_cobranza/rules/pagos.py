@@ -14,7 +14,8 @@ from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import money, rfc
 from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.domain.pagos20 import (
-    PagoCuentas,
+    CUENTAS_XML,
+    CuentasPago,
     RetencionP,
     Totales,
     TrasladoP,
@@ -323,11 +324,9 @@ def _accounts(pago: Node) -> dict[str, object]:
     return catalogs.forma_pago_accounts(pago.get("FormaDePagoP") or "") or {}
 
 
-def _cuentas(pago: Node) -> PagoCuentas:
+def _cuentas(pago: Node) -> CuentasPago:
     """The bank fields of a ``pago20:Pago`` as the typed record the domain predicate reads."""
-    return PagoCuentas(pago.get("FormaDePagoP"), pago.get("RfcEmisorCtaOrd"),
-                       pago.get("NomBancoOrdExt"), pago.get("CtaOrdenante"),
-                       pago.get("RfcEmisorCtaBen"), pago.get("CtaBeneficiario"))
+    return CuentasPago(**{name: pago.get(attr) for attr, name in CUENTAS_XML})
 
 
 def _bank_rule(code: str, title: str) -> None:
@@ -335,7 +334,8 @@ def _bank_rule(code: str, title: str) -> None:
 
     def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
         return [r.finding(p.message, pago.at(p.attribute))
-                for p in bank_field_problems(_cuentas(pago)) if p.code == code]
+                for p in bank_field_problems(pago.get("FormaDePagoP"), _cuentas(pago))
+                if p.code == code]
 
     _pago_rule(code, title)(check)
 
