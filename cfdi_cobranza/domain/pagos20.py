@@ -291,6 +291,33 @@ def bank_field_problems(forma: str | None, cuentas: CuentasPago) -> list[BankPro
     return out
 
 
+CADENA_PAGO = (  # (attribute, field, code when missing, code when not allowed)
+    ("CertPago", "cert_pago", "CRP20230", "CRP20231"),
+    ("CadPago", "cad_pago", "CRP20232", "CRP20233"),
+    ("SelloPago", "sello_pago", "CRP20234", "CRP20235"),
+)
+
+
+def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | None,
+                         cad_pago: str | None, sello_pago: str | None) -> list[BankProblem]:
+    """The rules CRP20229-CRP20235: TipoCadPago only where c_FormaPago admits it, and
+    CertPago, CadPago and SelloPago exactly when TipoCadPago is there."""
+    values = {"cert_pago": cert_pago, "cad_pago": cad_pago, "sello_pago": sello_pago}
+    out: list[BankProblem] = []
+    if tipo is not None and not (catalogs.forma_pago_accounts(forma or "") or {}).get("tipo_cad_pago"):
+        out.append(BankProblem("CRP20229", "TipoCadPago", "tipo_cad_pago",
+                               f"El campo TipoCadPago no se debe registrar con la forma de pago {forma}."))
+    for attribute, name, code_required, code_forbidden in CADENA_PAGO:
+        present = values[name] is not None
+        if tipo is not None and not present:
+            out.append(BankProblem(code_required, attribute, name,
+                                   f"Falta {attribute}: se registró TipoCadPago."))
+        elif tipo is None and present:
+            out.append(BankProblem(code_forbidden, attribute, name,
+                                   f"El campo {attribute} no se debe registrar sin TipoCadPago."))
+    return out
+
+
 # ------------------------------------------------------------ building the inputs
 
 
@@ -749,24 +776,11 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:
-    problem = next(iter(bank_field_problems(payment.forma_de_pago_p, payment)), None)
-    if problem is not None:
-        raise ValidationError(problem.message, code=problem.code)
-    cad_fields = (payment.cert_pago, payment.cad_pago, payment.sello_pago)
-    if payment.tipo_cad_pago:
-        if not (catalogs.forma_pago_accounts(payment.forma_de_pago_p) or {}).get("tipo_cad_pago"):
-            raise ValidationError(
-                f"El campo TipoCadPago no se permite con la forma de pago "
-                f"{payment.forma_de_pago_p}.", code="CRP20229"
-            )
-        if not all(cad_fields):
-            raise ValidationError(
-                "Con TipoCadPago se requieren CertPago, CadPago y SelloPago.", code="CRP20230"
-            )
-    elif any(cad_fields):
-        raise ValidationError(
-            "CertPago, CadPago y SelloPago solo se registran con TipoCadPago.", code="CRP20231"
-        )
+    forma = payment.forma_de_pago_p
+    problems = bank_field_problems(forma, payment) + cadena_pago_problems(
+        forma, payment.tipo_cad_pago, payment.cert_pago, payment.cad_pago, payment.sello_pago)
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code)
 
 
 def _impuestos_p(

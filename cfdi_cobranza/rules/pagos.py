@@ -14,12 +14,14 @@ from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import money, rfc
 from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.domain.pagos20 import (
+    CADENA_PAGO,
     CUENTAS_XML,
     CuentasPago,
     RetencionP,
     Totales,
     TrasladoP,
     bank_field_problems,
+    cadena_pago_problems,
     compute_totales,
     importe_window,
     monto_consistency_error,
@@ -320,10 +322,6 @@ def monto_decimales(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     return []
 
 
-def _accounts(pago: Node) -> dict[str, object]:
-    return catalogs.forma_pago_accounts(pago.get("FormaDePagoP") or "") or {}
-
-
 def _cuentas(pago: Node) -> CuentasPago:
     """The bank fields of a ``pago20:Pago`` as the typed record the domain predicate reads."""
     return CuentasPago(**{name: pago.get(attr) for attr, name in CUENTAS_XML})
@@ -370,33 +368,21 @@ _bank_rule("CRP20226", "CtaBeneficiario con el patrón de la forma de pago")
 _bank_rule("CRP20227", "RfcEmisorCtaBen solo con las formas de pago que lo admiten")
 
 
-@_pago_rule("CRP20229", "TipoCadPago solo con forma de pago 03")
-def tipo_cad(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.has("TipoCadPago") and not _accounts(pago).get("tipo_cad_pago"):
-        return [r.finding("El campo TipoCadPago no se debe registrar con la forma de pago "
-                          f"{pago.get('FormaDePagoP')}.", pago.at("TipoCadPago"))]
-    return []
+def _cadena_rule(code: str, title: str) -> None:
+    """CRP20229-35: the findings of ``pagos20.cadena_pago_problems`` with this code."""
+
+    def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
+        problems = cadena_pago_problems(*(pago.get(a) for a in (
+            "FormaDePagoP", "TipoCadPago", "CertPago", "CadPago", "SelloPago")))
+        return [r.finding(p.message, pago.at(p.attribute)) for p in problems if p.code == code]
+
+    _pago_rule(code, title)(check)
 
 
-def _cad_rules(code_required: str, code_forbidden: str, attr: str) -> None:
-    def required(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if pago.has("TipoCadPago") and not pago.has(attr):
-            return [r.finding(f"Falta {attr}: se registró TipoCadPago.", pago.at(attr))]
-        return []
-
-    def forbidden(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if not pago.has("TipoCadPago") and pago.has(attr):
-            return [r.finding(f"El campo {attr} no se debe registrar sin TipoCadPago.",
-                              pago.at(attr))]
-        return []
-
-    _pago_rule(code_required, f"{attr} requerido con TipoCadPago")(required)
-    _pago_rule(code_forbidden, f"{attr} solo con TipoCadPago")(forbidden)
-
-
-_cad_rules("CRP20230", "CRP20231", "CertPago")
-_cad_rules("CRP20232", "CRP20233", "CadPago")
-_cad_rules("CRP20234", "CRP20235", "SelloPago")
+_cadena_rule("CRP20229", "TipoCadPago solo con forma de pago 03")
+for _attr, _name, _required, _forbidden in CADENA_PAGO:
+    _cadena_rule(_required, f"{_attr} requerido con TipoCadPago")
+    _cadena_rule(_forbidden, f"{_attr} solo con TipoCadPago")
 
 
 # ------------------------------------------------------------------ DoctoRelacionado
