@@ -239,6 +239,19 @@ class Complemento:
     totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
 
 
+# ------------------------------------------------------------ catalog keys of a Pago
+
+
+def forma_de_pago_valida(forma: str) -> bool:
+    """CRP20212: a current c_FormaPago key, never 99 (Por definir)."""
+    return forma != "99" and catalogs.is_current_forma_pago(forma)
+
+
+def moneda_valida(moneda: str | None) -> bool:
+    """CRP20213 (MonedaP) and CRP20236 (MonedaDR): a c_Moneda key other than XXX."""
+    return moneda is not None and moneda != "XXX" and money.is_currency(moneda)
+
+
 # ------------------------------------------------------------------ bank fields
 
 
@@ -669,7 +682,7 @@ def compute_docto(
     invoice = application.invoice
     state = application.state or InvoiceState.first(invoice)
     moneda_dr = invoice.moneda
-    if moneda_dr == "XXX" or not money.is_currency(moneda_dr):
+    if not moneda_valida(moneda_dr):
         raise ValidationError(
             f"La moneda {moneda_dr} de la factura {invoice.uuid} no es válida para un pago.",
             code="CRP20236",
@@ -746,12 +759,12 @@ def compute_docto(
 def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
     """Validate the Pago-level fields; return (TipoCambioP, Monto) as they will be written."""
     forma = payment.forma_de_pago_p
-    if forma == "99" or not catalogs.is_current_forma_pago(forma):
+    if not forma_de_pago_valida(forma):
         raise ValidationError(
             f"La forma de pago {forma} no es válida en un complemento de pago.", code="CRP20212"
         )
     moneda = payment.moneda_p
-    if moneda == "XXX" or not money.is_currency(moneda):
+    if not moneda_valida(moneda):
         raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
     if moneda == "MXN":
         tipo_cambio = money.ONE

@@ -157,7 +157,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
         findings.append(Finding("FORMA_PAGO_99",
                                 "La forma de pago 99 (Por definir) no se permite en un pago; "
                                 "indique la forma real en que se recibió.", "forma_pago"))
-    elif not catalogs.is_current_forma_pago(forma):
+    elif not pagos20.forma_de_pago_valida(forma):
         findings.append(Finding("FORMA_PAGO_INVALIDA",
                                 f"La forma de pago {forma!r} no existe en el catálogo c_FormaPago "
                                 "vigente.", "forma_pago"))
@@ -165,7 +165,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
         forma_ok = True
 
     moneda = inp.moneda.strip().upper()
-    moneda_ok = money.is_currency(moneda) and moneda != "XXX"
+    moneda_ok = pagos20.moneda_valida(moneda)
     if not moneda_ok:
         findings.append(Finding("MONEDA_DESCONOCIDA",
                                 f"La moneda {inp.moneda!r} no existe en el catálogo c_Moneda o no "

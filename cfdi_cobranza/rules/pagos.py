@@ -23,7 +23,9 @@ from cfdi_cobranza.domain.pagos20 import (
     bank_field_problems,
     cadena_pago_problems,
     compute_totales,
+    forma_de_pago_valida,
     importe_window,
+    moneda_valida,
     monto_consistency_error,
 )
 from cfdi_cobranza.rules.core import (
@@ -203,7 +205,7 @@ def forma_99(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     if forma == "99":
         return [r.finding('La forma de pago de un pago recibido no puede ser "99 Por definir".',
                           pago.at("FormaDePagoP"))]
-    if forma is not None and not catalogs.is_current_forma_pago(forma):
+    if forma is not None and not forma_de_pago_valida(forma):
         return [r.finding(f"La forma de pago {forma} no es vigente en el catálogo c_FormaPago.",
                           pago.at("FormaDePagoP"))]
     return []
@@ -212,7 +214,7 @@ def forma_99(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
 @_pago_rule("CRP20213", 'MonedaP distinta de "XXX"')
 def moneda_xxx(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     moneda = pago.get("MonedaP")
-    if moneda == "XXX" or _moneda_decimals(moneda) is None:
+    if not moneda_valida(moneda):
         return [r.finding(f'La moneda del pago "{moneda}" no es válida (no puede ser XXX).',
                           pago.at("MonedaP"))]
     return []
@@ -406,7 +408,7 @@ def _docto_rule(code: str, title: str) -> Callable[
 @_docto_rule("CRP20236", 'MonedaDR distinta de "XXX"')
 def moneda_dr(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
     value = docto.get("MonedaDR")
-    if value == "XXX" or _moneda_decimals(value) is None:
+    if not moneda_valida(value):
         return [r.finding(f'La moneda del documento relacionado "{value}" no es válida.',
                           docto.at("MonedaDR"))]
     return []
