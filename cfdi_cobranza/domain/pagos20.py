@@ -257,7 +257,7 @@ def moneda_valida(moneda: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class BankProblem:
-    """A CRP20221-CRP20228 rule a Pago breaks: SAT code, the attribute (XML name) and why."""
+    """A CRP20221-CRP20235 rule a Pago breaks: SAT code, the attribute (XML name) and why."""
 
     code: str
     attribute: str
