@@ -46,7 +46,8 @@ from decimal import Decimal
 
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.matching import Deposit
-from cfdi_cobranza.domain.payments import RFC_PATTERN, is_valid_rfc
+from cfdi_cobranza.domain.rfc import RFC_PATTERN
+from cfdi_cobranza.domain.rfc import is_valid as is_valid_rfc
 from cfdi_cobranza.errors import ValidationError
 
 _RFC_RE = re.compile(rf"(?<![A-Z0-9&Ñ])({RFC_PATTERN})(?![A-Z0-9])")

@@ -71,6 +71,13 @@ def _too_big(max_bytes: int) -> ImportRefused:
 
 def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse ``data`` strictly and return the ``cfdi:Comprobante`` root (4.0 or 3.3)."""
+    root = parse_strict(data, max_bytes=max_bytes)
+    check_root(root)
+    return root
+
+
+def parse_strict(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """Parse ``data`` strictly, whatever its root element (the REP validator judges that)."""
     if not data or not data.strip():
         raise ImportRefused("El archivo está vacío", code="ARCHIVO_VACIO")
     if len(data) > max_bytes:
@@ -90,7 +97,6 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise _dtd_refused()
-    check_root(root)
     return root
 
 

@@ -19,6 +19,7 @@ from lxml import etree
 
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.pagos20 import (
+    CUENTAS_XML,
     Complemento,
     DoctoRelacionado,
     ImpuestoDR,
@@ -186,11 +187,7 @@ def _pago(pago: Pago) -> etree._Element:
     el.set("Monto", _amount(pago.monto, pago.moneda_p))
     for name, value in (
         ("NumOperacion", pago.num_operacion),
-        ("RfcEmisorCtaOrd", pago.rfc_emisor_cta_ord),
-        ("NomBancoOrdExt", pago.nom_banco_ord_ext),
-        ("CtaOrdenante", pago.cta_ordenante),
-        ("RfcEmisorCtaBen", pago.rfc_emisor_cta_ben),
-        ("CtaBeneficiario", pago.cta_beneficiario),
+        *((attr, getattr(pago, name)) for attr, name in CUENTAS_XML),
         ("TipoCadPago", pago.tipo_cad_pago),
         ("CertPago", pago.cert_pago),
         ("CadPago", pago.cad_pago),

@@ -24,6 +24,7 @@ the light ``catCFDI.xsd`` are cached (``COBRANZA_CACHE_DIR``, default
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -441,7 +442,7 @@ def validate_full_sat(root: etree._Element) -> None:
 # --- REP (Pagos 2.0) validator: structural schema, strict wildcards, collected findings ---
 
 # The schemas a CFDI 4.0 payment complement may use: exactly the set the REP validator
-# has always compiled (cfdi_cobranza.rules.xml), so a Pagos 1.0, CFDI 3.3 or unknown
+# has always compiled (cfdi_cobranza.cfdi.validator), so a Pagos 1.0, CFDI 3.3 or unknown
 # complement stays an XSD error there.
 REP_SCHEMA_FILES: tuple[tuple[str, str], ...] = (
     ("http://www.sat.gob.mx/cfd/4", "4/cfdv40.xsd"),
@@ -472,6 +473,12 @@ def rep_structural_validator() -> StructuralValidator:
 
 def _build_rep_structural() -> StructuralValidator:
     return _build_structural(REP_SCHEMA_FILES, relax=False)
+
+
+@functools.cache
+def full_rep_schema() -> etree.XMLSchema:
+    """cfdv40 + Pagos20 + TFD 1.1 exactly as the SAT publishes them (reference for tests)."""
+    return _compile({}, REP_SCHEMA_FILES)
 
 
 @dataclass(frozen=True)

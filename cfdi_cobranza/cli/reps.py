@@ -119,7 +119,7 @@ def rep_retry(app: AppContext, as_json: bool) -> int:
 @json_option
 def rep_validate(files: tuple[Path, ...], as_json: bool) -> int:
     """Valida REP de cualquier origen: XSD y reglas CRP del SAT verificables sin conexión."""
-    from cfdi_cobranza.rules import validate_rep
+    from cfdi_cobranza.cfdi.validator import validate_rep
 
     report: list[dict[str, Any]] = []
     for path in files:

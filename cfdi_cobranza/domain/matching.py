@@ -52,12 +52,12 @@ from statistics import median
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.payments import (
     MXN,
-    RFC_PATTERN,
     OpenDocument,
     consumption_in_payment_currency,
     max_payable,
     oldest_first,
 )
+from cfdi_cobranza.domain.rfc import RFC_PATTERN
 
 _ZERO = Decimal(0)
 _EQ_STEP = Decimal(1).scaleb(-money.SCALE_EQUIVALENCIA_DR)

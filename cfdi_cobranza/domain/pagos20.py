@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
-from typing import Literal
+from typing import Literal, Protocol
 
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import money
@@ -104,8 +104,29 @@ class InvoiceState:
         return cls(0, invoice.total, money.ZERO)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CuentasPago:
+    """The bank fields of a payment; the c_FormaPago columns say which a form admits."""
+
+    rfc_emisor_cta_ord: str | None = None
+    nom_banco_ord_ext: str | None = None
+    cta_ordenante: str | None = None
+    rfc_emisor_cta_ben: str | None = None
+    cta_beneficiario: str | None = None
+
+
+# The pago20:Pago attribute of each CuentasPago field, in the order the SAT writes them.
+CUENTAS_XML = (
+    ("RfcEmisorCtaOrd", "rfc_emisor_cta_ord"),
+    ("NomBancoOrdExt", "nom_banco_ord_ext"),
+    ("CtaOrdenante", "cta_ordenante"),
+    ("RfcEmisorCtaBen", "rfc_emisor_cta_ben"),
+    ("CtaBeneficiario", "cta_beneficiario"),
+)
+
+
 @dataclass(frozen=True, slots=True)
-class PaymentInput:
+class PaymentInput(CuentasPago):
     """A payment received, as the bank or the user recorded it."""
 
     fecha_pago: datetime
@@ -114,11 +135,6 @@ class PaymentInput:
     monto: Decimal
     tipo_cambio_p: Decimal | None = None  # MXN per unit of moneda_p; ignored for MXN
     num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
     tipo_cad_pago: str | None = None
     cert_pago: str | None = None
     cad_pago: str | None = None
@@ -190,26 +206,14 @@ class RetencionP:
     importe: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Pago:
-    fecha_pago: datetime
-    forma_de_pago_p: str
-    moneda_p: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pago(PaymentInput):
+    """The payment as written: TipoCambioP set, amounts at their decimals, its documents."""
+
     tipo_cambio_p: Decimal
-    monto: Decimal
     doctos: tuple[DoctoRelacionado, ...]
     traslados_p: tuple[TrasladoP, ...] = ()
     retenciones_p: tuple[RetencionP, ...] = ()
-    num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
-    tipo_cad_pago: str | None = None
-    cert_pago: str | None = None
-    cad_pago: str | None = None
-    sello_pago: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,98 @@ class Complemento:
 
     pagos: tuple[Pago, ...]
     totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
+
+
+# ------------------------------------------------------------ catalog keys of a Pago
+
+
+def forma_de_pago_valida(forma: str) -> bool:
+    """CRP20212: a current c_FormaPago key, never 99 (Por definir)."""
+    return forma != "99" and catalogs.is_current_forma_pago(forma)
+
+
+def moneda_valida(moneda: str | None) -> bool:
+    """CRP20213 (MonedaP) and CRP20236 (MonedaDR): a c_Moneda key other than XXX."""
+    return moneda is not None and moneda != "XXX" and money.is_currency(moneda)
+
+
+# ------------------------------------------------------------------ bank fields
+
+
+@dataclass(frozen=True, slots=True)
+class BankProblem:
+    """A CRP20221-CRP20235 rule a Pago breaks: SAT code, the attribute (XML name) and why."""
+
+    code: str
+    attribute: str
+    field: str  # the attribute's name in the records (rfc_emisor_cta_ord ...)
+    message: str
+    pattern: str | None = None  # the c_FormaPago pattern an account fails (CRP20225/26)
+
+
+_CUENTAS = (
+    # (attribute, record field, code when not allowed, code when off-pattern, catalog column)
+    ("RfcEmisorCtaOrd", "rfc_emisor_cta_ord", "CRP20221", None, "rfc_emisor_cta_ord"),
+    ("CtaOrdenante", "cta_ordenante", "CRP20224", "CRP20225", "patron_cta_ordenante"),
+    ("RfcEmisorCtaBen", "rfc_emisor_cta_ben", "CRP20227", None, "rfc_emisor_cta_ben"),
+    ("CtaBeneficiario", "cta_beneficiario", "CRP20228", "CRP20226", "patron_cta_beneficiario"),
+)
+
+
+def bank_field_problems(forma: str | None, cuentas: CuentasPago) -> list[BankProblem]:
+    """The rules CRP20221-CRP20228 a Pago breaks, read from the c_FormaPago columns.
+
+    A bank field is allowed only when its column is set for the payment form; an account
+    must match the column's pattern whole. NomBancoOrdExt is required with the foreign
+    RfcEmisorCtaOrd XEXX010101000 (CRP20223). One predicate for the payment form, the
+    pre-sign check and the XML validator.
+    """
+    forma = forma or ""
+    columns = catalogs.forma_pago_accounts(forma) or {}
+    out: list[BankProblem] = []
+    for attribute, name, code_forbidden, code_pattern, column in _CUENTAS:
+        value: str | None = getattr(cuentas, name)
+        if value is None:
+            continue
+        allowed = columns.get(column)
+        if not allowed:
+            out.append(BankProblem(code_forbidden, attribute, name,
+                                   f"El campo {attribute} no se debe registrar con la forma de pago {forma}."))
+        elif code_pattern is not None and not re.fullmatch(f"(?:{allowed})", value):
+            out.append(BankProblem(code_pattern, attribute, name,
+                                   f"El campo {attribute} ({value}) no cumple el patrón {allowed}.",
+                                   str(allowed)))
+    if cuentas.rfc_emisor_cta_ord == RFC_EXTRANJERO and cuentas.nom_banco_ord_ext is None:
+        out.append(BankProblem("CRP20223", "NomBancoOrdExt", "nom_banco_ord_ext",
+                               "Falta NomBancoOrdExt: el banco ordenante es extranjero."))
+    return out
+
+
+CADENA_PAGO = (  # (attribute, field, code when missing, code when not allowed)
+    ("CertPago", "cert_pago", "CRP20230", "CRP20231"),
+    ("CadPago", "cad_pago", "CRP20232", "CRP20233"),
+    ("SelloPago", "sello_pago", "CRP20234", "CRP20235"),
+)
+
+
+def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | None,
+                         cad_pago: str | None, sello_pago: str | None) -> list[BankProblem]:
+    """The rules CRP20229-CRP20235: TipoCadPago only where c_FormaPago admits it, and
+    CertPago, CadPago and SelloPago exactly when TipoCadPago is there."""
+    values = {"cert_pago": cert_pago, "cad_pago": cad_pago, "sello_pago": sello_pago}
+    out: list[BankProblem] = []
+    if tipo is not None and not (catalogs.forma_pago_accounts(forma or "") or {}).get("tipo_cad_pago"):
+        out.append(BankProblem("CRP20229", "TipoCadPago", "tipo_cad_pago",
+                               f"El campo TipoCadPago no se debe registrar con la forma de pago {forma}."))
+    for attribute, name, code_required, code_forbidden in CADENA_PAGO:
+        present = values[name] is not None
+        if tipo is not None and not present:
+            out.append(BankProblem(code_required, attribute, name,
+                                   f"Falta {attribute}: se registró TipoCadPago."))
+        elif tipo is None and present:
+            out.append(BankProblem(code_forbidden, attribute, name,
+                                   f"El campo {attribute} no se debe registrar sin TipoCadPago."))
+    return out
 
 
 # ------------------------------------------------------------ building the inputs
@@ -586,7 +682,7 @@ def compute_docto(
     invoice = application.invoice
     state = application.state or InvoiceState.first(invoice)
     moneda_dr = invoice.moneda
-    if moneda_dr == "XXX" or not money.is_currency(moneda_dr):
+    if not moneda_valida(moneda_dr):
         raise ValidationError(
             f"La moneda {moneda_dr} de la factura {invoice.uuid} no es válida para un pago.",
             code="CRP20236",
@@ -663,12 +759,12 @@ def compute_docto(
 def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
     """Validate the Pago-level fields; return (TipoCambioP, Monto) as they will be written."""
     forma = payment.forma_de_pago_p
-    if forma == "99" or not catalogs.is_current_forma_pago(forma):
+    if not forma_de_pago_valida(forma):
         raise ValidationError(
             f"La forma de pago {forma} no es válida en un complemento de pago.", code="CRP20212"
         )
     moneda = payment.moneda_p
-    if moneda == "XXX" or not money.is_currency(moneda):
+    if not moneda_valida(moneda):
         raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
     if moneda == "MXN":
         tipo_cambio = money.ONE
@@ -693,54 +789,11 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:
-    columns = catalogs.forma_pago_accounts(payment.forma_de_pago_p) or {}
     forma = payment.forma_de_pago_p
-
-    def refuse(campo: str, code: str) -> None:
-        raise ValidationError(
-            f"El campo {campo} no se permite con la forma de pago {forma}.", code=code
-        )
-
-    if payment.rfc_emisor_cta_ord and not columns.get("rfc_emisor_cta_ord"):
-        refuse("RfcEmisorCtaOrd", "CRP20221")
-    if payment.cta_ordenante:
-        pattern = columns.get("patron_cta_ordenante")
-        if not pattern:
-            refuse("CtaOrdenante", "CRP20224")
-        elif not re.fullmatch(f"(?:{pattern})", payment.cta_ordenante):
-            raise ValidationError(
-                f"La cuenta ordenante {payment.cta_ordenante} no cumple el patrón de la forma "
-                f"de pago {forma}.",
-                code="CRP20225",
-            )
-    if payment.rfc_emisor_cta_ben and not columns.get("rfc_emisor_cta_ben"):
-        refuse("RfcEmisorCtaBen", "CRP20227")
-    if payment.cta_beneficiario:
-        pattern = columns.get("patron_cta_beneficiario")
-        if not pattern:
-            refuse("CtaBeneficiario", "CRP20228")
-        elif not re.fullmatch(f"(?:{pattern})", payment.cta_beneficiario):
-            raise ValidationError(
-                f"La cuenta beneficiaria {payment.cta_beneficiario} no cumple el patrón de la "
-                f"forma de pago {forma}.",
-                code="CRP20226",
-            )
-    if payment.rfc_emisor_cta_ord == RFC_EXTRANJERO and not payment.nom_banco_ord_ext:
-        raise ValidationError(
-            "Falta el nombre del banco ordenante extranjero (NomBancoOrdExt).", code="CRP20223"
-        )
-    cad_fields = (payment.cert_pago, payment.cad_pago, payment.sello_pago)
-    if payment.tipo_cad_pago:
-        if not columns.get("tipo_cad_pago"):
-            refuse("TipoCadPago", "CRP20229")
-        if not all(cad_fields):
-            raise ValidationError(
-                "Con TipoCadPago se requieren CertPago, CadPago y SelloPago.", code="CRP20230"
-            )
-    elif any(cad_fields):
-        raise ValidationError(
-            "CertPago, CadPago y SelloPago solo se registran con TipoCadPago.", code="CRP20231"
-        )
+    problems = bank_field_problems(forma, payment) + cadena_pago_problems(
+        forma, payment.tipo_cad_pago, payment.cert_pago, payment.cad_pago, payment.sello_pago)
+    if problems:
+        raise ValidationError(problems[0].message, code=problems[0].code)
 
 
 def _impuestos_p(
@@ -833,26 +886,10 @@ def compute_pago(
             code=error,
         )
     traslados, retenciones = _impuestos_p(doctos, payment.moneda_p)
-    return Pago(
-        fecha_pago=payment.fecha_pago.replace(microsecond=0, tzinfo=None),
-        forma_de_pago_p=payment.forma_de_pago_p,
-        moneda_p=payment.moneda_p,
-        tipo_cambio_p=tipo_cambio,
-        monto=monto,
-        doctos=doctos,
-        traslados_p=traslados,
-        retenciones_p=retenciones,
-        num_operacion=payment.num_operacion,
-        rfc_emisor_cta_ord=payment.rfc_emisor_cta_ord,
-        nom_banco_ord_ext=payment.nom_banco_ord_ext,
-        cta_ordenante=payment.cta_ordenante,
-        rfc_emisor_cta_ben=payment.rfc_emisor_cta_ben,
-        cta_beneficiario=payment.cta_beneficiario,
-        tipo_cad_pago=payment.tipo_cad_pago,
-        cert_pago=payment.cert_pago,
-        cad_pago=payment.cad_pago,
-        sello_pago=payment.sello_pago,
-    )
+    written = {f.name: getattr(payment, f.name) for f in fields(payment)}
+    written.update(fecha_pago=payment.fecha_pago.replace(microsecond=0, tzinfo=None),
+                   tipo_cambio_p=tipo_cambio, monto=monto)
+    return Pago(**written, doctos=doctos, traslados_p=traslados, retenciones_p=retenciones)
 
 
 _IVA16 = Decimal("0.160000")
@@ -860,8 +897,26 @@ _IVA8 = Decimal("0.080000")
 _IVA0 = Decimal("0.000000")
 
 
-def compute_totales(pagos: Sequence[Pago]) -> Totales:
-    """Totales in MXN from the written ImpuestosP x TipoCambioP, rounded to 2 decimals."""
+class PagoImportes(Protocol):
+    """What Totales are computed from: a ``Pago``, or the amounts an XML Pago writes."""
+
+    @property
+    def tipo_cambio_p(self) -> Decimal: ...
+    @property
+    def monto(self) -> Decimal: ...
+    @property
+    def traslados_p(self) -> Sequence[TrasladoP]: ...
+    @property
+    def retenciones_p(self) -> Sequence[RetencionP]: ...
+
+
+def compute_totales(pagos: Iterable[PagoImportes]) -> Totales:
+    """Totales in MXN from the written ImpuestosP x TipoCambioP, rounded to 2 decimals.
+
+    The writer computes them from its ``Pago`` records and the validator (CRP20201-11)
+    from the amounts the XML carries: one calculator, so they cannot drift. A total is
+    None when no Pago has a tax of its kind.
+    """
     sums: dict[str, Decimal] = {}
 
     def add(name: str, value: Decimal) -> None:

@@ -36,7 +36,8 @@ from datetime import date, datetime, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.domain import money
+from cfdi_cobranza.domain import money, pagos20, rfc
+from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.errors import ConflictError, ValidationError
 
 MXN = "MXN"
@@ -49,27 +50,11 @@ _ZERO = Decimal(0)
 _EQ_DECIMALS = money.SCALE_EQUIVALENCIA_DR
 _EQ_HALF_UNIT = Decimal(1).scaleb(-_EQ_DECIMALS) / 2
 
-# RFC: 3 letters (moral, 12 chars) or 4 letters (física, 13 chars), YYMMDD, homoclave.
-RFC_PATTERN = r"[A-Z&Ñ]{3,4}[0-9]{2}(?:0[1-9]|1[012])(?:0[1-9]|[12][0-9]|3[01])[A-Z0-9]{2}[0-9A]"
-_RFC_RE = re.compile(rf"^{RFC_PATTERN}$")
-RFC_GENERICO_NACIONAL = "XAXX010101000"
-RFC_GENERICO_EXTRANJERO = "XEXX010101000"
-
-
-def normalise_rfc(text: str) -> str:
-    return re.sub(r"[\s-]", "", text).upper()
-
-
-def is_valid_rfc(rfc: str) -> bool:
-    """True for a 12-char (moral) or 13-char (física) RFC or a generic one."""
-    return rfc in (RFC_GENERICO_NACIONAL, RFC_GENERICO_EXTRANJERO) or bool(_RFC_RE.match(rfc))
-
-
 # --------------------------------------------------------------------------- receipts
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiptInput:
+class ReceiptInput(pagos20.CuentasPago):
     """A payment as captured (text or Decimal amounts, optional bank fields)."""
 
     customer: str
@@ -80,34 +65,17 @@ class ReceiptInput:
     monto: str | Decimal
     tipo_cambio: str | Decimal | None = None
     num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
     caja: str | None = None
     notas: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt(ReceiptInput):
     """A validated payment: Decimal amounts, TipoCambioP always set (1 for MXN)."""
 
-    customer: str
-    company: str
     fecha_pago: datetime
-    forma_pago: str
-    moneda: str
     monto: Decimal
     tipo_cambio: Decimal
-    num_operacion: str | None = None
-    rfc_emisor_cta_ord: str | None = None
-    nom_banco_ord_ext: str | None = None
-    cta_ordenante: str | None = None
-    rfc_emisor_cta_ben: str | None = None
-    cta_beneficiario: str | None = None
-    caja: str | None = None
-    notas: str | None = None
 
     @property
     def monto_mxn(self) -> Decimal:
@@ -124,16 +92,6 @@ class Receipt:
             consumido=consumido,
             payment_id=payment_id,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One refusal or warning: stable code, Spanish message, the field it concerns."""
-
-    code: str
-    message: str
-    field: str | None = None
-    severity: str = "error"  # "error" | "aviso"
 
 
 def _clean(text: str | None) -> str | None:
@@ -199,7 +157,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
         findings.append(Finding("FORMA_PAGO_99",
                                 "La forma de pago 99 (Por definir) no se permite en un pago; "
                                 "indique la forma real en que se recibió.", "forma_pago"))
-    elif not catalogs.is_current_forma_pago(forma):
+    elif not pagos20.forma_de_pago_valida(forma):
         findings.append(Finding("FORMA_PAGO_INVALIDA",
                                 f"La forma de pago {forma!r} no existe en el catálogo c_FormaPago "
                                 "vigente.", "forma_pago"))
@@ -207,7 +165,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
         forma_ok = True
 
     moneda = inp.moneda.strip().upper()
-    moneda_ok = money.is_currency(moneda) and moneda != "XXX"
+    moneda_ok = pagos20.moneda_valida(moneda)
     if not moneda_ok:
         findings.append(Finding("MONEDA_DESCONOCIDA",
                                 f"La moneda {inp.moneda!r} no existe en el catálogo c_Moneda o no "
@@ -262,7 +220,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
     for key in ("rfc_emisor_cta_ord", "rfc_emisor_cta_ben"):
         value = bank[key]
         if value is not None:
-            bank[key] = normalise_rfc(value)
+            bank[key] = rfc.compact(value)
     if forma_ok:
         findings.extend(_bank_field_findings(forma, bank))
 
@@ -272,7 +230,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
                                 "El número de operación admite como máximo 100 caracteres.",
                                 "num_operacion"))
 
-    if any(f.severity == "error" for f in findings):
+    if any(f.is_error for f in findings):
         return None, findings
     assert fecha is not None and monto is not None and tipo_cambio is not None
     receipt = Receipt(
@@ -300,54 +258,50 @@ _BANK_LABELS = {
 }
 
 
+_FORM_CODES = {"CRP20223": "CAMPO_REQUERIDO", "CRP20225": "CUENTA_INVALIDA",
+               "CRP20226": "CUENTA_INVALIDA"}  # the other CRP2022x: CAMPO_NO_PERMITIDO
+_FORM_ORDER = ("CAMPO_NO_PERMITIDO", "RFC_INVALIDO", "CUENTA_INVALIDA", "CAMPO_REQUERIDO")
+
+
 def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Finding]:
-    """Bank fields per the c_FormaPago columns (CRP20221-28), read from the catalog."""
-    row = catalogs.forma_pago_accounts(forma) or {}
-    allowed = {
-        "rfc_emisor_cta_ord": bool(row.get("rfc_emisor_cta_ord")),
-        "nom_banco_ord_ext": bool(row.get("nom_banco_ord_ext")),
-        "cta_ordenante": row.get("patron_cta_ordenante") is not None,
-        "rfc_emisor_cta_ben": bool(row.get("rfc_emisor_cta_ben")),
-        "cta_beneficiario": row.get("patron_cta_beneficiario") is not None,
-    }
-    findings: list[Finding] = []
+    """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``)."""
     descr = catalogs.describe("c_FormaPago", forma)
-    for key, value in bank.items():
-        if value is not None and not allowed[key]:
-            findings.append(Finding("CAMPO_NO_PERMITIDO",
-                                    f"{_BANK_LABELS[key]} no se permite con la forma de pago "
-                                    f"{descr}.", key))
+    findings: list[Finding] = []
+    for problem in pagos20.bank_field_problems(forma, pagos20.CuentasPago(**bank)):
+        key = problem.field
+        code = _FORM_CODES.get(problem.code, "CAMPO_NO_PERMITIDO")
+        if code == "CAMPO_NO_PERMITIDO":
+            message = f"{_BANK_LABELS[key]} no se permite con la forma de pago {descr}."
+        elif code == "CUENTA_INVALIDA":
+            message = (f"{_BANK_LABELS[key]} {bank[key]!r} no tiene el formato que exige la forma "
+                       f"de pago {descr} ({problem.pattern}).")
+        else:
+            message = ("Con RFC de banco extranjero (XEXX010101000) indique el nombre del banco "
+                       "ordenante.")
+        findings.append(Finding(code, message, key))
+    row = catalogs.forma_pago_accounts(forma) or {}
+    if bank["nom_banco_ord_ext"] is not None and not row.get("nom_banco_ord_ext"):
+        findings.append(Finding("CAMPO_NO_PERMITIDO", f"{_BANK_LABELS['nom_banco_ord_ext']} no se "
+                                f"permite con la forma de pago {descr}.", "nom_banco_ord_ext"))
+    refused = {f.location for f in findings}
     for key in ("rfc_emisor_cta_ord", "rfc_emisor_cta_ben"):
         value = bank[key]
-        if value is not None and allowed[key] and not is_valid_rfc(value):
+        if value is not None and key not in refused and not rfc.is_valid(value):
             findings.append(Finding("RFC_INVALIDO",
                                     f"{_BANK_LABELS[key]} {value!r} no es un RFC válido (12 "
                                     "caracteres personas morales, 13 personas físicas, o "
                                     "XAXX010101000 / XEXX010101000).", key))
-    for key, pattern_key in (("cta_ordenante", "patron_cta_ordenante"),
-                             ("cta_beneficiario", "patron_cta_beneficiario")):
-        value = bank[key]
-        pattern = row.get(pattern_key)
-        if value is not None and pattern is not None and not re.fullmatch(f"(?:{pattern})", value):
-            findings.append(Finding("CUENTA_INVALIDA",
-                                    f"{_BANK_LABELS[key]} {value!r} no tiene el formato que exige "
-                                    f"la forma de pago {descr} ({pattern}).", key))
-    if (bank["rfc_emisor_cta_ord"] == RFC_GENERICO_EXTRANJERO and allowed["nom_banco_ord_ext"]
-            and bank["nom_banco_ord_ext"] is None):
-        findings.append(Finding("CAMPO_REQUERIDO",
-                                "Con RFC de banco extranjero (XEXX010101000) indique el nombre "
-                                "del banco ordenante.", "nom_banco_ord_ext"))
-    return findings
+    return sorted(findings, key=lambda f: _FORM_ORDER.index(f.code))
 
 
 def _raise_first(findings: Sequence[Finding]) -> None:
-    errors = [f for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.is_error]
     if errors:
         first = errors[0]
         raise ValidationError(
             first.message,
             code=first.code,
-            campo=first.field or "",
+            campo=first.location or "",
             errores="; ".join(f"{f.code}: {f.message}" for f in errors),
         )
 
@@ -546,11 +500,11 @@ def _pue_notices(doc: OpenDocument, fecha_pago: datetime) -> tuple[Finding, ...]
         return ()
     notices = [Finding("PUE_NO_REQUIERE_REP",
                        f"La factura {doc.serie_folio} es PUE: el pago se registra pero no "
-                       "requiere complemento de pago (REP).", "uuid", "aviso")]
+                       "requiere complemento de pago (REP).", "uuid", Severity.WARNING)]
     if (fecha_pago.year, fecha_pago.month) > (doc.fecha.year, doc.fecha.month):
         notices.append(Finding("PUE_PAGO_TARDIO",
                                f"La factura {doc.serie_folio} es PUE y se pagó después del mes de "
-                               "su emisión; debió emitirse como PPD.", "uuid", "aviso"))
+                               "su emisión; debió emitirse como PPD.", "uuid", Severity.WARNING))
     return tuple(notices)
 
 
@@ -716,7 +670,7 @@ def plan_oldest_first(
         try:
             eq = _equivalence_for(doc, payment, None, rates)
         except ConflictError as exc:
-            avisos.append(Finding(exc.code, exc.message, "uuid", "aviso"))
+            avisos.append(Finding(exc.code, exc.message, "uuid", Severity.WARNING))
             continue
         amount = max_payable(doc, available, payment.moneda, eq)
         if amount <= 0:

@@ -1,6 +1,10 @@
-"""REP (Pagos 2.0) validation rules: ``validate_rep`` and ``rules_catalog``."""
+"""REP (Pagos 2.0) rules: each SAT rule a small named check over a parsed CFDI.
 
-from cfdi_cobranza.rules.core import Finding, Rule, Severity
-from cfdi_cobranza.rules.runner import errors_only, rules_catalog, validate_rep
+``cfdi_cobranza.cfdi.validator.validate_rep`` parses, checks the XSD and runs them.
+"""
 
-__all__ = ["Finding", "Rule", "Severity", "errors_only", "rules_catalog", "validate_rep"]
+from cfdi_cobranza.domain.findings import Finding, Severity
+from cfdi_cobranza.rules.core import Rule
+from cfdi_cobranza.rules.runner import errors_only
+
+__all__ = ["Finding", "Rule", "Severity", "errors_only"]

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.rules.core import NS_CFDI, Context, Finding, Rule, rule, to_decimal
+from cfdi_cobranza.domain.findings import Finding
+from cfdi_cobranza.rules.core import NS_CFDI, Context, Rule, rule, to_decimal
 
 
 def _fixed(r: Rule, ctx: Context, attr: str, expected: str, numeric: bool = False

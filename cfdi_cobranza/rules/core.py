@@ -8,7 +8,6 @@ third-party document yields a finding, not an exception.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,25 +15,14 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from cfdi_cobranza.domain.findings import Finding, Severity
+
 NS_CFDI = "http://www.sat.gob.mx/cfd/4"
 NS_PAGOS20 = "http://www.sat.gob.mx/Pagos20"
 
 
 def q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
-
-
-class Severity(enum.Enum):
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str
-    severity: Severity
-    message: str  # Spanish, shown to the user as is
-    location: str = "/"  # XPath-like, with prefixes cfdi: and pago20:
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +193,7 @@ class Rule:
 
     def finding(self, message: str, location: str = "/", severity: Severity | None = None
                 ) -> Finding:
-        return Finding(self.code, severity or self.severity, message, location)
+        return Finding(self.code, message, location, severity or self.severity)
 
 
 class Registry:

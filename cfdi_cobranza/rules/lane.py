@@ -19,8 +19,8 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from cfdi_cobranza.rules.core import Finding, Severity
-from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, validate_rep
+from cfdi_cobranza.cfdi.validator import INTERNAL_CODE, errors_only, validate_rep
+from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.workers import ANSWER_TIMEOUT_S, ForkedWorker, can_fork, messages
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ValidationLane:
                 verdicts.extend([None] * (self._pending - len(verdicts)))
         self._pending = 0
         return [None if verdict is None else
-                [Finding(code, Severity(sev), message, location) for code, sev, message, location in verdict]
+                [Finding(code, message, location, Severity(sev)) for code, sev, message, location in verdict]
                 for verdict in verdicts]
 
     def close(self) -> None:
@@ -99,8 +99,8 @@ def _verdict(xml: bytes, now: datetime) -> _Verdict:
         found = errors_only(validate_rep(xml, now=now))
     except Exception:  # validate_rep reports problems as findings; this is a bug
         log.exception("the validator worker failed")
-        found = [Finding(INTERNAL_CODE, Severity.ERROR, "No fue posible validar el REP.", "/")]
-    return [(f.code, f.severity.value, f.message, f.location) for f in found]
+        found = [Finding(INTERNAL_CODE, "No fue posible validar el REP.", "/")]
+    return [(f.code, f.severity.value, f.message, f.location or "/") for f in found]
 
 
 def _main(conn: Any) -> None:

@@ -6,20 +6,32 @@ Amount formulas shared with the calculator (ImporteDR window, Monto margin) come
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import cast
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.domain import money
-from cfdi_cobranza.domain.pagos20 import importe_window, monto_consistency_error
+from cfdi_cobranza.domain import money, rfc
+from cfdi_cobranza.domain.findings import Finding, Severity
+from cfdi_cobranza.domain.pagos20 import (
+    CADENA_PAGO,
+    CUENTAS_XML,
+    CuentasPago,
+    RetencionP,
+    Totales,
+    TrasladoP,
+    bank_field_problems,
+    cadena_pago_problems,
+    compute_totales,
+    forma_de_pago_valida,
+    importe_window,
+    moneda_valida,
+    monto_consistency_error,
+)
 from cfdi_cobranza.rules.core import (
     Context,
-    Finding,
     Node,
     Rule,
-    Severity,
     rule,
     to_decimal,
     written_decimals,
@@ -76,59 +88,47 @@ def _tc(pago: Node) -> Decimal | None:
 # -------------------------------------------------------------------------- Totales
 
 
-def _expected_totales(ctx: Context) -> dict[str, Decimal]:
-    """What each Totales attribute should be, computed once per document (ten rules ask)."""
+@dataclass(frozen=True, slots=True)
+class _Importes:
+    """The amounts of an XML Pago that Totales are computed from (``pagos20.PagoImportes``)."""
+
+    tipo_cambio_p: Decimal
+    monto: Decimal
+    traslados_p: tuple[TrasladoP, ...]
+    retenciones_p: tuple[RetencionP, ...]
+
+
+def _importes(ctx: Context, pago: Node) -> _Importes | None:
+    tc = _tc(pago)
+    if tc is None:
+        return None
+    # A missing amount adds zero: the same total as leaving it out.
+    return _Importes(
+        tc, pago.dec("Monto") or money.ZERO,
+        tuple(TrasladoP(t.get("ImpuestoP") or "", t.get("TipoFactorP") or "", t.dec("TasaOCuotaP"),
+                        t.dec("BaseP") or money.ZERO, t.dec("ImporteP"))
+              for t in ctx.p_taxes(pago, "Traslado")),
+        tuple(RetencionP(t.get("ImpuestoP") or "", t.dec("ImporteP") or money.ZERO)
+              for t in ctx.p_taxes(pago, "Retencion")),
+    )
+
+
+def _expected_totales(ctx: Context) -> Totales:
+    """What Totales should say, computed once per document (eleven rules ask); the Pagos
+    without a usable TipoCambioP are left out."""
     hit = ctx.extra.get("_expected_totales")
-    if hit is None:
-        hit = ctx.extra["_expected_totales"] = _compute_totales(ctx)
-    return dict(cast(dict[str, Decimal], hit))  # a copy: callers may not change the memo
+    if not isinstance(hit, Totales):
+        hit = ctx.extra["_expected_totales"] = compute_totales(
+            i for i in (_importes(ctx, pago) for pago in ctx.pago_list()) if i is not None)
+    return hit
 
 
-def _compute_totales(ctx: Context) -> dict[str, Decimal]:
-    sums: dict[str, Decimal] = {}
-    with localcontext() as c:
-        c.prec = 60
-        for pago in ctx.pago_list():
-            tc = _tc(pago)
-            if tc is None:
-                continue
-            for ret in ctx.p_taxes(pago, "Retencion"):
-                name = {"002": "TotalRetencionesIVA", "001": "TotalRetencionesISR",
-                        "003": "TotalRetencionesIEPS"}.get(ret.get("ImpuestoP") or "")
-                imp = ret.dec("ImporteP")
-                if name and imp is not None:
-                    sums[name] = sums.get(name, money.ZERO) + imp * tc
-            for tra in ctx.p_taxes(pago, "Traslado"):
-                if tra.get("ImpuestoP") != "002":
-                    continue
-                factor = tra.get("TipoFactorP")
-                base = tra.dec("BaseP")
-                if factor == "Exento":
-                    if base is not None:
-                        key = "TotalTrasladosBaseIVAExento"
-                        sums[key] = sums.get(key, money.ZERO) + base * tc
-                    continue
-                tasa = tra.dec("TasaOCuotaP")
-                suffix = {Decimal("0.16"): "16", Decimal("0.08"): "8", Decimal("0"): "0"}.get(
-                    tasa if tasa is not None else Decimal(-1))
-                if factor != "Tasa" or suffix is None:
-                    continue
-                if base is not None:
-                    k = f"TotalTrasladosBaseIVA{suffix}"
-                    sums[k] = sums.get(k, money.ZERO) + base * tc
-                imp = tra.dec("ImporteP")
-                if imp is not None:
-                    k = f"TotalTrasladosImpuestoIVA{suffix}"
-                    sums[k] = sums.get(k, money.ZERO) + imp * tc
-    return {k: money.quantize(v, 2) for k, v in sums.items()}
-
-
-def _totales_rule(code: str, attr: str, what: str) -> None:
+def _totales_rule(code: str, attr: str, name: str, what: str) -> None:
     def check(r: Rule, ctx: Context) -> list[Finding]:
         totales = ctx.totales()
         if totales is None:
             return []
-        expected = _expected_totales(ctx).get(attr)
+        expected: Decimal | None = getattr(_expected_totales(ctx), name)
         written_text = totales.get(attr)
         if written_text is None:
             if expected is not None and expected != 0:
@@ -148,16 +148,23 @@ def _totales_rule(code: str, attr: str, what: str) -> None:
     rule(code, f"{attr} igual a la suma de {what} por TipoCambioP")(check)
 
 
-_totales_rule("CRP20201", "TotalRetencionesIVA", "ImporteP de las retenciones de IVA")
-_totales_rule("CRP20202", "TotalRetencionesISR", "ImporteP de las retenciones de ISR")
-_totales_rule("CRP20203", "TotalRetencionesIEPS", "ImporteP de las retenciones de IEPS")
-_totales_rule("CRP20204", "TotalTrasladosBaseIVA16", "BaseP de los traslados de IVA 16%")
-_totales_rule("CRP20205", "TotalTrasladosImpuestoIVA16", "ImporteP de los traslados de IVA 16%")
-_totales_rule("CRP20206", "TotalTrasladosBaseIVA8", "BaseP de los traslados de IVA 8%")
-_totales_rule("CRP20207", "TotalTrasladosImpuestoIVA8", "ImporteP de los traslados de IVA 8%")
-_totales_rule("CRP20208", "TotalTrasladosBaseIVA0", "BaseP de los traslados de IVA 0%")
-_totales_rule("CRP20209", "TotalTrasladosImpuestoIVA0", "ImporteP de los traslados de IVA 0%")
-_totales_rule("CRP20210", "TotalTrasladosBaseIVAExento", "BaseP de los traslados exentos de IVA")
+for _code, _attr, _name, _what in (
+    ("CRP20201", "TotalRetencionesIVA", "total_retenciones_iva", "ImporteP de las retenciones de IVA"),
+    ("CRP20202", "TotalRetencionesISR", "total_retenciones_isr", "ImporteP de las retenciones de ISR"),
+    ("CRP20203", "TotalRetencionesIEPS", "total_retenciones_ieps", "ImporteP de las retenciones de IEPS"),
+    ("CRP20204", "TotalTrasladosBaseIVA16", "total_traslados_base_iva16", "BaseP de los traslados de IVA 16%"),
+    ("CRP20205", "TotalTrasladosImpuestoIVA16", "total_traslados_impuesto_iva16",
+     "ImporteP de los traslados de IVA 16%"),
+    ("CRP20206", "TotalTrasladosBaseIVA8", "total_traslados_base_iva8", "BaseP de los traslados de IVA 8%"),
+    ("CRP20207", "TotalTrasladosImpuestoIVA8", "total_traslados_impuesto_iva8",
+     "ImporteP de los traslados de IVA 8%"),
+    ("CRP20208", "TotalTrasladosBaseIVA0", "total_traslados_base_iva0", "BaseP de los traslados de IVA 0%"),
+    ("CRP20209", "TotalTrasladosImpuestoIVA0", "total_traslados_impuesto_iva0",
+     "ImporteP de los traslados de IVA 0%"),
+    ("CRP20210", "TotalTrasladosBaseIVAExento", "total_traslados_base_iva_exento",
+     "BaseP de los traslados exentos de IVA"),
+):
+    _totales_rule(_code, _attr, _name, _what)
 
 
 @rule("CRP20211", "MontoTotalPagos igual a la suma de Monto por TipoCambioP")
@@ -165,13 +172,9 @@ def monto_total(r: Rule, ctx: Context) -> list[Finding]:
     totales = ctx.totales()
     if totales is None:
         return []
-    total = money.ZERO
-    for pago in ctx.pago_list():
-        monto, tc = pago.dec("Monto"), _tc(pago)
-        if monto is None or tc is None:
-            return []
-        total += monto * tc
-    expected = money.quantize(total, 2)
+    if any(p.dec("Monto") is None or _tc(p) is None for p in ctx.pago_list()):
+        return []
+    expected = _expected_totales(ctx).monto_total_pagos
     written = totales.dec("MontoTotalPagos")
     if written is None or written != expected:
         return [r.finding(f"MontoTotalPagos vale {totales.get('MontoTotalPagos')} y debe ser "
@@ -202,7 +205,7 @@ def forma_99(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     if forma == "99":
         return [r.finding('La forma de pago de un pago recibido no puede ser "99 Por definir".',
                           pago.at("FormaDePagoP"))]
-    if forma is not None and not catalogs.is_current_forma_pago(forma):
+    if forma is not None and not forma_de_pago_valida(forma):
         return [r.finding(f"La forma de pago {forma} no es vigente en el catálogo c_FormaPago.",
                           pago.at("FormaDePagoP"))]
     return []
@@ -211,7 +214,7 @@ def forma_99(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
 @_pago_rule("CRP20213", 'MonedaP distinta de "XXX"')
 def moneda_xxx(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     moneda = pago.get("MonedaP")
-    if moneda == "XXX" or _moneda_decimals(moneda) is None:
+    if not moneda_valida(moneda):
         return [r.finding(f'La moneda del pago "{moneda}" no es válida (no puede ser XXX).',
                           pago.at("MonedaP"))]
     return []
@@ -321,115 +324,67 @@ def monto_decimales(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     return []
 
 
-def _rfc_check_digit_ok(rfc: str) -> bool:
-    """The RFC's last character is a mod-11 check digit over the previous twelve."""
-    alphabet = "0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ Ñ"
-    body = rfc[:-1].rjust(12)
-    if len(body) != 12 or any(ch not in alphabet for ch in body):
-        return False
-    total = sum(alphabet.index(ch) * (13 - i) for i, ch in enumerate(body))
-    return alphabet[(11 - total % 11) % 11] == rfc[-1]
+def _cuentas(pago: Node) -> CuentasPago:
+    """The bank fields of a ``pago20:Pago`` as the typed record the domain predicate reads."""
+    return CuentasPago(**{name: pago.get(attr) for attr, name in CUENTAS_XML})
 
 
-def _accounts(pago: Node) -> dict[str, object]:
-    return catalogs.forma_pago_accounts(pago.get("FormaDePagoP") or "") or {}
+def _bank_rule(code: str, title: str) -> None:
+    """CRP20221-28: the findings of ``pagos20.bank_field_problems`` with this code."""
+
+    def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
+        return [r.finding(p.message, pago.at(p.attribute))
+                for p in bank_field_problems(pago.get("FormaDePagoP"), _cuentas(pago))
+                if p.code == code]
+
+    _pago_rule(code, title)(check)
 
 
-@_pago_rule("CRP20221", "RfcEmisorCtaOrd solo con formas de pago bancarizadas")
-def rfc_ord_permitido(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.has("RfcEmisorCtaOrd") and not _accounts(pago).get("rfc_emisor_cta_ord"):
-        return [r.finding(f"El campo RfcEmisorCtaOrd no se debe registrar con la forma de pago "
-                          f"{pago.get('FormaDePagoP')}.", pago.at("RfcEmisorCtaOrd"))]
-    return []
+_bank_rule("CRP20221", "RfcEmisorCtaOrd solo con formas de pago bancarizadas")
 
 
 @_pago_rule("CRP20222", "RfcEmisorCtaOrd en la lista de RFC (verificado: dígito)")
 def rfc_ord_lista(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    rfc = pago.get("RfcEmisorCtaOrd")
-    if not rfc or rfc == "XEXX010101000":
+    value = pago.get("RfcEmisorCtaOrd")
+    if not value or value == "XEXX010101000":
         return []
     # The list of registered RFCs is online only; a wrong check digit means the RFC
     # cannot be in it. Some old RFCs carry a wrong digit, hence a warning.
-    if len(rfc) == 13:
+    if len(value) == 13:
         # Accounts are issued by banks and other financial entities: personas morales.
-        return [r.finding(f"El RFC {rfc} es de persona física; el emisor de la cuenta "
+        return [r.finding(f"El RFC {value} es de persona física; el emisor de la cuenta "
                           "ordenante debe ser una entidad financiera de la lista del SAT.",
                           pago.at("RfcEmisorCtaOrd"), Severity.WARNING)]
-    if not _rfc_check_digit_ok(rfc):
-        return [r.finding(f"El RFC {rfc} no parece válido (dígito verificador); el SAT lo "
+    if not rfc.is_valid(value, validate_check_digits=True):
+        return [r.finding(f"El RFC {value} no parece válido (dígito verificador); el SAT lo "
                           "rechazará si no está en su lista de RFC.", pago.at("RfcEmisorCtaOrd"),
                           Severity.WARNING)]
     return []
 
 
-@_pago_rule("CRP20223", "NomBancoOrdExt requerido con RfcEmisorCtaOrd XEXX010101000")
-def nom_banco(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.get("RfcEmisorCtaOrd") == "XEXX010101000" and not pago.has("NomBancoOrdExt"):
-        return [r.finding("Falta NomBancoOrdExt: el banco ordenante es extranjero.",
-                          pago.at("NomBancoOrdExt"))]
-    return []
+_bank_rule("CRP20223", "NomBancoOrdExt requerido con RfcEmisorCtaOrd XEXX010101000")
+_bank_rule("CRP20224", "CtaOrdenante solo con las formas de pago que lo admiten")
+_bank_rule("CRP20225", "CtaOrdenante con el patrón de la forma de pago")
+_bank_rule("CRP20228", "CtaBeneficiario solo con las formas de pago que lo admiten")
+_bank_rule("CRP20226", "CtaBeneficiario con el patrón de la forma de pago")
+_bank_rule("CRP20227", "RfcEmisorCtaBen solo con las formas de pago que lo admiten")
 
 
-def _cuenta_rules(code_forbidden: str, code_pattern: str, attr: str, column: str) -> None:
-    def forbidden(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if pago.has(attr) and not _accounts(pago).get(column):
-            return [r.finding(f"El campo {attr} no se debe registrar con la forma de pago "
-                              f"{pago.get('FormaDePagoP')}.", pago.at(attr))]
-        return []
+def _cadena_rule(code: str, title: str) -> None:
+    """CRP20229-35: the findings of ``pagos20.cadena_pago_problems`` with this code."""
 
-    def pattern(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        value = pago.get(attr)
-        regex = _accounts(pago).get(column)
-        if value is None or not isinstance(regex, str):
-            return []
-        if not re.fullmatch(f"(?:{regex})", value):
-            return [r.finding(f"El campo {attr} ({value}) no cumple el patrón {regex}.",
-                              pago.at(attr))]
-        return []
+    def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
+        problems = cadena_pago_problems(*(pago.get(a) for a in (
+            "FormaDePagoP", "TipoCadPago", "CertPago", "CadPago", "SelloPago")))
+        return [r.finding(p.message, pago.at(p.attribute)) for p in problems if p.code == code]
 
-    _pago_rule(code_forbidden, f"{attr} solo con las formas de pago que lo admiten")(forbidden)
-    _pago_rule(code_pattern, f"{attr} con el patrón de la forma de pago")(pattern)
+    _pago_rule(code, title)(check)
 
 
-_cuenta_rules("CRP20224", "CRP20225", "CtaOrdenante", "patron_cta_ordenante")
-_cuenta_rules("CRP20228", "CRP20226", "CtaBeneficiario", "patron_cta_beneficiario")
-
-
-@_pago_rule("CRP20227", "RfcEmisorCtaBen solo con las formas de pago que lo admiten")
-def rfc_ben(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.has("RfcEmisorCtaBen") and not _accounts(pago).get("rfc_emisor_cta_ben"):
-        return [r.finding(f"El campo RfcEmisorCtaBen no se debe registrar con la forma de pago "
-                          f"{pago.get('FormaDePagoP')}.", pago.at("RfcEmisorCtaBen"))]
-    return []
-
-
-@_pago_rule("CRP20229", "TipoCadPago solo con forma de pago 03")
-def tipo_cad(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.has("TipoCadPago") and not _accounts(pago).get("tipo_cad_pago"):
-        return [r.finding("El campo TipoCadPago no se debe registrar con la forma de pago "
-                          f"{pago.get('FormaDePagoP')}.", pago.at("TipoCadPago"))]
-    return []
-
-
-def _cad_rules(code_required: str, code_forbidden: str, attr: str) -> None:
-    def required(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if pago.has("TipoCadPago") and not pago.has(attr):
-            return [r.finding(f"Falta {attr}: se registró TipoCadPago.", pago.at(attr))]
-        return []
-
-    def forbidden(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if not pago.has("TipoCadPago") and pago.has(attr):
-            return [r.finding(f"El campo {attr} no se debe registrar sin TipoCadPago.",
-                              pago.at(attr))]
-        return []
-
-    _pago_rule(code_required, f"{attr} requerido con TipoCadPago")(required)
-    _pago_rule(code_forbidden, f"{attr} solo con TipoCadPago")(forbidden)
-
-
-_cad_rules("CRP20230", "CRP20231", "CertPago")
-_cad_rules("CRP20232", "CRP20233", "CadPago")
-_cad_rules("CRP20234", "CRP20235", "SelloPago")
+_cadena_rule("CRP20229", "TipoCadPago solo con forma de pago 03")
+for _attr, _name, _required, _forbidden in CADENA_PAGO:
+    _cadena_rule(_required, f"{_attr} requerido con TipoCadPago")
+    _cadena_rule(_forbidden, f"{_attr} solo con TipoCadPago")
 
 
 # ------------------------------------------------------------------ DoctoRelacionado
@@ -453,7 +408,7 @@ def _docto_rule(code: str, title: str) -> Callable[
 @_docto_rule("CRP20236", 'MonedaDR distinta de "XXX"')
 def moneda_dr(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
     value = docto.get("MonedaDR")
-    if value == "XXX" or _moneda_decimals(value) is None:
+    if not moneda_valida(value):
         return [r.finding(f'La moneda del documento relacionado "{value}" no es válida.',
                           docto.at("MonedaDR"))]
     return []

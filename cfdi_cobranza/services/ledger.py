@@ -164,9 +164,9 @@ def list_companies(session: Session) -> list[Company]:
 
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,
                 *, clock: Clock = system_clock) -> Company:
-    from cfdi_cobranza.domain.rfc import validate_rfc
+    from cfdi_cobranza.domain import rfc as rfc_rules
 
-    rfc = validate_rfc(rfc)
+    rfc = rfc_rules.validate(rfc)
     if session.scalar(select(Company).where(Company.rfc == rfc)) is not None:
         raise ValidationError(f"La empresa {rfc} ya está registrada.", code="EMPRESA_DUPLICADA")
     company = Company(rfc=rfc, nombre=nombre, regimen_fiscal=regimen, codigo_postal=cp, created_at=clock())

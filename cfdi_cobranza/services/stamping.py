@@ -43,6 +43,7 @@ from cfdi_cobranza.cfdi import rep_writer
 from cfdi_cobranza.cfdi.cadena import cadena_original
 from cfdi_cobranza.cfdi.parser import parse_xml
 from cfdi_cobranza.cfdi.reader import read_invoice_for_pagos
+from cfdi_cobranza.cfdi.validator import errors_only, validate_rep
 from cfdi_cobranza.db.models import (
     AuditEntry,
     Company,
@@ -76,7 +77,6 @@ from cfdi_cobranza.pac.base import (
     stamp_each,
     stamp_lane,
 )
-from cfdi_cobranza.rules import errors_only, validate_rep
 from cfdi_cobranza.rules.lane import ValidationLane, open_validation_lane
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock

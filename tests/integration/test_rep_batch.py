@@ -275,9 +275,8 @@ def test_a_rejection_while_the_next_chunk_was_prepared_keeps_its_row(
 
 def _refusing(target_uuid: str, pids_file: Path):  # type: ignore[no-untyped-def]
     """validate_rep, plus an ERROR for the REP that pays ``target_uuid``; notes its pid."""
-    from cfdi_cobranza.rules import validate_rep
-    from cfdi_cobranza.rules.core import Finding as RuleFinding
-    from cfdi_cobranza.rules.core import Severity
+    from cfdi_cobranza.cfdi.validator import validate_rep
+    from cfdi_cobranza.domain.findings import Finding as RuleFinding
 
     def check(root_or_bytes, **kwargs):  # type: ignore[no-untyped-def]
         with pids_file.open("a") as fh:
@@ -285,7 +284,7 @@ def _refusing(target_uuid: str, pids_file: Path):  # type: ignore[no-untyped-def
         found = validate_rep(root_or_bytes, **kwargs)
         text = root_or_bytes if isinstance(root_or_bytes, bytes) else etree.tostring(root_or_bytes)
         if target_uuid.encode() in text:
-            found.append(RuleFinding("CRP20999", Severity.ERROR, "Rechazo de prueba.", "/"))
+            found.append(RuleFinding("CRP20999", "Rechazo de prueba.", "/"))
         return found
 
     return check
@@ -329,7 +328,8 @@ def test_a_validator_worker_that_dies_costs_nothing(book: Book, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The validator process dies on its third REP: the REPs it did not judge are
     validated here instead, none is refused for it, and the folios stay consecutive."""
-    from cfdi_cobranza.rules import lane, validate_rep
+    from cfdi_cobranza.cfdi.validator import validate_rep
+    from cfdi_cobranza.rules import lane
 
     calls = tmp_path / "calls"
 

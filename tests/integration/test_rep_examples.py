@@ -62,12 +62,12 @@ from cfdi_cobranza.cfdi.factory import (
 )
 from cfdi_cobranza.cfdi.sources import Candidate
 from cfdi_cobranza.cfdi.timbre import CERT_FILE, KEY_FILE, PASSWORD_FILE, ensure_sandbox_certificate
+from cfdi_cobranza.cfdi.validator import errors_only, validate_rep
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.pac.sandbox import SandboxPac
-from cfdi_cobranza.rules import errors_only, validate_rep
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.importing import Importer

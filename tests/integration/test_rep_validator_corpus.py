@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from cfdi_cobranza.cfdi.rep_writer import RepHeader, build_rep, to_bytes, with_certificate
+from cfdi_cobranza.cfdi.validator import errors_only, rules_catalog, validate_rep
 from cfdi_cobranza.domain import pagos20 as p
-from cfdi_cobranza.rules import Severity, errors_only, rules_catalog, validate_rep
+from cfdi_cobranza.domain.findings import Severity
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "pac-rejections" / "pagos20"
 

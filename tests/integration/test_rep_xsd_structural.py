@@ -1,7 +1,7 @@
 """The REP validator's fast XSD check reports what the full cfdv40+Pagos20+TFD schema reports.
 
-``rules.xml.xsd_errors`` validates against the structural schema (catalog enumerations
-removed, SAT wildcards kept strict) and looks catalog keys up in Python; ``rep_schema()``
+``cfdi.validator.xsd_errors`` validates against the structural schema (catalog enumerations
+removed, SAT wildcards kept strict) and looks catalog keys up in Python; ``full_rep_schema()``
 is the full SAT schema set it replaced. Both must flag the same places, including
 complements and addenda outside Pagos 2.0 / TFD 1.1.
 """
@@ -18,8 +18,9 @@ from lxml import etree
 
 from cfdi_cobranza.cfdi.factory import IVA16, CfdiFactory, PaidDoc
 from cfdi_cobranza.cfdi.parser import parse_xml
-from cfdi_cobranza.rules import Severity, validate_rep
-from cfdi_cobranza.rules.xml import rep_schema, xsd_errors
+from cfdi_cobranza.cfdi.schema import full_rep_schema as rep_schema
+from cfdi_cobranza.cfdi.validator import validate_rep, xsd_errors
+from cfdi_cobranza.domain.findings import Severity
 
 C4 = "{http://www.sat.gob.mx/cfd/4}"
 P20 = "{http://www.sat.gob.mx/Pagos20}"

@@ -25,9 +25,9 @@ from lxml import etree
 from cfdi_cobranza.cfdi.cadena import cadena_original_xslt
 from cfdi_cobranza.cfdi.cadena_directa import cadena_40
 from cfdi_cobranza.cfdi.rep_writer import RepHeader, build_rep, to_bytes, with_certificate
+from cfdi_cobranza.cfdi.validator import errors_only, validate_rep
 from cfdi_cobranza.domain import pagos20 as p
 from cfdi_cobranza.domain.cfdi import TaxLine
-from cfdi_cobranza.rules import errors_only, validate_rep
 
 SCENARIOS = 1000
 ADJUSTED = [0, 0]  # (adjusted BaseDR, all BaseDR) for the report

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from cfdi_cobranza.domain.findings import Severity
 from cfdi_cobranza.domain.payments import (
     ApplicationRequest,
     OpenDocument,
@@ -14,13 +15,13 @@ from cfdi_cobranza.domain.payments import (
     ReceiptInput,
     compute_equivalence,
     consumption_in_payment_currency,
-    is_valid_rfc,
     plan_application,
     plan_oldest_first,
     receipt_findings,
     validate_receipt,
     validate_settlement,
 )
+from cfdi_cobranza.domain.rfc import is_valid as is_valid_rfc
 from cfdi_cobranza.errors import ConflictError, ValidationError
 
 D = Decimal
@@ -353,6 +354,6 @@ def test_pue_flags() -> None:
     late = plan_application(funds("100.00", fecha=datetime(2024, 2, 1)),
                             [(same_month, "100.00", None)])
     assert {a.code for a in late.avisos} == {"PUE_NO_REQUIERE_REP", "PUE_PAGO_TARDIO"}
-    assert all(a.severity == "aviso" for a in late.avisos)
+    assert all(a.severity is Severity.WARNING for a in late.avisos)
     ppd = plan_application(funds("100.00"), [(doc(), "100.00", None)])
     assert ppd.requiere_rep and ppd.avisos == ()

@@ -162,7 +162,7 @@ def row_errors(receipts: Sequence[dp.ReceiptInput]) -> list[str]:
         probe = replace(r, customer=r.customer or "-", company=r.company or "-", forma_pago=r.forma_pago or "03")
         _receipt, findings = dp.receipt_findings(probe)
         label = f"Forma de pago {i}: " if len(receipts) > 1 else ""
-        out += [label + f.message for f in findings if f.severity == "error"]
+        out += [label + f.message for f in findings if f.is_error]
     return out
 
 
