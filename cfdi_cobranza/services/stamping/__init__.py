@@ -21,10 +21,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
@@ -71,6 +71,7 @@ __all__ = [
 ]
 
 MEXICO = ZoneInfo("America/Mexico_City")
+_INSERT_AUDIT = insert(cast(Table, AuditEntry.__table__))
 
 
 @dataclass
@@ -108,8 +109,9 @@ class Stamper:
         return self._csds[key]
 
     def audit(self, session: Session, action: str, rep_id: int, detail: dict[str, Any]) -> None:
-        session.add(AuditEntry(at=self.clock(), actor=self.actor, action=action, entity="rep", entity_id=str(rep_id),
-                               detail=json.dumps(detail, ensure_ascii=False, default=str)))
+        session.execute(_INSERT_AUDIT, {"at": self.clock(), "actor": self.actor, "action": action, "entity": "rep",
+                                        "entity_id": str(rep_id),
+                                        "detail": json.dumps(detail, ensure_ascii=False, default=str)})
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,

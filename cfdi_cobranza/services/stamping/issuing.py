@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 InvoiceCache = dict[tuple[int, str], pagos20.Invoice]
 _INVOICE_CACHE_MAX = 4096
+# Core statements, built once: a REP's rows are written as they are, nothing to track.
+_INSERT_REP = insert(cast(Table, Rep.__table__)).returning(cast(Table, Rep.__table__).c.id)
+_INSERT_LINE = insert(cast(Table, RepLine.__table__))
 
 
 @dataclass(frozen=True)
@@ -245,14 +248,17 @@ def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, r
     """One REP covering ``payment_ids`` (one customer, one company), saved signed as
     ``enviando`` inside the caller's transaction; ``RepRefused``/``CobranzaError`` with
     nothing written when it cannot be issued."""
-    payments = session.scalars(select(Payment).where(Payment.id.in_(set(payment_ids)))
-                               .order_by(Payment.id).with_for_update()).all()
-    missing = set(payment_ids) - {p.id for p in payments}
+    rows = session.execute(
+        select(Payment, Company, Customer).join(Company, Company.id == Payment.company_id)
+        .join(Customer, Customer.id == Payment.customer_id).where(Payment.id.in_(set(payment_ids)))
+        .order_by(Payment.id).with_for_update(of=Payment)).all()
+    missing = set(payment_ids) - {p.id for p, _company, _customer in rows}
     if missing:
         raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
-    payments = sorted(payments, key=lambda p: (p.fecha_pago, p.id))
-    if len({(p.customer_id, p.company_id) for p in payments}) > 1:
+    if len({(p.customer_id, p.company_id) for p, _company, _customer in rows}) > 1:
         raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.", code="REP_VARIOS_CLIENTES")
+    _payment, company, customer = rows[0]
+    payments = sorted((p for p, _company, _customer in rows), key=lambda p: (p.fecha_pago, p.id))
     by_payment = _credits(session, payments, credit_ids)
     credits = [c for p in payments for c in by_payment.get(p.id, ())]
     if not credits:
@@ -263,9 +269,6 @@ def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, r
     paid_before = _paid_before(session, credits)
     complemento = pagos20.build_complement(
         [_group(p, by_payment[p.id], docs, paid_before, stamper.invoices) for p in payments if by_payment.get(p.id)])
-    company = session.get(Company, payments[0].company_id)
-    customer = session.get(Customer, payments[0].customer_id)
-    assert company is not None and customer is not None
     csd = stamper.csd(session, company)
     serie = company.rep_serie or "P"
     now = stamper.local()
@@ -286,14 +289,14 @@ def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, r
     signed_bytes = rep_writer.to_bytes(signed)
     seq.next_folio = folio + 1
     key = f"rep-{company.rfc}-{serie}-{folio}-{hashlib.sha256(signed_bytes).hexdigest()[:16]}"
-    rep_id = session.scalar(insert(Rep).returning(Rep.id).values(
-        company_id=company.id, customer_id=customer.id, serie=serie, folio=folio, status=RepStatus.ENVIANDO,
-        idempotency_key=key, fecha=fecha, pac=getattr(stamper.pac, "name", "pac"),
-        sandbox=bool(getattr(stamper.pac, "is_sandbox", False)), signed_xml=signed_bytes,
-        replaces_id=replaces.id if replaces else None, created_at=stamper.clock(), created_by=stamper.actor))
-    assert rep_id is not None
-    session.execute(insert(RepLine), [{"rep_id": rep_id, "credit_id": c.id, "payment_id": c.payment_id}
-                                      for c in credits])
+    rep_id = session.execute(_INSERT_REP, {
+        "company_id": company.id, "customer_id": customer.id, "serie": serie, "folio": folio,
+        "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac, "name", "pac"),
+        "sandbox": bool(getattr(stamper.pac, "is_sandbox", False)), "signed_xml": signed_bytes,
+        "replaces_id": replaces.id if replaces else None, "created_at": stamper.clock(),
+        "created_by": stamper.actor}).scalar_one()
+    session.execute(_INSERT_LINE, [{"rep_id": rep_id, "credit_id": c.id, "payment_id": c.payment_id}
+                                   for c in credits])
     stamper.audit(session, "firmar_rep", rep_id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
     # The request is exactly what this transaction commits: no need to read it back.
     return Prepared(rep_id, StampRequest(signed_bytes, key))

@@ -27,18 +27,16 @@ def deadline_for(fecha_pago: date, day: int = 5) -> date:
 
 def uncovered_credits(session: Session, payment_ids: Sequence[int]) -> dict[int, list[Credit]]:
     """Per payment, its live applications that need a REP and no live REP covers yet."""
+    covered = (select(RepLine.id).join(Rep, Rep.id == RepLine.rep_id)
+               .where(RepLine.credit_id == Credit.id, Rep.status.in_(LIVE_REP_STATUSES)))
     credits = session.scalars(
-        select(Credit).where(Credit.payment_id.in_(payment_ids), Credit.kind == "pago",
-                             Credit.reversed_at.is_(None), Credit.requires_rep.is_(True))
+        select(Credit).where(Credit.payment_id.in_(payment_ids), Credit.kind == "pago", Credit.reversed_at.is_(None),
+                             Credit.requires_rep.is_(True), ~covered.exists())
         .order_by(Credit.id)
-    ).all()
-    covered = set(session.scalars(
-        select(RepLine.credit_id).join(Rep, Rep.id == RepLine.rep_id)
-        .where(RepLine.credit_id.in_([c.id for c in credits]), Rep.status.in_(LIVE_REP_STATUSES))
-    )) if credits else set()
+    )
     out: dict[int, list[Credit]] = defaultdict(list)
     for c in credits:
-        if c.id not in covered and c.payment_id is not None:
+        if c.payment_id is not None:
             out[c.payment_id].append(c)
     return out
 
