@@ -40,6 +40,7 @@ from cfdi_cobranza.services.stamping.issuing import (
     Prepared,
     active_csd,
     folio_sequence,
+    lock_payments,
     open_csd,
     prepare,
     register_csd,
@@ -158,14 +159,14 @@ class Stamper:
                 continue
             outcomes: list[Prepared | IssueResult] = []
             with self.session() as session, session.begin():
+                lock_payments(session, (pid for ids in part for pid in ids))
                 for ids, prefix in zip(part, prefixes, strict=True):
                     try:
                         outcomes.append(prepare(session, self, ids))
                     except CobranzaError as exc:
                         outcomes.append(refused(exc, prefix))
-            sent = [o for o in outcomes if isinstance(o, Prepared)]
-            done, down = sending.send_batch(self, sent, {p.rep_id: prefix for p, prefix in zip(
-                outcomes, prefixes, strict=True) if isinstance(p, Prepared)})
+            done, down = sending.send_batch(self, [(o, prefix) for o, prefix in zip(outcomes, prefixes, strict=True)
+                                                   if isinstance(o, Prepared)])
             results.extend(done[o.rep_id] if isinstance(o, Prepared) else o for o in outcomes)
         return results
 

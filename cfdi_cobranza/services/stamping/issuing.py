@@ -243,6 +243,13 @@ def _findings(raw: Iterable[Any]) -> list[Finding]:
 # --------------------------------------------------------------------------- issuing
 
 
+def lock_payments(session: Session, payment_ids: Iterable[int]) -> None:
+    """Row-lock ``payment_ids`` in id order until commit: a run that locks all of its
+    chunk's payments first can never deadlock with another run over the same payments."""
+    session.execute(select(Payment.id).where(Payment.id.in_(set(payment_ids))).order_by(Payment.id)
+                    .with_for_update())
+
+
 def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, replaces: Rep | None = None,
             credit_ids: Sequence[int] | None = None) -> Prepared:
     """One REP covering ``payment_ids`` (one customer, one company), saved signed as

@@ -54,12 +54,14 @@ def send(stamper: Stamper, prepared: Prepared) -> IssueResult:
         return store(session, stamper, {prepared.rep_id: stamped})[prepared.rep_id]
 
 
-def send_batch(stamper: Stamper, prepared: Sequence[Prepared],
-               prefixes: dict[int, str]) -> tuple[dict[int, IssueResult], PacError | None]:
+def send_batch(stamper: Stamper,
+               batch: Sequence[tuple[Prepared, str]]) -> tuple[dict[int, IssueResult], PacError | None]:
     """Stamp the REPs of a run one after the other, store their stamps in one transaction,
     and return the result of each (by REP id) and the error if the PAC could not be
     reached: then the REPs not sent are dropped, last folio first, so every folio goes
-    back. ``prefixes``: what a refusal's message starts with, per REP id."""
+    back. Each REP comes with what a refusal's message starts with."""
+    prepared = [p for p, _prefix in batch]
+    prefixes = {p.rep_id: prefix for p, prefix in batch}
     outcomes: list[StampOutcome] = stamp_all(stamper.pac, [p.request for p in prepared])
     stamped: dict[int, StampResult] = {}
     done: dict[int, IssueResult] = {}
