@@ -23,11 +23,6 @@ class RepStatus(StrEnum):
     CANCELADO = "cancelado"
     SUSTITUIDO = "sustituido"  # cancelled with motive 01 once its replacement was stamped
 
-    @property
-    def live(self) -> bool:
-        """A live REP still stands for its applications: no other REP may cover them."""
-        return self in LIVE_REP_STATUSES
-
     def check_move(self, new: RepStatus) -> RepStatus:
         """``new`` when this state may become it; else ``ConflictError``."""
         if new not in REP_TRANSITIONS[self]:
@@ -49,5 +44,6 @@ REP_TRANSITIONS: dict[RepStatus, frozenset[RepStatus]] = {
     RepStatus.SUSTITUIDO: frozenset(),
 }
 
+# A live REP still stands for its applications: no other REP may cover them.
 LIVE_REP_STATUSES = frozenset({RepStatus.ENVIANDO, RepStatus.TIMBRADO, RepStatus.SUSTITUYENDO,
                                RepStatus.CANCELACION_SOLICITADA})

@@ -39,7 +39,6 @@ from cfdi_cobranza.services.stamping.issuing import (
     LoadedCsd,
     Prepared,
     active_csd,
-    folio_sequence,
     lock_payments,
     open_csd,
     prepare,
@@ -62,12 +61,13 @@ from cfdi_cobranza.services.stamping.results import (
     Finding,
     IssueResult,
     RepRefused,
+    pac_finding,
     refused,
 )
 
 __all__ = [
-    "CancelResult", "Finding", "IssueResult", "LateRep", "LoadedCsd", "PendingPayment", "RepRefused", "Stamper",
-    "deadline_for", "find_rep", "folio_sequence", "late_reps", "list_reps", "pending", "register_csd", "rep_dict",
+    "CancelResult", "Finding", "IssueResult", "LateRep", "PendingPayment", "RepRefused", "Stamper",
+    "deadline_for", "find_rep", "late_reps", "list_reps", "pending", "register_csd", "rep_dict",
     "rep_files", "reps_with_customers",
 ]
 
@@ -154,7 +154,7 @@ class Stamper:
             prefixes = [f"{label} {', '.join(map(str, ids))}: " for ids in part]
             if down is not None:
                 not_tried = RepRefused(f"No se intentó: no se pudo contactar al PAC. {down.message}",
-                                       [Finding.of_pac(down)], code=down.code)
+                                       [pac_finding(down)], code=down.code)
                 results.extend(refused(not_tried, prefix) for prefix in prefixes)
                 continue
             outcomes: list[Prepared | IssueResult] = []

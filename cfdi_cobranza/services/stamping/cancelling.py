@@ -12,7 +12,13 @@ from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
 from cfdi_cobranza.errors import ConflictError, PacError, ValidationError
 from cfdi_cobranza.pac.base import CancelRequest
 from cfdi_cobranza.services.stamping.queries import find_rep
-from cfdi_cobranza.services.stamping.results import CancelResult, Finding, IssueResult, RepRefused
+from cfdi_cobranza.services.stamping.results import (
+    CancelResult,
+    Finding,
+    IssueResult,
+    RepRefused,
+    pac_finding,
+)
 
 if TYPE_CHECKING:
     from cfdi_cobranza.services.stamping import Stamper
@@ -77,7 +83,7 @@ def cancel(stamper: Stamper, uuid: str, motivo: str, *, replace: bool = False) -
         note = (f" El sustituto {replacement.uuid} ya está timbrado; al reintentar la cancelación se "
                 "reutilizará." if replacement else "")
         raise RepRefused(f"El PAC/SAT rechazó la cancelación: [{exc.code}] {exc.message}.{note}",
-                         [Finding.of_pac(exc)], code="CANCELACION_RECHAZADA") from exc
+                         [pac_finding(exc)], code="CANCELACION_RECHAZADA") from exc
     with stamper.session() as session, session.begin():
         rep = session.get(Rep, old.id, with_for_update=True)
         assert rep is not None

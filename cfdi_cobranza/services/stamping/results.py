@@ -23,10 +23,6 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "message": self.message, "location": self.location}
 
-    @classmethod
-    def of_pac(cls, exc: PacError) -> Finding:
-        return cls(exc.code, "ERROR", exc.message, "PAC")
-
 
 @dataclass(frozen=True)
 class IssueResult:
@@ -76,6 +72,11 @@ class RepRefused(CobranzaError):
         data = super().to_dict()
         data["findings"] = [f.to_dict() for f in self.findings]
         return data
+
+
+def pac_finding(exc: PacError) -> Finding:
+    """The PAC's error as the finding shown beside a REP."""
+    return Finding(exc.code, "ERROR", exc.message, "PAC")
 
 
 def refused(exc: CobranzaError, prefix: str = "") -> IssueResult:

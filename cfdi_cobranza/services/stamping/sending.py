@@ -34,7 +34,7 @@ from cfdi_cobranza.pac.base import (
     stamp_all,
 )
 from cfdi_cobranza.services.stamping.issuing import Prepared
-from cfdi_cobranza.services.stamping.results import Finding, IssueResult, RepRefused, refused
+from cfdi_cobranza.services.stamping.results import IssueResult, RepRefused, pac_finding, refused
 
 if TYPE_CHECKING:
     from cfdi_cobranza.services.stamping import Stamper
@@ -118,7 +118,7 @@ def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -
 def pac_failed(stamper: Stamper, rep_id: int, exc: PacError) -> IssueResult:
     """What the PAC's error means for the REP (see the module docstring); raises
     ``RepRefused`` once the REP is refused or dropped."""
-    finding = Finding.of_pac(exc)
+    finding = pac_finding(exc)
     with stamper.session() as session, session.begin():
         rep = session.get(Rep, rep_id, with_for_update=True)
         assert rep is not None
