@@ -1,15 +1,14 @@
-"""Start-up of a process that will issue, validate or import many CFDI.
+"""Start-up of the web server, before its first request.
 
 The SAT schemas, stylesheets and catalogs are compiled or read on first use, once per
 process. ``warm_up`` does it at start-up instead, and then (``freeze=True``) moves every
 object alive at that moment to the garbage collector's permanent generation
 (``gc.freeze``). Those ~120,000 long-lived objects (catalogs, compiled schemas, the ORM's
 metadata, imported modules) are otherwise re-scanned by every full collection, which a
-month-end run of REPs triggers several times: about half a millisecond per REP
-(bench/bench_rep.py). Reference counting still frees everything; only cycles among
-the frozen objects are never collected, which is why it is done once, at start-up,
-before any request or run creates objects of its own: the ``rep issue`` and ``serve``
-commands call it, library code never does.
+long request triggers several times. Reference counting still frees everything; only
+cycles among the frozen objects are never collected, which is why it is done once, at
+start-up, before any request creates objects of its own: the ``serve`` command and the
+WSGI entry point call it, library code never does.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 
+from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.services import stamping
 from web.clock import clock, today
@@ -79,12 +80,12 @@ def issue() -> Any:
             results = [stamper.issue(ids)]
     except CobranzaError as exc:
         return _index(error=exc.message, findings=getattr(exc, "findings", []), status=_status(exc))
-    ok = [r for r in results if r.status == "timbrado"]
+    ok = [r for r in results if r.status == RepStatus.TIMBRADO]
     if ok:
         names = ", ".join(f"{r.serie}-{r.folio}" for r in ok)
         flash(f"REP timbrado: {names}." + (f" {view.SIN_VALIDEZ}: PAC sandbox." if any(r.sandbox for r in ok) else ""),
               "ok")
-    failed = [r for r in results if r.status != "timbrado"]
+    failed = [r for r in results if r.status != RepStatus.TIMBRADO]
     if not failed:
         return redirect(url_for("reps.detail", rep_uuid=ok[0].uuid) if len(ok) == 1 else url_for("reps.index"))
     return _index(results=results, status=200 if ok else 422)
@@ -127,7 +128,7 @@ def pdf(rep_uuid: str) -> Any:
 
 def _files(rep_uuid: str) -> tuple[str, bytes, bool]:
     try:
-        return view.rep_files(get_session(), rep_uuid)
+        return stamping.rep_files(get_session(), rep_uuid)
     except NotFoundError:
         abort(404)
     except CobranzaError:
@@ -155,12 +156,12 @@ def cancel(rep_uuid: str) -> Any:
         rep = view.rep_row(get_session(), rep_uuid)
         return render_template("reps/detail.html", rep=rep, motivos=view.MOTIVOS, error=exc.message,
                                findings=getattr(exc, "findings", []), can_write=True), _status(exc)
-    text = {"cancelado": "REP cancelado.", "sustituido": "REP cancelado y sustituido.",
-            "cancelacion_solicitada": "Cancelación solicitada; el receptor debe aceptarla."}.get(result["status"],
-                                                                                                f"Estado: {result['status']}.")
-    if result.get("sustituto"):
-        sub = result["sustituto"]
-        text += f" Sustituto: {sub['serie']}-{sub['folio']} ({sub['uuid']})."
+    text = {RepStatus.CANCELADO: "REP cancelado.", RepStatus.SUSTITUIDO: "REP cancelado y sustituido.",
+            RepStatus.CANCELACION_SOLICITADA: "Cancelación solicitada; el receptor debe aceptarla."}.get(
+                result.status, f"Estado: {result.status}.")
+    if result.sustituto:
+        sub = result.sustituto
+        text += f" Sustituto: {sub.serie}-{sub.folio} ({sub.uuid})."
     flash(text, "ok")
     return redirect(url_for("reps.detail", rep_uuid=rep.uuid))
 

@@ -22,7 +22,6 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
-from cfdi_cobranza.warmup import warm_up
 
 SANDBOX_NOTE = "SIN VALIDEZ FISCAL: timbrado por el PAC sandbox local."
 
@@ -83,8 +82,6 @@ def rep_issue(app: AppContext, payment_ids: tuple[int, ...], all_pending: bool, 
     """Emite, firma y timbra el REP de un pago (o de varios pagos del mismo cliente)."""
     if bool(payment_ids) == all_pending:
         raise click.UsageError("Indique PAYMENT_ID(s) o --all-pending.")
-    if all_pending:
-        warm_up()  # a month-end run: compile and load everything now, then gc.freeze()
     stamper = _stamper(app)
     results = stamper.issue_all_pending(monthly=monthly) if all_pending else [stamper.issue(list(payment_ids))]
     outputs = [_write_outputs(app, r, out) for r in results]
@@ -145,7 +142,7 @@ def rep_validate(files: tuple[Path, ...], as_json: bool) -> int:
 @pass_app
 def rep_cancel(app: AppContext, uuid: str, motive: str, replace: bool, as_json: bool) -> int:
     """Cancela un REP timbrado (con sustitución para el motivo 01)."""
-    data = _stamper(app).cancel(uuid, motive, replace=replace)
+    data = _stamper(app).cancel(uuid, motive, replace=replace).to_dict()
     if as_json:
         emit_json(data)
     else:

@@ -18,15 +18,16 @@ returns the CFDI the PAC already stamped instead of a second stamp.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from cfdi_cobranza.errors import PacError, ValidationError
+
+log = logging.getLogger(__name__)
 
 # Codes of our own, for failures that carry no PAC code. Stable: never rename.
 PAC_NO_DISPONIBLE = "PAC_NO_DISPONIBLE"  # nothing was sent: refused, DNS, connect timeout
@@ -187,44 +188,22 @@ def stamp_each(pac: Pac, requests: Sequence[StampRequest]) -> list[StampOutcome]
     return out
 
 
-class StampLane(Protocol):
-    """Where a batch is stamped while the caller goes on preparing the next one.
-
-    ``submit`` hands the batch over and returns a function that waits for its outcomes
-    (in the order of ``requests``, as ``stamp_each`` gives them). One batch at a time:
-    the caller waits for a batch before submitting the next.
-    """
-
-    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]: ...
-
-    def close(self) -> None: ...
-
-
-class ThreadLane:
-    """Stamps on one background thread: a remote PAC's answer is network time, during
-    which the thread holds no GIL and the caller's preparation of the next batch runs."""
-
-    def __init__(self, pac: Pac) -> None:
-        self._pac = pac
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pac-{getattr(pac, 'name', 'pac')}")
-
-    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
-        return self._pool.submit(stamp_each, self._pac, list(requests)).result
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
-@contextmanager
-def stamp_lane(pac: Pac) -> Iterator[StampLane]:
-    """The PAC's own lane when it has one (``open_lane()``, the sandbox's worker process),
-    else a ``ThreadLane``; closed on the way out."""
-    opener: Callable[[], StampLane] | None = getattr(pac, "open_lane", None)
-    lane = opener() if opener is not None else ThreadLane(pac)
+def stamp_all(pac: Pac, requests: Sequence[StampRequest]) -> list[StampOutcome]:
+    """``stamp_each``, or the PAC's own ``stamp_batch`` when it has one (the sandbox: one
+    durable commit for the whole batch), its failures as outcomes. Nothing of a batch
+    that failed as a whole was committed, so its REPs stay in flight for ``retry``."""
+    batch: Callable[[Sequence[StampRequest]], list[StampOutcome]] | None = getattr(pac, "stamp_batch", None)
+    if batch is None or not requests:
+        return stamp_each(pac, requests)
     try:
-        yield lane
-    finally:
-        lane.close()
+        return batch(requests)
+    except PacError as exc:
+        if exc.code == PAC_NO_DISPONIBLE:  # nothing was sent
+            return [exc, *([None] * (len(requests) - 1))]
+        return [exc] * len(requests)
+    except Exception as exc:  # a bug or a full disk: what was stamped was not committed
+        log.exception("batch stamp failed")
+        return [PacError(f"El PAC falló: {exc}", code=PAC_SIN_RESPUESTA)] * len(requests)
 
 
 # --- error helpers ------------------------------------------------------------------

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -50,18 +50,15 @@ from cfdi_cobranza.pac.base import (
     CancelRequest,
     CancelResult,
     SatStatus,
-    StampLane,
     StampOutcome,
     StampRequest,
     StampResult,
-    ThreadLane,
     rejected,
     stamp_each,
     stamp_result_from_tree,
     stamp_result_from_xml,
 )
 from cfdi_cobranza.signing.csd import Certificate, verify
-from cfdi_cobranza.workers import ANSWER_TIMEOUT_S, ForkedWorker, can_fork, messages
 
 # FechaTimbrado is the local time of central Mexico, as the SAT writes it.
 MEXICO = ZoneInfo("America/Mexico_City")
@@ -173,7 +170,7 @@ class SandboxPac:
         """This process's connection (the caller holds ``_lock``), opened on first use.
 
         A connection is tied to the process that opened it: in a child forked from this
-        one (``_ProcessLane``, a pre-forking web server) the inherited one is set aside
+        one (a pre-forking web server) the inherited one is set aside
         and a new one opened.
         """
         pid = os.getpid()
@@ -378,20 +375,6 @@ class SandboxPac:
             )
         return root
 
-    def open_lane(self) -> StampLane:
-        """Where ``Stamper.issue_many`` stamps a batch while it prepares the next one.
-
-        A worker process forked from this one when it can be (POSIX, and this process
-        runs a single thread, so no other thread holds a lock the child would inherit):
-        the sandbox's work (checking the Sello, signing the TFD, the durable write) is CPU
-        that a thread would run under the caller's GIL, and a PAC is another machine
-        anyway. It stamps each batch with ``stamp_batch`` (one commit per batch) and opens
-        its own database connection. Otherwise a ``ThreadLane``.
-        """
-        if can_fork():
-            return _ProcessLane(self)
-        return ThreadLane(self)
-
     # --- cancelling and status --------------------------------------------------------
 
     def cancel(self, request: CancelRequest) -> CancelResult:
@@ -563,91 +546,3 @@ def _acuse(request: CancelRequest, fecha: str) -> bytes:
     if request.folio_sustitucion:
         etree.SubElement(folios, "FolioSustitucion").text = request.folio_sustitucion.upper()
     return etree.tostring(acuse, xml_declaration=True, encoding="UTF-8")
-
-
-# --- the worker process of a batch ------------------------------------------------------
-
-_Wire = tuple[Any, ...]
-
-
-class _ProcessLane:
-    """A forked process that stamps the batches it receives through a pipe.
-
-    It inherits the ``SandboxPac`` (folder, certificate, clock; it opens its own database
-    connection) and runs ``stamp_batch`` on it, so a batch's stamps are committed,
-    durably, before its answers are sent back. If the process dies mid-batch its requests
-    come back as ``PAC_SIN_RESPUESTA``: nothing of the batch was committed, the REPs stay
-    in flight and ``rep retry`` stamps each by its key, exactly once. The batches after
-    that are stamped in this process instead.
-    """
-
-    def __init__(self, pac: SandboxPac) -> None:
-        self._pac = pac
-        self._worker = ForkedWorker(_lane_main, pac, name="sandbox-pac")
-        self._conn = self._worker.conn
-        self._gone = False
-
-    def submit(self, requests: Sequence[StampRequest]) -> Callable[[], list[StampOutcome]]:
-        batch = list(requests)
-        if not self._gone:
-            try:
-                self._conn.send([(r.xml, r.idempotency_key) for r in batch])
-            except OSError:
-                self._gone = True  # nothing of this batch reached the worker
-        if self._gone:
-            log.warning("the sandbox PAC's worker is gone; stamping in this process")
-            return partial(_stamp_batch, self._pac, batch)
-
-        def wait() -> list[StampOutcome]:
-            try:
-                if not self._conn.poll(ANSWER_TIMEOUT_S):
-                    raise TimeoutError("the sandbox PAC's worker does not answer")
-                raw: list[_Wire] = self._conn.recv()
-            except (EOFError, OSError):  # TimeoutError is an OSError
-                self._gone = True
-                lost = PacError("El proceso del PAC sandbox terminó sin responder; el timbrado se "
-                                "recuperará con «cobranza rep retry».", code=PAC_SIN_RESPUESTA, pac=LABEL)
-                return [lost] * len(batch)
-            return [_from_wire(item) for item in raw]
-
-        return wait
-
-    def close(self) -> None:
-        self._worker.close()
-
-
-def _stamp_batch(pac: SandboxPac, requests: Sequence[StampRequest]) -> list[StampOutcome]:
-    """``pac.stamp_batch(requests)``, its failures as outcomes: nothing of a failed batch
-    was committed."""
-    try:
-        return pac.stamp_batch(requests)
-    except PacError as exc:
-        if exc.code == PAC_NO_DISPONIBLE:  # the folder stayed locked: nothing was sent
-            return [exc, *([None] * (len(requests) - 1))] if requests else []
-        return [exc] * len(requests)
-    except Exception as exc:  # a bug or a full disk
-        log.exception("sandbox batch failed")
-        return [PacError(f"El PAC sandbox falló: {exc}", code=PAC_SIN_RESPUESTA, pac=LABEL)] * len(requests)
-
-
-def _lane_main(conn: Any, pac: SandboxPac) -> None:
-    for batch in messages(conn):
-        outcomes = _stamp_batch(pac, [StampRequest(xml, key) for xml, key in batch])
-        try:
-            conn.send([_to_wire(outcome) for outcome in outcomes])
-        except OSError:  # the parent went away
-            return
-
-
-def _to_wire(outcome: StampOutcome) -> _Wire:
-    # A PacError does not survive pickling (its code is a keyword argument): sent as parts.
-    if isinstance(outcome, PacError):
-        return ("error", outcome.code, outcome.message, {k: str(v) for k, v in outcome.details.items()})
-    return ("ok", outcome)
-
-
-def _from_wire(item: _Wire) -> StampOutcome:
-    if item[0] == "error":
-        return PacError(item[2], code=item[1], **item[3])
-    result: StampResult | None = item[1]
-    return result

@@ -9,15 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Credit, Rep, RepLine
-
-# A REP in these states still stands for its applications.
-LIVE_STATUSES = ("enviando", "timbrado", "sustituyendo", "cancelacion_solicitada")
+from cfdi_cobranza.domain.states import LIVE_REP_STATUSES
 
 
 def stamped_rep_covering(session: Session, credit: Credit) -> str | None:
     """UUID (or serie-folio while in flight) of the live REP that includes ``credit``."""
     rep = session.scalar(select(Rep).join(RepLine, RepLine.rep_id == Rep.id)
-                         .where(RepLine.credit_id == credit.id, Rep.status.in_(LIVE_STATUSES)))
+                         .where(RepLine.credit_id == credit.id, Rep.status.in_(LIVE_REP_STATUSES)))
     if rep is None:
         return None
     return rep.uuid or f"{rep.serie}-{rep.folio} (en envío)"

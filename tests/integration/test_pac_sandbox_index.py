@@ -25,7 +25,7 @@ from cfdi_cobranza.cfdi.timbre import CERT_FILE, KEY_FILE, PASSWORD_FILE
 from cfdi_cobranza.errors import PacError
 from cfdi_cobranza.pac import sandbox
 from cfdi_cobranza.pac.base import CancelRequest, StampRequest, StampResult
-from cfdi_cobranza.pac.sandbox import DB_FILE, SandboxPac, _ProcessLane
+from cfdi_cobranza.pac.sandbox import DB_FILE, SandboxPac
 
 NOW = datetime(2025, 1, 15, 12, 5, 0)
 HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
@@ -192,33 +192,6 @@ def test_a_folder_of_files_still_answers(tmp_path: Path, docs: list[bytes]) -> N
 
 
 # --------------------------------------------------------------------------- other processes
-
-
-@pytest.mark.skipif(not HAS_FORK, reason="needs fork()")
-def test_the_batch_worker_process_stamps_in_the_same_folder(tmp_path: Path, docs: list[bytes]) -> None:
-    pac = SandboxPac(tmp_path / "pac", clock=lambda: NOW)
-    before = pac.stamp(StampRequest(docs[0], "rep-0"))  # the parent has a connection open
-    lane = _ProcessLane(pac)
-    assert pac._conn is None  # closed before the fork; the child opens its own
-    try:
-        outcomes = lane.submit([StampRequest(docs[1], "rep-1"), StampRequest(docs[2], "rep-2"),
-                                StampRequest(docs[0], "rep-0")])()
-        second = lane.submit([StampRequest(docs[3], "rep-3"), StampRequest(docs[1], "rep-1")])()
-    finally:
-        lane.close()
-    one, two, old = outcomes
-    assert isinstance(one, StampResult) and isinstance(two, StampResult) and not one.already_stamped
-    assert isinstance(old, StampResult) and old.already_stamped and old.uuid == before.uuid
-    three, one_again = second
-    assert isinstance(three, StampResult) and isinstance(one_again, StampResult)
-    assert one_again.already_stamped and one_again.uuid == one.uuid
-    # The parent (reopening its connection) and a new instance see them.
-    for reader in (pac, SandboxPac(pac.folder)):
-        for n, stamped in ((1, one), (2, two), (3, three)):
-            found = reader.recover(StampRequest(docs[n], f"rep-{n}"))
-            assert found is not None and (found.uuid, found.xml) == (stamped.uuid, stamped.xml)
-        assert reader.stamp_count() == 4
-    assert pac.stamp(StampRequest(docs[2], "rep-2")).uuid == two.uuid
 
 
 def _stamp_in_child(folder: Path, xml: bytes, key: str, queue: Any) -> None:

@@ -23,10 +23,10 @@ from cfdi_cobranza.cfdi.factory import Line
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Rep, RepLine
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.states import LIVE_REP_STATUSES
 from cfdi_cobranza.errors import PacError
 from cfdi_cobranza.pac.base import PAC_NO_DISPONIBLE, PAC_SIN_RESPUESTA, StampRequest, StampResult
 from cfdi_cobranza.pac.sandbox import SandboxPac
-from cfdi_cobranza.services.rep_links import LIVE_STATUSES
 from cfdi_cobranza.services.stamping import pending
 
 D = Decimal
@@ -155,7 +155,7 @@ def test_lost_answer_in_a_batch_is_recovered_once(engine: Engine, settings: Sett
     assert [r.status for r in results] == ["timbrado", "enviando", "timbrado"]
     assert [f.code for f in results[1].findings] == [PAC_SIN_RESPUESTA]
     with transaction(engine) as s:
-        assert s.scalar(select(func.count(Rep.id)).where(Rep.status.in_(LIVE_STATUSES))) == 3
+        assert s.scalar(select(func.count(Rep.id)).where(Rep.status.in_(LIVE_REP_STATUSES))) == 3
     (again,) = book.stamper.retry()
     assert again.status == "timbrado" and again.folio == 2
     assert inner.stamp_count() == 3  # stamped exactly once each
@@ -258,21 +258,6 @@ def test_pac_down_while_the_next_chunk_was_prepared(engine: Engine, settings: Se
     assert [r.folio for r in again] == [3, 4, 5, 6, 7]
 
 
-def test_a_rejection_while_the_next_chunk_was_prepared_keeps_its_row(
-        engine: Engine, settings: Settings, tmp_path: Path) -> None:
-    """The last REP of a chunk is rejected after the next chunk took later folios: its row
-    stays, rejected, to explain the gap (it can no longer give its folio back)."""
-    book = book_with(engine, settings, tmp_path, None)
-    book.stamper.pac = _Scripted(_sandbox(book), reject={2})  # type: ignore[assignment]
-    pids = _payments(book, 4)
-    results = book.stamper.issue_many([[p] for p in pids], chunk=2)
-    assert [r.status for r in results] == ["timbrado", "rechazado", "timbrado", "timbrado"]
-    with transaction(engine) as s:
-        assert {r.folio: r.status for r in s.scalars(select(Rep))} == {
-            1: "timbrado", 2: "rechazado", 3: "timbrado", 4: "timbrado"}
-    assert next_folio(engine) == 5
-
-
 def _refusing(target_uuid: str, pids_file: Path):  # type: ignore[no-untyped-def]
     """validate_rep, plus an ERROR for the REP that pays ``target_uuid``; notes its pid."""
     from cfdi_cobranza.cfdi.validator import validate_rep
@@ -290,13 +275,11 @@ def _refusing(target_uuid: str, pids_file: Path):  # type: ignore[no-untyped-def
     return check
 
 
-def test_validation_in_a_worker_refuses_like_inline(book: Book, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run of several chunks validates in a worker process while it builds. A REP the
-    validator refuses in the middle of a chunk is not saved, and the REPs after it are
-    built again: consecutive folios, as if each had been validated before the next."""
-    from cfdi_cobranza.rules import lane
-    from cfdi_cobranza.services import stamping
+def test_a_refusal_by_the_validator_in_a_run_leaves_no_gap(book: Book, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A REP the validator refuses in the middle of a chunk is not saved and takes no
+    folio: the REPs after it get consecutive folios."""
+    from cfdi_cobranza.services.stamping import issuing
 
     uuids = book.invoices(**{f"F{i}": [Line(D("10000.00"))] for i in range(6)})
     pids = []
@@ -306,8 +289,7 @@ def test_validation_in_a_worker_refuses_like_inline(book: Book, tmp_path: Path,
         pids.append(pid)
     pids_file = tmp_path / "pids"
     check = _refusing(uuids["F1"], pids_file)
-    monkeypatch.setattr(lane, "validate_rep", check)
-    monkeypatch.setattr(stamping, "validate_rep", check)
+    monkeypatch.setattr(issuing, "validate_rep", check)
     results = book.stamper.issue_many([[p] for p in pids], chunk=3)  # two chunks of 3
     assert [r.status for r in results] == ["timbrado", "rechazado", "timbrado", "timbrado", "timbrado", "timbrado"]
     assert [r.folio for r in results if r.status == "timbrado"] == [1, 2, 3, 4, 5]
@@ -320,59 +302,3 @@ def test_validation_in_a_worker_refuses_like_inline(book: Book, tmp_path: Path,
     for r in results:
         if r.status == "timbrado":
             assert check_rep(r.xml or b"").get("Folio") == str(r.folio)
-    workers = set(pids_file.read_text().split()) - {str(os.getpid())}
-    assert workers, "the chunks were validated in another process"
-
-
-def test_a_validator_worker_that_dies_costs_nothing(book: Book, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """The validator process dies on its third REP: the REPs it did not judge are
-    validated here instead, none is refused for it, and the folios stay consecutive."""
-    from cfdi_cobranza.cfdi.validator import validate_rep
-    from cfdi_cobranza.rules import lane
-
-    calls = tmp_path / "calls"
-
-    def dying(root_or_bytes, **kwargs):  # type: ignore[no-untyped-def]
-        with calls.open("a") as fh:
-            fh.write("x")
-        if len(calls.read_text()) == 3:
-            os._exit(1)  # only ever called in the worker: the main process uses its own
-        return validate_rep(root_or_bytes, **kwargs)
-
-    monkeypatch.setattr(lane, "validate_rep", dying)
-    pids = _payments(book, 7)
-    results = book.stamper.issue_many([[p] for p in pids], chunk=3)  # chunks of 3, 3 and 1
-    assert [r.status for r in results] == ["timbrado"] * 7
-    assert [r.folio for r in results] == [1, 2, 3, 4, 5, 6, 7]
-    assert len(calls.read_text()) == 3  # the worker judged two REPs, then nothing more went to it
-    assert next_folio(book.engine) == 8
-
-
-def test_the_sandbox_worker_dying_mid_run_stamps_nothing_twice(
-        engine: Engine, settings: Settings, tmp_path: Path) -> None:
-    """The sandbox's worker process dies while stamping the first chunk: that chunk's
-    REPs stay in flight (nothing of the batch was committed), the later chunks are
-    stamped in this process, and ``retry`` stamps the first chunk's REPs, each once."""
-    book = book_with(engine, settings, tmp_path, None)
-    inner = _sandbox(book)
-    parent = os.getpid()
-
-    class Dying(SandboxPac):
-        def stamp_batch(self, requests):  # type: ignore[no-untyped-def]
-            if os.getpid() != parent:
-                os._exit(1)  # in the worker, before anything is committed
-            return super().stamp_batch(requests)
-
-    dying = Dying(inner.folder, clock=inner._clock, uuid_source=inner._uuid_source)
-    book.stamper.pac = dying
-    pids = _payments(book, 5)
-    results = book.stamper.issue_many([[p] for p in pids], chunk=2)  # chunks of 2, 2 and 1
-    assert [r.status for r in results] == ["enviando", "enviando", "timbrado", "timbrado", "timbrado"]
-    assert [f.code for f in results[0].findings] == [PAC_SIN_RESPUESTA]
-    assert [r.folio for r in results] == [1, 2, 3, 4, 5]
-    assert dying.stamp_count() == 3
-    again = book.stamper.retry()
-    assert sorted((r.status, r.folio) for r in again) == [("timbrado", 1), ("timbrado", 2)]
-    assert dying.stamp_count() == 5  # each stamped exactly once
-    assert next_folio(engine) == 6

@@ -550,13 +550,13 @@ def test_golden_files_are_all_used() -> None:
 def test_example_d_from_the_stored_facts_without_reading_the_xml(book: Book, monkeypatch: pytest.MonkeyPatch) -> None:
     """An imported invoice's REP is computed from the facts stored at import: the XML is
     not read again, and the REP is the golden one."""
-    from cfdi_cobranza.services import stamping
+    from cfdi_cobranza.services.stamping import issuing
 
     def no_xml(*_a: Any) -> Any:
         raise AssertionError("the invoice's XML was read again")
 
     inv = book.invoices(D=[Line(D("15390.30"), taxes=(IVA16, RET_ISR10, RET_IVA_2_3))])["D"]
-    monkeypatch.setattr(stamping, "read_invoice_for_pagos", no_xml)
+    monkeypatch.setattr(issuing, "read_invoice_for_pagos", no_xml)
     pid = book.pay("14672.08")
     book.apply(pid, [(inv, "14672.08")])
     issued(book, "d", pid)

@@ -38,13 +38,13 @@ from cfdi_cobranza.db.models import (
     RepLine,
 )
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.states import LIVE_REP_STATUSES
 from cfdi_cobranza.errors import CertificateError, ConflictError, PacError
 from cfdi_cobranza.pac.base import PAC_NO_DISPONIBLE, PAC_SIN_RESPUESTA, StampRequest, StampResult
 from cfdi_cobranza.pac.finkok import FinkokPac
 from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.pac.transport import HttpTransport, RetryPolicy, Timeouts
 from cfdi_cobranza.services import payments as svc
-from cfdi_cobranza.services.rep_links import LIVE_STATUSES
 from cfdi_cobranza.services.stamping import RepRefused, pending
 
 D = Decimal
@@ -77,7 +77,7 @@ def next_folio(engine: Engine) -> int:
 def assert_untouched(book: Book, pid: int, folio: int = 1) -> None:
     """No live REP, folio sequence where it was, the payment's applications still pending."""
     with transaction(book.engine) as s:
-        assert s.scalar(select(func.count(Rep.id)).where(Rep.status.in_(LIVE_STATUSES))) == 0
+        assert s.scalar(select(func.count(Rep.id)).where(Rep.status.in_(LIVE_REP_STATUSES))) == 0
         pend = {p.payment_id: p for p in pending(s, today=LOCAL_NOW.date())}
     assert next_folio(book.engine) == folio
     assert pid in pend and pend[pid].documentos >= 1
@@ -374,7 +374,7 @@ def test_unapply_refused_while_stamped_then_allowed_after_cancel(book: Book) -> 
         svc.unapply(s, pid, inv, reason="Depósito mal identificado")
     assert info.value.code == "APLICACION_CON_REP" and (rep.uuid or "") in info.value.message
     spanish(info.value.message)
-    out = book.stamper.cancel(rep.uuid or "", "02")
+    out = book.stamper.cancel(rep.uuid or "", "02").to_dict()
     assert out["status"] == "cancelado" and out["sustituto"] is None
     with transaction(book.engine) as s:
         assert svc.unapply(s, pid, inv, reason="Depósito mal identificado")
@@ -385,7 +385,7 @@ def test_unapply_refused_while_stamped_then_allowed_after_cancel(book: Book) -> 
 def test_cancel_01_with_replacement(book: Book) -> None:
     _inv, pid = ppd_payment(book)
     old = book.issue(pid)
-    out = book.stamper.cancel(old.uuid or "", "01", replace=True)
+    out = book.stamper.cancel(old.uuid or "", "01", replace=True).to_dict()
     new = out["sustituto"]
     assert out["status"] == "sustituido" and new["status"] == "timbrado" and new["folio"] == 2
     with transaction(book.engine) as s:
@@ -396,7 +396,7 @@ def test_cancel_01_with_replacement(book: Book) -> None:
         assert replacement.status == "timbrado" and replacement.replaces_id == reps[old.uuid].id
         credit_ids = [c.id for c in s.scalars(select(Credit).where(Credit.payment_id == pid))]
         covering = {line.rep_id for line in s.scalars(select(RepLine).where(RepLine.credit_id.in_(credit_ids)))}
-        live = {r.id for r in reps.values() if r.status in LIVE_STATUSES}
+        live = {r.id for r in reps.values() if r.status in LIVE_REP_STATUSES}
         assert covering & live == {replacement.id}
         xml = replacement.stamped_xml
     root = check_rep(xml or b"")

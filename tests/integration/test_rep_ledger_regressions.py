@@ -102,7 +102,7 @@ def test_substitution_retry_reuses_the_replacement(book: Book) -> None:
             book.stamper.cancel(old.uuid, "01", replace=True)
         assert exc.value.code == "CANCELACION_RECHAZADA" and "reutilizará" in exc.value.message
     book.stamper.pac = inner
-    out = book.stamper.cancel(old.uuid, "01", replace=True)
+    out = book.stamper.cancel(old.uuid, "01", replace=True).to_dict()
     assert out["status"] == "sustituido"
     with transaction(book.engine) as s:
         reps = s.scalars(select(Rep).order_by(Rep.id)).all()

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import current_app, g, jsonify
 
+from cfdi_cobranza.db.models import Customer
+from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import stamping
 from web.api import bp
@@ -28,13 +30,13 @@ def issue_reps() -> Any:
     if body.get("todos") or body.get("all_pending"):
         results = stamper.issue_all_pending(monthly=bool(body.get("mensual") or body.get("monthly")))
         data = [r.to_dict() for r in results]
-        ok = all(r.status == "timbrado" for r in results)
+        ok = all(r.status == RepStatus.TIMBRADO for r in results)
         return jsonify({"results": data}), 200 if ok else 207
     ids = body.get("payment_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationError("«payment_ids» debe ser una lista de números de pago.", code="SIN_PAGOS")
     result = stamper.issue(sorted(set(ids))[:200])
-    return jsonify(result.to_dict()), 201 if result.status == "timbrado" else 202
+    return jsonify(result.to_dict()), 201 if result.status == RepStatus.TIMBRADO else 202
 
 
 @bp.route("/reps", methods=["GET"])
@@ -48,8 +50,6 @@ def list_reps() -> Any:
 def get_rep(rep_uuid: str) -> Any:
     db = get_session()
     rep = stamping.find_rep(db, rep_uuid)
-    from cfdi_cobranza.db.models import Customer
-
     data = stamping.rep_dict(rep, db.get(Customer, rep.customer_id))
     data["sin_validez_fiscal"] = rep.sandbox
     return jsonify(data)
@@ -58,7 +58,7 @@ def get_rep(rep_uuid: str) -> Any:
 @bp.route("/reps/<rep_uuid>/xml", methods=["GET"])
 @token_role(*READERS)
 def get_rep_xml(rep_uuid: str) -> Any:
-    stem, data, _sandbox = view.rep_files(get_session(), rep_uuid)
+    stem, data, _sandbox = stamping.rep_files(get_session(), rep_uuid)
     return current_app.response_class(data, mimetype="application/xml",
                                       headers=attachment(f"{stem}.xml"))
 
@@ -68,6 +68,6 @@ def get_rep_xml(rep_uuid: str) -> Any:
 def get_rep_pdf(rep_uuid: str) -> Any:
     from cfdi_cobranza.pdf.rep import render_rep_pdf
 
-    stem, data, sandbox = view.rep_files(get_session(), rep_uuid)
+    stem, data, sandbox = stamping.rep_files(get_session(), rep_uuid)
     return current_app.response_class(render_rep_pdf(data, sandbox=sandbox), mimetype="application/pdf",
                                       headers=attachment(f"{stem}.pdf"))

@@ -1,6 +1,6 @@
-"""REP pages helpers: the configured Stamper, the PAC shown to users, REP rows to list.
+"""REP pages helpers: the configured Stamper, the PAC shown to users, REP rows to show.
 
-Issuing, cancelling and the pending list are ``cfdi_cobranza.services.stamping``; the
+Issuing, cancelling and every question about REPs are ``cfdi_cobranza.services.stamping``; the
 PAC is ``services.settings.pac_for`` (``COBRANZA_PAC_*`` when set in the environment,
 else the one chosen in Configuración, else the sandbox) and the secret box comes from
 the instance folder, exactly as the CLI builds them.
@@ -12,12 +12,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Customer, Rep
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import settings as app_settings
@@ -25,17 +26,18 @@ from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.clock import Clock
 from cfdi_cobranza.services.settings import PAC_LABELS, pac_for
 
-STATUS_LABELS = {
-    "enviando": "En envío al PAC",
-    "timbrado": "Timbrado",
-    "rechazado": "Rechazado",
-    "sustituyendo": "Sustituyendo",
-    "cancelacion_solicitada": "Cancelación solicitada",
-    "cancelado": "Cancelado",
-    "sustituido": "Sustituido",
+STATUS_LABELS: dict[str, str] = {
+    RepStatus.ENVIANDO: "En envío al PAC",
+    RepStatus.TIMBRADO: "Timbrado",
+    RepStatus.RECHAZADO: "Rechazado",
+    RepStatus.SUSTITUYENDO: "Sustituyendo",
+    RepStatus.CANCELACION_SOLICITADA: "Cancelación solicitada",
+    RepStatus.CANCELADO: "Cancelado",
+    RepStatus.SUSTITUIDO: "Sustituido",
 }
-STATUS_CSS = {"timbrado": "imported", "rechazado": "refused", "cancelado": "refused", "sustituido": "refused",
-              "enviando": "duplicate", "sustituyendo": "duplicate", "cancelacion_solicitada": "duplicate"}
+STATUS_CSS: dict[str, str] = {RepStatus.TIMBRADO: "imported", RepStatus.RECHAZADO: "refused", RepStatus.CANCELADO: "refused",
+              RepStatus.SUSTITUIDO: "refused", RepStatus.ENVIANDO: "duplicate", RepStatus.SUSTITUYENDO: "duplicate",
+              RepStatus.CANCELACION_SOLICITADA: "duplicate"}
 MOTIVOS = (
     ("01", "01 - Comprobante emitido con errores con relación (se emite uno sustituto)"),
     ("02", "02 - Comprobante emitido con errores sin relación"),
@@ -128,9 +130,7 @@ def _row(rep: Rep, customer: Customer) -> RepRow:
 
 
 def rep_rows(session: Session, limit: int = 500) -> list[RepRow]:
-    rows = session.execute(select(Rep, Customer).join(Customer, Customer.id == Rep.customer_id)
-                           .order_by(Rep.id.desc()).limit(limit)).all()
-    return [_row(r, c) for r, c in rows]
+    return [_row(r, c) for r, c in stamping.reps_with_customers(session, newest_first=True, limit=limit)]
 
 
 def rep_row(session: Session, uuid: str) -> RepRow:
@@ -138,14 +138,3 @@ def rep_row(session: Session, uuid: str) -> RepRow:
     customer = session.get(Customer, rep.customer_id)
     assert customer is not None
     return _row(rep, customer)
-
-
-def rep_files(session: Session, uuid: str) -> tuple[str, bytes, bool]:
-    """(file stem, stamped XML as stored, sandbox) of a stamped REP."""
-    rep = stamping.find_rep(session, uuid)
-    if rep.stamped_xml is None:
-        from cfdi_cobranza.errors import ConflictError
-
-        raise ConflictError(f"El REP {rep.serie}-{rep.folio} no está timbrado; no tiene XML timbrado.",
-                            code="REP_SIN_TIMBRE")
-    return f"REP-{rep.serie}{rep.folio}-{rep.uuid}", rep.stamped_xml, rep.sandbox

@@ -1,0 +1,181 @@
+"""Issue, stamp, cancel and substitute payment complements (REP).
+
+The flow for one REP, built so that a failure never leaves anything half-done and a
+retry never stamps twice, in three parts a reader can take one at a time:
+
+1. ``issuing``: in one transaction, compute, sign and validate the REP; only once it
+   passed take its folio and save it as ``enviando`` with the signed bytes and a fixed
+   idempotency key. A refused REP writes nothing and takes no folio.
+2. ``sending``: call the PAC with those bytes and that key, outside any transaction,
+   then store the stamp in a second transaction (or record what the PAC's error means).
+3. ``cancelling``: cancel a stamped REP, issuing its replacement first for motive 01.
+
+``queries`` answers what the CLI, the web and the API ask about REPs; ``results`` holds
+what these services return. ``Stamper`` ties them to one database, PAC and secret box.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, Table, insert
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
+from cfdi_cobranza.db.session import session_factory
+from cfdi_cobranza.errors import CobranzaError, PacError
+from cfdi_cobranza.pac.base import Pac
+from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.stamping import cancelling, sending
+from cfdi_cobranza.services.stamping.issuing import (
+    InvoiceCache,
+    LoadedCsd,
+    Prepared,
+    active_csd,
+    lock_payments,
+    open_csd,
+    prepare,
+    register_csd,
+)
+from cfdi_cobranza.services.stamping.queries import (
+    LateRep,
+    PendingPayment,
+    deadline_for,
+    find_rep,
+    late_reps,
+    list_reps,
+    pending,
+    rep_dict,
+    rep_files,
+    reps_with_customers,
+)
+from cfdi_cobranza.services.stamping.results import (
+    CancelResult,
+    Finding,
+    IssueResult,
+    RepRefused,
+    pac_finding,
+    refused,
+)
+
+__all__ = [
+    "CancelResult", "Finding", "IssueResult", "LateRep", "PendingPayment", "RepRefused", "Stamper",
+    "deadline_for", "find_rep", "late_reps", "list_reps", "pending", "register_csd", "rep_dict",
+    "rep_files", "reps_with_customers",
+]
+
+MEXICO = ZoneInfo("America/Mexico_City")
+_INSERT_AUDIT = insert(cast(Table, AuditEntry.__table__))
+
+
+@dataclass
+class Stamper:
+    """Issues, sends and cancels REPs for one database with one PAC and one secret box."""
+
+    engine: Engine
+    pac: Pac
+    box: SecretBox
+    clock: Clock = system_clock
+    deadline_day: int = 5
+    actor: str = "sistema"
+    now_local: Callable[[], datetime] | None = None
+
+    # Opened once per Stamper (unsealing and loading the key costs ~35 ms), per CSD and day.
+    _csds: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
+    invoices: InvoiceCache = field(default_factory=dict, repr=False)
+
+    # -- what the parts share ------------------------------------------------------------
+    def session(self) -> Session:
+        return session_factory(self.engine)()
+
+    def local(self) -> datetime:
+        """Now in Mexico City, as the REP's Fecha is written."""
+        if self.now_local is not None:
+            return self.now_local()
+        return self.clock().astimezone(MEXICO).replace(tzinfo=None, microsecond=0)
+
+    def csd(self, session: Session, company: Company) -> LoadedCsd:
+        row: CompanyCsd = active_csd(session, company)
+        today = self.local().date()
+        key = (company.id, row.key_sealed, today)
+        if key not in self._csds:
+            self._csds[key] = open_csd(row, company, self.box, today=today)
+        return self._csds[key]
+
+    def audit(self, session: Session, action: str, rep_id: int, detail: dict[str, Any]) -> None:
+        session.execute(_INSERT_AUDIT, {"at": self.clock(), "actor": self.actor, "action": action, "entity": "rep",
+                                        "entity_id": str(rep_id),
+                                        "detail": json.dumps(detail, ensure_ascii=False, default=str)})
+
+    # -- issuing -------------------------------------------------------------------------
+    def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,
+              credit_ids: Sequence[int] | None = None) -> IssueResult:
+        """One REP covering ``payment_ids`` (all of one customer and company)."""
+        with self.session() as session, session.begin():
+            prepared = prepare(session, self, payment_ids, replaces=replaces, credit_ids=credit_ids)
+        return sending.send(self, prepared)
+
+    def issue_each(self, payment_ids: Sequence[int]) -> list[IssueResult]:
+        """One REP per payment (a month-end run); see ``issue_many``."""
+        return self.issue_many([[pid] for pid in payment_ids], label="Pago")
+
+    def issue_all_pending(self, *, monthly: bool = False) -> list[IssueResult]:
+        with self.session() as session:
+            pend = pending(session, today=self.local().date(), deadline_day=self.deadline_day)
+        # One REP per customer record and company and month (generic RFCs are many customers).
+        groups: dict[tuple[int, int, str], list[int]] = defaultdict(list)
+        for p in pend:
+            key = (p.customer_id, p.company_id, p.fecha_pago.strftime("%Y-%m")) if monthly else (p.payment_id, 0, "")
+            groups[key].append(p.payment_id)
+        return self.issue_many(list(groups.values()))
+
+    def issue_many(self, groups: Sequence[Sequence[int]], *, chunk: int = 50,
+                   label: str = "Pagos") -> list[IssueResult]:
+        """One REP per group of payment ids, results in order; a plain loop over chunks.
+
+        Each chunk's REPs are prepared one after the other in one transaction (each
+        exactly as ``issue`` does: a group that cannot be issued writes nothing and takes
+        no folio; it is reported in its place and the others go on), then sent one after
+        the other and their stamps stored in a second transaction. Once the PAC cannot be
+        reached, the REPs not yet sent are dropped (their folios given back) and the
+        groups left are not attempted.
+        """
+        results: list[IssueResult] = []
+        down: PacError | None = None
+        for start in range(0, len(groups), max(1, chunk)):
+            part = [list(ids) for ids in groups[start:start + max(1, chunk)]]
+            prefixes = [f"{label} {', '.join(map(str, ids))}: " for ids in part]
+            if down is not None:
+                not_tried = RepRefused(f"No se intentó: no se pudo contactar al PAC. {down.message}",
+                                       [pac_finding(down)], code=down.code)
+                results.extend(refused(not_tried, prefix) for prefix in prefixes)
+                continue
+            outcomes: list[Prepared | IssueResult] = []
+            with self.session() as session, session.begin():
+                lock_payments(session, (pid for ids in part for pid in ids))
+                for ids, prefix in zip(part, prefixes, strict=True):
+                    try:
+                        outcomes.append(prepare(session, self, ids))
+                    except CobranzaError as exc:
+                        outcomes.append(refused(exc, prefix))
+            done, down = sending.send_batch(self, [(o, prefix) for o, prefix in zip(outcomes, prefixes, strict=True)
+                                                   if isinstance(o, Prepared)])
+            results.extend(done[o.rep_id] if isinstance(o, Prepared) else o for o in outcomes)
+        return results
+
+    # -- sending and cancelling ----------------------------------------------------------
+    def retry(self) -> list[IssueResult]:
+        """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
+        return sending.retry(self)
+
+    def cancel(self, uuid: str, motivo: str, *, replace: bool = False) -> CancelResult:
+        """Cancel a stamped REP; motive 01 first issues its replacement (TipoRelacion 04)."""
+        return cancelling.cancel(self, uuid, motivo, replace=replace)
+

@@ -1,0 +1,309 @@
+"""Issuing a REP: build it, validate it, and only then take its folio and save it.
+
+``prepare`` runs inside the caller's transaction. It locks the payments, gathers their
+applications not yet covered by a live REP, computes every Pagos 2.0 amount
+(``domain.pagos20``), writes and signs the XML with the company's CSD and validates it
+(XSD + CRP rules). Any ERROR refuses the REP before anything is written: a refused REP
+never takes a folio. Only then the folio is consumed (the sequence's row lock is held
+since it was read, to put it in the XML) and the REP saved as ``enviando`` with its
+signed bytes, its idempotency key, its lines and the audit entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, defer
+
+from cfdi_cobranza.cfdi import rep_writer
+from cfdi_cobranza.cfdi.cadena import cadena_original
+from cfdi_cobranza.cfdi.parser import parse_xml
+from cfdi_cobranza.cfdi.reader import read_invoice_for_pagos
+from cfdi_cobranza.cfdi.validator import errors_only, validate_rep
+from cfdi_cobranza.db.models import (
+    Company,
+    CompanyCsd,
+    Credit,
+    Customer,
+    Document,
+    FolioSequence,
+    Payment,
+    Rep,
+    RepLine,
+)
+from cfdi_cobranza.domain import pagos20
+from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
+from cfdi_cobranza.domain.states import RepStatus
+from cfdi_cobranza.errors import CertificateError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.pac.base import CsdCredentials, StampRequest
+from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.stamping.queries import uncovered_credits
+from cfdi_cobranza.services.stamping.results import Finding, RepRefused
+from cfdi_cobranza.signing.csd import Certificate, Signer, load_csd
+
+if TYPE_CHECKING:
+    from cfdi_cobranza.services.stamping import Stamper
+
+InvoiceCache = dict[tuple[int, str], pagos20.Invoice]
+_INVOICE_CACHE_MAX = 4096
+# Core statements, built once: a REP's rows are written as they are, nothing to track.
+_INSERT_REP = insert(cast(Table, Rep.__table__)).returning(cast(Table, Rep.__table__).c.id)
+_INSERT_LINE = insert(cast(Table, RepLine.__table__))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A REP saved signed as ``enviando``: what the PAC will be sent, always the same."""
+
+    rep_id: int
+    request: StampRequest
+
+
+# --------------------------------------------------------------------------- CSD
+
+
+def register_csd(session: Session, company_rfc: str, cer: bytes, key: bytes, password: str, box: SecretBox,
+                 *, today: date, clock: Clock = system_clock) -> CompanyCsd:
+    """Check a CSD (password, key match, CSD not FIEL, in force, company's RFC) and store it sealed."""
+    company = session.scalar(select(Company).where(Company.rfc == company_rfc.strip().upper()))
+    if company is None:
+        raise NotFoundError(f"No hay ninguna empresa con RFC {company_rfc}.", code="EMPRESA_NO_ENCONTRADA")
+    cert, _signer = load_csd(cer, key, password, rfc=company.rfc, today=today)
+    for old in session.scalars(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active)):
+        old.active = False
+    csd = CompanyCsd(
+        company_id=company.id, no_certificado=cert.no_certificado, certificate_der=cert.der,
+        key_sealed=box.seal(key), password_sealed=box.seal(password.encode("utf-8")),
+        valid_from=cert.valid_from.date(), valid_to=cert.valid_to.date(), active=True, created_at=clock(),
+    )
+    session.add(csd)
+    session.flush()
+    return csd
+
+
+@dataclass
+class LoadedCsd:
+    certificate: Certificate
+    signer: Signer
+    credentials: CsdCredentials
+
+
+def active_csd(session: Session, company: Company) -> CompanyCsd:
+    csd = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
+    if csd is None:
+        raise CertificateError(
+            f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
+            "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
+    return csd
+
+
+def open_csd(csd: CompanyCsd, company: Company, box: SecretBox, *, today: date) -> LoadedCsd:
+    key = box.open(csd.key_sealed)
+    password = box.open(csd.password_sealed).decode("utf-8")
+    # Checked when it was registered and stored sealed (authenticated): no RSA re-check;
+    # the match with the certificate, its validity today and its RFC are checked again.
+    cert, signer = load_csd(csd.certificate_der, key, password, rfc=company.rfc, today=today, checked=True)
+    return LoadedCsd(cert, signer, CsdCredentials(csd.certificate_der, key, password))
+
+
+# --------------------------------------------------------------------------- folios
+
+
+def folio_sequence(session: Session, company_id: int, serie: str) -> FolioSequence:
+    """The folio sequence of ``serie``, created if new, locked (row lock) until commit."""
+    for _ in range(3):
+        seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == company_id,
+                                                         FolioSequence.serie == serie).with_for_update())
+        if seq is not None:
+            return seq
+        try:
+            with session.begin_nested():
+                session.add(FolioSequence(company_id=company_id, serie=serie, next_folio=1))
+        except IntegrityError:
+            pass  # another transaction created it first: lock theirs
+    raise ConflictError("No se pudo reservar un folio; intente de nuevo.", code="FOLIO_NO_DISPONIBLE")
+
+
+# --------------------------------------------------------------------------- the domain input
+
+
+def _invoice(doc: Document, cache: InvoiceCache) -> pagos20.Invoice:
+    # What the importer stored beside the XML, when it is for these very bytes
+    # (domain.invoice_facts); otherwise the stored bytes, the evidence, are read again.
+    # ``cache`` (a Stamper's) keeps the result per document id + SHA-256 of those bytes:
+    # an invoice paid in parts is read once, and changed bytes are read again.
+    key = (doc.id, doc.sha256)
+    found = cache.pop(key, None)  # put back below: the newest, evicted last
+    if found is None:
+        found = invoice_from_facts(doc.pagos_facts, doc.sha256) or read_invoice_for_pagos(parse_xml(doc.xml))
+        if len(cache) >= _INVOICE_CACHE_MAX:
+            cache.pop(next(iter(cache)))
+    cache[key] = found
+    return found
+
+
+def _paid_before(session: Session, credits: Sequence[Credit]) -> dict[int, Decimal]:
+    """For each credit, what earlier parcialidades of its invoice paid (one query for all)."""
+    rows = session.execute(
+        select(Credit.id, Credit.document_id, Credit.num_parcialidad, Credit.amount)
+        .where(Credit.document_id.in_({c.document_id for c in credits}), Credit.reversed_at.is_(None),
+               Credit.kind.in_(("pago", "complemento")))
+    ).all()
+    by_doc: dict[int | None, list[tuple[int, int, Decimal]]] = defaultdict(list)
+    for cid, did, num, amount in rows:
+        by_doc[did].append((cid, num or 0, amount))
+    return {credit.id: sum((amount for cid, num, amount in by_doc.get(credit.document_id, ())
+                            if cid != credit.id and num < (credit.num_parcialidad or 0)), Decimal(0))
+            for credit in credits}
+
+
+def _group(payment: Payment, credits: Sequence[Credit], docs: dict[int, Document],
+           paid_before: dict[int, Decimal], invoices: InvoiceCache) -> pagos20.PaymentGroup:
+    """The domain input of one payment."""
+    apps = []
+    for c in credits:
+        doc = docs.get(c.document_id) if c.document_id is not None else None
+        if doc is None:
+            raise NotFoundError(f"La factura {c.target_uuid} ya no está en el libro.", code="DOCUMENTO_NO_ENCONTRADO")
+        if doc.status == "cancelado":
+            raise RepRefused(f"La factura {doc.uuid} está cancelada; no se le puede emitir complemento.",
+                             code="DOCUMENTO_CANCELADO")
+        state = pagos20.InvoiceState(
+            num_parcialidades_previas=(c.num_parcialidad or 1) - 1,
+            imp_saldo_ant=c.imp_saldo_ant if c.imp_saldo_ant is not None else doc.total,
+            pagado_previo=paid_before[c.id],
+        )
+        apps.append(pagos20.Application(_invoice(doc, invoices), c.amount, state, c.equivalencia_dr))
+    pay = pagos20.PaymentInput(
+        fecha_pago=payment.fecha_pago, forma_de_pago_p=payment.forma_pago, moneda_p=payment.moneda,
+        monto=payment.monto, tipo_cambio_p=payment.tipo_cambio, num_operacion=payment.num_operacion,
+        rfc_emisor_cta_ord=payment.rfc_emisor_cta_ord, nom_banco_ord_ext=payment.nom_banco_ord_ext,
+        cta_ordenante=payment.cta_ordenante, rfc_emisor_cta_ben=payment.rfc_emisor_cta_ben,
+        cta_beneficiario=payment.cta_beneficiario,
+    )
+    return pagos20.PaymentGroup(pay, tuple(apps))
+
+
+def _credits(session: Session, payments: Sequence[Payment],
+             credit_ids: Sequence[int] | None) -> dict[int, list[Credit]]:
+    """Per payment, the applications this REP covers: those no live REP covers yet, or the
+    ones ``credit_ids`` chooses (a replacement covers exactly what the REP it replaces did)."""
+    if credit_ids is None:
+        return uncovered_credits(session, [p.id for p in payments])
+    by_payment: dict[int, list[Credit]] = defaultdict(list)
+    for c in session.scalars(select(Credit).where(Credit.id.in_(credit_ids)).order_by(Credit.id)):
+        if c.payment_id is not None:
+            by_payment[c.payment_id].append(c)
+    return by_payment
+
+
+def _nothing_to_issue(session: Session, payments: Sequence[Payment]) -> str:
+    ids = [p.id for p in payments]
+    pue = session.scalar(select(func.count(Credit.id)).where(
+        Credit.payment_id.in_(ids), Credit.reversed_at.is_(None), Credit.requires_rep.is_(False)))
+    if pue:
+        return ("El pago solo se aplicó a facturas PUE (pago en una sola exhibición): no requiere "
+                "complemento de pago.")
+    applied = session.scalar(select(func.count(Credit.id)).where(Credit.payment_id.in_(ids),
+                                                                 Credit.reversed_at.is_(None)))
+    if not applied:
+        return "El pago no está aplicado a ninguna factura: aplíquelo antes de emitir el REP."
+    return "Las aplicaciones de este pago ya están amparadas por un REP vigente."
+
+
+def _header(company: Company, customer: Customer, fecha: datetime, serie: str, folio: str | None,
+            replaces: Rep | None) -> rep_writer.RepHeader:
+    missing = [label for label, value in (("régimen fiscal", customer.regimen_fiscal),
+                                          ("código postal", customer.codigo_postal)) if not value]
+    if missing:
+        raise ValidationError(f"Al cliente {customer.rfc} le falta {' y '.join(missing)} para emitir el REP.",
+                              code="CLIENTE_INCOMPLETO")
+    return rep_writer.RepHeader(
+        emisor_rfc=company.rfc, emisor_nombre=company.nombre or "", emisor_regimen_fiscal=company.regimen_fiscal or "",
+        receptor_rfc=customer.rfc, receptor_nombre=customer.nombre or "",
+        receptor_domicilio_fiscal=customer.codigo_postal or "", receptor_regimen_fiscal=customer.regimen_fiscal or "",
+        lugar_expedicion=company.codigo_postal or "", fecha=fecha, serie=serie, folio=folio,
+        sustituye_uuids=(replaces.uuid,) if replaces is not None and replaces.uuid else (),
+    )
+
+
+def _findings(raw: Iterable[Any]) -> list[Finding]:
+    return [Finding(f.code, f.severity.value, f.message, f.location) for f in raw]
+
+
+# --------------------------------------------------------------------------- issuing
+
+
+def lock_payments(session: Session, payment_ids: Iterable[int]) -> None:
+    """Row-lock ``payment_ids`` in id order until commit: a run that locks all of its
+    chunk's payments first can never deadlock with another run over the same payments."""
+    session.execute(select(Payment.id).where(Payment.id.in_(set(payment_ids))).order_by(Payment.id)
+                    .with_for_update())
+
+
+def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, replaces: Rep | None = None,
+            credit_ids: Sequence[int] | None = None) -> Prepared:
+    """One REP covering ``payment_ids`` (one customer, one company), saved signed as
+    ``enviando`` inside the caller's transaction; ``RepRefused``/``CobranzaError`` with
+    nothing written when it cannot be issued."""
+    rows = session.execute(
+        select(Payment, Company, Customer).join(Company, Company.id == Payment.company_id)
+        .join(Customer, Customer.id == Payment.customer_id).where(Payment.id.in_(set(payment_ids)))
+        .order_by(Payment.id).with_for_update(of=Payment)).all()
+    missing = set(payment_ids) - {p.id for p, _company, _customer in rows}
+    if missing:
+        raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
+    if len({(p.customer_id, p.company_id) for p, _company, _customer in rows}) > 1:
+        raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.", code="REP_VARIOS_CLIENTES")
+    _payment, company, customer = rows[0]
+    payments = sorted((p for p, _company, _customer in rows), key=lambda p: (p.fecha_pago, p.id))
+    by_payment = _credits(session, payments, credit_ids)
+    credits = [c for p in payments for c in by_payment.get(p.id, ())]
+    if not credits:
+        raise RepRefused(_nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
+    # The XML of an invoice is loaded only where its stored facts cannot serve.
+    docs = {d.id: d for d in session.scalars(select(Document).options(defer(Document.xml))
+                                             .where(Document.id.in_({c.document_id for c in credits})))}
+    paid_before = _paid_before(session, credits)
+    complemento = pagos20.build_complement(
+        [_group(p, by_payment[p.id], docs, paid_before, stamper.invoices) for p in payments if by_payment.get(p.id)])
+    csd = stamper.csd(session, company)
+    serie = company.rep_serie or "P"
+    now = stamper.local()
+    fecha = now - timedelta(seconds=1)
+    # Read under the sequence's row lock, to be written in the XML; taken (advanced) only
+    # once the REP passed validation, so a refusal leaves no gap and nothing to rebuild.
+    seq = folio_sequence(session, company.id, serie)
+    folio = seq.next_folio
+    signed = rep_writer.sign_rep(rep_writer.build_rep(_header(company, customer, fecha, serie, str(folio), replaces),
+                                                      complemento),
+                                 no_certificado=csd.certificate.no_certificado,
+                                 certificado_b64=csd.certificate.certificado_b64, cadena=cadena_original,
+                                 sign=csd.signer.sign)
+    errors = errors_only(validate_rep(signed, now=now))
+    if errors:
+        raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
+                         _findings(errors))
+    signed_bytes = rep_writer.to_bytes(signed)
+    seq.next_folio = folio + 1
+    key = f"rep-{company.rfc}-{serie}-{folio}-{hashlib.sha256(signed_bytes).hexdigest()[:16]}"
+    rep_id = session.execute(_INSERT_REP, {
+        "company_id": company.id, "customer_id": customer.id, "serie": serie, "folio": folio,
+        "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac, "name", "pac"),
+        "sandbox": bool(getattr(stamper.pac, "is_sandbox", False)), "signed_xml": signed_bytes,
+        "replaces_id": replaces.id if replaces else None, "created_at": stamper.clock(),
+        "created_by": stamper.actor}).scalar_one()
+    session.execute(_INSERT_LINE, [{"rep_id": rep_id, "credit_id": c.id, "payment_id": c.payment_id}
+                                   for c in credits])
+    stamper.audit(session, "firmar_rep", rep_id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
+    # The request is exactly what this transaction commits: no need to read it back.
+    return Prepared(rep_id, StampRequest(signed_bytes, key))

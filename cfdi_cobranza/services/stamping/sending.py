@@ -1,0 +1,177 @@
+"""Sending a REP that ``issuing.prepare`` saved as ``enviando``: stamp, store, recover, retry.
+
+The PAC is called outside any transaction with the very bytes and idempotency key that
+were committed. Then:
+
+- stamped: the stamped XML (evidence, with its SHA-256) saved as ``timbrado``;
+- refused by the PAC: the REP becomes ``rechazado`` with the PAC's code and message and
+  its applications are pending again (when its folio is still the last one taken, the
+  row is deleted and the folio given back);
+- no answer after sending: it stays ``enviando``; ``retry`` sends the same bytes with the
+  same key and the PAC answers with the stamp it already made, so nothing is stamped twice;
+- PAC unreachable before sending: the REP is dropped (nothing left) and the folio, if
+  still the last one, is given back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cfdi_cobranza.db.models import FolioSequence, Rep
+from cfdi_cobranza.domain.states import RepStatus
+from cfdi_cobranza.errors import CobranzaError, PacError
+from cfdi_cobranza.pac.base import (
+    PAC_NO_DISPONIBLE,
+    StampOutcome,
+    StampRequest,
+    StampResult,
+    stamp_all,
+)
+from cfdi_cobranza.services.stamping.issuing import Prepared
+from cfdi_cobranza.services.stamping.results import IssueResult, RepRefused, pac_finding, refused
+
+if TYPE_CHECKING:
+    from cfdi_cobranza.services.stamping import Stamper
+
+# Failures after the request left: the PAC may have stamped, so the REP stays in flight
+# and ``retry`` asks again with the same bytes and key.
+AMBIGUOUS_CODES = {"PAC_SIN_RESPUESTA", "PAC_RESPUESTA_INVALIDA"}
+
+
+def send(stamper: Stamper, prepared: Prepared) -> IssueResult:
+    """Stamp one prepared REP and store the stamp; ``RepRefused`` when the PAC refused it."""
+    try:
+        stamped = stamper.pac.stamp(prepared.request)
+    except PacError as exc:
+        return pac_failed(stamper, prepared.rep_id, exc)
+    with stamper.session() as session, session.begin():
+        return store(session, stamper, {prepared.rep_id: stamped})[prepared.rep_id]
+
+
+def send_batch(stamper: Stamper,
+               batch: Sequence[tuple[Prepared, str]]) -> tuple[dict[int, IssueResult], PacError | None]:
+    """Stamp the REPs of a run one after the other, store their stamps in one transaction,
+    and return the result of each (by REP id) and the error if the PAC could not be
+    reached: then the REPs not sent are dropped, last folio first, so every folio goes
+    back. Each REP comes with what a refusal's message starts with."""
+    prepared = [p for p, _prefix in batch]
+    prefixes = {p.rep_id: prefix for p, prefix in batch}
+    outcomes: list[StampOutcome] = stamp_all(stamper.pac, [p.request for p in prepared])
+    stamped: dict[int, StampResult] = {}
+    done: dict[int, IssueResult] = {}
+    unsent: list[int] = []
+    down: PacError | None = None
+    for p, outcome in zip(prepared, outcomes, strict=True):
+        if isinstance(outcome, StampResult):
+            stamped[p.rep_id] = outcome
+        elif outcome is None or outcome.code == PAC_NO_DISPONIBLE:
+            down = down or outcome
+            unsent.append(p.rep_id)
+        else:
+            done[p.rep_id] = _failed(stamper, p.rep_id, outcome, prefixes[p.rep_id])
+    if stamped:
+        with stamper.session() as session, session.begin():
+            done.update(store(session, stamper, stamped))
+    for rep_id in reversed(unsent):
+        assert down is not None
+        done[rep_id] = _failed(stamper, rep_id, down, prefixes[rep_id])
+    return done, down
+
+
+def _failed(stamper: Stamper, rep_id: int, exc: PacError, prefix: str) -> IssueResult:
+    try:
+        return pac_failed(stamper, rep_id, exc)
+    except CobranzaError as refusal:
+        return refused(refusal, prefix)
+
+
+def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -> dict[int, IssueResult]:
+    """Inside ``session``'s transaction: each stamped XML saved as ``timbrado``."""
+    rows = {r.id: r for r in session.execute(
+        select(Rep.id, Rep.serie, Rep.folio, Rep.sandbox, Rep.pac, Rep.status)
+        .where(Rep.id.in_(list(stamped))).with_for_update())}
+    now = stamper.clock()
+    changes = []
+    out: dict[int, IssueResult] = {}
+    for rep_id, result in stamped.items():
+        row = rows[rep_id]
+        status = RepStatus(row.status).check_move(RepStatus.TIMBRADO)
+        uuid = result.uuid.upper()
+        changes.append({"id": rep_id, "status": status, "uuid": uuid, "stamped_xml": result.xml,
+                        "sha256": hashlib.sha256(result.xml).hexdigest(),
+                        "fecha_timbrado": result.fecha_timbrado.replace(tzinfo=None), "stamped_at": now})
+        stamper.audit(session, "timbrar_rep", rep_id, {"uuid": uuid, "pac": row.pac,
+                                                       "recuperado": result.already_stamped})
+        out[rep_id] = IssueResult(
+            rep_id, status, uuid, row.serie, row.folio, row.sandbox, xml=result.xml,
+            message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if row.sandbox else "."))
+    session.execute(update(Rep), changes)  # by primary key, one executemany
+    return out
+
+
+def pac_failed(stamper: Stamper, rep_id: int, exc: PacError) -> IssueResult:
+    """What the PAC's error means for the REP (see the module docstring); raises
+    ``RepRefused`` once the REP is refused or dropped."""
+    finding = pac_finding(exc)
+    with stamper.session() as session, session.begin():
+        rep = session.get(Rep, rep_id, with_for_update=True)
+        assert rep is not None
+        if exc.code in AMBIGUOUS_CODES:
+            stamper.audit(session, "timbrado_sin_respuesta", rep.id, {"code": exc.code})
+            return IssueResult(rep.id, RepStatus.ENVIANDO, None, rep.serie, rep.folio, rep.sandbox, (finding,),
+                               message="El PAC no respondió; el REP queda en envío y se recuperará con "
+                                       "«cobranza rep retry» sin timbrar dos veces.")
+        unreachable = exc.code == PAC_NO_DISPONIBLE
+        if unreachable:
+            # Nothing reached the PAC: leave no trace but the audit entry.
+            _drop(session, rep)
+            stamper.audit(session, "timbrado_no_enviado", rep_id, {"code": exc.code})
+        else:
+            stamper.audit(session, "rep_rechazado_pac", rep.id, {"code": exc.code, "message": exc.message,
+                                                                 "serie": rep.serie, "folio": rep.folio})
+            if not _drop(session, rep, only_if_last=True):
+                # A later folio was taken meanwhile: keep the row so the gap is explained.
+                rep.status = RepStatus(rep.status).check_move(RepStatus.RECHAZADO)
+                rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
+    # Raised after the transaction committed: raising inside ``session.begin()`` rolls it back.
+    if unreachable:
+        raise RepRefused(f"No se pudo contactar al PAC; no se envió nada. {exc.message}", [finding], code=exc.code)
+    raise RepRefused(f"El PAC rechazó el REP: [{exc.code}] {exc.message}", [finding], code="PAC_RECHAZO")
+
+
+def _drop(session: Session, rep: Rep, *, only_if_last: bool = False) -> bool:
+    """Delete a REP that never got a UUID and give its folio back when it is the last one."""
+    seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == rep.company_id,
+                                                     FolioSequence.serie == rep.serie).with_for_update())
+    is_last = seq is not None and seq.next_folio == rep.folio + 1
+    if only_if_last and not is_last:
+        return False
+    if is_last and seq is not None:
+        seq.next_folio = rep.folio
+    for line in list(rep.lines):
+        session.delete(line)
+    session.flush()
+    session.delete(rep)
+    return True
+
+
+def retry(stamper: Stamper) -> list[IssueResult]:
+    """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
+    with stamper.session() as session:
+        rows = session.execute(select(Rep.id, Rep.signed_xml, Rep.idempotency_key)
+                               .where(Rep.status == RepStatus.ENVIANDO).order_by(Rep.id)).all()
+    out = []
+    for rep_id, signed_xml, key in rows:
+        assert signed_xml is not None  # saved with the row, before it was ever sent
+        try:
+            out.append(send(stamper, Prepared(rep_id, StampRequest(signed_xml, key))))
+        except CobranzaError as exc:
+            out.append(IssueResult(rep_id, RepStatus.RECHAZADO, findings=tuple(getattr(exc, "findings", ())),
+                                   message=exc.message))
+    return out
