@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
 from cfdi_cobranza.db.session import session_factory
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.errors import CobranzaError, PacError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.secrets import SecretBox
@@ -58,7 +59,6 @@ from cfdi_cobranza.services.stamping.queries import (
 )
 from cfdi_cobranza.services.stamping.results import (
     CancelResult,
-    Finding,
     IssueResult,
     RepRefused,
     pac_finding,

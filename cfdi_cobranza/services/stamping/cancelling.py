@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from cfdi_cobranza.db.models import Company, Customer, Rep
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
 from cfdi_cobranza.errors import ConflictError, PacError, ValidationError
 from cfdi_cobranza.pac.base import CancelRequest
 from cfdi_cobranza.services.stamping.queries import find_rep
 from cfdi_cobranza.services.stamping.results import (
     CancelResult,
-    Finding,
     IssueResult,
     RepRefused,
     pac_finding,
@@ -102,6 +102,6 @@ def cancel(stamper: Stamper, uuid: str, motivo: str, *, replace: bool = False) -
         status = RepStatus(rep.status)
     if result.status == "rechazado":
         raise RepRefused(f"El PAC/SAT rechazó la cancelación: [{result.code}] {result.message}",
-                         [Finding(result.code or "PAC", "ERROR", result.message or "", "PAC")],
+                         [Finding(result.code or "PAC", result.message or "", "PAC")],
                          code="CANCELACION_RECHAZADA")
     return CancelResult(old.uuid, status, motivo, replacement)

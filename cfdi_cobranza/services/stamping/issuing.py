@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -47,7 +47,7 @@ from cfdi_cobranza.pac.base import CsdCredentials, StampRequest
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.stamping.queries import uncovered_credits
-from cfdi_cobranza.services.stamping.results import Finding, RepRefused
+from cfdi_cobranza.services.stamping.results import RepRefused
 from cfdi_cobranza.signing.csd import Certificate, Signer, load_csd
 
 if TYPE_CHECKING:
@@ -236,10 +236,6 @@ def _header(company: Company, customer: Customer, fecha: datetime, serie: str, f
     )
 
 
-def _findings(raw: Iterable[Any]) -> list[Finding]:
-    return [Finding(f.code, f.severity.value, f.message, f.location) for f in raw]
-
-
 # --------------------------------------------------------------------------- issuing
 
 
@@ -292,7 +288,7 @@ def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, r
     errors = errors_only(validate_rep(signed, now=now))
     if errors:
         raise RepRefused("El REP no pasó la validación (XSD y reglas CRP del SAT); no se envió nada.",
-                         _findings(errors))
+                         list(errors))
     signed_bytes = rep_writer.to_bytes(signed)
     seq.next_folio = folio + 1
     key = f"rep-{company.rfc}-{serie}-{folio}-{hashlib.sha256(signed_bytes).hexdigest()[:16]}"

@@ -9,19 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, PacError
-
-
-@dataclass
-class Finding:
-    code: str
-    severity: str
-    message: str
-    location: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "message": self.message, "location": self.location}
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,7 @@ class RepRefused(CobranzaError):
 
 def pac_finding(exc: PacError) -> Finding:
     """The PAC's error as the finding shown beside a REP."""
-    return Finding(exc.code, "ERROR", exc.message, "PAC")
+    return Finding(exc.code, exc.message, "PAC")
 
 
 def refused(exc: CobranzaError, prefix: str = "") -> IssueResult:
