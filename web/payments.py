@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
+from cfdi_cobranza.services.customers import customers_for_select
 from web.clock import clock, today
 from web.db import get_session
 from web.security import READERS, require_role
@@ -38,7 +39,7 @@ def index() -> Any:
 
 def _render_form(form: view.SettlementForm, errors: list[str] | None = None, status: int = 200) -> Any:
     db = get_session()
-    return render_template("payments/new.html", form=form, errors=errors or [], customers=view.customers_for_select(db),
+    return render_template("payments/new.html", form=form, errors=errors or [], customers=customers_for_select(db),
                            companies=view.companies(db), cajas=view.cash_boxes(db), formas=view.formas_pago(),
                            monedas=view.MONEDAS_COMUNES, max_rows=view.MAX_ROWS), status
 
@@ -50,10 +51,10 @@ def new() -> Any:
     form = view.SettlementForm.blank(today())
     wanted = request.args.get("cliente", "")[:320].strip()
     if wanted:
-        match = next((c for c in view.customers_for_select(db) if wanted.upper() in (c["key"], c["rfc"])), None)
+        match = next((c for c in customers_for_select(db) if wanted.upper() in (c.key, c.rfc)), None)
         if match:
-            form = view.SettlementForm.blank(today(), match["forma"])
-            form.customer = match["key"]
+            form = view.SettlementForm.blank(today(), match.forma)
+            form.customer = match.key
     return _render_form(form)
 
 

@@ -74,16 +74,14 @@ def _cash_box(session: Session, name: str | None) -> CashBox | None:
 
 
 def suggest_forma_pago(session: Session, customer: Customer) -> str | None:
-    """The customer's usual payment form: the one on record, else the most used one."""
+    """The customer's usual payment form: the one on record, else the most used one (the lowest
+    key on a tie)."""
     if customer.usual_forma_pago:
         return customer.usual_forma_pago
-    rows = session.execute(
-        select(Payment.forma_pago, func.count()).where(Payment.customer_id == customer.id)
-        .group_by(Payment.forma_pago)
-    ).all()
-    if not rows:
-        return None
-    return Counter({forma: n for forma, n in rows}).most_common(1)[0][0]
+    return session.scalar(
+        select(Payment.forma_pago).where(Payment.customer_id == customer.id).group_by(Payment.forma_pago)
+        .order_by(func.count().desc(), Payment.forma_pago).limit(1)
+    )
 
 
 def register_settlement(

@@ -16,6 +16,7 @@ from web.clock import clock, today
 from web.db import get_session
 from web.security import READERS
 from web.services import collections as view
+from web.services.inputs import parse_date
 
 FOLLOWERS = frozenset({"administrador", "cobranza"})
 
@@ -42,10 +43,21 @@ def report_projection() -> Any:
     return jsonify(view.projection_page(get_session(), p, for_download=True).report.payload)
 
 
+@bp.route("/reports/statement", methods=["GET"])
+@token_role(*READERS)
+def report_statement() -> Any:
+    p = view.parse_params(request.args, today())
+    page = view.statement_page(get_session(), p)
+    if page.report is None:
+        raise ValidationError("Indique el RFC del cliente (cliente).", code="CLIENTE_REQUERIDO")
+    return jsonify(page.report.payload)
+
+
 @bp.route("/customers/<rfc>/summary", methods=["GET"])
 @token_role(*READERS)
 def customer_summary(rfc: str) -> Any:
-    summary = reports.customer_overview(get_session(), rfc[:20], today())
+    as_of = parse_date(request.args.get("corte"), "Fecha de corte") or today()
+    summary = reports.customer_overview(get_session(), rfc[:20], as_of)
     return jsonify(tables.customer_summary_payload(summary))
 
 

@@ -15,20 +15,25 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.db.models import Customer
 from cfdi_cobranza.domain.aging import AgingBuckets, AgingReport, GroupBy
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.domain.period import DateRange, Granularity
-from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import followups
-from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.customers import (
+    CustomerChoice,
+    CustomerDetail,
+    customer_detail,
+    customer_key,
+    customers_for_select,
+)
+from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
 from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cache as read_cache
 from web.cache import cached
@@ -261,27 +266,9 @@ def statement_page(session: Session, p: ReportParams, *, pdf: bool = False) -> S
     if pdf:
         from cfdi_cobranza.pdf.statement import render_statement_pdf
 
-        data = render_statement_pdf(statements, empresa=_issuer(session, customer), fecha_corte=rango.hasta)
+        data = render_statement_pdf(statements, empresa=statement_letterhead(session, customer.id),
+                                    fecha_corte=rango.hasta)
     return StatementPage(report, data, f"estado-de-cuenta-{customer.rfc}-{customer.id}")
-
-
-def _issuer(session: Session, customer: Customer) -> Any:
-    """The company that invoiced this customer most (the statement's letterhead)."""
-    from sqlalchemy import func
-
-    from cfdi_cobranza.db.models import Company, Document
-    from cfdi_cobranza.pdf.letters import Company as PdfCompany
-
-    row = session.execute(
-        select(Company.nombre, Company.rfc).join(Document, Document.company_id == Company.id)
-        .where(Document.customer_id == customer.id).group_by(Company.id, Company.nombre, Company.rfc)
-        .order_by(func.count().desc()).limit(1)
-    ).first()
-    if row is None:
-        row = session.execute(select(Company.nombre, Company.rfc).order_by(Company.id).limit(1)).first()
-    if row is None:
-        return PdfCompany(nombre="Cuentas por cobrar", rfc="")
-    return PdfCompany(nombre=row[0] or row[1], rfc=row[1])
 
 
 def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
@@ -350,12 +337,7 @@ class FollowUpBoard:
     pendientes: list[dict[str, Any]]
     incumplidas: list[dict[str, Any]]
     tipos: dict[str, str]
-    customers: list[tuple[str, str]]
-
-
-def customers_for_select(session: Session) -> list[tuple[str, str]]:
-    return [(k, f"{n or k} ({k})") for k, n in session.execute(
-        select(Customer.key, Customer.nombre).order_by(Customer.nombre, Customer.key).limit(2000))]
+    customers: list[CustomerChoice]
 
 
 def follow_up_board(session: Session, today: date, rfc: str | None = None) -> FollowUpBoard:
@@ -364,7 +346,7 @@ def follow_up_board(session: Session, today: date, rfc: str | None = None) -> Fo
     broken = followups.promise_outcomes(session, today, rfc=rfc or None, only_broken=True)
     return FollowUpBoard(today, [t.to_dict() for t in rep.tareas], rep.realizados,
                          [v.to_dict() for v in reversed(pending[-300:])], [_promise(o) for o in broken],
-                         followups.follow_up_types(session), customers_for_select(session))
+                         followups.follow_up_types(session), customers_for_select(session, limit=2000))
 
 
 @dataclass
@@ -468,24 +450,15 @@ class CustomerFile:
     autorizaciones: list[dict[str, Any]]
     seguimientos: list[dict[str, Any]]
     tipos: dict[str, str]
-    detail: Any = None  # web.services.customers.CustomerDetail: fiscal data and the document list
+    detail: CustomerDetail | None = None  # fiscal data and the document list
     check: dict[str, Any] | None = None
     check_form: dict[str, str] = field(default_factory=dict)
     check_error: str | None = None
 
 
-def customer_key(session: Session, customer_id: int) -> str:
-    key = session.scalar(select(Customer.key).where(Customer.id == customer_id))
-    if key is None:
-        raise NotFoundError("No existe ese cliente.", code="CLIENTE_NO_ENCONTRADO")
-    return key
-
-
 def customer_file(session: Session, customer_id: int, today: date,
                   check_args: Mapping[str, str] | None = None, pagina: int = 1) -> CustomerFile:
     """Financial summary, conditions, authorizations, notes and follow-ups of one customer."""
-    from web.services.customers import customer_detail
-
     key = customer_key(session, customer_id)
     view = reports.customer_overview(session, key, today, actions_limit=15)
     payload = tables.customer_summary_payload(view)

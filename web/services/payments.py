@@ -83,15 +83,6 @@ def search_payments(session: Session, q: str = "", limit: int = 200) -> list[Pay
     return out
 
 
-def customers_for_select(session: Session) -> list[dict[str, Any]]:
-    """Every customer with its usual payment form (the form pre-selects it)."""
-    out = []
-    for c in session.scalars(select(Customer).order_by(Customer.nombre, Customer.rfc)):
-        out.append({"key": c.key, "rfc": c.rfc, "nombre": c.nombre or c.rfc,
-                    "forma": pay.suggest_forma_pago(session, c) or ""})
-    return out
-
-
 def cash_boxes(session: Session) -> list[CashBox]:
     return list(session.scalars(select(CashBox).order_by(CashBox.name)))
 
