@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +33,8 @@ from cfdi_cobranza.db.models import (
 )
 from cfdi_cobranza.domain import payments as dp
 from cfdi_cobranza.domain.money import currency_decimals, quantize
-from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances
+from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services import balances, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
 
@@ -459,6 +460,138 @@ def renumber_instalments(session: Session, doc: Document) -> None:
 
 
 # --------------------------------------------------------------------------- reading
+# One payment's file shows the suggested allocation: the domain's own oldest-first planner
+# (``domain.payments.plan_oldest_first``) run on the current balances, storing nothing, so
+# the page shows exactly what "apply oldest first" would do.
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: int
+    settlement_id: int
+    fecha_pago: date
+    customer_id: int
+    customer_rfc: str
+    customer_nombre: str | None
+    forma_pago: str
+    moneda: str
+    monto: Decimal
+    aplicado: Decimal
+    status: str
+    caja: str | None
+
+    @property
+    def saldo_a_favor(self) -> Decimal:
+        return self.monto - self.aplicado
+
+
+def search_payments(session: Session, q: str = "", limit: int = 200) -> list[PaymentRow]:
+    stmt = (select(Payment, Customer).join(Customer, Customer.id == Payment.customer_id)
+            .order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(limit))
+    q = q.strip()
+    if q:
+        like = f"%{q.upper()}%"
+        stmt = stmt.where(Customer.rfc.like(like) | Customer.nombre.ilike(f"%{q}%") | Payment.num_operacion.like(f"%{q}%"))
+    out = []
+    for p, c in session.execute(stmt):
+        out.append(PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda,
+                              p.monto, p.aplicado, p.status, p.cash_box.name if p.cash_box else None))
+    return out
+
+
+@dataclass(frozen=True)
+class OpenDocLine:
+    doc_id: int
+    uuid: str
+    serie_folio: str
+    fecha: datetime
+    vencimiento: date | None
+    metodo_pago: str | None
+    moneda: str
+    total: Decimal
+    saldo: Decimal
+    sugerido: Decimal | None
+    equivalencia: Decimal | None
+    dias_vencido: int
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    credit_id: int
+    uuid: str
+    serie_folio: str
+    moneda: str
+    num_parcialidad: int | None
+    imp_saldo_ant: Decimal | None
+    imp_pagado: Decimal
+    imp_saldo_insoluto: Decimal | None
+    importe_moneda_pago: Decimal | None
+    equivalencia: Decimal | None
+    requiere_rep: bool
+    rep: str | None
+    revertida: bool
+    motivo: str | None
+    aviso: str | None
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    payment: Payment
+    customer: Customer
+    company: Company
+    caja: str | None
+    aplicaciones: list[AppliedRow]
+    abiertos: list[OpenDocLine]
+    avisos: list[str]
+    otras_formas: list[Payment]
+
+    @property
+    def disponible(self) -> Decimal:
+        return self.payment.monto - self.payment.aplicado
+
+
+def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDetail:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    customer = session.get(Customer, payment.customer_id)
+    company = session.get(Company, payment.company_id)
+    assert customer is not None and company is not None
+    applied = []
+    for c in session.scalars(select(Credit).where(Credit.payment_id == payment.id).order_by(Credit.id)):
+        doc = session.get(Document, c.document_id) if c.document_id else None
+        rep = rep_links.stamped_rep_covering(session, c) if c.reversed_at is None else None
+        applied.append(AppliedRow(
+            c.id, c.target_uuid, doc.serie_folio if doc else c.target_uuid[:8], doc.moneda if doc else payment.moneda,
+            c.num_parcialidad, c.imp_saldo_ant, c.amount, c.imp_saldo_insoluto, c.amount_p, c.equivalencia_dr,
+            bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning))
+    docs = session.scalars(
+        select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
+                               Document.status == "vigente")
+    ).all()
+    open_docs = {d.uuid: open_document(session, d, customer.key) for d in docs}
+    suggested: dict[str, tuple[Decimal, Decimal]] = {}
+    avisos: list[str] = []
+    if payment.status == "activo" and payment.monto > payment.aplicado and open_docs:
+        try:
+            plan = dp.plan_oldest_first(funds_of(payment, customer), open_docs.values(),
+                                        tipos_cambio=rates_for(payment, None))
+            suggested = {ln.uuid: (ln.imp_pagado, ln.equivalencia_dr) for ln in plan.lines}
+            avisos = [a.message for a in plan.avisos]
+        except CobranzaError as exc:  # a suggestion that cannot be made is only a notice
+            avisos = [exc.message]
+    abiertos = []
+    for od in dp.oldest_first(open_docs.values()):
+        doc = next(d for d in docs if d.uuid == od.uuid)
+        due = doc.vencimiento or doc.fecha.date()
+        sug = suggested.get(od.uuid)
+        abiertos.append(OpenDocLine(doc.id, doc.uuid, od.serie_folio, doc.fecha, doc.vencimiento, doc.metodo_pago,
+                                    doc.moneda, doc.total, doc.saldo, sug[0] if sug else None,
+                                    sug[1] if sug and doc.moneda != payment.moneda else None,
+                                    max(0, (today - due).days)))
+    others = [p for p in payment.settlement.payments if p.id != payment.id]
+    return PaymentDetail(payment, customer, company, payment.cash_box.name if payment.cash_box else None,
+                         applied, abiertos, avisos, others)
+
 
 
 def list_payments(session: Session, customer_rfc: str | None = None) -> list[dict[str, Any]]:
