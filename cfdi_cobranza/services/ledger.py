@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cfdi_cobranza.db.models import (
     Company,
+    CompanyCsd,
     Credit,
     Customer,
     Document,
@@ -461,6 +462,23 @@ def list_customers(session: Session) -> list[CustomerRow]:
 
 def list_companies(session: Session) -> list[Company]:
     return list(session.scalars(select(Company).order_by(Company.rfc)))
+
+
+@dataclass(frozen=True)
+class CompanyRow:
+    company: Company
+    csd: CompanyCsd | None  # the newest active CSD
+
+
+def companies_with_csd(session: Session) -> list[CompanyRow]:
+    """Configuración → Empresas: every company with its active CSD, in one query."""
+    rows: dict[int, CompanyRow] = {}
+    for company, csd in session.execute(
+        select(Company, CompanyCsd).outerjoin(CompanyCsd, (CompanyCsd.company_id == Company.id) & CompanyCsd.active)
+        .order_by(Company.rfc, CompanyCsd.id.desc())
+    ):
+        rows.setdefault(company.id, CompanyRow(company, csd))
+    return list(rows.values())
 
 
 def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Company:
