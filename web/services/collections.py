@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.domain.aging import AgingBuckets, AgingReport, GroupBy
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.domain.period import DateRange, Granularity
+from cfdi_cobranza.domain.promises import PromiseOutcome
+from cfdi_cobranza.domain.summary import OwedDocument
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
@@ -291,7 +293,7 @@ def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
 @dataclass
 class FollowUpPanel:
     tareas: list[dict[str, Any]]
-    incumplidas: list[dict[str, Any]]
+    incumplidas: list[PromiseOutcome]
     projection: ProjectionChart | None
     error: str | None = None
 
@@ -310,15 +312,7 @@ def _dashboard_panel(session: Session, today: date) -> FollowUpPanel:
     rep = followups.tasks(session, today)
     broken = followups.promise_outcomes(session, today, only_broken=True)
     proj = reports.projection(session, today, granularity=Granularity.SEMANA, hasta=today + timedelta(weeks=12))
-    return FollowUpPanel([t.to_dict() for t in rep.tareas], [_promise(o) for o in broken], projection_chart(proj))
-
-
-def _promise(o: Any) -> dict[str, Any]:
-    d = followups.outcome_dict(o)
-    d["importe_dec"] = Decimal(d["importe"])
-    d["faltante_dec"] = Decimal(d["faltante"])
-    d["fecha_promesa_d"] = date.fromisoformat(d["fecha_promesa"])
-    return d
+    return FollowUpPanel([t.to_dict() for t in rep.tareas], broken, projection_chart(proj))
 
 
 def forget_projection_cache() -> None:
@@ -335,7 +329,7 @@ class FollowUpBoard:
     tareas: list[dict[str, Any]]
     realizados: dict[str, int]
     pendientes: list[dict[str, Any]]
-    incumplidas: list[dict[str, Any]]
+    incumplidas: list[PromiseOutcome]
     tipos: dict[str, str]
     customers: list[CustomerChoice]
 
@@ -345,7 +339,7 @@ def follow_up_board(session: Session, today: date, rfc: str | None = None) -> Fo
     pending = followups.list_follow_ups(session, rfc=rfc or None, estado="pendiente")
     broken = followups.promise_outcomes(session, today, rfc=rfc or None, only_broken=True)
     return FollowUpBoard(today, [t.to_dict() for t in rep.tareas], rep.realizados,
-                         [v.to_dict() for v in reversed(pending[-300:])], [_promise(o) for o in broken],
+                         [v.to_dict() for v in reversed(pending[-300:])], broken,
                          followups.follow_up_types(session), customers_for_select(session, limit=2000))
 
 
@@ -378,8 +372,6 @@ def add_follow_up(session: Session, form: FollowUpForm, *, actor: str, clock: An
         raise ValidationError("Seleccione el cliente del seguimiento.", code="CLIENTE_REQUERIDO")
     promise_date = parse_date(form.promesa_fecha, "Fecha de la promesa")
     amount = parse_money(form.promesa_importe, "Importe prometido")
-    if amount is not None and amount == 0:
-        raise ValidationError("El importe prometido debe ser mayor que cero.", code="IMPORTE_INVALIDO")
     next_date = parse_date(form.proxima_fecha, "Fecha de la próxima tarea")
     view = followups.add_follow_up(
         session, form.cliente, tipo=form.tipo or "", contacto=actor, notes=form.notas or None,
@@ -446,7 +438,7 @@ class CustomerFile:
     customer_id: int
     rfc: str
     payload: dict[str, Any]
-    documentos: list[dict[str, Any]]
+    documentos: tuple[OwedDocument, ...]
     autorizaciones: list[dict[str, Any]]
     seguimientos: list[dict[str, Any]]
     tipos: dict[str, str]
@@ -462,9 +454,7 @@ def customer_file(session: Session, customer_id: int, today: date,
     key = customer_key(session, customer_id)
     view = reports.customer_overview(session, key, today, actions_limit=15)
     payload = tables.customer_summary_payload(view)
-    docs = [dict(d, saldo_dec=Decimal(d["saldo"]), vencimiento_d=date.fromisoformat(d["vencimiento"]))
-            for d in payload["documentos"]]
-    out = CustomerFile(customer_id, key, payload, docs, credit.list_authorizations(session, rfc=key),
+    out = CustomerFile(customer_id, key, payload, view.summary.documentos, credit.list_authorizations(session, rfc=key),
                        view.acciones, followups.follow_up_types(session),
                        detail=customer_detail(session, customer_id, today, pagina))
     if check_args and (check_args.get("importe") or "").strip():
@@ -532,8 +522,4 @@ def decide_authorization(session: Session, customer_id: int, form: Mapping[str, 
 
 
 def add_note(session: Session, customer_id: int, text: str, *, actor: str, clock: Any) -> dict[str, Any]:
-    key = customer_key(session, customer_id)
-    clean = (text or "").strip()
-    if len(clean) > 2000:
-        raise ValidationError("La nota no puede pasar de 2,000 caracteres.", code="NOTA_LARGA")
-    return credit.add_note(session, key, clean, author=actor, clock=clock)
+    return credit.add_note(session, customer_key(session, customer_id), text, author=actor, clock=clock)
