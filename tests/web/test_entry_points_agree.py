@@ -17,11 +17,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from collections_data import AS_OF, CUSTOMERS, generate, import_all, make_factory  # noqa: E402
+from collections_data import AS_OF, CUSTOMERS, generate, import_all, make_factory
 
-from cfdi_cobranza.cli.main import main  # noqa: E402
-from cfdi_cobranza.db.session import transaction  # noqa: E402
-from cfdi_cobranza.services import users as users_service  # noqa: E402
+from cfdi_cobranza.cli.main import main
+from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import users as users_service
 
 PAST = AS_OF.isoformat()  # 2026-10-31, three weeks before the web clock's today
 
@@ -75,7 +75,7 @@ def test_documents_as_of_a_past_date(client, capsys, world, cli_args, api_args):
 def test_customer_statement(client, capsys, world, rfc):
     desde = (AS_OF - timedelta(days=200)).isoformat()
     from_cli = cli(capsys, world, "report", "statement", "--customer", rfc, "--from", desde, "--to", PAST)
-    from_api = api(client, world, f"/api/v1/reports/statement?cliente={rfc}&desde={desde}&hasta={PAST}")
+    from_api = api(client, world, f"/api/v1/customers/{rfc}/statement?desde={desde}&hasta={PAST}")
     assert from_api == from_cli
     assert from_cli["rfc"] == rfc and from_cli["estados"]
 

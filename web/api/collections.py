@@ -43,13 +43,12 @@ def report_projection() -> Any:
     return jsonify(view.projection_page(get_session(), p, for_download=True).report.payload)
 
 
-@bp.route("/reports/statement", methods=["GET"])
+@bp.route("/customers/<rfc>/statement", methods=["GET"])
 @token_role(*READERS)
-def report_statement() -> Any:
-    p = view.parse_params(request.args, today())
+def customer_statement(rfc: str) -> Any:
+    p = view.parse_params(request.args.to_dict() | {"cliente": rfc}, today())
     page = view.statement_page(get_session(), p)
-    if page.report is None:
-        raise ValidationError("Indique el RFC del cliente (cliente).", code="CLIENTE_REQUERIDO")
+    assert page.report is not None
     return jsonify(page.report.payload)
 
 
