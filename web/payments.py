@@ -34,7 +34,7 @@ def _status(exc: CobranzaError) -> int:
 def index() -> Any:
     q = request.args.get("q", "")[:100]
     db = get_session()
-    return render_template("payments/list.html", rows=pay.search_payments(db, q), q=q,
+    return render_template("payments/list.html", rows=pay.list_payments(db, q=q, latest=200), q=q,
                            cajas=pay.cash_box_summary(db), can_write=g.user.role in PAYERS)
 
 

@@ -11,7 +11,7 @@ amount, and a failure anywhere leaves nothing applied.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -464,38 +464,96 @@ def renumber_instalments(session: Session, doc: Document) -> None:
 # (``domain.payments.plan_oldest_first``) run on the current balances, storing nothing, so
 # the page shows exactly what "apply oldest first" would do.
 
+def _text(value: Decimal | None) -> str | None:
+    return format(value.normalize(), "f") if value is not None else None
+
+
+@dataclass(frozen=True)
+class PaymentApplication:
+    credit_id: int
+    uuid: str
+    imp_pagado: Decimal
+    num_parcialidad: int | None
+    imp_saldo_ant: Decimal | None
+    imp_saldo_insoluto: Decimal | None
+    equivalencia_dr: Decimal | None
+    requiere_rep: bool
+    aviso: str | None
+    revertida: bool
+    motivo_reversion: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "credit_id": self.credit_id, "uuid": self.uuid, "imp_pagado": _text(self.imp_pagado),
+            "num_parcialidad": self.num_parcialidad, "imp_saldo_ant": _text(self.imp_saldo_ant),
+            "imp_saldo_insoluto": _text(self.imp_saldo_insoluto), "equivalencia_dr": _text(self.equivalencia_dr),
+            "requiere_rep": self.requiere_rep, "aviso": self.aviso, "revertida": self.revertida,
+            "motivo_reversion": self.motivo_reversion,
+        }
+
+
 @dataclass(frozen=True)
 class PaymentRow:
     id: int
     settlement_id: int
-    fecha_pago: date
+    fecha_pago: datetime
     customer_id: int
     customer_rfc: str
     customer_nombre: str | None
     forma_pago: str
     moneda: str
+    tipo_cambio: Decimal
     monto: Decimal
     aplicado: Decimal
+    num_operacion: str | None
     status: str
     caja: str | None
+    aplicaciones: tuple[PaymentApplication, ...]
 
     @property
     def saldo_a_favor(self) -> Decimal:
         return self.monto - self.aplicado
 
+    def to_dict(self) -> dict[str, Any]:
+        d = currency_decimals(self.moneda)
+        return {
+            "id": self.id, "settlement_id": self.settlement_id, "customer_rfc": self.customer_rfc,
+            "customer_nombre": self.customer_nombre, "fecha_pago": self.fecha_pago.isoformat(),
+            "forma_pago": self.forma_pago, "moneda": self.moneda, "tipo_cambio": _text(self.tipo_cambio),
+            "monto": format(quantize(self.monto, d), "f"), "aplicado": format(quantize(self.aplicado, d), "f"),
+            "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"), "num_operacion": self.num_operacion,
+            "status": self.status, "caja": self.caja, "aplicaciones": [a.to_dict() for a in self.aplicaciones],
+        }
 
-def search_payments(session: Session, q: str = "", limit: int = 200) -> list[PaymentRow]:
-    stmt = (select(Payment, Customer).join(Customer, Customer.id == Payment.customer_id)
-            .order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(limit))
+
+def list_payments(session: Session, customer_rfc: str | None = None, *, q: str = "",
+                  latest: int | None = None) -> list[PaymentRow]:
+    """Payments with what each applied: all, oldest first, or the ``latest`` ones, newest first.
+    ``q`` finds a customer RFC or name or an operation number. Two queries."""
+    stmt = select(Payment, Customer).join(Customer, Customer.id == Payment.customer_id)
+    if customer_rfc:
+        stmt = stmt.where(Payment.customer_id == find_customer(session, customer_rfc).id)
     q = q.strip()
     if q:
-        like = f"%{q.upper()}%"
-        stmt = stmt.where(Customer.rfc.like(like) | Customer.nombre.ilike(f"%{q}%") | Payment.num_operacion.like(f"%{q}%"))
-    out = []
-    for p, c in session.execute(stmt):
-        out.append(PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda,
-                              p.monto, p.aplicado, p.status, p.cash_box.name if p.cash_box else None))
-    return out
+        stmt = stmt.where(Customer.rfc.like(f"%{q.upper()}%") | Customer.nombre.ilike(f"%{q}%")
+                          | Payment.num_operacion.like(f"%{q}%"))
+    if latest is None:
+        stmt = stmt.order_by(Payment.fecha_pago, Payment.id)
+    else:
+        stmt = stmt.order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(latest)
+    applied: dict[int, list[PaymentApplication]] = defaultdict(list)
+    ids = stmt.with_only_columns(Payment.id).subquery()
+    for c in session.scalars(select(Credit).where(Credit.payment_id.in_(select(ids.c.id))).order_by(Credit.id)):
+        assert c.payment_id is not None
+        applied[c.payment_id].append(PaymentApplication(
+            c.id, c.target_uuid, c.amount, c.num_parcialidad, c.imp_saldo_ant, c.imp_saldo_insoluto,
+            c.equivalencia_dr, bool(c.requires_rep), c.warning, c.reversed_at is not None, c.reverse_reason))
+    return [
+        PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda, p.tipo_cambio,
+                   p.monto, p.aplicado, p.num_operacion, p.status, p.cash_box.name if p.cash_box else None,
+                   tuple(applied[p.id]))
+        for p, c in session.execute(stmt)
+    ]
 
 
 @dataclass(frozen=True)
@@ -592,39 +650,6 @@ def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDet
     return PaymentDetail(payment, customer, company, payment.cash_box.name if payment.cash_box else None,
                          applied, abiertos, avisos, others)
 
-
-
-def list_payments(session: Session, customer_rfc: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(Payment, Customer.rfc, Customer.nombre).join(Customer, Customer.id == Payment.customer_id)
-    if customer_rfc:
-        stmt = stmt.where(Payment.customer_id == find_customer(session, customer_rfc).id)
-    out = []
-    for p, rfc, nombre in session.execute(stmt.order_by(Payment.fecha_pago, Payment.id)):
-        d = currency_decimals(p.moneda)
-        apps = session.scalars(select(Credit).where(Credit.payment_id == p.id).order_by(Credit.id)).all()
-        out.append({
-            "id": p.id, "settlement_id": p.settlement_id, "customer_rfc": rfc, "customer_nombre": nombre,
-            "fecha_pago": p.fecha_pago.isoformat(), "forma_pago": p.forma_pago, "moneda": p.moneda,
-            "tipo_cambio": format(p.tipo_cambio.normalize(), "f"), "monto": format(quantize(p.monto, d), "f"),
-            "aplicado": format(quantize(p.aplicado, d), "f"),
-            "saldo_a_favor": format(quantize(p.monto - p.aplicado, d), "f"),
-            "num_operacion": p.num_operacion, "status": p.status,
-            "caja": p.cash_box.name if p.cash_box else None,
-            "aplicaciones": [_credit_dict(c) for c in apps],
-        })
-    return out
-
-
-def _credit_dict(c: Credit) -> dict[str, Any]:
-    return {
-        "credit_id": c.id, "uuid": c.target_uuid, "imp_pagado": format(c.amount.normalize(), "f"),
-        "num_parcialidad": c.num_parcialidad,
-        "imp_saldo_ant": format(c.imp_saldo_ant.normalize(), "f") if c.imp_saldo_ant is not None else None,
-        "imp_saldo_insoluto": format(c.imp_saldo_insoluto.normalize(), "f") if c.imp_saldo_insoluto is not None else None,
-        "equivalencia_dr": format(c.equivalencia_dr.normalize(), "f") if c.equivalencia_dr is not None else None,
-        "requiere_rep": c.requires_rep, "aviso": c.warning,
-        "revertida": c.reversed_at is not None, "motivo_reversion": c.reverse_reason,
-    }
 
 
 def add_cash_box(session: Session, name: str, kind: str = "banco", bank: str | None = None,

@@ -86,3 +86,20 @@ def test_customer_summary_at_a_past_date(client, capsys, world, rfc):
     from_api = api(client, world, f"/api/v1/customers/{rfc}/summary?corte={PAST}")
     assert from_api == from_cli
     assert from_cli["rfc"] == rfc and from_cli["documentos"]
+
+
+def test_payments_with_their_applications(client, capsys, app, app_config, sandbox_env, monkeypatch):
+    import rep_support
+
+    engine = app.extensions["cobranza_engine"]
+    rep_support.import_files(app, rep_support.ppd_invoices(sandbox_env))
+    applied = rep_support.payment(engine, "1500.00")
+    rep_support.payment(engine, "100.00", apply=False)
+    with transaction(engine) as s:
+        token = users_service.create_token(s, "erp", "consulta", created_by="pruebas")[1]
+    world = {"db": ["--db", app_config["DATABASE_URL"]], "auth": {"Authorization": f"Bearer {token}"}}
+    from_cli = cli(capsys, world, "payments", "--customer", rep_support.CUSTOMER_RFC)["payments"]
+    from_api = api(client, world, f"/api/v1/payments?cliente={rep_support.CUSTOMER_RFC}")["data"]
+    assert from_api == from_cli
+    assert [p["id"] for p in from_cli if p["aplicaciones"]] == [applied] and len(from_cli) == 2
+    assert main([*world["db"], "payments"]) == 0 and "1,500.00" in capsys.readouterr().out
