@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, not_, or_, select
+from sqlalchemy import Select, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from cfdi_cobranza.db.models import (
@@ -25,6 +25,7 @@ from cfdi_cobranza.db.models import (
     RepLine,
 )
 from cfdi_cobranza.domain.money import currency_decimals, quantize
+from cfdi_cobranza.domain.rfc import validate_rfc
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -496,8 +497,6 @@ def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Comp
 
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,
                 *, clock: Clock = system_clock) -> Company:
-    from cfdi_cobranza.domain.rfc import validate_rfc
-
     rfc = validate_rfc(rfc)
     if session.scalar(select(Company).where(Company.rfc == rfc)) is not None:
         raise ValidationError(f"La empresa {rfc} ya está registrada.", code="EMPRESA_DUPLICADA")
@@ -505,9 +504,6 @@ def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | N
     session.add(company)
     session.flush()
     return company
-
-
-__all__ = ["list_companies", "list_customers", "list_documents"]
 
 
 def customer_balance(session: Session, customer_id: int) -> dict[str, Decimal]:
@@ -529,7 +525,5 @@ def balance_query_plan(session: Session, customer_id: int) -> str:
     )
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
-    from sqlalchemy import text
-
     rows = session.execute(text(prefix + str(compiled))).all()
     return "\n".join(" ".join(str(c) for c in row) for row in rows)

@@ -37,7 +37,6 @@ from cfdi_cobranza.services.customers import (
 )
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
 from cfdi_cobranza.services.portfolio import Filters
-from web.cache import cache as read_cache
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
 from web.services.inputs import parse_date
@@ -315,11 +314,6 @@ def _dashboard_panel(session: Session, today: date) -> FollowUpPanel:
     return FollowUpPanel([t.to_dict() for t in rep.tareas], broken, projection_chart(proj))
 
 
-def forget_projection_cache() -> None:
-    """Drop this worker's cached reads (the ledger version already invalidates them; kept for callers)."""
-    read_cache.clear()
-
-
 # --------------------------------------------------------------------------- seguimiento
 
 
@@ -378,7 +372,6 @@ def add_follow_up(session: Session, form: FollowUpForm, *, actor: str, clock: An
         documentos=form.documents(), promise_date=promise_date, promise_amount=amount,
         promise_currency=form.promesa_moneda or "MXN", next_task_date=next_date,
         next_task_type=form.proxima_tipo or None, clock=clock)
-    forget_projection_cache()  # a promise moves the projected income
     return view.to_dict()
 
 
