@@ -205,10 +205,10 @@ def box_list(app: AppContext, as_json: bool) -> int:
     with transaction(app.engine) as session:
         rows = svc.cash_box_summary(session)
     if as_json:
-        emit_json({"boxes": rows})
+        emit_json({"boxes": [r.to_dict() for r in rows]})
     elif rows:
-        click.echo(table([[r["name"], r["kind"], r["account"] or "", str(r["pagos"]),
-                           ", ".join(fmt_money(Decimal(v), k) for k, v in r["recibido"].items())] for r in rows],
+        click.echo(table([[r.name, r.kind, r.account or "", str(r.pagos),
+                           ", ".join(fmt_money(v, k) for k, v in r.recibido.items())] for r in rows],
                          ["Caja", "Tipo", "Cuenta", "Pagos", "Recibido"]))
     else:
         click.echo("No hay cajas registradas.")

@@ -228,7 +228,8 @@ def document_currencies(session: Session) -> list[str]:
 
 def search_documents(session: Session, flt: DocumentFilter, today: date, *, total: int | None = None,
                      monedas: list[str] | None = None) -> DocumentPage:
-    """One page of matching documents, newest first; ``total`` and ``monedas`` may come from a cache."""
+    """One page of matching documents, newest first. ``total`` may come from a cache; ``monedas``
+    (the currencies a filter form offers, ``document_currencies``) is only echoed back."""
     as_of = flt.corte or today
     total = count_documents(session, flt, today) if total is None else total
     paginas = max(1, math.ceil(total / flt.por_pagina))
@@ -242,8 +243,7 @@ def search_documents(session: Session, flt: DocumentFilter, today: date, *, tota
         doc_row = _document_row(row)
         venc = doc_row.vencimiento
         items.append(DocumentListItem(doc_row, (as_of - venc).days if venc and doc_row.tipo == "I" else 0))
-    return DocumentPage(items, total, pagina, paginas, flt, as_of,
-                        document_currencies(session) if monedas is None else monedas)
+    return DocumentPage(items, total, pagina, paginas, flt, as_of, monedas or [])
 
 
 @dataclass(frozen=True)

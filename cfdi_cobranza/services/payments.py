@@ -675,7 +675,23 @@ def _audit(session: Session, clock: Clock, actor: str, action: str, entity: str,
 
 
 
-def cash_box_summary(session: Session) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CashBoxSummary:
+    name: str
+    kind: str
+    bank: str | None
+    account: str | None
+    moneda: str
+    pagos: int
+    recibido: dict[str, Decimal]  # active receipts per currency
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "bank": self.bank, "account": self.account,
+                "moneda": self.moneda, "pagos": self.pagos,
+                "recibido": {k: format(quantize(v, currency_decimals(k)), "f") for k, v in self.recibido.items()}}
+
+
+def cash_box_summary(session: Session) -> list[CashBoxSummary]:
     """Each cash box with the number of receipts and what it received per currency."""
     totals: dict[int, dict[str, Decimal]] = {}
     counts: Counter[int] = Counter()
@@ -688,8 +704,7 @@ def cash_box_summary(session: Session) -> list[dict[str, Any]]:
             totals.setdefault(box_id, {})[moneda] = Decimal(total)
             counts[box_id] += n
     return [
-        {"name": b.name, "kind": b.kind, "bank": b.bank, "account": b.account, "moneda": b.moneda,
-         "pagos": counts.get(b.id, 0),
-         "recibido": {k: format(quantize(v, currency_decimals(k)), "f") for k, v in sorted(totals.get(b.id, {}).items())}}
+        CashBoxSummary(b.name, b.kind, b.bank, b.account, b.moneda, counts.get(b.id, 0),
+                       dict(sorted(totals.get(b.id, {}).items())))
         for b in session.scalars(select(CashBox).order_by(CashBox.name))
     ]
