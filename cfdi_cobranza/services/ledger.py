@@ -506,24 +506,20 @@ def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | N
     return company
 
 
+def _balance(customer_id: int) -> Select[str, Decimal]:
+    return (select(Document.moneda, func.sum(Document.saldo))
+            .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
+            .group_by(Document.moneda))
+
+
 def customer_balance(session: Session, customer_id: int) -> dict[str, Decimal]:
     """Open balance per currency of one customer: one indexed range read, no scan."""
-    rows = session.execute(
-        select(Document.moneda, func.sum(Document.saldo))
-        .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
-        .group_by(Document.moneda)
-    )
-    return {moneda: Decimal(total) for moneda, total in rows}
+    return {moneda: Decimal(total) for moneda, total in session.execute(_balance(customer_id))}
 
 
 def balance_query_plan(session: Session, customer_id: int) -> str:
     """The database's plan for ``customer_balance`` (tests check it uses an index)."""
-    stmt = (
-        select(Document.moneda, func.sum(Document.saldo))
-        .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
-        .group_by(Document.moneda)
-    )
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    compiled = _balance(customer_id).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
     rows = session.execute(text(prefix + str(compiled))).all()
     return "\n".join(" ".join(str(c) for c in row) for row in rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from cfdi_cobranza.db.models import (
     Settlement,
 )
 from cfdi_cobranza.domain import payments as dp
-from cfdi_cobranza.domain.money import currency_decimals, quantize
+from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -464,8 +464,8 @@ def renumber_instalments(session: Session, doc: Document) -> None:
 # (``domain.payments.plan_oldest_first``) run on the current balances, storing nothing, so
 # the page shows exactly what "apply oldest first" would do.
 
-def _text(value: Decimal | None) -> str | None:
-    return format(value.normalize(), "f") if value is not None else None
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 @dataclass(frozen=True)
@@ -483,13 +483,7 @@ class PaymentApplication:
     motivo_reversion: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "credit_id": self.credit_id, "uuid": self.uuid, "imp_pagado": _text(self.imp_pagado),
-            "num_parcialidad": self.num_parcialidad, "imp_saldo_ant": _text(self.imp_saldo_ant),
-            "imp_saldo_insoluto": _text(self.imp_saldo_insoluto), "equivalencia_dr": _text(self.equivalencia_dr),
-            "requiere_rep": self.requiere_rep, "aviso": self.aviso, "revertida": self.revertida,
-            "motivo_reversion": self.motivo_reversion,
-        }
+        return {k: _text(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -686,9 +680,7 @@ class CashBoxSummary:
     recibido: dict[str, Decimal]  # active receipts per currency
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "bank": self.bank, "account": self.account,
-                "moneda": self.moneda, "pagos": self.pagos,
-                "recibido": {k: format(quantize(v, currency_decimals(k)), "f") for k, v in self.recibido.items()}}
+        return asdict(self) | {"recibido": {k: format(round_currency(v, k), "f") for k, v in self.recibido.items()}}
 
 
 def cash_box_summary(session: Session) -> list[CashBoxSummary]:

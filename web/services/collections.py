@@ -46,7 +46,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
 FILTER_FIELDS = ("cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa")
 GROUP_LABELS = {g.value: g.titulo for g in GroupBy}
-DOWNLOADS = ("csv", "xlsx", "pdf")
 
 
 # --------------------------------------------------------------------------- input parsing
