@@ -530,7 +530,7 @@ def list_payments(session: Session, customer_rfc: str | None = None, *, q: str =
     q = q.strip()
     if q:
         stmt = stmt.where(Customer.rfc.like(f"%{q.upper()}%") | Customer.nombre.ilike(f"%{q}%")
-                          | Payment.num_operacion.like(f"%{q}%"))
+                          | Payment.num_operacion.ilike(f"%{q}%"))
     if latest is None:
         stmt = stmt.order_by(Payment.fecha_pago, Payment.id)
     else:
