@@ -25,7 +25,6 @@ from cfdi_cobranza.db.models import (
     RepLine,
 )
 from cfdi_cobranza.domain.money import currency_decimals, quantize
-from cfdi_cobranza.domain.rfc import validate_rfc
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -497,6 +496,8 @@ def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Comp
 
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,
                 *, clock: Clock = system_clock) -> Company:
+    from cfdi_cobranza.domain.rfc import validate_rfc
+
     rfc = validate_rfc(rfc)
     if session.scalar(select(Company).where(Company.rfc == rfc)) is not None:
         raise ValidationError(f"La empresa {rfc} ya está registrada.", code="EMPRESA_DUPLICADA")
