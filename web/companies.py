@@ -14,13 +14,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import ledger, stamping
 from cfdi_cobranza.services import settings as app_settings
-from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
 from web.db import get_session, settings
 from web.security import ADMINS, require_role
-from web.services import companies as view
 from web.services.reps import pac_info
 
 bp = Blueprint("companies", __name__, url_prefix="/configuracion/empresas")
@@ -34,7 +33,7 @@ def _page(error: str | None = None, error_rfc: str | None = None, status: int = 
     db = get_session()
     stored = app_settings.get_pac_setting(db)
     form = pac_form or {"name": stored.name, "env": stored.env, "user": stored.user or "", "url": stored.url or ""}
-    return render_template("settings/companies.html", rows=view.company_rows(db), pac=pac_info(settings(), db),
+    return render_template("settings/companies.html", rows=ledger.companies_with_csd(db), pac=pac_info(settings(), db),
                            pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
                            can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
                            error=error, error_rfc=error_rfc, hoy=today()), status

@@ -15,11 +15,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from cfdi_cobranza.services.collections import AUTHORIZER_ROLES
+from cfdi_cobranza.services.customers import RISK_LABELS, customers_by_risk
 from web.clock import clock, today
 from web.db import get_session
 from web.security import READERS, require_role
 from web.services import collections as collections_view
-from web.services.customers import RISK_LABELS, customer_overview
 from web.services.inputs import parse_positive_int
 
 bp = Blueprint("customers", __name__, url_prefix="/clientes")
@@ -39,7 +39,7 @@ OPERATIONS = {"venta_credito": "Venta a crédito", "venta_contado": "Venta de co
 @require_role(*READERS)
 def index() -> Any:
     q = request.args.get("q", "")[:100]
-    rows = customer_overview(get_session(), today(), q)
+    rows = customers_by_risk(get_session(), today(), q)
     return render_template("customers/list.html", rows=rows, q=q, risk_labels=RISK_LABELS, fecha_corte=today())
 
 

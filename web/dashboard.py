@@ -8,12 +8,13 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError
+from cfdi_cobranza.services.dashboard import dashboard_summary
+from web.cache import cached
 from web.charts import aging_chart
 from web.clock import today
 from web.db import get_session, settings
 from web.security import READERS, require_role
 from web.services.collections import dashboard_panel
-from web.services.dashboard import dashboard_summary
 from web.services.inputs import parse_date
 from web.services.rep_compliance import rep_compliance
 
@@ -29,7 +30,9 @@ def index() -> Any:
         as_of = parse_date(request.args.get("corte"), "Fecha de corte") or as_of
     except CobranzaError as exc:
         error = exc.message
-    summary = dashboard_summary(get_session(), as_of)
+    # Cached per process for the current ledger version (web.cache): every input (documents,
+    # credits, the default buckets) is a tracked table. Shared by requests: read-only.
+    summary = cached(get_session(), "dashboard_summary", as_of, lambda: dashboard_summary(get_session(), as_of))
     charts = [aging_chart(m.etiquetas, m.importes, m.moneda) for m in summary.monedas]
     # REP deadlines count from today, whatever fecha de corte the balances use.
     reps = rep_compliance(get_session(), today(), settings().rep_deadline_day)

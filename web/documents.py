@@ -7,18 +7,18 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
-from web.clock import today
-from web.db import get_session
-from web.downloads import attachment
-from web.security import READERS, require_role
-from web.services.documents import (
+from cfdi_cobranza.services.ledger import (
     ESTADOS,
     TIPOS,
     DocumentFilter,
     document_detail,
     document_xml,
-    search_documents,
 )
+from web.clock import today
+from web.db import get_session
+from web.downloads import attachment
+from web.security import READERS, require_role
+from web.services.documents import document_page, parse_filter
 
 bp = Blueprint("documents", __name__, url_prefix="/documentos")
 
@@ -28,10 +28,10 @@ bp = Blueprint("documents", __name__, url_prefix="/documentos")
 def index() -> Any:
     error: str | None = None
     try:
-        flt = DocumentFilter.parse(request.args, page_size=current_app.config["PAGE_SIZE"])
+        flt = parse_filter(request.args, page_size=current_app.config["PAGE_SIZE"])
     except CobranzaError as exc:
         flt, error = DocumentFilter(), exc.message
-    page = search_documents(get_session(), flt, today())
+    page = document_page(get_session(), flt, today())
     return render_template("documents/list.html", page=page, error=error, estados=ESTADOS, tipos=TIPOS,
                            args=request.args), (400 if error else 200)
 

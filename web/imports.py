@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError
+from cfdi_cobranza.services.uploads import import_uploads
 from web.clock import clock
 from web.db import engine, settings
 from web.filters import STATUS_LABELS, TIPO_LABELS
 from web.security import IMPORTERS, require_role
-from web.services.uploads import import_uploads
 
 bp = Blueprint("imports", __name__, url_prefix="/importar")
 

@@ -13,6 +13,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
+from cfdi_cobranza.services.customers import customers_for_select
+from cfdi_cobranza.services.ledger import list_companies
 from web.clock import clock, today
 from web.db import get_session
 from web.security import READERS, require_role
@@ -32,14 +34,14 @@ def _status(exc: CobranzaError) -> int:
 def index() -> Any:
     q = request.args.get("q", "")[:100]
     db = get_session()
-    return render_template("payments/list.html", rows=view.search_payments(db, q), q=q,
+    return render_template("payments/list.html", rows=pay.list_payments(db, q=q, latest=200), q=q,
                            cajas=pay.cash_box_summary(db), can_write=g.user.role in PAYERS)
 
 
 def _render_form(form: view.SettlementForm, errors: list[str] | None = None, status: int = 200) -> Any:
     db = get_session()
-    return render_template("payments/new.html", form=form, errors=errors or [], customers=view.customers_for_select(db),
-                           companies=view.companies(db), cajas=view.cash_boxes(db), formas=view.formas_pago(),
+    return render_template("payments/new.html", form=form, errors=errors or [], customers=customers_for_select(db),
+                           companies=list_companies(db), cajas=pay.cash_box_summary(db), formas=view.formas_pago(),
                            monedas=view.MONEDAS_COMUNES, max_rows=view.MAX_ROWS), status
 
 
@@ -50,10 +52,10 @@ def new() -> Any:
     form = view.SettlementForm.blank(today())
     wanted = request.args.get("cliente", "")[:320].strip()
     if wanted:
-        match = next((c for c in view.customers_for_select(db) if wanted.upper() in (c["key"], c["rfc"])), None)
+        match = next((c for c in customers_for_select(db) if wanted.upper() in (c.key, c.rfc)), None)
         if match:
-            form = view.SettlementForm.blank(today(), match["forma"])
-            form.customer = match["key"]
+            form = view.SettlementForm.blank(today(), match.forma)
+            form.customer = match.key
     return _render_form(form)
 
 
@@ -85,7 +87,7 @@ def create() -> Any:
 def _render_detail(payment_id: int, *, error: list[str] | None = None, typed: dict[str, tuple[str, str]] | None = None,
                    status: int = 200) -> Any:
     try:
-        info = view.payment_detail(get_session(), payment_id, today())
+        info = pay.payment_detail(get_session(), payment_id, today())
     except NotFoundError:
         abort(404)
     return render_template("payments/detail.html", info=info, errors=error or [], typed=typed or {},

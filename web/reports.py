@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
+from cfdi_cobranza.services.customers import customers_for_select
 from web.clock import today
 from web.db import get_session
 from web.downloads import attachment
@@ -133,4 +134,4 @@ def statement() -> Any:
                                form=form, error=exc.message, hoy=today()), 404 if isinstance(exc, NotFoundError) else 400
     return render_template("reports/report.html", kind="statement", meta=meta, reports=REPORTS,
                            page=result if result.report else None, form=params.form, params=params, error=None,
-                           hoy=today(), customers=view.customers_for_select(get_session()))
+                           hoy=today(), customers=customers_for_select(get_session(), limit=2000))

@@ -162,14 +162,13 @@ def payments_cmd(app: AppContext, customer: str | None, as_json: bool) -> int:
     with transaction(app.engine) as session:
         rows = svc.list_payments(session, customer)
     if as_json:
-        emit_json({"payments": rows})
+        emit_json({"payments": [r.to_dict() for r in rows]})
         return EXIT_OK
     if not rows:
         click.echo("No hay pagos.")
         return EXIT_OK
-    body = [[str(r["id"]), r["fecha_pago"][:10], r["customer_rfc"], r["forma_pago"],
-             fmt_money(Decimal(r["monto"]), r["moneda"]), fmt_money(Decimal(r["aplicado"]), r["moneda"]),
-             fmt_money(Decimal(r["saldo_a_favor"]), r["moneda"]), r["status"]] for r in rows]
+    body = [[str(r.id), r.fecha_pago.date().isoformat(), r.customer_rfc, r.forma_pago, fmt_money(r.monto, r.moneda),
+             fmt_money(r.aplicado, r.moneda), fmt_money(r.saldo_a_favor, r.moneda), r.status] for r in rows]
     click.echo(table(body, ["Id", "Fecha", "Cliente", "Forma", "Monto", "Aplicado", "Saldo a favor", "Estado"], {4, 5, 6}))
     return EXIT_OK
 
@@ -202,10 +201,10 @@ def box_list(app: AppContext, as_json: bool) -> int:
     with transaction(app.engine) as session:
         rows = svc.cash_box_summary(session)
     if as_json:
-        emit_json({"boxes": rows})
+        emit_json({"boxes": [r.to_dict() for r in rows]})
     elif rows:
-        click.echo(table([[r["name"], r["kind"], r["account"] or "", str(r["pagos"]),
-                           ", ".join(fmt_money(Decimal(v), k) for k, v in r["recibido"].items())] for r in rows],
+        click.echo(table([[r.name, r.kind, r.account or "", str(r.pagos),
+                           ", ".join(fmt_money(v, k) for k, v in r.recibido.items())] for r in rows],
                          ["Caja", "Tipo", "Cuenta", "Pagos", "Recibido"]))
     else:
         click.echo("No hay cajas registradas.")

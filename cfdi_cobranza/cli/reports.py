@@ -40,7 +40,7 @@ from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import followups
-from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
 from cfdi_cobranza.services.portfolio import Filters, parse_rates
 
 
@@ -136,7 +136,7 @@ def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str 
         customer = find_customer(s, rfc)
         key = customer.key
         sts = reports.customer_statement(s, key, rango)
-        empresa = _issuer(s, customer.id) if as_pdf else None
+        empresa = statement_letterhead(s, customer.id) if as_pdf else None
     if as_pdf and out is not None and empresa is not None:
         from cfdi_cobranza.pdf.statement import render_statement_pdf
 
@@ -147,21 +147,6 @@ def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str 
             click.echo(f"Estado de cuenta escrito en {out} (pdf).", err=True)
         return EXIT_OK
     return emit_report(tables.statement_report(key, sts, rango.desde, rango.hasta), fmt, out, as_json)
-
-
-def _issuer(session: Any, customer_id: int) -> Any:
-    """The company on the statement: the one that invoiced the customer (else the first one)."""
-    from sqlalchemy import select
-
-    from cfdi_cobranza.db.models import Company, Document
-    from cfdi_cobranza.pdf.letters import Company as PrintedCompany
-
-    company = session.scalar(select(Company).join(Document, Document.company_id == Company.id)
-                             .where(Document.customer_id == customer_id).order_by(Document.id).limit(1))
-    company = company or session.scalar(select(Company).order_by(Company.id).limit(1))
-    if company is None:
-        return PrintedCompany(nombre="", rfc="")
-    return PrintedCompany(nombre=company.nombre or company.rfc, rfc=company.rfc)
 
 
 @report_group.command("projection")

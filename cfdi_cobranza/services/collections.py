@@ -443,6 +443,8 @@ def add_note(session: Session, rfc: str, text: str, *, author: str, clock: Clock
     clean = (text or "").strip()
     if not clean:
         raise ValidationError("La nota está vacía.", code="NOTA_VACIA")
+    if len(clean) > 2000:
+        raise ValidationError("La nota no puede pasar de 2,000 caracteres.", code="NOTA_LARGA")
     note = CustomerNote(customer_id=customer.id, at=clock(), author=author, text=clean)
     session.add(note)
     session.flush()

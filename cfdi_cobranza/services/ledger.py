@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, not_, or_, select, text
+from sqlalchemy.orm import Session, aliased
 
-from cfdi_cobranza.db.models import Company, Credit, Customer, Document
+from cfdi_cobranza.db.models import (
+    Company,
+    CompanyCsd,
+    Credit,
+    Customer,
+    Document,
+    DocumentConcept,
+    DocumentRelation,
+    DocumentTax,
+    Rep,
+    RepLine,
+)
 from cfdi_cobranza.domain.money import currency_decimals, quantize
 from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.clock import Clock, system_clock
 
 
@@ -74,6 +87,91 @@ def credited_as_of(as_of: date) -> Any:
     )
 
 
+ESTADOS = {"": "Todos", "abiertos": "Con saldo", "pagados": "Pagados"}
+TIPOS = {"": "Todos", "I": "Ingreso", "E": "Egreso", "P": "Pago (REP)"}
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents to list. ``corte`` asks for the ledger as it stood that day: documents
+    issued up to then, with the balance their credits up to then leave; without it, today's."""
+
+    cliente: str = ""  # RFC
+    estado: str = ""  # "" | abiertos | pagados
+    moneda: str = ""
+    tipo: str = ""
+    desde: date | None = None
+    hasta: date | None = None
+    vencidos: bool = False
+    q: str = ""
+    corte: date | None = None
+    pagina: int = 1
+    por_pagina: int = 50
+
+    def query_args(self, **changes: object) -> dict[str, str]:
+        """The filter as query-string arguments (for pagination links)."""
+        out = {
+            "cliente": self.cliente, "estado": self.estado, "moneda": self.moneda, "tipo": self.tipo,
+            "desde": self.desde.strftime("%d/%m/%Y") if self.desde else "",
+            "hasta": self.hasta.strftime("%d/%m/%Y") if self.hasta else "",
+            "vencidos": "1" if self.vencidos else "", "q": self.q,
+            "corte": self.corte.strftime("%d/%m/%Y") if self.corte else "", "pagina": str(self.pagina),
+        }
+        out.update({k: str(v) for k, v in changes.items()})
+        return {k: v for k, v in out.items() if v and not (k == "pagina" and v == "1")}
+
+
+def _documents(flt: DocumentFilter, today: date) -> Select[Any]:
+    """Documents with customer RFC and name (and, with a ``corte``, what was credited by then)."""
+    as_of = flt.corte or today
+    columns: list[Any] = [Document, Customer.rfc, Customer.nombre]
+    is_open: Any = Document.saldo > 0
+    if flt.corte is not None:
+        paid = credited_as_of(flt.corte)
+        credited = func.coalesce(paid.c.paid, 0)
+        columns.append(credited)
+        is_open = credited < Document.total
+    stmt = select(*columns).join(Customer, Customer.id == Document.customer_id)
+    if flt.corte is not None:
+        stmt = stmt.outerjoin(paid, paid.c.doc == Document.id).where(
+            Document.fecha <= datetime.combine(flt.corte, time.max))
+    if flt.cliente:
+        stmt = stmt.where(Customer.rfc == flt.cliente)
+    if flt.tipo:
+        stmt = stmt.where(Document.tipo == flt.tipo)
+    if flt.estado == "abiertos":
+        stmt = stmt.where(Document.tipo == "I", is_open)
+    elif flt.estado == "pagados":
+        stmt = stmt.where(Document.tipo == "I", not_(is_open))
+    if flt.moneda:
+        stmt = stmt.where(Document.moneda == flt.moneda)
+    if flt.desde:
+        stmt = stmt.where(Document.fecha >= datetime.combine(flt.desde, time.min))
+    if flt.hasta:
+        stmt = stmt.where(Document.fecha <= datetime.combine(flt.hasta, time.max))
+    if flt.vencidos:
+        stmt = stmt.where(Document.tipo == "I", is_open, Document.vencimiento < as_of)
+    if flt.q:
+        text = flt.q.upper()
+        compact = text.replace("-", "").replace(" ", "")
+        serie_folio = func.coalesce(Document.serie, "") + func.coalesce(Document.folio, "")
+        stmt = stmt.where(or_(
+            Document.uuid.contains(text, autoescape=True),
+            Customer.rfc.startswith(text, autoescape=True),
+            func.upper(serie_folio) == compact,
+            Document.folio == flt.q,
+            func.upper(func.coalesce(Customer.nombre, "")).contains(text, autoescape=True),
+        ))
+    return stmt
+
+
+def _document_row(row: Any) -> DocumentRow:
+    doc, rfc, nombre = row[0], row[1], row[2]
+    saldo = doc.total - Decimal(row[3]) if len(row) > 3 and doc.tipo == "I" else doc.saldo
+    return DocumentRow(doc.uuid, doc.serie, doc.folio, doc.fecha, doc.tipo, doc.metodo_pago, doc.moneda,
+                       doc.total, saldo, doc.vencimiento, rfc, nombre)
+
+
 def list_documents(
     session: Session,
     *,
@@ -84,35 +182,239 @@ def list_documents(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[DocumentRow]:
-    paid = credited_as_of(as_of) if as_of is not None else None
-    columns: list[Any] = [Document, Customer.rfc, Customer.nombre]
-    if paid is not None:
-        columns.append(func.coalesce(paid.c.paid, 0))
-    stmt = select(*columns).join(Customer, Customer.id == Document.customer_id)
-    if paid is not None:
-        stmt = stmt.outerjoin(paid, paid.c.doc == Document.id)
+    """Every matching document, oldest first (the CLI's list; the same query as ``search_documents``)."""
+    flt = DocumentFilter(estado="abiertos" if open_only else "", tipo=tipo or "", corte=as_of)
+    stmt = _documents(flt, as_of or date.min)
     if customer_rfc:
         stmt = stmt.where(Document.customer_id == find_customer(session, customer_rfc).id)
-    if tipo:
-        stmt = stmt.where(Document.tipo == tipo)
-    if as_of is not None:
-        stmt = stmt.where(Document.fecha <= datetime.combine(as_of, time.max))
-    if open_only and as_of is None:
-        stmt = stmt.where(Document.tipo == "I", Document.saldo > 0)
     stmt = stmt.order_by(Document.fecha, Document.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    out = []
-    for row in session.execute(stmt):
-        doc, rfc, nombre = row[0], row[1], row[2]
-        saldo = doc.saldo
-        if paid is not None and doc.tipo == "I":
-            saldo = doc.total - Decimal(row[3])
-        if open_only and (doc.tipo != "I" or saldo <= 0):
-            continue
-        out.append(DocumentRow(doc.uuid, doc.serie, doc.folio, doc.fecha, doc.tipo, doc.metodo_pago, doc.moneda,
-                               doc.total, saldo, doc.vencimiento, rfc, nombre))
-    return out
+    return [_document_row(row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class DocumentListItem:
+    row: DocumentRow
+    dias_vencido: int  # > 0 when overdue at the fecha de corte
+
+    @property
+    def vencido(self) -> bool:
+        return self.dias_vencido > 0 and self.row.saldo > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.row.to_dict() | {"dias_vencido": max(0, self.dias_vencido)}
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    items: list[DocumentListItem]
+    total: int
+    pagina: int
+    paginas: int
+    filtro: DocumentFilter
+    fecha_corte: date
+    monedas: list[str] = field(default_factory=list)
+
+
+def count_documents(session: Session, flt: DocumentFilter, today: date) -> int:
+    return session.scalar(select(func.count()).select_from(_documents(flt, today).subquery())) or 0
+
+
+def document_currencies(session: Session) -> list[str]:
+    return list(session.scalars(select(Document.moneda).distinct().order_by(Document.moneda)))
+
+
+def search_documents(session: Session, flt: DocumentFilter, today: date, *, total: int | None = None,
+                     monedas: list[str] | None = None) -> DocumentPage:
+    """One page of matching documents, newest first. ``total`` may come from a cache; ``monedas``
+    (the currencies a filter form offers, ``document_currencies``) is only echoed back."""
+    as_of = flt.corte or today
+    total = count_documents(session, flt, today) if total is None else total
+    paginas = max(1, math.ceil(total / flt.por_pagina))
+    pagina = min(flt.pagina, paginas)
+    rows = session.execute(
+        _documents(flt, today).order_by(Document.fecha.desc(), Document.id.desc())
+        .offset((pagina - 1) * flt.por_pagina).limit(flt.por_pagina)
+    ).all()
+    items = []
+    for row in rows:
+        doc_row = _document_row(row)
+        venc = doc_row.vencimiento
+        items.append(DocumentListItem(doc_row, (as_of - venc).days if venc and doc_row.tipo == "I" else 0))
+    return DocumentPage(items, total, pagina, paginas, flt, as_of, monedas or [])
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    kind: str
+    amount: Decimal
+    fecha: datetime
+    source_uuid: str | None
+    source_serie_folio: str
+    num_parcialidad: int | None
+    reversed: bool
+    note: str | None
+    payment_id: int | None = None
+    rep_uuid: str | None = None  # the REP that complements this payment, newest first
+    rep_status: str | None = None
+
+
+@dataclass(frozen=True)
+class AppliedLine:
+    """What this document (a credit note or complement) paid on other documents."""
+
+    target_uuid: str
+    target_serie_folio: str
+    amount: Decimal
+    moneda: str | None
+    fecha: datetime
+    imported: bool
+    reversed: bool
+
+
+@dataclass(frozen=True)
+class ConceptLine:
+    clave_prod_serv: str
+    descripcion: str
+    cantidad: Decimal
+    clave_unidad: str | None
+    valor_unitario: Decimal
+    importe: Decimal
+    descuento: Decimal | None
+
+
+@dataclass(frozen=True)
+class TaxLine:
+    kind: str
+    impuesto: str
+    tipo_factor: str | None
+    tasa_o_cuota: Decimal | None
+    base: Decimal | None
+    importe: Decimal | None
+
+
+@dataclass(frozen=True)
+class DocumentDetail:
+    row: DocumentRow
+    customer_id: int
+    emisor_rfc: str
+    emisor_nombre: str | None
+    version: str
+    fecha_timbrado: datetime
+    subtotal: Decimal
+    descuento: Decimal | None
+    total_traslados: Decimal | None
+    total_retenciones: Decimal | None
+    forma_pago: str | None
+    uso_cfdi: str | None
+    condiciones_de_pago: str | None
+    tipo_cambio: Decimal | None
+    status: str
+    sello_sat: str
+    sha256: str
+    source_name: str | None
+    imported_at: datetime
+    dias_vencido: int
+    pagado: Decimal
+    concepts: list[ConceptLine]
+    taxes: list[TaxLine]
+    relations: list[tuple[str, str]]
+    credits: list[CreditLine]
+    applied: list[AppliedLine]
+
+    def to_dict(self) -> dict[str, object]:
+        data = self.row.to_dict()
+        data.update({
+            "version": self.version,
+            "emisor_rfc": self.emisor_rfc,
+            "fecha_timbrado": self.fecha_timbrado.isoformat(),
+            "status": self.status,
+            "sello_sat": self.sello_sat,
+            "sha256": self.sha256,
+            "abonos": [
+                {"tipo": c.kind, "importe": format(c.amount, "f"), "fecha": c.fecha.isoformat(),
+                 "uuid_origen": c.source_uuid, "num_parcialidad": c.num_parcialidad, "revertido": c.reversed}
+                for c in self.credits
+            ],
+            "relacionados": [{"tipo_relacion": t, "uuid": u} for t, u in self.relations],
+        })
+        return data
+
+
+def _load(session: Session, uuid: str) -> Document:
+    key = uuid.strip().upper()
+    doc = session.scalar(select(Document).where(Document.uuid == key)) if len(key) <= 36 else None
+    if doc is None:
+        raise NotFoundError(f"No hay ningún documento con folio fiscal {key[:36]}.", code="DOCUMENTO_NO_ENCONTRADO")
+    return doc
+
+
+def document_detail(session: Session, uuid: str, as_of: date) -> DocumentDetail:
+    doc = _load(session, uuid)
+    customer = session.get(Customer, doc.customer_id)
+    assert customer is not None
+    source = aliased(Document)
+    credit_rows = session.execute(
+        select(Credit, source.uuid, source.serie, source.folio)
+        .outerjoin(source, source.id == Credit.source_document_id)
+        .where(Credit.document_id == doc.id).order_by(Credit.fecha, Credit.id)
+    ).all()
+    reps: dict[int, tuple[str | None, str]] = {}
+    credit_ids = [c.id for c, *_ in credit_rows if c.kind == "pago"]
+    if credit_ids:
+        for credit_id, rep_uuid, rep_status in session.execute(
+            select(RepLine.credit_id, Rep.uuid, Rep.status).join(Rep, Rep.id == RepLine.rep_id)
+            .where(RepLine.credit_id.in_(credit_ids)).order_by(Rep.id)
+        ):
+            reps[credit_id] = (rep_uuid, rep_status)  # the newest REP wins (a substitute over the original)
+    credits = [
+        CreditLine(c.kind, c.amount, c.fecha, s_uuid, f"{s_serie or ''}{s_folio or ''}", c.num_parcialidad,
+                   c.reversed_at is not None, c.note, c.payment_id, *reps.get(c.id, (None, None)))
+        for c, s_uuid, s_serie, s_folio in credit_rows
+    ]
+    target = aliased(Document)
+    applied_rows = session.execute(
+        select(Credit, target.serie, target.folio, target.moneda)
+        .outerjoin(target, target.id == Credit.document_id)
+        .where(Credit.source_document_id == doc.id).order_by(Credit.source_line)
+    ).all()
+    applied = [
+        AppliedLine(c.target_uuid, f"{t_serie or ''}{t_folio or ''}", c.amount, t_moneda, c.fecha,
+                    c.document_id is not None, c.reversed_at is not None)
+        for c, t_serie, t_folio, t_moneda in applied_rows
+    ]
+    concepts = [
+        ConceptLine(c.clave_prod_serv, c.descripcion, c.cantidad, c.clave_unidad, c.valor_unitario, c.importe,
+                    c.descuento)
+        for c in session.scalars(select(DocumentConcept).where(DocumentConcept.document_id == doc.id)
+                                 .order_by(DocumentConcept.idx))
+    ]
+    taxes = [
+        TaxLine(t.kind, t.impuesto, t.tipo_factor, t.tasa_o_cuota, t.base, t.importe)
+        for t in session.scalars(select(DocumentTax).where(DocumentTax.document_id == doc.id,
+                                                           DocumentTax.concept_idx.is_(None)))
+    ]
+    relations = [
+        (r.tipo_relacion, r.related_uuid)
+        for r in session.scalars(select(DocumentRelation).where(DocumentRelation.document_id == doc.id))
+    ]
+    company = doc.company
+    row = _document_row((doc, customer.rfc, customer.nombre))
+    dias = (as_of - doc.vencimiento).days if doc.vencimiento and doc.tipo == "I" and doc.saldo > 0 else 0
+    pagado = sum((c.amount for c in credits if not c.reversed), Decimal(0))
+    return DocumentDetail(
+        row, customer.id, company.rfc, company.nombre, doc.version, doc.fecha_timbrado, doc.subtotal, doc.descuento,
+        doc.total_traslados, doc.total_retenciones, doc.forma_pago, doc.uso_cfdi, doc.condiciones_de_pago,
+        doc.tipo_cambio, doc.status, doc.sello_sat, doc.sha256, doc.source_name, doc.imported_at, dias, pagado,
+        concepts, taxes, relations, credits, applied,
+    )
+
+
+def document_xml(session: Session, uuid: str) -> tuple[str, bytes]:
+    """The original bytes as stored (evidence: never re-serialised) and a download name."""
+    doc = _load(session, uuid)
+    return f"{doc.uuid}.xml", doc.xml
 
 
 @dataclass(frozen=True)
@@ -162,6 +464,36 @@ def list_companies(session: Session) -> list[Company]:
     return list(session.scalars(select(Company).order_by(Company.rfc)))
 
 
+@dataclass(frozen=True)
+class CompanyRow:
+    company: Company
+    csd: CompanyCsd | None  # the newest active CSD
+
+
+def companies_with_csd(session: Session) -> list[CompanyRow]:
+    """Configuración → Empresas: every company with its active CSD, in one query."""
+    rows: dict[int, CompanyRow] = {}
+    for company, csd in session.execute(
+        select(Company, CompanyCsd).outerjoin(CompanyCsd, (CompanyCsd.company_id == Company.id) & CompanyCsd.active)
+        .order_by(Company.rfc, CompanyCsd.id.desc())
+    ):
+        rows.setdefault(company.id, CompanyRow(company, csd))
+    return list(rows.values())
+
+
+def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Company:
+    """The company printed on a customer's estado de cuenta (CLI and web alike): the one that
+    invoiced the customer most, the earliest-invoicing one on a tie; with no invoice, the first
+    company registered; with no company at all, a neutral title."""
+    company = session.scalar(
+        select(Company).join(Document, Document.company_id == Company.id).where(Document.customer_id == customer_id)
+        .group_by(Company.id).order_by(func.count().desc(), func.min(Document.id)).limit(1)
+    ) or session.scalar(select(Company).order_by(Company.id).limit(1))
+    if company is None:
+        return pdf_letters.Company(nombre="Cuentas por cobrar", rfc="")
+    return pdf_letters.Company(nombre=company.nombre or company.rfc, rfc=company.rfc)
+
+
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,
                 *, clock: Clock = system_clock) -> Company:
     from cfdi_cobranza.domain import rfc as rfc_rules
@@ -175,29 +507,20 @@ def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | N
     return company
 
 
-__all__ = ["list_companies", "list_customers", "list_documents"]
+def _balance(customer_id: int) -> Select[str, Decimal]:
+    return (select(Document.moneda, func.sum(Document.saldo))
+            .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
+            .group_by(Document.moneda))
 
 
 def customer_balance(session: Session, customer_id: int) -> dict[str, Decimal]:
     """Open balance per currency of one customer: one indexed range read, no scan."""
-    rows = session.execute(
-        select(Document.moneda, func.sum(Document.saldo))
-        .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
-        .group_by(Document.moneda)
-    )
-    return {moneda: Decimal(total) for moneda, total in rows}
+    return {moneda: Decimal(total) for moneda, total in session.execute(_balance(customer_id))}
 
 
 def balance_query_plan(session: Session, customer_id: int) -> str:
     """The database's plan for ``customer_balance`` (tests check it uses an index)."""
-    stmt = (
-        select(Document.moneda, func.sum(Document.saldo))
-        .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
-        .group_by(Document.moneda)
-    )
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    compiled = _balance(customer_id).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
-    from sqlalchemy import text
-
     rows = session.execute(text(prefix + str(compiled))).all()
     return "\n".join(" ".join(str(c) for c in row) for row in rows)

@@ -11,9 +11,10 @@ amount, and a failure anywhere leaves nothing applied.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,9 +32,9 @@ from cfdi_cobranza.db.models import (
     Settlement,
 )
 from cfdi_cobranza.domain import payments as dp
-from cfdi_cobranza.domain.money import currency_decimals, quantize
-from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances
+from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
+from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services import balances, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
 
@@ -74,16 +75,14 @@ def _cash_box(session: Session, name: str | None) -> CashBox | None:
 
 
 def suggest_forma_pago(session: Session, customer: Customer) -> str | None:
-    """The customer's usual payment form: the one on record, else the most used one."""
+    """The customer's usual payment form: the one on record, else the most used one (the lowest
+    key on a tie)."""
     if customer.usual_forma_pago:
         return customer.usual_forma_pago
-    rows = session.execute(
-        select(Payment.forma_pago, func.count()).where(Payment.customer_id == customer.id)
-        .group_by(Payment.forma_pago)
-    ).all()
-    if not rows:
-        return None
-    return Counter({forma: n for forma, n in rows}).most_common(1)[0][0]
+    return session.scalar(
+        select(Payment.forma_pago).where(Payment.customer_id == customer.id).group_by(Payment.forma_pago)
+        .order_by(func.count().desc(), Payment.forma_pago).limit(1)
+    )
 
 
 def register_settlement(
@@ -461,39 +460,190 @@ def renumber_instalments(session: Session, doc: Document) -> None:
 
 
 # --------------------------------------------------------------------------- reading
+# One payment's file shows the suggested allocation: the domain's own oldest-first planner
+# (``domain.payments.plan_oldest_first``) run on the current balances, storing nothing, so
+# the page shows exactly what "apply oldest first" would do.
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
-def list_payments(session: Session, customer_rfc: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(Payment, Customer.rfc, Customer.nombre).join(Customer, Customer.id == Payment.customer_id)
+@dataclass(frozen=True)
+class PaymentApplication:
+    credit_id: int
+    uuid: str
+    imp_pagado: Decimal
+    num_parcialidad: int | None
+    imp_saldo_ant: Decimal | None
+    imp_saldo_insoluto: Decimal | None
+    equivalencia_dr: Decimal | None
+    requiere_rep: bool
+    aviso: str | None
+    revertida: bool
+    motivo_reversion: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _text(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: int
+    settlement_id: int
+    fecha_pago: datetime
+    customer_id: int
+    customer_rfc: str
+    customer_nombre: str | None
+    forma_pago: str
+    moneda: str
+    tipo_cambio: Decimal
+    monto: Decimal
+    aplicado: Decimal
+    num_operacion: str | None
+    status: str
+    caja: str | None
+    aplicaciones: tuple[PaymentApplication, ...]
+
+    @property
+    def saldo_a_favor(self) -> Decimal:
+        return self.monto - self.aplicado
+
+    def to_dict(self) -> dict[str, Any]:
+        d = currency_decimals(self.moneda)
+        return {
+            "id": self.id, "settlement_id": self.settlement_id, "customer_rfc": self.customer_rfc,
+            "customer_nombre": self.customer_nombre, "fecha_pago": self.fecha_pago.isoformat(),
+            "forma_pago": self.forma_pago, "moneda": self.moneda, "tipo_cambio": _text(self.tipo_cambio),
+            "monto": format(quantize(self.monto, d), "f"), "aplicado": format(quantize(self.aplicado, d), "f"),
+            "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"), "num_operacion": self.num_operacion,
+            "status": self.status, "caja": self.caja, "aplicaciones": [a.to_dict() for a in self.aplicaciones],
+        }
+
+
+def list_payments(session: Session, customer_rfc: str | None = None, *, q: str = "",
+                  latest: int | None = None) -> list[PaymentRow]:
+    """Payments with what each applied: all, oldest first, or the ``latest`` ones, newest first.
+    ``q`` finds a customer RFC or name or an operation number. Two queries."""
+    stmt = select(Payment, Customer).join(Customer, Customer.id == Payment.customer_id)
     if customer_rfc:
         stmt = stmt.where(Payment.customer_id == find_customer(session, customer_rfc).id)
-    out = []
-    for p, rfc, nombre in session.execute(stmt.order_by(Payment.fecha_pago, Payment.id)):
-        d = currency_decimals(p.moneda)
-        apps = session.scalars(select(Credit).where(Credit.payment_id == p.id).order_by(Credit.id)).all()
-        out.append({
-            "id": p.id, "settlement_id": p.settlement_id, "customer_rfc": rfc, "customer_nombre": nombre,
-            "fecha_pago": p.fecha_pago.isoformat(), "forma_pago": p.forma_pago, "moneda": p.moneda,
-            "tipo_cambio": format(p.tipo_cambio.normalize(), "f"), "monto": format(quantize(p.monto, d), "f"),
-            "aplicado": format(quantize(p.aplicado, d), "f"),
-            "saldo_a_favor": format(quantize(p.monto - p.aplicado, d), "f"),
-            "num_operacion": p.num_operacion, "status": p.status,
-            "caja": p.cash_box.name if p.cash_box else None,
-            "aplicaciones": [_credit_dict(c) for c in apps],
-        })
-    return out
+    q = q.strip()
+    if q:
+        stmt = stmt.where(Customer.rfc.like(f"%{q.upper()}%") | Customer.nombre.ilike(f"%{q}%")
+                          | Payment.num_operacion.ilike(f"%{q}%"))
+    if latest is None:
+        stmt = stmt.order_by(Payment.fecha_pago, Payment.id)
+    else:
+        stmt = stmt.order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(latest)
+    applied: dict[int, list[PaymentApplication]] = defaultdict(list)
+    ids = stmt.with_only_columns(Payment.id).subquery()
+    for c in session.scalars(select(Credit).where(Credit.payment_id.in_(select(ids.c.id))).order_by(Credit.id)):
+        assert c.payment_id is not None
+        applied[c.payment_id].append(PaymentApplication(
+            c.id, c.target_uuid, c.amount, c.num_parcialidad, c.imp_saldo_ant, c.imp_saldo_insoluto,
+            c.equivalencia_dr, bool(c.requires_rep), c.warning, c.reversed_at is not None, c.reverse_reason))
+    return [
+        PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda, p.tipo_cambio,
+                   p.monto, p.aplicado, p.num_operacion, p.status, p.cash_box.name if p.cash_box else None,
+                   tuple(applied[p.id]))
+        for p, c in session.execute(stmt)
+    ]
 
 
-def _credit_dict(c: Credit) -> dict[str, Any]:
-    return {
-        "credit_id": c.id, "uuid": c.target_uuid, "imp_pagado": format(c.amount.normalize(), "f"),
-        "num_parcialidad": c.num_parcialidad,
-        "imp_saldo_ant": format(c.imp_saldo_ant.normalize(), "f") if c.imp_saldo_ant is not None else None,
-        "imp_saldo_insoluto": format(c.imp_saldo_insoluto.normalize(), "f") if c.imp_saldo_insoluto is not None else None,
-        "equivalencia_dr": format(c.equivalencia_dr.normalize(), "f") if c.equivalencia_dr is not None else None,
-        "requiere_rep": c.requires_rep, "aviso": c.warning,
-        "revertida": c.reversed_at is not None, "motivo_reversion": c.reverse_reason,
-    }
+@dataclass(frozen=True)
+class OpenDocLine:
+    doc_id: int
+    uuid: str
+    serie_folio: str
+    fecha: datetime
+    vencimiento: date | None
+    metodo_pago: str | None
+    moneda: str
+    total: Decimal
+    saldo: Decimal
+    sugerido: Decimal | None
+    equivalencia: Decimal | None
+    dias_vencido: int
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    credit_id: int
+    uuid: str
+    serie_folio: str
+    moneda: str
+    num_parcialidad: int | None
+    imp_saldo_ant: Decimal | None
+    imp_pagado: Decimal
+    imp_saldo_insoluto: Decimal | None
+    importe_moneda_pago: Decimal | None
+    equivalencia: Decimal | None
+    requiere_rep: bool
+    rep: str | None
+    revertida: bool
+    motivo: str | None
+    aviso: str | None
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    payment: Payment
+    customer: Customer
+    company: Company
+    caja: str | None
+    aplicaciones: list[AppliedRow]
+    abiertos: list[OpenDocLine]
+    avisos: list[str]
+    otras_formas: list[Payment]
+
+    @property
+    def disponible(self) -> Decimal:
+        return self.payment.monto - self.payment.aplicado
+
+
+def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDetail:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    customer = session.get(Customer, payment.customer_id)
+    company = session.get(Company, payment.company_id)
+    assert customer is not None and company is not None
+    applied = []
+    for c in session.scalars(select(Credit).where(Credit.payment_id == payment.id).order_by(Credit.id)):
+        doc = session.get(Document, c.document_id) if c.document_id else None
+        rep = rep_links.stamped_rep_covering(session, c) if c.reversed_at is None else None
+        applied.append(AppliedRow(
+            c.id, c.target_uuid, doc.serie_folio if doc else c.target_uuid[:8], doc.moneda if doc else payment.moneda,
+            c.num_parcialidad, c.imp_saldo_ant, c.amount, c.imp_saldo_insoluto, c.amount_p, c.equivalencia_dr,
+            bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning))
+    docs = session.scalars(
+        select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
+                               Document.status == "vigente")
+    ).all()
+    open_docs = {d.uuid: open_document(session, d, customer.key) for d in docs}
+    suggested: dict[str, tuple[Decimal, Decimal]] = {}
+    avisos: list[str] = []
+    if payment.status == "activo" and payment.monto > payment.aplicado and open_docs:
+        try:
+            plan = dp.plan_oldest_first(funds_of(payment, customer), open_docs.values(),
+                                        tipos_cambio=rates_for(payment, None))
+            suggested = {ln.uuid: (ln.imp_pagado, ln.equivalencia_dr) for ln in plan.lines}
+            avisos = [a.message for a in plan.avisos]
+        except CobranzaError as exc:  # a suggestion that cannot be made is only a notice
+            avisos = [exc.message]
+    abiertos = []
+    for od in dp.oldest_first(open_docs.values()):
+        doc = next(d for d in docs if d.uuid == od.uuid)
+        due = doc.vencimiento or doc.fecha.date()
+        sug = suggested.get(od.uuid)
+        abiertos.append(OpenDocLine(doc.id, doc.uuid, od.serie_folio, doc.fecha, doc.vencimiento, doc.metodo_pago,
+                                    doc.moneda, doc.total, doc.saldo, sug[0] if sug else None,
+                                    sug[1] if sug and doc.moneda != payment.moneda else None,
+                                    max(0, (today - due).days)))
+    others = [p for p in payment.settlement.payments if p.id != payment.id]
+    return PaymentDetail(payment, customer, company, payment.cash_box.name if payment.cash_box else None,
+                         applied, abiertos, avisos, others)
+
 
 
 def add_cash_box(session: Session, name: str, kind: str = "banco", bank: str | None = None,
@@ -519,7 +669,21 @@ def _audit(session: Session, clock: Clock, actor: str, action: str, entity: str,
 
 
 
-def cash_box_summary(session: Session) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CashBoxSummary:
+    name: str
+    kind: str
+    bank: str | None
+    account: str | None
+    moneda: str
+    pagos: int
+    recibido: dict[str, Decimal]  # active receipts per currency
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"recibido": {k: format(round_currency(v, k), "f") for k, v in self.recibido.items()}}
+
+
+def cash_box_summary(session: Session) -> list[CashBoxSummary]:
     """Each cash box with the number of receipts and what it received per currency."""
     totals: dict[int, dict[str, Decimal]] = {}
     counts: Counter[int] = Counter()
@@ -532,8 +696,7 @@ def cash_box_summary(session: Session) -> list[dict[str, Any]]:
             totals.setdefault(box_id, {})[moneda] = Decimal(total)
             counts[box_id] += n
     return [
-        {"name": b.name, "kind": b.kind, "bank": b.bank, "account": b.account, "moneda": b.moneda,
-         "pagos": counts.get(b.id, 0),
-         "recibido": {k: format(quantize(v, currency_decimals(k)), "f") for k, v in sorted(totals.get(b.id, {}).items())}}
+        CashBoxSummary(b.name, b.kind, b.bank, b.account, b.moneda, counts.get(b.id, 0),
+                       dict(sorted(totals.get(b.id, {}).items())))
         for b in session.scalars(select(CashBox).order_by(CashBox.name))
     ]

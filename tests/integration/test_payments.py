@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from cfdi_cobranza.cfdi.factory import CfdiFactory, Line, PaidDoc, Receptor
 from cfdi_cobranza.cfdi.sources import Candidate
-from cfdi_cobranza.db.models import AuditEntry, Credit, Document, Payment
+from cfdi_cobranza.db.models import AuditEntry, Credit, Customer, Document, Payment
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as svc
+from cfdi_cobranza.services.customers import customers_for_select
 from cfdi_cobranza.services.importing import Importer
 
 OTHER = Receptor("DME980512KJ3", "DISTRIBUIDORA MEDICA DEL BAJIO", "601", "37000", "G03")
@@ -274,3 +275,22 @@ def test_cancelled_invoice_refuses_payments(engine, ledger, clock):
     with transaction(engine) as s:
         r = svc.apply_oldest_first(s, pid, clock=clock)  # oldest-first skips it
     assert ledger["A2"] not in [ln.uuid for ln in r.lines]
+
+
+def test_one_payment_list_latest_search_and_applications(engine, ledger, clock):
+    first, second = add(engine, receipt("100.00", num_operacion="SPEI-1"), receipt("50.00", form="01"), clock=clock)
+    (other,) = add(engine, receipt("10.00", customer=OTHER.rfc), clock=clock)
+    with transaction(engine) as s:
+        svc.apply_payment(s, first, [(ledger["A1"], "100.00", None)], clock=clock)
+    with transaction(engine) as s:
+        every = svc.list_payments(s)
+        assert [p.id for p in every] == [first, second, other]
+        assert [(a.uuid, a.imp_pagado) for a in every[0].aplicaciones] == [(ledger["A1"], Decimal("100.00"))]
+        assert every[0].saldo_a_favor == 0 and every[1].aplicaciones == ()
+        assert [p.id for p in svc.list_payments(s, latest=2)] == [other, second]
+        assert [p.id for p in svc.list_payments(s, q="spei-1")] == [first]
+        assert [p.id for p in svc.list_payments(s, "URE180429TM6", latest=1)] == [second]
+        assert svc.list_payments(s, latest=1)[0].to_dict()["aplicaciones"] == []
+        # The pick list's usual payment form is the one the payment form pre-selects.
+        picks = {c.key: c.forma for c in customers_for_select(s)}
+        assert picks == {c.key: svc.suggest_forma_pago(s, c) or "" for c in s.scalars(select(Customer))}

@@ -109,7 +109,7 @@ def count(engine: Engine) -> Callable[[type], int]:
 @pytest.fixture
 def imported(app: Flask) -> str:
     """The real CFDI 4.0 invoice imported; returns its UUID."""
-    from web.services.uploads import import_uploads
+    from cfdi_cobranza.services.uploads import import_uploads
 
     settings = app.config["COBRANZA_SETTINGS"]
     batch = import_uploads(app.extensions["cobranza_engine"], settings, [("cfdi40-real.xml", REAL_XML.read_bytes())],

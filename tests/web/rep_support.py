@@ -53,7 +53,7 @@ def ensure_company(engine: Engine) -> None:
 
 
 def import_files(app, files: list[tuple[str, bytes, str]]) -> None:
-    from web.services.uploads import import_uploads
+    from cfdi_cobranza.services.uploads import import_uploads
 
     ensure_company(app.extensions["cobranza_engine"])
     batch = import_uploads(app.extensions["cobranza_engine"], app.config["COBRANZA_SETTINGS"],

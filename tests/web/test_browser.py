@@ -216,7 +216,7 @@ def test_payment_rep_flow(live_server, sandbox_env, tmp_path):
 
 def test_collections_reports_and_follow_up(live_server, app):
     """Aging report with its chart, projected income, a follow-up captured, the customer's file."""
-    from web.services.uploads import import_uploads
+    from cfdi_cobranza.services.uploads import import_uploads
 
     import_uploads(app.extensions["cobranza_engine"], app.config["COBRANZA_SETTINGS"],
                    [("cfdi40-real.xml", REAL_XML.read_bytes())], actor="pruebas")

@@ -9,7 +9,7 @@ from sqlalchemy import insert
 
 from cfdi_cobranza.db.models import Company, Customer, Document
 from cfdi_cobranza.db.session import transaction
-from web.services.dashboard import dashboard_summary
+from cfdi_cobranza.services.dashboard import dashboard_summary
 
 
 def test_dashboard_without_exchange_rate(engine):

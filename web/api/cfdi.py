@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from cfdi_cobranza.services.uploads import import_uploads
 from web.api import bp
 from web.api.auth import token_role
 from web.clock import clock
 from web.db import engine, settings
 from web.security import IMPORTERS
-from web.services.uploads import import_uploads
 
 
 @bp.route("/cfdi", methods=["POST"])

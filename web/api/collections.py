@@ -16,6 +16,7 @@ from web.clock import clock, today
 from web.db import get_session
 from web.security import READERS
 from web.services import collections as view
+from web.services.inputs import parse_date
 
 FOLLOWERS = frozenset({"administrador", "cobranza"})
 
@@ -42,10 +43,20 @@ def report_projection() -> Any:
     return jsonify(view.projection_page(get_session(), p, for_download=True).report.payload)
 
 
+@bp.route("/customers/<rfc>/statement", methods=["GET"])
+@token_role(*READERS)
+def customer_statement(rfc: str) -> Any:
+    p = view.parse_params(request.args.to_dict() | {"cliente": rfc}, today())
+    page = view.statement_page(get_session(), p)
+    assert page.report is not None
+    return jsonify(page.report.payload)
+
+
 @bp.route("/customers/<rfc>/summary", methods=["GET"])
 @token_role(*READERS)
 def customer_summary(rfc: str) -> Any:
-    summary = reports.customer_overview(get_session(), rfc[:20], today())
+    as_of = parse_date(request.args.get("corte"), "Fecha de corte") or today()
+    summary = reports.customer_overview(get_session(), rfc[:20], as_of)
     return jsonify(tables.customer_summary_payload(summary))
 
 

@@ -6,22 +6,21 @@ from typing import Any
 
 from flask import jsonify, request
 
-from cfdi_cobranza.services.ledger import list_customers
+from cfdi_cobranza.services.ledger import document_detail, list_customers
 from web.api import bp
 from web.api.auth import token_role
 from web.clock import today
 from web.db import get_session
 from web.security import READERS
-from web.services.documents import DocumentFilter, document_detail, search_documents
+from web.services.documents import document_page, parse_filter
 
 
 @bp.route("/documents", methods=["GET"])
 @token_role(*READERS)
 def documents() -> Any:
-    flt = DocumentFilter.parse(request.args, page_size=100)
-    page = search_documents(get_session(), flt, today())
+    page = document_page(get_session(), parse_filter(request.args, page_size=100), today())
     return jsonify({
-        "data": [item.row.to_dict() | {"dias_vencido": max(0, item.dias_vencido)} for item in page.items],
+        "data": [item.to_dict() for item in page.items],
         "pagina": page.pagina,
         "paginas": page.paginas,
         "total": page.total,

@@ -19,7 +19,8 @@ _FILTERS = [
     ("tipo", "Tipo de comprobante: I, E o P."),
     ("desde", "Fecha de emisión desde (dd/mm/aaaa o aaaa-mm-dd)."),
     ("hasta", "Fecha de emisión hasta (dd/mm/aaaa o aaaa-mm-dd)."),
-    ("vencidos", "1 para solo documentos vencidos a hoy."),
+    ("vencidos", "1 para solo documentos vencidos a la fecha de corte."),
+    ("corte", "Fecha de corte pasada: documentos emitidos hasta ese día con el saldo que tenían entonces."),
     ("q", "Busca por folio fiscal (UUID), serie/folio, RFC o nombre."),
     ("pagina", "Número de página (desde 1)."),
     ("por_pagina", "Documentos por página (máximo 500; 100 por omisión)."),
@@ -138,6 +139,7 @@ def _ref(name: str) -> dict[str, Any]:
 _MONEY = {"type": "string", "description": "Importe decimal exacto como texto, p. ej. \"1500.00\"."}
 _PAYMENT_ID = {"name": "payment_id", "in": "path", "required": True, "description": "Número del pago",
                "schema": {"type": "integer"}}
+_RFC = {"name": "rfc", "in": "path", "required": True, "description": "RFC del cliente.", "schema": {"type": "string"}}
 _REP_UUID = {"name": "rep_uuid", "in": "path", "required": True, "description": "Folio fiscal (UUID) del REP",
              "schema": {"type": "string"}}
 
@@ -202,11 +204,18 @@ def _collection_paths() -> dict[str, Any]:
             "responses": {"200": _json_ok("Cobros esperados por periodo y moneda, y en MXN"),
                           "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
         }},
+        "/api/v1/customers/{rfc}/statement": {"get": {
+            "summary": "Estado de cuenta de un cliente en un periodo: cargos, abonos y saldo por moneda",
+            "operationId": "estadoDeCuenta",
+            "parameters": [_RFC, *_query([("desde", "Inicio del periodo (primer día del mes de hoy si se omite)."),
+                                          ("hasta", "Fin del periodo (hoy si se omite).")])],
+            "responses": {"200": _json_ok("Movimientos y saldos del cliente por moneda"),
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
         "/api/v1/customers/{rfc}/summary": {"get": {
             "summary": "Resumen financiero del cliente: compras, pagos, adeudos, días de atraso, promesas",
             "operationId": "resumenCliente",
-            "parameters": [{"name": "rfc", "in": "path", "required": True, "description": "RFC del cliente.",
-                            "schema": {"type": "string"}}],
+            "parameters": [_RFC, *_query(_REPORT_FILTERS[:1])],
             "responses": {"200": _json_ok("Resumen financiero"), "404": _ERROR, **_AUTH_ERRORS},
         }},
         "/api/v1/followups": {"post": {

@@ -61,7 +61,7 @@ def _actor() -> str:
 @token_role(*READERS)
 def list_payments() -> Any:
     cliente = (request.args.get("cliente") or "").strip()[:13] or None
-    return jsonify({"data": pay.list_payments(get_session(), cliente)})
+    return jsonify({"data": [p.to_dict() for p in pay.list_payments(get_session(), cliente)]})
 
 
 @bp.route("/payments", methods=["POST"])
@@ -87,7 +87,7 @@ def register_payment() -> Any:
     settlement = pay.register_settlement(db, receipts, actor=_actor(), clock=clock())
     db.commit()
     ids = {p.id for p in settlement.payments}
-    rows = [p for p in pay.list_payments(db, customer) if p["id"] in ids]
+    rows = [p.to_dict() for p in pay.list_payments(db, customer) if p.id in ids]
     return jsonify({"settlement_id": settlement.id, "payments": rows}), 201
 
 

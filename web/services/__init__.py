@@ -1,6 +1,5 @@
-"""Use cases the web pages and the JSON API call (one per view).
+"""What the web pages read from a request: form and query-string parsing, and view models.
 
-They take a SQLAlchemy session or engine, return plain dataclasses (templates never
-touch the ORM, so no query can hide in a template) and know nothing of Flask.
-They live here until the lead moves them under ``cfdi_cobranza.services``.
+Queries and business rules live in ``cfdi_cobranza.services``, which the CLI and the
+JSON API call too; nothing here knows of Flask.
 """

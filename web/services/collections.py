@@ -15,22 +15,28 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.db.models import Customer
 from cfdi_cobranza.domain.aging import AgingBuckets, AgingReport, GroupBy
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.domain.period import DateRange, Granularity
-from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.domain.promises import PromiseOutcome
+from cfdi_cobranza.domain.summary import OwedDocument
+from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import followups
-from cfdi_cobranza.services.ledger import find_customer
+from cfdi_cobranza.services.customers import (
+    CustomerChoice,
+    CustomerDetail,
+    customer_detail,
+    customer_key,
+    customers_for_select,
+)
+from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
 from cfdi_cobranza.services.portfolio import Filters
-from web.cache import cache as read_cache
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
 from web.services.inputs import parse_date
@@ -40,7 +46,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
 FILTER_FIELDS = ("cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa")
 GROUP_LABELS = {g.value: g.titulo for g in GroupBy}
-DOWNLOADS = ("csv", "xlsx", "pdf")
 
 
 # --------------------------------------------------------------------------- input parsing
@@ -261,27 +266,9 @@ def statement_page(session: Session, p: ReportParams, *, pdf: bool = False) -> S
     if pdf:
         from cfdi_cobranza.pdf.statement import render_statement_pdf
 
-        data = render_statement_pdf(statements, empresa=_issuer(session, customer), fecha_corte=rango.hasta)
+        data = render_statement_pdf(statements, empresa=statement_letterhead(session, customer.id),
+                                    fecha_corte=rango.hasta)
     return StatementPage(report, data, f"estado-de-cuenta-{customer.rfc}-{customer.id}")
-
-
-def _issuer(session: Session, customer: Customer) -> Any:
-    """The company that invoiced this customer most (the statement's letterhead)."""
-    from sqlalchemy import func
-
-    from cfdi_cobranza.db.models import Company, Document
-    from cfdi_cobranza.pdf.letters import Company as PdfCompany
-
-    row = session.execute(
-        select(Company.nombre, Company.rfc).join(Document, Document.company_id == Company.id)
-        .where(Document.customer_id == customer.id).group_by(Company.id, Company.nombre, Company.rfc)
-        .order_by(func.count().desc()).limit(1)
-    ).first()
-    if row is None:
-        row = session.execute(select(Company.nombre, Company.rfc).order_by(Company.id).limit(1)).first()
-    if row is None:
-        return PdfCompany(nombre="Cuentas por cobrar", rfc="")
-    return PdfCompany(nombre=row[0] or row[1], rfc=row[1])
 
 
 def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
@@ -304,7 +291,7 @@ def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
 @dataclass
 class FollowUpPanel:
     tareas: list[dict[str, Any]]
-    incumplidas: list[dict[str, Any]]
+    incumplidas: list[PromiseOutcome]
     projection: ProjectionChart | None
     error: str | None = None
 
@@ -323,20 +310,7 @@ def _dashboard_panel(session: Session, today: date) -> FollowUpPanel:
     rep = followups.tasks(session, today)
     broken = followups.promise_outcomes(session, today, only_broken=True)
     proj = reports.projection(session, today, granularity=Granularity.SEMANA, hasta=today + timedelta(weeks=12))
-    return FollowUpPanel([t.to_dict() for t in rep.tareas], [_promise(o) for o in broken], projection_chart(proj))
-
-
-def _promise(o: Any) -> dict[str, Any]:
-    d = followups.outcome_dict(o)
-    d["importe_dec"] = Decimal(d["importe"])
-    d["faltante_dec"] = Decimal(d["faltante"])
-    d["fecha_promesa_d"] = date.fromisoformat(d["fecha_promesa"])
-    return d
-
-
-def forget_projection_cache() -> None:
-    """Drop this worker's cached reads (the ledger version already invalidates them; kept for callers)."""
-    read_cache.clear()
+    return FollowUpPanel([t.to_dict() for t in rep.tareas], broken, projection_chart(proj))
 
 
 # --------------------------------------------------------------------------- seguimiento
@@ -348,14 +322,9 @@ class FollowUpBoard:
     tareas: list[dict[str, Any]]
     realizados: dict[str, int]
     pendientes: list[dict[str, Any]]
-    incumplidas: list[dict[str, Any]]
+    incumplidas: list[PromiseOutcome]
     tipos: dict[str, str]
-    customers: list[tuple[str, str]]
-
-
-def customers_for_select(session: Session) -> list[tuple[str, str]]:
-    return [(k, f"{n or k} ({k})") for k, n in session.execute(
-        select(Customer.key, Customer.nombre).order_by(Customer.nombre, Customer.key).limit(2000))]
+    customers: list[CustomerChoice]
 
 
 def follow_up_board(session: Session, today: date, rfc: str | None = None) -> FollowUpBoard:
@@ -363,8 +332,8 @@ def follow_up_board(session: Session, today: date, rfc: str | None = None) -> Fo
     pending = followups.list_follow_ups(session, rfc=rfc or None, estado="pendiente")
     broken = followups.promise_outcomes(session, today, rfc=rfc or None, only_broken=True)
     return FollowUpBoard(today, [t.to_dict() for t in rep.tareas], rep.realizados,
-                         [v.to_dict() for v in reversed(pending[-300:])], [_promise(o) for o in broken],
-                         followups.follow_up_types(session), customers_for_select(session))
+                         [v.to_dict() for v in reversed(pending[-300:])], broken,
+                         followups.follow_up_types(session), customers_for_select(session, limit=2000))
 
 
 @dataclass
@@ -396,15 +365,12 @@ def add_follow_up(session: Session, form: FollowUpForm, *, actor: str, clock: An
         raise ValidationError("Seleccione el cliente del seguimiento.", code="CLIENTE_REQUERIDO")
     promise_date = parse_date(form.promesa_fecha, "Fecha de la promesa")
     amount = parse_money(form.promesa_importe, "Importe prometido")
-    if amount is not None and amount == 0:
-        raise ValidationError("El importe prometido debe ser mayor que cero.", code="IMPORTE_INVALIDO")
     next_date = parse_date(form.proxima_fecha, "Fecha de la próxima tarea")
     view = followups.add_follow_up(
         session, form.cliente, tipo=form.tipo or "", contacto=actor, notes=form.notas or None,
         documentos=form.documents(), promise_date=promise_date, promise_amount=amount,
         promise_currency=form.promesa_moneda or "MXN", next_task_date=next_date,
         next_task_type=form.proxima_tipo or None, clock=clock)
-    forget_projection_cache()  # a promise moves the projected income
     return view.to_dict()
 
 
@@ -464,34 +430,23 @@ class CustomerFile:
     customer_id: int
     rfc: str
     payload: dict[str, Any]
-    documentos: list[dict[str, Any]]
+    documentos: tuple[OwedDocument, ...]
     autorizaciones: list[dict[str, Any]]
     seguimientos: list[dict[str, Any]]
     tipos: dict[str, str]
-    detail: Any = None  # web.services.customers.CustomerDetail: fiscal data and the document list
+    detail: CustomerDetail | None = None  # fiscal data and the document list
     check: dict[str, Any] | None = None
     check_form: dict[str, str] = field(default_factory=dict)
     check_error: str | None = None
 
 
-def customer_key(session: Session, customer_id: int) -> str:
-    key = session.scalar(select(Customer.key).where(Customer.id == customer_id))
-    if key is None:
-        raise NotFoundError("No existe ese cliente.", code="CLIENTE_NO_ENCONTRADO")
-    return key
-
-
 def customer_file(session: Session, customer_id: int, today: date,
                   check_args: Mapping[str, str] | None = None, pagina: int = 1) -> CustomerFile:
     """Financial summary, conditions, authorizations, notes and follow-ups of one customer."""
-    from web.services.customers import customer_detail
-
     key = customer_key(session, customer_id)
     view = reports.customer_overview(session, key, today, actions_limit=15)
     payload = tables.customer_summary_payload(view)
-    docs = [dict(d, saldo_dec=Decimal(d["saldo"]), vencimiento_d=date.fromisoformat(d["vencimiento"]))
-            for d in payload["documentos"]]
-    out = CustomerFile(customer_id, key, payload, docs, credit.list_authorizations(session, rfc=key),
+    out = CustomerFile(customer_id, key, payload, view.summary.documentos, credit.list_authorizations(session, rfc=key),
                        view.acciones, followups.follow_up_types(session),
                        detail=customer_detail(session, customer_id, today, pagina))
     if check_args and (check_args.get("importe") or "").strip():
@@ -559,8 +514,4 @@ def decide_authorization(session: Session, customer_id: int, form: Mapping[str, 
 
 
 def add_note(session: Session, customer_id: int, text: str, *, actor: str, clock: Any) -> dict[str, Any]:
-    key = customer_key(session, customer_id)
-    clean = (text or "").strip()
-    if len(clean) > 2000:
-        raise ValidationError("La nota no puede pasar de 2,000 caracteres.", code="NOTA_LARGA")
-    return credit.add_note(session, key, clean, author=actor, clock=clock)
+    return credit.add_note(session, customer_key(session, customer_id), text, author=actor, clock=clock)

@@ -1,10 +1,7 @@
-"""Read side of the Pagos pages: payment lists, one payment's file, and form parsing.
+"""The Pagos forms: what users type turned into the service's inputs, and refusals into messages.
 
-Writing (register, apply, reverse) goes straight to ``cfdi_cobranza.services.payments``;
-what lives here only reads rows for the templates and turns form fields into the
-service's inputs. The suggested allocation is the domain's own oldest-first planner
-(``domain.payments.plan_oldest_first``) run on the current balances without storing
-anything, so the form shows exactly what "apply oldest first" would do.
+Reading (payment lists, one payment's file with the suggested oldest-first allocation) and
+writing (register, apply, reverse) are ``cfdi_cobranza.services.payments``.
 """
 
 from __future__ import annotations
@@ -13,18 +10,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.db.models import CashBox, Company, Credit, Customer, Document, Payment
 from cfdi_cobranza.domain import payments as dp
-from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
-from cfdi_cobranza.services import payments as pay
-from cfdi_cobranza.services import rep_links
+from cfdi_cobranza.errors import CobranzaError, ValidationError
 from web.services.inputs import parse_date
 
 BANK_FIELDS = ("rfc_emisor_cta_ord", "nom_banco_ord_ext", "cta_ordenante", "rfc_emisor_cta_ben", "cta_beneficiario")
@@ -44,60 +34,6 @@ MONEDAS_COMUNES = ("MXN", "USD", "EUR")
 def clean_amount(text: str | None) -> str:
     """What users type ("$1,500.00 ") as the plain decimal text the services parse."""
     return re.sub(r"[\s,$]", "", text or "").removesuffix("MXN").removesuffix("USD")
-
-
-# --------------------------------------------------------------------------- lists
-
-
-@dataclass(frozen=True)
-class PaymentRow:
-    id: int
-    settlement_id: int
-    fecha_pago: Any
-    customer_id: int
-    customer_rfc: str
-    customer_nombre: str | None
-    forma_pago: str
-    moneda: str
-    monto: Decimal
-    aplicado: Decimal
-    status: str
-    caja: str | None
-
-    @property
-    def saldo_a_favor(self) -> Decimal:
-        return self.monto - self.aplicado
-
-
-def search_payments(session: Session, q: str = "", limit: int = 200) -> list[PaymentRow]:
-    stmt = (select(Payment, Customer).join(Customer, Customer.id == Payment.customer_id)
-            .order_by(Payment.fecha_pago.desc(), Payment.id.desc()).limit(limit))
-    q = q.strip()
-    if q:
-        like = f"%{q.upper()}%"
-        stmt = stmt.where(Customer.rfc.like(like) | Customer.nombre.ilike(f"%{q}%") | Payment.num_operacion.like(f"%{q}%"))
-    out = []
-    for p, c in session.execute(stmt):
-        out.append(PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda,
-                              p.monto, p.aplicado, p.status, p.cash_box.name if p.cash_box else None))
-    return out
-
-
-def customers_for_select(session: Session) -> list[dict[str, Any]]:
-    """Every customer with its usual payment form (the form pre-selects it)."""
-    out = []
-    for c in session.scalars(select(Customer).order_by(Customer.nombre, Customer.rfc)):
-        out.append({"key": c.key, "rfc": c.rfc, "nombre": c.nombre or c.rfc,
-                    "forma": pay.suggest_forma_pago(session, c) or ""})
-    return out
-
-
-def cash_boxes(session: Session) -> list[CashBox]:
-    return list(session.scalars(select(CashBox).order_by(CashBox.name)))
-
-
-def companies(session: Session) -> list[Company]:
-    return list(session.scalars(select(Company).order_by(Company.rfc)))
 
 
 # --------------------------------------------------------------------------- the form
@@ -171,104 +107,6 @@ def error_list(exc: CobranzaError) -> list[str]:
     raw = str(exc.details.get("errores", "")) if exc.details else ""
     items = [part.split(": ", 1)[-1] for part in re.split(r"; (?=[A-Z0-9_]+: )", raw) if part.strip()]
     return items or [exc.message]
-
-
-# --------------------------------------------------------------------------- one payment
-
-
-@dataclass(frozen=True)
-class OpenDocLine:
-    doc_id: int
-    uuid: str
-    serie_folio: str
-    fecha: Any
-    vencimiento: date | None
-    metodo_pago: str | None
-    moneda: str
-    total: Decimal
-    saldo: Decimal
-    sugerido: Decimal | None
-    equivalencia: Decimal | None
-    dias_vencido: int
-
-
-@dataclass(frozen=True)
-class AppliedRow:
-    credit_id: int
-    uuid: str
-    serie_folio: str
-    moneda: str
-    num_parcialidad: int | None
-    imp_saldo_ant: Decimal | None
-    imp_pagado: Decimal
-    imp_saldo_insoluto: Decimal | None
-    importe_moneda_pago: Decimal | None
-    equivalencia: Decimal | None
-    requiere_rep: bool
-    rep: str | None
-    revertida: bool
-    motivo: str | None
-    aviso: str | None
-
-
-@dataclass
-class PaymentDetail:
-    payment: Payment
-    customer: Customer
-    company: Company
-    caja: str | None
-    aplicaciones: list[AppliedRow]
-    abiertos: list[OpenDocLine]
-    avisos: list[str]
-    otras_formas: list[Payment]
-
-    @property
-    def disponible(self) -> Decimal:
-        return self.payment.monto - self.payment.aplicado
-
-
-def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDetail:
-    payment = session.get(Payment, payment_id)
-    if payment is None:
-        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
-    customer = session.get(Customer, payment.customer_id)
-    company = session.get(Company, payment.company_id)
-    assert customer is not None and company is not None
-    applied = []
-    for c in session.scalars(select(Credit).where(Credit.payment_id == payment.id).order_by(Credit.id)):
-        doc = session.get(Document, c.document_id) if c.document_id else None
-        rep = rep_links.stamped_rep_covering(session, c) if c.reversed_at is None else None
-        applied.append(AppliedRow(
-            c.id, c.target_uuid, doc.serie_folio if doc else c.target_uuid[:8], doc.moneda if doc else payment.moneda,
-            c.num_parcialidad, c.imp_saldo_ant, c.amount, c.imp_saldo_insoluto, c.amount_p, c.equivalencia_dr,
-            bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning))
-    docs = session.scalars(
-        select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
-                               Document.status == "vigente")
-    ).all()
-    open_docs = {d.uuid: pay.open_document(session, d, customer.key) for d in docs}
-    suggested: dict[str, tuple[Decimal, Decimal]] = {}
-    avisos: list[str] = []
-    if payment.status == "activo" and payment.monto > payment.aplicado and open_docs:
-        try:
-            plan = dp.plan_oldest_first(pay.funds_of(payment, customer), open_docs.values(),
-                                        tipos_cambio=pay.rates_for(payment, None))
-            suggested = {ln.uuid: (ln.imp_pagado, ln.equivalencia_dr) for ln in plan.lines}
-            avisos = [a.message for a in plan.avisos]
-        except CobranzaError as exc:  # a suggestion that cannot be made is only a notice
-            avisos = [exc.message]
-    abiertos = []
-    for od in dp.oldest_first(open_docs.values()):
-        doc = next(d for d in docs if d.uuid == od.uuid)
-        due = doc.vencimiento or doc.fecha.date()
-        sug = suggested.get(od.uuid)
-        abiertos.append(OpenDocLine(doc.id, doc.uuid, od.serie_folio, doc.fecha, doc.vencimiento, doc.metodo_pago,
-                                    doc.moneda, doc.total, doc.saldo, sug[0] if sug else None,
-                                    sug[1] if sug and doc.moneda != payment.moneda else None,
-                                    max(0, (today - due).days)))
-    others = [p for p in payment.settlement.payments if p.id != payment.id]
-    return PaymentDetail(payment, customer, company, payment.cash_box.name if payment.cash_box else None,
-                         applied, abiertos, avisos, others)
 
 
 def allocations_from_form(form: Mapping[str, Any]) -> tuple[list[tuple[str, str, str | None]], dict[str, tuple[str, str]]]:

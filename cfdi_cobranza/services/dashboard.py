@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.domain.aging import AgingBuckets
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import collection_reports as reports
+from cfdi_cobranza.services.settings import aging_buckets
 
 
 @dataclass(frozen=True)
@@ -36,30 +38,14 @@ class CurrencySummary:
 @dataclass(frozen=True)
 class DashboardSummary:
     fecha_corte: date
-    monedas: list[CurrencySummary]  # shared by the requests of a worker (cached): read-only
+    monedas: list[CurrencySummary]
     clientes_con_saldo: int
 
 
 def dashboard_summary(session: Session, as_of: date, buckets: str | None = None) -> DashboardSummary:
-    """Totals per currency at the fecha de corte, computed in SQL (no per-document rows).
-
-    Cached per process for the current ledger version (``web.cache``): every input
-    (documents, credits, the default buckets) is a tracked table.
-    """
-    from web.cache import cached
-
-    return cached(session, "dashboard_summary", (as_of, buckets), lambda: _dashboard_summary(session, as_of, buckets))
-
-
-def _dashboard_summary(session: Session, as_of: date, buckets: str | None) -> DashboardSummary:
-    from cfdi_cobranza.services import collection_reports as reports
-
-    if buckets is None:
-        from cfdi_cobranza.services.settings import aging_buckets
-
-        spec = aging_buckets(session)  # the buckets set in Configuración → Cobranza
-    else:
-        spec = AgingBuckets.parse(buckets)
+    """Totals per currency at the fecha de corte, computed in SQL (no per-document rows)."""
+    # Without ``buckets``, the ones set in Configuración → Cobranza.
+    spec = aging_buckets(session) if buckets is None else AgingBuckets.parse(buckets)
     try:
         report = reports.aging(session, as_of, buckets=spec, group_by="cartera")
     except ValidationError as exc:

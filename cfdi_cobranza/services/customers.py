@@ -1,4 +1,4 @@
-"""Customers with their open and overdue balances and a risk colour; one customer's file.
+"""Customers for the collector: balances with a risk colour, one customer's file, the pick list.
 
 Risk (a traffic light for collectors, not a credit score): ``rojo`` when some open
 invoice is more than ``RED_DAYS`` days past due, ``ambar`` when something is past due,
@@ -15,9 +15,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.db.models import Customer, Document
+from cfdi_cobranza.db.models import Customer, Document, Payment
 from cfdi_cobranza.errors import NotFoundError
-from web.services.documents import DocumentFilter, DocumentPage, search_documents
+from cfdi_cobranza.services.ledger import DocumentFilter, DocumentPage, search_documents
 
 RED_DAYS = 60
 RISK_LABELS = {
@@ -26,6 +26,17 @@ RISK_LABELS = {
     "verde": "Al corriente",
     "sin_saldo": "Sin saldo",
 }
+_RISK_ORDER = {"rojo": 0, "ambar": 1, "verde": 2, "sin_saldo": 3}
+
+
+def risk(saldo: dict[str, Decimal], max_dias_vencido: int) -> str:
+    if not any(v > 0 for v in saldo.values()):
+        return "sin_saldo"
+    if max_dias_vencido > RED_DAYS:
+        return "rojo"
+    if max_dias_vencido > 0:
+        return "ambar"
+    return "verde"
 
 
 @dataclass(frozen=True)
@@ -42,16 +53,6 @@ class CustomerOverview:
     @property
     def riesgo_texto(self) -> str:
         return RISK_LABELS[self.riesgo]
-
-
-def _risk(saldo: dict[str, Decimal], max_days: int) -> str:
-    if not any(v > 0 for v in saldo.values()):
-        return "sin_saldo"
-    if max_days > RED_DAYS:
-        return "rojo"
-    if max_days > 0:
-        return "ambar"
-    return "verde"
 
 
 def _overviews(session: Session, as_of: date, customer_id: int | None = None) -> list[CustomerOverview]:
@@ -75,18 +76,18 @@ def _overviews(session: Session, as_of: date, customer_id: int | None = None) ->
             worst[cid] = max(worst[cid], (as_of - venc).days)
     return [
         CustomerOverview(c.id, c.rfc, c.nombre, dict(sorted(saldo[c.id].items())), dict(sorted(vencido[c.id].items())),
-                         docs[c.id], worst[c.id], _risk(saldo[c.id], worst[c.id]))
+                         docs[c.id], worst[c.id], risk(saldo[c.id], worst[c.id]))
         for c in session.scalars(cust_stmt)
     ]
 
 
-def customer_overview(session: Session, as_of: date, q: str = "") -> list[CustomerOverview]:
+def customers_by_risk(session: Session, as_of: date, q: str = "") -> list[CustomerOverview]:
+    """Every customer (or those whose RFC or name contains ``q``), riskiest first."""
     rows = _overviews(session, as_of)
     text = q.strip().upper()
     if text:
         rows = [r for r in rows if text in r.rfc or text in (r.nombre or "").upper()]
-    order = {"rojo": 0, "ambar": 1, "verde": 2, "sin_saldo": 3}
-    return sorted(rows, key=lambda r: (order[r.riesgo], -r.max_dias_vencido, r.nombre or r.rfc))
+    return sorted(rows, key=lambda r: (_RISK_ORDER[r.riesgo], -r.max_dias_vencido, r.nombre or r.rfc))
 
 
 @dataclass(frozen=True)
@@ -109,5 +110,38 @@ def customer_detail(session: Session, customer_id: int, as_of: date, pagina: int
                           customer.credit_days, page)
 
 
-def customer_count(session: Session) -> int:
-    return session.scalar(select(func.count(Customer.id))) or 0
+def customer_key(session: Session, customer_id: int) -> str:
+    key = session.scalar(select(Customer.key).where(Customer.id == customer_id))
+    if key is None:
+        raise NotFoundError("No existe ese cliente.", code="CLIENTE_NO_ENCONTRADO")
+    return key
+
+
+@dataclass(frozen=True)
+class CustomerChoice:
+    """One entry of a customer pick list, with the payment form the customer usually pays with."""
+
+    key: str
+    rfc: str
+    nombre: str | None
+    forma: str  # "" when the customer has no usual form and no payment yet
+
+    @property
+    def label(self) -> str:
+        return f"{self.nombre or self.key} ({self.key})"
+
+
+def customers_for_select(session: Session, limit: int | None = None) -> list[CustomerChoice]:
+    """Customers by name (the first ``limit``), in two queries: the usual payment form is the one
+    on record, else the most used one, the lowest key on a tie (as ``payments.suggest_forma_pago``)."""
+    used: dict[int, tuple[int, str]] = {}
+    for cid, forma, n in session.execute(
+        select(Payment.customer_id, Payment.forma_pago, func.count())
+        .group_by(Payment.customer_id, Payment.forma_pago).order_by(Payment.customer_id, Payment.forma_pago)
+    ):
+        if n > used.get(cid, (0, ""))[0]:
+            used[cid] = (n, forma)
+    return [
+        CustomerChoice(c.key, c.rfc, c.nombre, c.usual_forma_pago or used.get(c.id, (0, ""))[1])
+        for c in session.scalars(select(Customer).order_by(Customer.nombre, Customer.key).limit(limit))
+    ]
