@@ -304,6 +304,7 @@ class Signed:
     row: Mapping[str, object]  # the ``rep`` row, id aside
     credits: tuple[Credit, ...]
     payment_ids: tuple[int, ...]
+    request: StampRequest  # its signed bytes and idempotency key, as in ``row``
 
 
 def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: Rep | None = None) -> Signed:
@@ -349,7 +350,7 @@ def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: 
         "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac, "name", "pac"),
         "sandbox": bool(getattr(stamper.pac, "is_sandbox", False)), "signed_xml": signed_bytes,
         "replaces_id": replaces.id if replaces else None, "created_at": stamper.clock(),
-        "created_by": stamper.actor}, tuple(credits), inputs.payment_ids)
+        "created_by": stamper.actor}, tuple(credits), inputs.payment_ids, StampRequest(signed_bytes, key))
 
 
 def save(session: Session, stamper: Stamper, signed: Sequence[Signed]) -> list[Prepared]:
@@ -364,5 +365,4 @@ def save(session: Session, stamper: Stamper, signed: Sequence[Signed]) -> list[P
                                                    "pagos": list(s.payment_ids)}
                                           for rep_id, s in zip(ids, signed, strict=True)})
     # The request is exactly what this transaction commits: no need to read it back.
-    return [Prepared(rep_id, StampRequest(cast(bytes, s.row["signed_xml"]), cast(str, s.row["idempotency_key"])))
-            for rep_id, s in zip(ids, signed, strict=True)]
+    return [Prepared(rep_id, s.request) for rep_id, s in zip(ids, signed, strict=True)]
