@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.findings import Finding
-from cfdi_cobranza.errors import CobranzaError, PacError
+from cfdi_cobranza.errors import CertificateError, CobranzaError, PacError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -40,7 +40,6 @@ from cfdi_cobranza.services.stamping.issuing import (
     LoadedCsd,
     Prepared,
     Signed,
-    no_csd,
     open_csd,
     prepare,
     read_inputs,
@@ -106,7 +105,9 @@ class Stamper:
     def csd(self, company: Company, row: CompanyCsd | None) -> LoadedCsd:
         """``row``, the company's active CSD, opened (``CertificateError`` when it has none)."""
         if row is None:
-            raise no_csd(company)
+            raise CertificateError(
+                f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
+                "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
         today = self.local().date()
         key = (company.id, row.key_sealed, today)
         if key not in self._csds:

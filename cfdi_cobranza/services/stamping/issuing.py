@@ -1,18 +1,12 @@
 """Issuing a REP: build it, validate it, and only then take its folio and save it.
 
-Three steps inside the caller's transaction, the same for one REP and for a month-end
-run's chunk of them:
-
-- ``read_inputs`` locks the payments and reads what each REP is built from: payments
-  with company and customer, applications not yet covered by a live REP, their invoices,
-  what earlier instalments paid, the CSD and the folio sequence; one statement of each
-  kind for the whole chunk.
-- ``prepare`` computes every Pagos 2.0 amount (``domain.pagos20``), writes and signs the
-  XML with the company's CSD and validates it (XSD + CRP rules). Any ERROR refuses the
-  REP before its folio is taken: a refused REP never takes a folio. Only then the folio
-  is consumed (the sequence's row lock is held since it was read, to put it in the XML).
-- ``save`` writes the prepared REPs as ``enviando`` with their signed bytes, idempotency
-  keys, lines and audit entries.
+In the caller's transaction, alike for one REP and a run's chunk: ``read_inputs`` locks
+the payments and reads all the chunk's REPs are built from, one statement of each kind;
+``prepare`` computes every Pagos 2.0 amount (``domain.pagos20``), writes and signs the
+XML and validates it (XSD + CRP rules): any ERROR refuses the REP before its folio is
+taken (the sequence is row-locked since it was read, to put the folio in the XML);
+``save`` writes the REPs as ``enviando`` with their signed bytes, idempotency keys,
+lines and audit entries.
 """
 
 from __future__ import annotations
@@ -48,7 +42,7 @@ from cfdi_cobranza.db.models import (
 from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
 from cfdi_cobranza.domain.states import RepStatus
-from cfdi_cobranza.errors import CertificateError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.pac.base import CsdCredentials, StampRequest
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -108,12 +102,6 @@ def active_csds(session: Session, company_ids: Iterable[int]) -> dict[int, Compa
     """The active CSD of each of ``company_ids`` that has one."""
     return {c.company_id: c for c in session.scalars(
         select(CompanyCsd).where(CompanyCsd.company_id.in_(set(company_ids)), CompanyCsd.active))}
-
-
-def no_csd(company: Company) -> CertificateError:
-    return CertificateError(
-        f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
-        "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
 
 
 def open_csd(csd: CompanyCsd, company: Company, box: SecretBox, *, today: date) -> LoadedCsd:
