@@ -300,8 +300,9 @@ class SandboxPac:
                 self._batch_open = False
 
     def recover(self, request: StampRequest) -> StampResult | None:
+        root, _error = _parsed(request.xml)
         with self._read() as db:
-            return self._lookup(db, request, _sello_of(request.xml))
+            return self._lookup(db, request, None if root is None else root.get("Sello"))
 
     def _lookup(self, db: sqlite3.Connection, request: StampRequest,
                 sello: str | None) -> StampResult | None:
@@ -527,13 +528,6 @@ def _parsed(xml: bytes) -> tuple[etree._Element | None, CobranzaError | None]:
         return parse_xml(xml), None
     except CobranzaError as exc:
         return None, exc
-
-
-def _sello_of(xml: bytes) -> str | None:
-    try:
-        return parse_xml(xml).get("Sello")
-    except CobranzaError:
-        return None
 
 
 def _acuse(request: CancelRequest, fecha: str) -> bytes:

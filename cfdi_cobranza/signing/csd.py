@@ -34,7 +34,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from cfdi_cobranza.errors import CertificateError
 
 OID_X500_UNIQUE_IDENTIFIER = ObjectIdentifier("2.5.4.45")
-OID_SERIAL_NUMBER = NameOID.SERIAL_NUMBER
 OID_NAME = ObjectIdentifier("2.5.4.41")
 
 HashName = Literal["sha256", "sha1"]
@@ -101,14 +100,6 @@ class Certificate:
         """RFC of the holder ("EKU9003173C9 / VADA800927DJ3" -> "EKU9003173C9")."""
         value = _subject_value(self.cert, OID_X500_UNIQUE_IDENTIFIER) or ""
         return value.split("/")[0].strip().upper()
-
-    @cached_property
-    def curp(self) -> str | None:
-        value = _subject_value(self.cert, OID_SERIAL_NUMBER)
-        if not value:
-            return None
-        first = value.split("/")[0].strip()
-        return first or None
 
     @cached_property
     def name(self) -> str:

@@ -302,3 +302,14 @@ def test_a_refusal_by_the_validator_in_a_run_leaves_no_gap(book: Book, tmp_path:
     for r in results:
         if r.status == "timbrado":
             assert check_rep(r.xml or b"").get("Folio") == str(r.folio)
+
+
+def test_a_payment_in_two_groups_of_a_run_is_covered_once(book: Book) -> None:
+    """A chunk's inputs are read once, before any of its REPs is prepared: an application
+    the first REP covers is not covered again by a later group naming the same payment."""
+    pids = _payments(book, 2)
+    results = book.stamper.issue_many([[pids[0]], [pids[0], pids[1]], [pids[0]]])
+    assert [r.status for r in results] == ["timbrado", "timbrado", "rechazado"]
+    assert "ya están amparadas por un REP vigente" in (results[2].message or "")
+    assert [_payments_of(book, r.rep_id) for r in results[:2]] == [{pids[0]}, {pids[1]}]
+    assert next_folio(book.engine) == 3

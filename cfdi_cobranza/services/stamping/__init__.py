@@ -3,9 +3,9 @@
 The flow for one REP, built so that a failure never leaves anything half-done and a
 retry never stamps twice, in three parts a reader can take one at a time:
 
-1. ``issuing``: in one transaction, compute, sign and validate the REP; only once it
-   passed take its folio and save it as ``enviando`` with the signed bytes and a fixed
-   idempotency key. A refused REP writes nothing and takes no folio.
+1. ``issuing``: in one transaction, read its inputs, compute, sign and validate the REP;
+   only once it passed take its folio and save it as ``enviando`` with the signed bytes
+   and a fixed idempotency key. A refused REP writes nothing and takes no folio.
 2. ``sending``: call the PAC with those bytes and that key, outside any transaction,
    then store the stamp in a second transaction (or record what the PAC's error means).
 3. ``cancelling``: cancel a stamped REP, issuing its replacement first for motive 01.
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.findings import Finding
-from cfdi_cobranza.errors import CobranzaError, PacError
+from cfdi_cobranza.errors import CertificateError, CobranzaError, PacError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -39,11 +39,12 @@ from cfdi_cobranza.services.stamping.issuing import (
     InvoiceCache,
     LoadedCsd,
     Prepared,
-    active_csd,
-    lock_payments,
+    Signed,
     open_csd,
     prepare,
+    read_inputs,
     register_csd,
+    save,
 )
 from cfdi_cobranza.services.stamping.queries import (
     LateRep,
@@ -101,25 +102,33 @@ class Stamper:
             return self.now_local()
         return self.clock().astimezone(MEXICO).replace(tzinfo=None, microsecond=0)
 
-    def csd(self, session: Session, company: Company) -> LoadedCsd:
-        row: CompanyCsd = active_csd(session, company)
+    def csd(self, company: Company, row: CompanyCsd | None) -> LoadedCsd:
+        """``row``, the company's active CSD, opened (``CertificateError`` when it has none)."""
+        if row is None:
+            raise CertificateError(
+                f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
+                "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
         today = self.local().date()
         key = (company.id, row.key_sealed, today)
         if key not in self._csds:
             self._csds[key] = open_csd(row, company, self.box, today=today)
         return self._csds[key]
 
-    def audit(self, session: Session, action: str, rep_id: int, detail: dict[str, Any]) -> None:
-        session.execute(_INSERT_AUDIT, {"at": self.clock(), "actor": self.actor, "action": action, "entity": "rep",
-                                        "entity_id": str(rep_id),
-                                        "detail": json.dumps(detail, ensure_ascii=False, default=str)})
+    def audit(self, session: Session, action: str, details: dict[int, dict[str, Any]]) -> None:
+        """One audit entry per REP id in ``details`` (one statement for all)."""
+        at = self.clock()
+        session.execute(_INSERT_AUDIT, [{"at": at, "actor": self.actor, "action": action, "entity": "rep",
+                                         "entity_id": str(rep_id),
+                                         "detail": json.dumps(detail, ensure_ascii=False, default=str)}
+                                        for rep_id, detail in details.items()])
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,
               credit_ids: Sequence[int] | None = None) -> IssueResult:
         """One REP covering ``payment_ids`` (all of one customer and company)."""
         with self.session() as session, session.begin():
-            prepared = prepare(session, self, payment_ids, replaces=replaces, credit_ids=credit_ids)
+            (inputs,) = read_inputs(session, [payment_ids], credit_ids=credit_ids)
+            (prepared,) = save(session, self, [prepare(session, self, inputs, replaces=replaces)])
         return sending.send(self, prepared)
 
     def issue_each(self, payment_ids: Sequence[int]) -> list[IssueResult]:
@@ -140,12 +149,12 @@ class Stamper:
                    label: str = "Pagos") -> list[IssueResult]:
         """One REP per group of payment ids, results in order; a plain loop over chunks.
 
-        Each chunk's REPs are prepared one after the other in one transaction (each
-        exactly as ``issue`` does: a group that cannot be issued writes nothing and takes
-        no folio; it is reported in its place and the others go on), then sent one after
-        the other and their stamps stored in a second transaction. Once the PAC cannot be
-        reached, the REPs not yet sent are dropped (their folios given back) and the
-        groups left are not attempted.
+        In one transaction per chunk, its inputs are read at once, its REPs prepared one
+        after the other (each exactly as ``issue`` does: a group that cannot be issued
+        takes no folio; it is reported in its place and the others go on) and saved
+        together; then they are sent one after the other and their stamps stored in a
+        second transaction. Once the PAC cannot be reached, the REPs not yet sent are
+        dropped (their folios given back) and the groups left are not attempted.
         """
         results: list[IssueResult] = []
         down: PacError | None = None
@@ -157,17 +166,22 @@ class Stamper:
                                        [pac_finding(down)], code=down.code)
                 results.extend(refused(not_tried, prefix) for prefix in prefixes)
                 continue
-            outcomes: list[Prepared | IssueResult] = []
+            outcomes: list[Signed | IssueResult] = []
+            covered: set[int] = set()  # a payment in two groups is covered by the first REP
             with self.session() as session, session.begin():
-                lock_payments(session, (pid for ids in part for pid in ids))
-                for ids, prefix in zip(part, prefixes, strict=True):
+                for inputs, prefix in zip(read_inputs(session, part), prefixes, strict=True):
                     try:
-                        outcomes.append(prepare(session, self, ids))
+                        signed = prepare(session, self, inputs.without(covered))
                     except CobranzaError as exc:
                         outcomes.append(refused(exc, prefix))
-            done, down = sending.send_batch(self, [(o, prefix) for o, prefix in zip(outcomes, prefixes, strict=True)
+                    else:
+                        covered.update(c.id for c in signed.credits)
+                        outcomes.append(signed)
+                saved = iter(save(session, self, [o for o in outcomes if isinstance(o, Signed)]))
+            prepared = [next(saved) if isinstance(o, Signed) else o for o in outcomes]
+            done, down = sending.send_batch(self, [(o, prefix) for o, prefix in zip(prepared, prefixes, strict=True)
                                                    if isinstance(o, Prepared)])
-            results.extend(done[o.rep_id] if isinstance(o, Prepared) else o for o in outcomes)
+            results.extend(done[o.rep_id] if isinstance(o, Prepared) else o for o in prepared)
         return results
 
     # -- sending and cancelling ----------------------------------------------------------

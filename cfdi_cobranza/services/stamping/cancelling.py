@@ -12,6 +12,7 @@ from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
 from cfdi_cobranza.errors import ConflictError, PacError, ValidationError
 from cfdi_cobranza.pac.base import CancelRequest
+from cfdi_cobranza.services.stamping.issuing import active_csds
 from cfdi_cobranza.services.stamping.queries import find_rep
 from cfdi_cobranza.services.stamping.results import (
     CancelResult,
@@ -70,7 +71,7 @@ def cancel(stamper: Stamper, uuid: str, motivo: str, *, replace: bool = False) -
         company = session.get(Company, old.company_id)
         customer = session.get(Customer, old.customer_id)
         assert company is not None and customer is not None and old.uuid is not None
-        csd = stamper.csd(session, company)
+        csd = stamper.csd(company, active_csds(session, [company.id]).get(company.id))
         credit_ids = [line.credit_id for line in old.lines]
         payment_ids = sorted({line.payment_id for line in old.lines})
     replacement = _replacement(stamper, old, payment_ids, credit_ids) if replace else None
@@ -96,9 +97,9 @@ def cancel(stamper: Stamper, uuid: str, motivo: str, *, replace: bool = False) -
             rep.cancelled_at = stamper.clock()
         elif result.status == "en_proceso":
             rep.status = RepStatus(rep.status).check_move(RepStatus.CANCELACION_SOLICITADA)
-        stamper.audit(session, "cancelar_rep", rep.id, {"uuid": rep.uuid, "motivo": motivo,
-                                                        "resultado": result.status,
-                                                        "sustituto": rep.cancel_folio_sustitucion})
+        stamper.audit(session, "cancelar_rep", {rep.id: {"uuid": rep.uuid, "motivo": motivo,
+                                                         "resultado": result.status,
+                                                         "sustituto": rep.cancel_folio_sustitucion}})
         status = RepStatus(rep.status)
     if result.status == "rechazado":
         raise RepRefused(f"El PAC/SAT rechazó la cancelación: [{result.code}] {result.message}",

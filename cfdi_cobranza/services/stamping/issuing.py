@@ -1,20 +1,20 @@
 """Issuing a REP: build it, validate it, and only then take its folio and save it.
 
-``prepare`` runs inside the caller's transaction. It locks the payments, gathers their
-applications not yet covered by a live REP, computes every Pagos 2.0 amount
-(``domain.pagos20``), writes and signs the XML with the company's CSD and validates it
-(XSD + CRP rules). Any ERROR refuses the REP before anything is written: a refused REP
-never takes a folio. Only then the folio is consumed (the sequence's row lock is held
-since it was read, to put it in the XML) and the REP saved as ``enviando`` with its
-signed bytes, its idempotency key, its lines and the audit entry.
+In the caller's transaction, alike for one REP and a run's chunk: ``read_inputs`` locks
+the payments and reads all the chunk's REPs are built from, one statement of each kind;
+``prepare`` computes every Pagos 2.0 amount (``domain.pagos20``), writes and signs the
+XML and validates it (XSD + CRP rules): any ERROR refuses the REP before its folio is
+taken (the sequence is row-locked since it was read, to put the folio in the XML);
+``save`` writes the REPs as ``enviando`` with their signed bytes, idempotency keys,
+lines and audit entries.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
@@ -42,7 +42,7 @@ from cfdi_cobranza.db.models import (
 from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
 from cfdi_cobranza.domain.states import RepStatus
-from cfdi_cobranza.errors import CertificateError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.pac.base import CsdCredentials, StampRequest
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 InvoiceCache = dict[tuple[int, str], pagos20.Invoice]
 _INVOICE_CACHE_MAX = 4096
 # Core statements, built once: a REP's rows are written as they are, nothing to track.
-_INSERT_REP = insert(cast(Table, Rep.__table__)).returning(cast(Table, Rep.__table__).c.id)
+_INSERT_REP = insert(cast(Table, Rep.__table__)).returning(cast(Table, Rep.__table__).c.id,
+                                                            sort_by_parameter_order=True)
 _INSERT_LINE = insert(cast(Table, RepLine.__table__))
 
 
@@ -97,13 +98,10 @@ class LoadedCsd:
     credentials: CsdCredentials
 
 
-def active_csd(session: Session, company: Company) -> CompanyCsd:
-    csd = session.scalar(select(CompanyCsd).where(CompanyCsd.company_id == company.id, CompanyCsd.active))
-    if csd is None:
-        raise CertificateError(
-            f"La empresa {company.rfc} no tiene CSD registrado: use «cobranza company csd --rfc {company.rfc} "
-            "--cer ARCHIVO.cer --key ARCHIVO.key».", code="CSD_NO_REGISTRADO")
-    return csd
+def active_csds(session: Session, company_ids: Iterable[int]) -> dict[int, CompanyCsd]:
+    """The active CSD of each of ``company_ids`` that has one."""
+    return {c.company_id: c for c in session.scalars(
+        select(CompanyCsd).where(CompanyCsd.company_id.in_(set(company_ids)), CompanyCsd.active))}
 
 
 def open_csd(csd: CompanyCsd, company: Company, box: SecretBox, *, today: date) -> LoadedCsd:
@@ -166,8 +164,8 @@ def _paid_before(session: Session, credits: Sequence[Credit]) -> dict[int, Decim
             for credit in credits}
 
 
-def _group(payment: Payment, credits: Sequence[Credit], docs: dict[int, Document],
-           paid_before: dict[int, Decimal], invoices: InvoiceCache) -> pagos20.PaymentGroup:
+def _group(payment: Payment, credits: Sequence[Credit], docs: Mapping[int, Document],
+           paid_before: Mapping[int, Decimal], invoices: InvoiceCache) -> pagos20.PaymentGroup:
     """The domain input of one payment."""
     apps = []
     for c in credits:
@@ -193,12 +191,12 @@ def _group(payment: Payment, credits: Sequence[Credit], docs: dict[int, Document
     return pagos20.PaymentGroup(pay, tuple(apps))
 
 
-def _credits(session: Session, payments: Sequence[Payment],
+def _credits(session: Session, payment_ids: Sequence[int],
              credit_ids: Sequence[int] | None) -> dict[int, list[Credit]]:
     """Per payment, the applications this REP covers: those no live REP covers yet, or the
     ones ``credit_ids`` chooses (a replacement covers exactly what the REP it replaces did)."""
     if credit_ids is None:
-        return uncovered_credits(session, [p.id for p in payments])
+        return uncovered_credits(session, payment_ids)
     by_payment: dict[int, list[Credit]] = defaultdict(list)
     for c in session.scalars(select(Credit).where(Credit.id.in_(credit_ids)).order_by(Credit.id)):
         if c.payment_id is not None:
@@ -239,46 +237,89 @@ def _header(company: Company, customer: Customer, fecha: datetime, serie: str, f
 # --------------------------------------------------------------------------- issuing
 
 
-def lock_payments(session: Session, payment_ids: Iterable[int]) -> None:
-    """Row-lock ``payment_ids`` in id order until commit: a run that locks all of its
-    chunk's payments first can never deadlock with another run over the same payments."""
-    session.execute(select(Payment.id).where(Payment.id.in_(set(payment_ids))).order_by(Payment.id)
-                    .with_for_update())
+@dataclass(frozen=True)
+class RepInputs:
+    """What one REP is built from, read by ``read_inputs`` before ``prepare`` builds it."""
+
+    payment_ids: tuple[int, ...]
+    rows: tuple[tuple[Payment, Company, Customer], ...]  # its payments, found ones only
+    credits: Mapping[int, Sequence[Credit]]  # per payment id, the applications it covers
+    documents: Mapping[int, Document]  # their invoices (XML deferred)
+    paid_before: Mapping[int, Decimal]  # per credit id, what earlier instalments paid
+    csd: CompanyCsd | None  # the company's active CSD
+    folios: FolioSequence | None  # its REP folio sequence, row-locked
+
+    def without(self, credit_ids: Set[int]) -> RepInputs:
+        """These inputs less the applications a REP prepared earlier in the run covers."""
+        return replace(self, credits={pid: [c for c in cs if c.id not in credit_ids]
+                                      for pid, cs in self.credits.items()})
 
 
-def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, replaces: Rep | None = None,
-            credit_ids: Sequence[int] | None = None) -> Prepared:
-    """One REP covering ``payment_ids`` (one customer, one company), saved signed as
-    ``enviando`` inside the caller's transaction; ``RepRefused``/``CobranzaError`` with
-    nothing written when it cannot be issued."""
-    rows = session.execute(
+def read_inputs(session: Session, groups: Sequence[Sequence[int]], *,
+                credit_ids: Sequence[int] | None = None) -> list[RepInputs]:
+    """The inputs of one REP per group of payment ids, read with one statement of each
+    kind for all groups together: a run reads each chunk once, ``issue`` a chunk of one.
+
+    The payments are row-locked in id order, then the folio sequences in company order,
+    until commit: two runs over the same payments wait for each other and never
+    deadlock, and the second one sees what the first one issued."""
+    rows = {row[0].id: row for row in session.execute(
         select(Payment, Company, Customer).join(Company, Company.id == Payment.company_id)
-        .join(Customer, Customer.id == Payment.customer_id).where(Payment.id.in_(set(payment_ids)))
-        .order_by(Payment.id).with_for_update(of=Payment)).all()
-    missing = set(payment_ids) - {p.id for p, _company, _customer in rows}
-    if missing:
-        raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
-    if len({(p.customer_id, p.company_id) for p, _company, _customer in rows}) > 1:
-        raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.", code="REP_VARIOS_CLIENTES")
-    _payment, company, customer = rows[0]
-    payments = sorted((p for p, _company, _customer in rows), key=lambda p: (p.fecha_pago, p.id))
-    by_payment = _credits(session, payments, credit_ids)
-    credits = [c for p in payments for c in by_payment.get(p.id, ())]
-    if not credits:
-        raise RepRefused(_nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
+        .join(Customer, Customer.id == Payment.customer_id).where(Payment.id.in_({p for g in groups for p in g}))
+        .order_by(Payment.id).with_for_update(of=Payment)).all()}
+    by_payment = _credits(session, list(rows), credit_ids)
+    credits = [c for cs in by_payment.values() for c in cs]
     # The XML of an invoice is loaded only where its stored facts cannot serve.
     docs = {d.id: d for d in session.scalars(select(Document).options(defer(Document.xml))
                                              .where(Document.id.in_({c.document_id for c in credits})))}
     paid_before = _paid_before(session, credits)
+    companies = {company.id: company for _p, company, _c in rows.values()}
+    csds = active_csds(session, companies)
+    folios = {cid: folio_sequence(session, cid, companies[cid].rep_serie or "P") for cid in sorted(csds)}
+    out = []
+    for group in groups:
+        found = tuple(rows[pid] for pid in sorted(set(group)) if pid in rows)
+        company_id = found[0][1].id if found else 0
+        out.append(RepInputs(tuple(group), found, {pid: by_payment.get(pid, []) for pid in group}, docs, paid_before,
+                             csds.get(company_id), folios.get(company_id)))
+    return out
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A REP that passed validation, its folio taken, to be saved by ``save``."""
+
+    row: Mapping[str, object]  # the ``rep`` row, id aside
+    credits: tuple[Credit, ...]
+    payment_ids: tuple[int, ...]
+    request: StampRequest  # its signed bytes and idempotency key, as in ``row``
+
+
+def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: Rep | None = None) -> Signed:
+    """Build, sign and validate one REP (one customer, one company) from ``inputs``, and
+    only then take its folio; ``RepRefused``/``CobranzaError`` with no folio taken when
+    it cannot be issued."""
+    missing = set(inputs.payment_ids) - {p.id for p, _company, _customer in inputs.rows}
+    if missing:
+        raise NotFoundError(f"No existe el pago {sorted(missing)[0]}.", code="PAGO_NO_ENCONTRADO")
+    if len({(p.customer_id, p.company_id) for p, _company, _customer in inputs.rows}) > 1:
+        raise ValidationError("Un REP cubre pagos de un solo cliente y una sola empresa.", code="REP_VARIOS_CLIENTES")
+    _payment, company, customer = inputs.rows[0]
+    payments = sorted((p for p, _company, _customer in inputs.rows), key=lambda p: (p.fecha_pago, p.id))
+    credits = [c for p in payments for c in inputs.credits.get(p.id, ())]
+    if not credits:
+        raise RepRefused(_nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
     complemento = pagos20.build_complement(
-        [_group(p, by_payment[p.id], docs, paid_before, stamper.invoices) for p in payments if by_payment.get(p.id)])
-    csd = stamper.csd(session, company)
-    serie = company.rep_serie or "P"
+        [_group(p, inputs.credits[p.id], inputs.documents, inputs.paid_before, stamper.invoices)
+         for p in payments if inputs.credits.get(p.id)])
+    csd = stamper.csd(company, inputs.csd)
+    seq = inputs.folios
+    assert seq is not None  # read with the CSD
+    serie = seq.serie
     now = stamper.local()
     fecha = now - timedelta(seconds=1)
     # Read under the sequence's row lock, to be written in the XML; taken (advanced) only
     # once the REP passed validation, so a refusal leaves no gap and nothing to rebuild.
-    seq = folio_sequence(session, company.id, serie)
     folio = seq.next_folio
     signed = rep_writer.sign_rep(rep_writer.build_rep(_header(company, customer, fecha, serie, str(folio), replaces),
                                                       complemento),
@@ -292,14 +333,24 @@ def prepare(session: Session, stamper: Stamper, payment_ids: Sequence[int], *, r
     signed_bytes = rep_writer.to_bytes(signed)
     seq.next_folio = folio + 1
     key = f"rep-{company.rfc}-{serie}-{folio}-{hashlib.sha256(signed_bytes).hexdigest()[:16]}"
-    rep_id = session.execute(_INSERT_REP, {
+    return Signed({
         "company_id": company.id, "customer_id": customer.id, "serie": serie, "folio": folio,
         "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac, "name", "pac"),
         "sandbox": bool(getattr(stamper.pac, "is_sandbox", False)), "signed_xml": signed_bytes,
         "replaces_id": replaces.id if replaces else None, "created_at": stamper.clock(),
-        "created_by": stamper.actor}).scalar_one()
+        "created_by": stamper.actor}, tuple(credits), inputs.payment_ids, StampRequest(signed_bytes, key))
+
+
+def save(session: Session, stamper: Stamper, signed: Sequence[Signed]) -> list[Prepared]:
+    """Inside the transaction that took their folios: the REPs saved as ``enviando`` with
+    their lines and audit entries, one statement of each kind for all of them."""
+    if not signed:
+        return []
+    ids = list(session.scalars(_INSERT_REP, [dict(s.row) for s in signed]))
     session.execute(_INSERT_LINE, [{"rep_id": rep_id, "credit_id": c.id, "payment_id": c.payment_id}
-                                   for c in credits])
-    stamper.audit(session, "firmar_rep", rep_id, {"serie": serie, "folio": folio, "pagos": list(payment_ids)})
+                                   for rep_id, s in zip(ids, signed, strict=True) for c in s.credits])
+    stamper.audit(session, "firmar_rep", {rep_id: {"serie": s.row["serie"], "folio": s.row["folio"],
+                                                   "pagos": list(s.payment_ids)}
+                                          for rep_id, s in zip(ids, signed, strict=True)})
     # The request is exactly what this transaction commits: no need to read it back.
-    return Prepared(rep_id, StampRequest(signed_bytes, key))
+    return [Prepared(rep_id, s.request) for rep_id, s in zip(ids, signed, strict=True)]

@@ -98,6 +98,7 @@ def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -
         .where(Rep.id.in_(list(stamped))).with_for_update())}
     now = stamper.clock()
     changes = []
+    audits: dict[int, dict[str, object]] = {}
     out: dict[int, IssueResult] = {}
     for rep_id, result in stamped.items():
         row = rows[rep_id]
@@ -106,12 +107,12 @@ def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -
         changes.append({"id": rep_id, "status": status, "uuid": uuid, "stamped_xml": result.xml,
                         "sha256": hashlib.sha256(result.xml).hexdigest(),
                         "fecha_timbrado": result.fecha_timbrado.replace(tzinfo=None), "stamped_at": now})
-        stamper.audit(session, "timbrar_rep", rep_id, {"uuid": uuid, "pac": row.pac,
-                                                       "recuperado": result.already_stamped})
+        audits[rep_id] = {"uuid": uuid, "pac": row.pac, "recuperado": result.already_stamped}
         out[rep_id] = IssueResult(
             rep_id, status, uuid, row.serie, row.folio, row.sandbox, xml=result.xml,
             message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if row.sandbox else "."))
     session.execute(update(Rep), changes)  # by primary key, one executemany
+    stamper.audit(session, "timbrar_rep", audits)
     return out
 
 
@@ -123,7 +124,7 @@ def pac_failed(stamper: Stamper, rep_id: int, exc: PacError) -> IssueResult:
         rep = session.get(Rep, rep_id, with_for_update=True)
         assert rep is not None
         if exc.code in AMBIGUOUS_CODES:
-            stamper.audit(session, "timbrado_sin_respuesta", rep.id, {"code": exc.code})
+            stamper.audit(session, "timbrado_sin_respuesta", {rep.id: {"code": exc.code}})
             return IssueResult(rep.id, RepStatus.ENVIANDO, None, rep.serie, rep.folio, rep.sandbox, (finding,),
                                message="El PAC no respondió; el REP queda en envío y se recuperará con "
                                        "«cobranza rep retry» sin timbrar dos veces.")
@@ -131,10 +132,10 @@ def pac_failed(stamper: Stamper, rep_id: int, exc: PacError) -> IssueResult:
         if unreachable:
             # Nothing reached the PAC: leave no trace but the audit entry.
             _drop(session, rep)
-            stamper.audit(session, "timbrado_no_enviado", rep_id, {"code": exc.code})
+            stamper.audit(session, "timbrado_no_enviado", {rep_id: {"code": exc.code}})
         else:
-            stamper.audit(session, "rep_rechazado_pac", rep.id, {"code": exc.code, "message": exc.message,
-                                                                 "serie": rep.serie, "folio": rep.folio})
+            stamper.audit(session, "rep_rechazado_pac", {rep.id: {"code": exc.code, "message": exc.message,
+                                                                  "serie": rep.serie, "folio": rep.folio}})
             if not _drop(session, rep, only_if_last=True):
                 # A later folio was taken meanwhile: keep the row so the gap is explained.
                 rep.status = RepStatus(rep.status).check_move(RepStatus.RECHAZADO)
