@@ -110,26 +110,13 @@ def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, flo
         main_sql, main_params = str(compiled), compiled.params
 
     def aging_query() -> Any:
-        with engine.connect() as c:
-            return c.execute(stmt).all()
-
-    def aging_stream() -> Any:  # the rows as the report reads them on PostgreSQL, nothing built
         with transaction(engine) as s:
-            return sum(1 for _ in reports._stream(s, stmt))
-
-    def aging_ranges() -> Any:  # SQLite: the helper's ranges, read and converted, nothing built
-        with transaction(engine) as s:
-            spec = reports.resolve_buckets(s, None)
-            return sum(map(len, reports._sqlite_ranges(s, AS_OF, spec, None)))
+            return s.connection().execute(stmt).all()
 
     out: dict[str, float] = {}
     out["baseline"], base_rows = timed(baseline, runs)
     out["aging"], rep = timed(aging, runs)
     out["aging_query"], _ = timed(aging_query, runs)
-    if engine.dialect.name == "postgresql":
-        out["aging_stream"], _ = timed(aging_stream, runs)
-    else:
-        out["aging_ranges"], _ = timed(aging_ranges, runs)
     out["aging_past"], _ = timed(lambda: aging(AS_OF - timedelta(days=30)), max(1, runs // 2))
     out["summary"], view = timed(overview(typical), runs * 4)
     out["summary_big"], _ = timed(overview(big), max(1, runs))
@@ -137,10 +124,7 @@ def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, flo
     print(f"[{label}] baseline GROUP BY: {out['baseline']:8.1f} ms ({len(base_rows):,} rows)")
     print(f"[{label}] aging by customer: {out['aging']:8.1f} ms ({groups:,} customers, {len(rep.filas):,} rows, "
           f"total MXN {rep.total_mxn.total:,.2f}) -> ratio aging/baseline {out['aging'] / out['baseline']:.2f}x")
-    print(f"[{label}]   the main query alone (execute + fetch): {out['aging_query']:8.1f} ms"
-          + (f"; streamed, reading the rows only: {out['aging_stream']:8.1f} ms" if "aging_stream" in out else "")
-          + (f"; by id ranges in a helper thread, rows read, nothing built: {out['aging_ranges']:8.1f} ms"
-             if "aging_ranges" in out else ""))
+    print(f"[{label}]   the main query alone (execute + fetch): {out['aging_query']:8.1f} ms")
     print(f"[{label}] aging at a past fecha de corte (credits after it added back): {out['aging_past']:8.1f} ms "
           f"-> ratio {out['aging_past'] / out['baseline']:.2f}x")
     print(f"[{label}] customer summary ({n_typ} documents): {out['summary']:8.2f} ms "

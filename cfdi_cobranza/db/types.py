@@ -22,6 +22,7 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
     cache_ok = True
     scale = 6
     precision = 24
+    quantum = Decimal("1e-6")
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -41,13 +42,21 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
             return int(scaled)
         return dec
 
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        # Called for every value a query reads (a report reads hundreds of thousands).
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, float):
+                raise TypeError("unexpected float from SQLite for an exact column")
+            # An integer scaled by 10^-scale already carries exactly ``scale`` decimals.
+            return Decimal(value).scaleb(-self.scale)
+        # NUMERIC(p, scale) columns come with ``scale`` decimals; an expression may not.
+        return (value if isinstance(value, Decimal) else Decimal(value)).quantize(self.quantum)
+
     @property
     def python_type(self) -> type[Decimal]:
         return Decimal
-
-
-def _normalize_scale(value: Decimal, scale: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-scale))
 
 
 class Money(_ScaledDecimal):
@@ -56,9 +65,7 @@ class Money(_ScaledDecimal):
     cache_ok = True
     scale = 6
     precision = 24
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return _result(value, dialect, self.scale)
+    quantum = Decimal("1e-6")
 
 
 class Rate(_ScaledDecimal):
@@ -67,21 +74,7 @@ class Rate(_ScaledDecimal):
     cache_ok = True
     scale = 10
     precision = 28
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return _result(value, dialect, self.scale)
-
-
-def _result(value: Any, dialect: Dialect, scale: int) -> Decimal | None:
-    if value is None:
-        return None
-    if dialect.name == "sqlite":
-        if isinstance(value, float):
-            raise TypeError("unexpected float from SQLite for an exact column")
-        # An integer scaled by 10^-scale already carries exactly ``scale`` decimals.
-        return Decimal(value).scaleb(-scale)
-    dec = value if isinstance(value, Decimal) else Decimal(value)
-    return dec if dec.as_tuple().exponent == -scale else _normalize_scale(dec, scale)
+    quantum = Decimal("1e-10")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
