@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cfdi_cobranza.db.dialects import query_plan
 from cfdi_cobranza.db.models import Company, Credit, Customer, Document
 from cfdi_cobranza.domain.money import currency_decimals, quantize
 from cfdi_cobranza.errors import NotFoundError, ValidationError
@@ -195,9 +196,4 @@ def balance_query_plan(session: Session, customer_id: int) -> str:
         .where(Document.customer_id == customer_id, Document.tipo == "I", Document.saldo != 0)
         .group_by(Document.moneda)
     )
-    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
-    from sqlalchemy import text
-
-    rows = session.execute(text(prefix + str(compiled))).all()
-    return "\n".join(" ".join(str(c) for c in row) for row in rows)
+    return "\n".join(query_plan(session, stmt))
