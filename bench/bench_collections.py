@@ -20,12 +20,18 @@ main query alone (executed and fetched through the driver) and how much the buil
 of the report in Python. ``--explain`` prints EXPLAIN ANALYZE summaries of the aging
 query and the baseline on PostgreSQL.
 
+``--startup-freeze`` also times the report as a web worker would compute it, after
+``warm_up()``, with the start-up objects frozen for the garbage collector (``gc.freeze()``)
+against not frozen: whether a ``gc.freeze()`` after start-up is worth having.
+
     .venv/bin/python bench/bench_collections.py [--reuse] [--explain] [--no-sqlite] [--no-pg]
+        [--startup-freeze] [--pg-db NAME] [--sqlite FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -42,6 +48,7 @@ from gen_portfolio import AS_OF, fresh_pg, generate, rfc
 from cfdi_cobranza.db.session import make_engine, transaction
 from cfdi_cobranza.domain.aging import GroupBy
 from cfdi_cobranza.services import collection_reports as reports
+from cfdi_cobranza.warmup import warm_up
 
 BASELINE = ("SELECT customer_id, moneda, SUM(saldo) FROM document WHERE tipo = 'I' AND saldo <> 0 "
             "GROUP BY customer_id, moneda")
@@ -97,7 +104,7 @@ def explain(engine: Engine, sql: str, params: Any, label: str) -> None:
         print(f"      {ln.rstrip()[:150]}")
 
 
-def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, float]:
+def run(label: str, engine: Engine, runs: int, show_plan: bool, freeze: bool = False) -> dict[str, float]:
     with engine.connect() as c:
         docs = c.execute(text("SELECT count(*) FROM document")).scalar() or 0
         customers = c.execute(text("SELECT count(*) FROM customer")).scalar() or 0
@@ -137,6 +144,15 @@ def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, flo
     out: dict[str, float] = {}
     out["baseline"], out["aging"], out["ratio"], base_rows, rep = paired(baseline, aging, runs)
     out["aging_query"], _ = timed(aging_query, runs)
+    if freeze:  # as a web worker would run it, with and without gc.freeze() after start-up
+        def aging_frozen() -> Any:
+            gc.freeze()
+            try:
+                return aging()
+            finally:
+                gc.unfreeze()
+
+        out["aging_unfrozen"], out["aging_frozen"], out["freeze_ratio"], _, _ = paired(aging, aging_frozen, runs)
     out["aging_past"], _ = timed(lambda: aging(AS_OF - timedelta(days=30)), max(1, runs // 2))
     out["summary"], view = timed(overview(typical), runs * 4)
     out["summary_big"], _ = timed(overview(big), max(1, runs))
@@ -146,6 +162,10 @@ def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, flo
           f"total MXN {rep.total_mxn.total:,.2f}) -> ratio aging/baseline {out['ratio']:.2f}x "
           f"(median of {runs} alternating pairs)")
     print(f"[{label}]   the main query alone (execute + fetch): {out['aging_query']:8.1f} ms")
+    if freeze:
+        print(f"[{label}]   with the start-up objects frozen (gc.freeze()): {out['aging_frozen']:8.1f} ms against "
+              f"{out['aging_unfrozen']:8.1f} ms not frozen -> ratio {out['freeze_ratio']:.3f}x "
+              f"({gc.get_count()} young objects; {len(gc.get_objects()):,} tracked)")
     print(f"[{label}] aging at a past fecha de corte (credits after it added back): {out['aging_past']:8.1f} ms "
           f"-> ratio {out['aging_past'] / out['baseline']:.2f}x")
     print(f"[{label}] customer summary ({n_typ} documents): {out['summary']:8.2f} ms "
@@ -175,7 +195,12 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
+    ap.add_argument("--startup-freeze", action="store_true",
+                    help="after warm_up() (as in a web worker), time the aging report with the start-up "
+                         "objects frozen for the garbage collector (gc.freeze()) against not frozen")
     args = ap.parse_args()
+    if args.startup_freeze:
+        warm_up()
 
     def quiet(_msg: str) -> None:
         pass
@@ -190,7 +215,7 @@ def main() -> None:
         else:
             engine = make_engine(url)
         try:
-            run("PostgreSQL", engine, args.runs, args.explain)
+            run("PostgreSQL", engine, args.runs, args.explain, args.startup_freeze)
         finally:
             engine.dispose()
             if not args.keep and not args.reuse:
@@ -207,7 +232,7 @@ def main() -> None:
             st = generate(engine, docs=args.sqlite_docs, customers=args.sqlite_customers, log=quiet)
             print(f"[SQLite] generated (executemany) in {st.seconds:.1f} s: {st.line()}")
         try:
-            run("SQLite", engine, args.runs, False)
+            run("SQLite", engine, args.runs, False, args.startup_freeze)
         finally:
             engine.dispose()
             if not args.keep and not args.reuse:

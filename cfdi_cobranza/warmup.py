@@ -1,29 +1,16 @@
 """Start-up of a process that will issue, validate or import many CFDI.
 
 The SAT schemas, stylesheets and catalogs are compiled or read on first use, once per
-process. ``warm_up`` does it at start-up instead, and then (``freeze=True``) moves every
-object alive at that moment to the garbage collector's permanent generation
-(``gc.freeze``). Those ~120,000 long-lived objects (catalogs, compiled schemas, the ORM's
-metadata, imported modules) are otherwise re-scanned by every full collection, which a
-month-end run of REPs triggers several times: about half a millisecond per REP
-(bench/bench_rep.py). Reference counting still frees everything; only cycles among
-the frozen objects are never collected, which is why it is done once, at start-up,
-before any request or run creates objects of its own: the ``rep issue`` and ``serve``
-commands call it, library code never does.
+process. ``warm_up`` does it at start-up instead, so that the first REP or import of a
+run or of a web worker does not pay for it: the ``rep issue`` and ``serve`` commands and
+``web.wsgi`` call it; library code never does.
 """
 
 from __future__ import annotations
 
-import gc
-import threading
 
-_lock = threading.Lock()
-_frozen = False
-
-
-def warm_up(*, freeze: bool = True) -> None:
-    """Compile the SAT XSD and XSLT and load the catalogs now; then ``gc.freeze()`` once."""
-    global _frozen
+def warm_up() -> None:
+    """Compile the SAT XSD and XSLT and load the catalogs now."""
     from cfdi_cobranza import catalogs
     from cfdi_cobranza.catalogs import currency_decimals
     from cfdi_cobranza.cfdi import cadena, schema
@@ -36,9 +23,3 @@ def warm_up(*, freeze: bool = True) -> None:
     schema.catalog_sets()
     for key in cadena.XSLT_FILES:
         cadena.stylesheet(key)
-    if freeze:
-        with _lock:
-            if not _frozen:
-                gc.collect()
-                gc.freeze()
-                _frozen = True

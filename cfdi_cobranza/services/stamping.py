@@ -538,7 +538,7 @@ class Stamper:
         # thread for a remote PAC) while the next one is prepared here. One chunk: inline.
         # The REPs of a chunk are validated in a worker process too, while the next is built.
         if len(parts) > 1:
-            warm_up(freeze=False)  # what the workers use, loaded before they are forked
+            warm_up()  # what the workers use, loaded before they are forked
         checking = _validation_lane() if len(parts) > 1 else nullcontext(None)
         lanes = stamp_lane(self.pac) if len(parts) > 1 else nullcontext(None)
         with checking as checks, lanes as lane:
