@@ -389,14 +389,18 @@ def aging_from_sums(
     # Rates that leave an amount as it is, digits and exponent (Decimal(1), not 1.00).
     same = {cur for cur, r in rate.items() if r == 1 and r.as_tuple().exponent == 0}
 
-    importes = [tuple([ZERO if v is None else v for v in s[4:]]) for s in ordered]
-    row_totals = [sum(i, ZERO) for i in importes]
-    amounts = [AgingAmounts(i, s[3]) for i, s in zip(importes, ordered, strict=True)]
-    totals = {}
-    for cur in currencies:
-        mine = [(i, s[3]) for i, s in zip(importes, ordered, strict=True) if s[2] == cur]
-        columns = zip(*(i for i, _ in mine), strict=True)
-        totals[cur] = AgingAmounts(tuple(sum(col, ZERO) for col in columns), sum(d for _, d in mine))
+    amounts: list[AgingAmounts] = []
+    row_totals: list[Decimal] = []
+    per_currency: dict[str, list[tuple[Decimal, ...]]] = {cur: [] for cur in currencies}
+    documents = dict.fromkeys(currencies, 0)
+    for s in ordered:
+        importes = tuple([ZERO if v is None else v for v in s[4:]])
+        amounts.append(AgingAmounts(importes, s[3]))
+        row_totals.append(sum(importes, ZERO))
+        per_currency[s[2]].append(importes)
+        documents[s[2]] += s[3]
+    totals = {cur: AgingAmounts(tuple(sum(col, ZERO) for col in zip(*rows, strict=True)), documents[cur])
+              for cur, rows in per_currency.items()}
     whole = {cur: t.total for cur, t in totals.items()}
     filas = tuple(AgingRow(s[0], s[1], s[2], a, pct(t, whole[s[2]]))
                   for s, a, t in zip(ordered, amounts, row_totals, strict=True))
