@@ -77,6 +77,43 @@ class Rate(_ScaledDecimal):
     quantum = Decimal("1e-10")
 
 
+class _ScaledInteger(BigInteger):
+    """How SQLite stores a ``_ScaledDecimal``: read back as its Decimal, as Money reads it."""
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        exponent = -self.scale
+
+        def process(value: Any) -> Decimal | None:
+            if value is None:
+                return None
+            if isinstance(value, float):
+                raise TypeError("unexpected float from SQLite for an exact column")
+            return Decimal(value).scaleb(exponent)
+
+        return process
+
+
+class MoneySum(TypeDecorator[Decimal]):
+    """The SUM of Money values, for a report that reads hundreds of thousands of them.
+
+    SQLite sums Money's scaled integers: read back as Money reads a value. PostgreSQL's
+    SUM of NUMERIC(24, 6) has those 6 decimals: the driver's Decimal as it comes, with no
+    conversion per value (Money normalizes the scale of any expression).
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _ScaledInteger(Money.scale)
+        return dialect.type_descriptor(Numeric(Money.precision, Money.scale, asdecimal=True))
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on both databases (SQLite drops the zone)."""
 

@@ -40,7 +40,7 @@ from cfdi_cobranza.db.models.collections import (
     FollowUp,
     SaleAssignment,
 )
-from cfdi_cobranza.db.types import Money
+from cfdi_cobranza.db.types import Money, MoneySum
 from cfdi_cobranza.domain.aging import (
     SIN_ASIGNAR,
     AgingBuckets,
@@ -242,7 +242,7 @@ def aging_statement(
     saldo, later, where = _balance(session, as_of)
     key = _group_expr(grouping).label("grp")
     # One sum per bucket, of the balances that fall in it; an empty bucket is NULL.
-    cols = [type_coerce(func.sum(saldo).filter(c), Money()).label(f"b{i}")
+    cols = [type_coerce(func.sum(saldo).filter(c), MoneySum()).label(f"b{i}")
             for i, c in enumerate(_bucket_conditions(as_of, spec))]
     stmt = select(key, Document.moneda.label("moneda"), func.count().label("n"), *cols).select_from(Document)
     if later is not None:
