@@ -1,4 +1,5 @@
-"""WSGI entry point for production servers: ``gunicorn -w 4 'web.wsgi:app'``.
+"""WSGI entry point for production servers:
+``gunicorn -c python:web.gunicorn_conf -w 4 'web.wsgi:app'`` (``web.gunicorn_conf``).
 
 The same application as ``web:create_app()``, with each worker warmed up before its
 first request (``cfdi_cobranza.warmup.warm_up``): the SAT schemas and stylesheets

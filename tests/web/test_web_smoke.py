@@ -28,3 +28,21 @@ def test_the_wsgi_entry_point_serves_a_warmed_up_app(tmp_path):
                          cwd=str(tmp_path.parent))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["200", "True"]
+
+
+def test_the_gunicorn_settings_freeze_the_start_up_objects_once_a_worker_has_loaded_the_app():
+    """``web.gunicorn_conf``'s hook is one gunicorn accepts (a setting, one argument) and
+    freezes what is alive for the garbage collector."""
+    import gc
+
+    from gunicorn.config import Config
+
+    from web import gunicorn_conf
+
+    config = Config()
+    config.set("post_worker_init", gunicorn_conf.post_worker_init)  # gunicorn validates the hook
+    try:
+        config.post_worker_init(object())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
