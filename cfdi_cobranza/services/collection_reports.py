@@ -518,8 +518,6 @@ def customer_overview(
 
 
 def _with_name(result: CustomerSummary, nombre: str | None) -> CustomerSummary:
-    from dataclasses import replace
-
     return replace(result, nombre=nombre or result.rfc)
 
 
