@@ -14,17 +14,24 @@ as the median of several runs after a warm-up:
     GROUP BY customer_id, moneda`` over the same table,
 
 and prints the ratio aging / baseline (design rule 15: ratios against a baseline of the
-same run, no timed assertions in the tests), and how much of the aging report is its
+same run, no timed assertions in the tests; the two are timed alternately and the ratio
+is the median of the pairs' ratios), and how much of the aging report is its
 main query alone (executed and fetched through the driver) and how much the building
 of the report in Python. ``--explain`` prints EXPLAIN ANALYZE summaries of the aging
 query and the baseline on PostgreSQL.
 
+``--startup-freeze`` also times the report as a web worker would compute it, after
+``warm_up()``, with the start-up objects frozen for the garbage collector (``gc.freeze()``)
+against not frozen: whether a ``gc.freeze()`` after start-up is worth having.
+
     .venv/bin/python bench/bench_collections.py [--reuse] [--explain] [--no-sqlite] [--no-pg]
+        [--startup-freeze] [--pg-db NAME] [--sqlite FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -41,6 +48,7 @@ from gen_portfolio import AS_OF, fresh_pg, generate, rfc
 from cfdi_cobranza.db.session import make_engine, transaction
 from cfdi_cobranza.domain.aging import GroupBy
 from cfdi_cobranza.services import collection_reports as reports
+from cfdi_cobranza.warmup import warm_up
 
 BASELINE = ("SELECT customer_id, moneda, SUM(saldo) FROM document WHERE tipo = 'I' AND saldo <> 0 "
             "GROUP BY customer_id, moneda")
@@ -62,6 +70,26 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def paired(base: Callable[[], Any], fn: Callable[[], Any], runs: int) -> tuple[float, float, float, Any, Any]:
+    """``base`` and ``fn`` timed alternately, ``runs`` times each after one warm-up call each:
+    their median milliseconds, the median of the ratios fn/base of each pair (on a shared
+    machine the load changes between pairs more than within one), and the last results."""
+    b_res, f_res = base(), fn()
+    b_times, f_times, ratios = [], [], []
+    for _ in range(runs):
+        b_res = f_res = None
+        t = time.perf_counter()
+        b_res = base()
+        b = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        f_res = fn()
+        f = (time.perf_counter() - t) * 1000
+        b_times.append(b)
+        f_times.append(f)
+        ratios.append(f / b)
+    return statistics.median(b_times), statistics.median(f_times), statistics.median(ratios), b_res, f_res
+
+
 def explain(engine: Engine, sql: str, params: Any, label: str) -> None:
     with engine.connect() as c:
         raw = c.connection.driver_connection
@@ -76,7 +104,7 @@ def explain(engine: Engine, sql: str, params: Any, label: str) -> None:
         print(f"      {ln.rstrip()[:150]}")
 
 
-def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, float]:
+def run(label: str, engine: Engine, runs: int, show_plan: bool, freeze: bool = False) -> dict[str, float]:
     with engine.connect() as c:
         docs = c.execute(text("SELECT count(*) FROM document")).scalar() or 0
         customers = c.execute(text("SELECT count(*) FROM customer")).scalar() or 0
@@ -110,37 +138,34 @@ def run(label: str, engine: Engine, runs: int, show_plan: bool) -> dict[str, flo
         main_sql, main_params = str(compiled), compiled.params
 
     def aging_query() -> Any:
-        with engine.connect() as c:
-            return c.execute(stmt).all()
-
-    def aging_stream() -> Any:  # the rows as the report reads them on PostgreSQL, nothing built
         with transaction(engine) as s:
-            return sum(1 for _ in reports._stream(s, stmt))
-
-    def aging_ranges() -> Any:  # SQLite: the helper's ranges, read and converted, nothing built
-        with transaction(engine) as s:
-            spec = reports.resolve_buckets(s, None)
-            return sum(map(len, reports._sqlite_ranges(s, AS_OF, spec, None)))
+            return s.connection().execute(stmt).all()
 
     out: dict[str, float] = {}
-    out["baseline"], base_rows = timed(baseline, runs)
-    out["aging"], rep = timed(aging, runs)
+    out["baseline"], out["aging"], out["ratio"], base_rows, rep = paired(baseline, aging, runs)
     out["aging_query"], _ = timed(aging_query, runs)
-    if engine.dialect.name == "postgresql":
-        out["aging_stream"], _ = timed(aging_stream, runs)
-    else:
-        out["aging_ranges"], _ = timed(aging_ranges, runs)
+    if freeze:  # as a web worker would run it, with and without gc.freeze() after start-up
+        def aging_frozen() -> Any:
+            gc.freeze()
+            try:
+                return aging()
+            finally:
+                gc.unfreeze()
+
+        out["aging_unfrozen"], out["aging_frozen"], out["freeze_ratio"], _, _ = paired(aging, aging_frozen, runs)
     out["aging_past"], _ = timed(lambda: aging(AS_OF - timedelta(days=30)), max(1, runs // 2))
     out["summary"], view = timed(overview(typical), runs * 4)
     out["summary_big"], _ = timed(overview(big), max(1, runs))
     groups = len({r.grupo for r in rep.filas})
     print(f"[{label}] baseline GROUP BY: {out['baseline']:8.1f} ms ({len(base_rows):,} rows)")
     print(f"[{label}] aging by customer: {out['aging']:8.1f} ms ({groups:,} customers, {len(rep.filas):,} rows, "
-          f"total MXN {rep.total_mxn.total:,.2f}) -> ratio aging/baseline {out['aging'] / out['baseline']:.2f}x")
-    print(f"[{label}]   the main query alone (execute + fetch): {out['aging_query']:8.1f} ms"
-          + (f"; streamed, reading the rows only: {out['aging_stream']:8.1f} ms" if "aging_stream" in out else "")
-          + (f"; by id ranges in a helper thread, rows read, nothing built: {out['aging_ranges']:8.1f} ms"
-             if "aging_ranges" in out else ""))
+          f"total MXN {rep.total_mxn.total:,.2f}) -> ratio aging/baseline {out['ratio']:.2f}x "
+          f"(median of {runs} alternating pairs)")
+    print(f"[{label}]   the main query alone (execute + fetch): {out['aging_query']:8.1f} ms")
+    if freeze:
+        print(f"[{label}]   with the start-up objects frozen (gc.freeze()): {out['aging_frozen']:8.1f} ms against "
+              f"{out['aging_unfrozen']:8.1f} ms not frozen -> ratio {out['freeze_ratio']:.3f}x "
+              f"({gc.get_count()} young objects; {len(gc.get_objects()):,} tracked)")
     print(f"[{label}] aging at a past fecha de corte (credits after it added back): {out['aging_past']:8.1f} ms "
           f"-> ratio {out['aging_past'] / out['baseline']:.2f}x")
     print(f"[{label}] customer summary ({n_typ} documents): {out['summary']:8.2f} ms "
@@ -170,7 +195,12 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
+    ap.add_argument("--startup-freeze", action="store_true",
+                    help="after warm_up() (as in a web worker), time the aging report with the start-up "
+                         "objects frozen for the garbage collector (gc.freeze()) against not frozen")
     args = ap.parse_args()
+    if args.startup_freeze:
+        warm_up()
 
     def quiet(_msg: str) -> None:
         pass
@@ -185,7 +215,7 @@ def main() -> None:
         else:
             engine = make_engine(url)
         try:
-            run("PostgreSQL", engine, args.runs, args.explain)
+            run("PostgreSQL", engine, args.runs, args.explain, args.startup_freeze)
         finally:
             engine.dispose()
             if not args.keep and not args.reuse:
@@ -202,7 +232,7 @@ def main() -> None:
             st = generate(engine, docs=args.sqlite_docs, customers=args.sqlite_customers, log=quiet)
             print(f"[SQLite] generated (executemany) in {st.seconds:.1f} s: {st.line()}")
         try:
-            run("SQLite", engine, args.runs, False)
+            run("SQLite", engine, args.runs, False, args.startup_freeze)
         finally:
             engine.dispose()
             if not args.keep and not args.reuse:

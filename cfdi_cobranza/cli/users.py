@@ -241,7 +241,7 @@ def serve_cmd(app: AppContext, host: str, port: int) -> int:
     app.migrate()
     flask_app = create_app({"DATABASE_URL": app.settings.database_url})
 
-    warm_up()  # before the first request: schemas compiled, start-up objects frozen
+    warm_up()  # before the first request: schemas compiled, catalogs loaded
     click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar).")
     run_simple(host, port, flask_app, use_reloader=False, threaded=True)
     return EXIT_OK

@@ -22,6 +22,7 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
     cache_ok = True
     scale = 6
     precision = 24
+    quantum = Decimal("1e-6")
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -41,13 +42,21 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
             return int(scaled)
         return dec
 
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        # Called for every value a query reads (a report reads hundreds of thousands).
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, float):
+                raise TypeError("unexpected float from SQLite for an exact column")
+            # An integer scaled by 10^-scale already carries exactly ``scale`` decimals.
+            return Decimal(value).scaleb(-self.scale)
+        # NUMERIC(p, scale) columns come with ``scale`` decimals; an expression may not.
+        return (value if isinstance(value, Decimal) else Decimal(value)).quantize(self.quantum)
+
     @property
     def python_type(self) -> type[Decimal]:
         return Decimal
-
-
-def _normalize_scale(value: Decimal, scale: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-scale))
 
 
 class Money(_ScaledDecimal):
@@ -56,9 +65,7 @@ class Money(_ScaledDecimal):
     cache_ok = True
     scale = 6
     precision = 24
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return _result(value, dialect, self.scale)
+    quantum = Decimal("1e-6")
 
 
 class Rate(_ScaledDecimal):
@@ -67,21 +74,44 @@ class Rate(_ScaledDecimal):
     cache_ok = True
     scale = 10
     precision = 28
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return _result(value, dialect, self.scale)
+    quantum = Decimal("1e-10")
 
 
-def _result(value: Any, dialect: Dialect, scale: int) -> Decimal | None:
-    if value is None:
-        return None
-    if dialect.name == "sqlite":
-        if isinstance(value, float):
-            raise TypeError("unexpected float from SQLite for an exact column")
-        # An integer scaled by 10^-scale already carries exactly ``scale`` decimals.
-        return Decimal(value).scaleb(-scale)
-    dec = value if isinstance(value, Decimal) else Decimal(value)
-    return dec if dec.as_tuple().exponent == -scale else _normalize_scale(dec, scale)
+class _ScaledInteger(BigInteger):
+    """How SQLite stores a ``_ScaledDecimal``: read back as its Decimal, as Money reads it."""
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        exponent = -self.scale
+
+        def process(value: Any) -> Decimal | None:
+            if value is None:
+                return None
+            if isinstance(value, float):
+                raise TypeError("unexpected float from SQLite for an exact column")
+            return Decimal(value).scaleb(exponent)
+
+        return process
+
+
+class MoneySum(TypeDecorator[Decimal]):
+    """The SUM of Money values, for a report that reads hundreds of thousands of them.
+
+    SQLite sums Money's scaled integers: read back as Money reads a value. PostgreSQL's
+    SUM of NUMERIC(24, 6) has those 6 decimals: the driver's Decimal as it comes, with no
+    conversion per value (Money normalizes the scale of any expression).
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _ScaledInteger(Money.scale)
+        return dialect.type_descriptor(Numeric(Money.precision, Money.scale, asdecimal=True))
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -9,9 +9,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, not_, or_, select, text
+from sqlalchemy import Select, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from cfdi_cobranza.db.dialects import query_plan
 from cfdi_cobranza.db.models import (
     Company,
     CompanyCsd,
@@ -520,7 +521,4 @@ def customer_balance(session: Session, customer_id: int) -> dict[str, Decimal]:
 
 def balance_query_plan(session: Session, customer_id: int) -> str:
     """The database's plan for ``customer_balance`` (tests check it uses an index)."""
-    compiled = _balance(customer_id).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
-    rows = session.execute(text(prefix + str(compiled))).all()
-    return "\n".join(" ".join(str(c) for c in row) for row in rows)
+    return "\n".join(query_plan(session, _balance(customer_id)))

@@ -48,11 +48,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from cfdi_cobranza.db.dialects import insert_if_missing
 from cfdi_cobranza.db.models import AuditEntry
 from cfdi_cobranza.db.models.users import ApiToken, LoginAttemptIp, User
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
@@ -181,10 +180,8 @@ def _count_ip_failure(session: Session, remote: str, now: datetime, clock: Clock
     """One more failed sign-in from ``remote``; blocks the address at ``IP_MAX_FAILURES``."""
     ip = _ip_key(remote)
     # Create the row if missing without racing another worker, then lock it while counting.
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(LoginAttemptIp).values(ip=ip, failures=0, window_start=now, blocked_until=None)
-                    .on_conflict_do_nothing(index_elements=["ip"]))
+    insert_if_missing(session, LoginAttemptIp, {"ip": ip, "failures": 0, "window_start": now,
+                                                 "blocked_until": None}, key=["ip"])
     row = session.scalars(
         select(LoginAttemptIp).where(LoginAttemptIp.ip == ip).with_for_update()
         .execution_options(populate_existing=True)
