@@ -267,13 +267,8 @@ _FIELD_ORDER = {name: i for i, (_attr, name) in enumerate(pagos20.CUENTAS_XML)}
 
 
 def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Finding]:
-    """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``).
-
-    NomBancoOrdExt is refused where its column says No. CRP20223 asks for it with the
-    foreign RFC XEXX010101000, so where the column forbids it but admits RfcEmisorCtaOrd
-    (05, 06) the foreign bank itself is refused, in one message (docs/pagos20-decisions.md
-    section 8); where the RFC field is not admitted at all, CRP20221 already says so.
-    """
+    """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``);
+    a foreign bank where NomBancoOrdExt is forbidden: docs/pagos20-decisions.md section 8."""
     descr = catalogs.describe("c_FormaPago", forma)
     row = catalogs.forma_pago_accounts(forma) or {}
     foreign_bank_admitted = bool(row.get("nom_banco_ord_ext"))

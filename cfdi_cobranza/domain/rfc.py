@@ -68,8 +68,5 @@ def is_valid(number: str, *, validate_check_digits: bool = False) -> bool:
 
 
 def find_in_text(text: str) -> list[str]:
-    """The valid RFCs (shape and date) standing alone in upper-case free text, in order.
-
-    ``IN_TEXT`` matches the shape only, for removing RFC-like tokens from a text.
-    """
+    """The valid RFCs (shape and date) standing alone in upper-case free text, in order."""
     return [m.group(0) for m in IN_TEXT.finditer(text) if is_valid(m.group(0))]
