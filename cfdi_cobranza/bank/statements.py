@@ -46,11 +46,9 @@ from decimal import Decimal
 
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.matching import Deposit
-from cfdi_cobranza.domain.rfc import RFC_PATTERN
-from cfdi_cobranza.domain.rfc import is_valid as is_valid_rfc
+from cfdi_cobranza.domain.rfc import find_in_text as rfcs_in_text
 from cfdi_cobranza.errors import ValidationError
 
-_RFC_RE = re.compile(rf"(?<![A-Z0-9&Ñ])({RFC_PATTERN})(?![A-Z0-9])")
 _ACCOUNT_RE = re.compile(r"(?:CTA|CUENTA|CLABE|CTA\.? ORD(?:ENANTE)?)\.?[:\s]*([0-9]{10,18})")
 _LONG_DIGITS = re.compile(r"(?<!\d)([0-9]{18}|[0-9]{16}|[0-9]{10,11})(?!\d)")
 
@@ -176,11 +174,7 @@ def parse_bank_date(text: str, formato: str = "auto") -> date:
 def payer_hints(text: str) -> tuple[str | None, str | None]:
     """(RFC, account) of the payer found in a free-text description, if any."""
     upper = text.upper()
-    rfc = None
-    for m in _RFC_RE.finditer(upper):
-        if is_valid_rfc(m.group(1)):
-            rfc = m.group(1)
-            break
+    rfc = next(iter(rfcs_in_text(upper)), None)
     account = None
     m2 = _ACCOUNT_RE.search(upper)
     if m2:

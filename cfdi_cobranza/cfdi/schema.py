@@ -24,7 +24,6 @@ the light ``catCFDI.xsd`` are cached (``COBRANZA_CACHE_DIR``, default
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -473,12 +472,6 @@ def rep_structural_validator() -> StructuralValidator:
 
 def _build_rep_structural() -> StructuralValidator:
     return _build_structural(REP_SCHEMA_FILES, relax=False)
-
-
-@functools.cache
-def full_rep_schema() -> etree.XMLSchema:
-    """cfdv40 + Pagos20 + TFD 1.1 exactly as the SAT publishes them (reference for tests)."""
-    return _compile({}, REP_SCHEMA_FILES)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@
 document (everything becomes a finding) and takes the clock as a parameter. Bytes are
 read with the project's strict parser (``cfdi.parser``: no DTD, no entities, no network,
 no recovery, one size limit); the schemas come from ``cfdi.schema`` (``COBRANZA_XSD_DIR``
-honoured, a schema it cannot find locally is an error). The rules themselves live in
-``cfdi_cobranza.rules``.
+honoured). A schema that cannot be found or loaded is an ERROR finding (``XSD_NO_DISPONIBLE``),
+so a REP nobody checked against the SAT schema never passes; only a rule that crashes is a
+warning (``INTERNO``, from the runner). The rules themselves live in ``cfdi_cobranza.rules``.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ from typing import Any
 from lxml import etree
 
 from cfdi_cobranza.cfdi import parser, schema
-from cfdi_cobranza.domain.findings import Finding, Severity
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.errors import ImportRefused
 from cfdi_cobranza.rules.core import REGISTRY
 from cfdi_cobranza.rules.runner import INTERNAL_CODE, errors_only, run_rules
 
-__all__ = ["INTERNAL_CODE", "XML_CODE", "XSD_CODE", "errors_only", "rules_catalog", "validate_rep",
+__all__ = ["INTERNAL_CODE", "XML_CODE", "XSD_CODE", "XSD_MISSING_CODE", "errors_only", "rules_catalog", "validate_rep",
            "xsd_errors"]
 
 log = logging.getLogger(__name__)
 
 XSD_CODE = "XSD"
 XML_CODE = "XML"
+XSD_MISSING_CODE = "XSD_NO_DISPONIBLE"
 
 _PLACEHOLDER_SIGNATURE = {"Sello", "NoCertificado", "Certificado"}
 
@@ -39,11 +41,11 @@ _PLACEHOLDER_SIGNATURE = {"Sello", "NoCertificado", "Certificado"}
 def xsd_errors(root: etree._Element) -> list[tuple[str, int, str]]:
     """Schema violations as (XPath-ish location, line, English libxml2 message).
 
-    Same verdict as :func:`cfdi.schema.full_rep_schema` at a fraction of the cost: libxml2
-    checks the structure against cfdv40 + Pagos20 + TFD with the catalog enumerations
-    removed (``schema.rep_structural_validator``, wildcards kept strict) and the catalog
-    keys are then looked up in frozensets (``schema.catalog_problems``). Catalog
-    violations are reported with libxml2's own wording, in document order.
+    Same verdict as the SAT's cfdv40 + Pagos20 + TFD schemas at a fraction of the cost:
+    libxml2 checks the structure against them with the catalog enumerations removed
+    (``schema.rep_structural_validator``, wildcards kept strict) and the catalog keys are
+    then looked up in frozensets (``schema.catalog_problems``). Catalog violations are
+    reported with libxml2's own wording, in document order.
     """
     validator = schema.rep_structural_validator()
     try:
@@ -133,9 +135,10 @@ def validate_rep(
             if unsigned and any(f"'{a}' is required" in message for a in _PLACEHOLDER_SIGNATURE):
                 continue
             findings.append(Finding(XSD_CODE, f"{_spanish_xsd(message)} (línea {line})", path))
-    except Exception:  # a broken schema setup must not hide the rule findings
+    except Exception:  # the rules still run; the REP fails, as nobody checked its schema
         log.exception("XSD validation failed")
-        findings.append(Finding(INTERNAL_CODE, "No fue posible validar contra el XSD del SAT.", "/",
-                                Severity.WARNING))
+        findings.append(Finding(XSD_MISSING_CODE, "No fue posible cargar el esquema XSD del SAT "
+                                "(carpeta xsd/ o COBRANZA_XSD_DIR); el comprobante no se validó "
+                                "contra él.", "/"))
     findings.extend(run_rules(root, now=now or datetime.now(), tipo_cambio_limits=tipo_cambio_limits))
     return findings

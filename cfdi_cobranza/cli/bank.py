@@ -18,6 +18,7 @@ from cfdi_cobranza.cli.common import (
     pass_app,
 )
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.services import banking
 
@@ -38,12 +39,6 @@ def _mapping(spec: str | None) -> ColumnMapping | None:
     if "fecha" not in fields:
         raise click.BadParameter("falta la columna de fecha (fecha=...).", param_hint="--mapping")
     return ColumnMapping(**fields)  # type: ignore[arg-type]
-
-
-def _rates(values: tuple[str, ...]) -> dict[str, Decimal]:
-    from cfdi_cobranza.cli.payments import _parse_rates
-
-    return _parse_rates(values)
 
 
 @click.group("bank")
@@ -84,7 +79,7 @@ def bank_import(app: AppContext, file: Path, fmt: str, mapping: str | None, acco
 def bank_suggest(app: AppContext, rates: tuple[str, ...], as_json: bool) -> int:
     """Sugiere, para cada depósito pendiente, qué facturas paga (con puntaje y razones)."""
     with transaction(app.engine) as session:
-        ranked = banking.suggest(session, rates=_rates(rates))
+        ranked = banking.suggest(session, rates=parse_rates(rates))
         data: list[dict[str, Any]] = [{"deposit_id": m.id, "fecha": m.fecha.isoformat(), "importe": format(m.amount, "f"),
                  "moneda": m.moneda, "descripcion": m.description, "referencia": m.reference,
                  "sugerencias": [banking.suggestion_dict(s) for s in sugg]} for m, sugg in ranked]
@@ -114,7 +109,7 @@ def bank_suggest(app: AppContext, rates: tuple[str, ...], as_json: bool) -> int:
 def bank_apply(app: AppContext, min_score: int, rates: tuple[str, ...], as_json: bool) -> int:
     """Aplica los depósitos cuya mejor sugerencia alcanza el puntaje mínimo."""
     with transaction(app.engine) as session:
-        out = banking.apply_above(session, min_score, actor="cli", rates=_rates(rates))
+        out = banking.apply_above(session, min_score, actor="cli", rates=parse_rates(rates))
     if as_json:
         emit_json({"applied": out})
     else:

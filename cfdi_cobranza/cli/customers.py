@@ -22,12 +22,12 @@ from cfdi_cobranza.cli.common import (
     today,
 )
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.money import MoneyError, fmt_money, parse_amount
 from cfdi_cobranza.domain.period import DateRange, fmt_date
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
-from cfdi_cobranza.services.portfolio import parse_rates
 
 
 @click.group("customer")

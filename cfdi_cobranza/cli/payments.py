@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
@@ -18,6 +17,7 @@ from cfdi_cobranza.cli.common import (
     table,
 )
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.services import payments as svc
@@ -30,17 +30,6 @@ def _parse_when(value: str) -> datetime | date:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"fecha inválida «{value}»; use AAAA-MM-DD o AAAA-MM-DDTHH:MM:SS.") from None
-
-
-def _parse_rates(values: tuple[str, ...]) -> dict[str, Decimal]:
-    rates = {}
-    for item in values:
-        cur, _, rate = item.partition("=")
-        try:
-            rates[cur.strip().upper()] = Decimal(rate)
-        except InvalidOperation:
-            raise click.BadParameter(f"tipo de cambio inválido «{item}»; use MONEDA=TIPO, p. ej. USD=17.2345.") from None
-    return rates
 
 
 @click.group("payment")
@@ -116,11 +105,12 @@ def payment_apply(app: AppContext, payment_id: int, invoices: tuple[str, ...], o
             raise click.BadParameter(f"«{item}»: use UUID=IMPORTE o UUID=IMPORTE@EQUIVALENCIA.", param_hint="--invoice")
         amount, _, eq = rest.partition("@")
         allocations.append((uuid, amount.strip(), eq.strip() or None))
+    parsed_rates = parse_rates(rates)
     with transaction(app.engine) as session:
         if oldest_first:
-            result = svc.apply_oldest_first(session, payment_id, rates=_parse_rates(rates), actor="cli")
+            result = svc.apply_oldest_first(session, payment_id, rates=parsed_rates, actor="cli")
         else:
-            result = svc.apply_payment(session, payment_id, allocations, rates=_parse_rates(rates), actor="cli")
+            result = svc.apply_payment(session, payment_id, allocations, rates=parsed_rates, actor="cli")
         data = result.to_dict()
     if as_json:
         emit_json(data)

@@ -35,13 +35,14 @@ from cfdi_cobranza.cli.common import (
     today,
 )
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.period import DateRange, Granularity
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
-from cfdi_cobranza.services.portfolio import Filters, parse_rates
+from cfdi_cobranza.services.portfolio import Filters
 
 
 @click.group("report")

@@ -161,7 +161,7 @@ def rep_show(app: AppContext, uuid: str, as_json: bool) -> int:
     """Muestra un REP."""
     with transaction(app.engine) as session:
         rep = stamping.find_rep(session, uuid)
-        data = stamping.rep_dict(rep)
+        data = stamping.rep_dict(rep, rep.customer)
         xml = rep.stamped_xml
     if as_json:
         data["xml"] = xml.decode("utf-8") if xml else None

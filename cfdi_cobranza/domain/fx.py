@@ -10,10 +10,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.errors import ValidationError
 
 MXN = "MXN"
 _ONE = Decimal(1)
+
+
+def parse_rates(pairs: Iterable[str]) -> dict[str, Decimal]:
+    """``["USD=17.25", "EUR=19.1"]`` as typed after ``--rate``; each rate finite and above zero."""
+    out: dict[str, Decimal] = {}
+    for pair in pairs:
+        currency, sep, value = pair.partition("=")
+        try:
+            rate = parse_amount(value) if sep and currency.strip() else None
+        except MoneyError:
+            rate = None
+        if rate is None or rate <= 0:
+            raise ValidationError(
+                f"Tipo de cambio inválido: {pair!r}. Use MONEDA=VALOR con un valor mayor que "
+                "cero, por ejemplo USD=17.25.",
+                code="TIPO_CAMBIO_INVALIDO",
+            )
+        out[currency.strip().upper()] = rate
+    return out
 
 
 class MxnRates:

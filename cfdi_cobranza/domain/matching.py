@@ -57,7 +57,8 @@ from cfdi_cobranza.domain.payments import (
     max_payable,
     oldest_first,
 )
-from cfdi_cobranza.domain.rfc import RFC_PATTERN
+from cfdi_cobranza.domain.rfc import IN_TEXT as RFC_IN_TEXT
+from cfdi_cobranza.domain.rfc import find_in_text as rfcs_in_text
 
 _ZERO = Decimal(0)
 _EQ_STEP = Decimal(1).scaleb(-money.SCALE_EQUIVALENCIA_DR)
@@ -145,7 +146,6 @@ RateSource = Mapping[str, Decimal] | Callable[[str, date], Decimal | None]
 
 # ------------------------------------------------------------------ text evidence
 
-_RFC_IN_TEXT = re.compile(rf"(?<![A-Z0-9&Ñ]){RFC_PATTERN}(?![A-Z0-9])")
 _DIGITS = re.compile(r"(?<!\d)\d{10,18}(?!\d)")
 _HEX = re.compile(r"(?<![0-9A-F])[0-9A-F][0-9A-F-]{7,35}(?![0-9A-F])")
 _AMOUNT_TEXT = re.compile(r"\$?\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\$?\d+\.\d{2}(?!\d)")
@@ -197,7 +197,7 @@ def _evidence(deposit: Deposit) -> _Evidence:
     parts = [deposit.descripcion, deposit.referencia, deposit.nombre_ordenante or ""]
     text = _fold(" ".join(parts))
     ev = _Evidence(text=text)
-    ev.rfcs.update(m.group(0) for m in _RFC_IN_TEXT.finditer(text))
+    ev.rfcs.update(rfcs_in_text(text))
     if deposit.rfc_ordenante:
         ev.rfcs.add(deposit.rfc_ordenante.strip().upper())
     ev.numbers.update(_DIGITS.findall(text))
@@ -211,7 +211,7 @@ def _evidence(deposit: Deposit) -> _Evidence:
     # groups would otherwise read as folios ("1,234.56" -> folio 234).
     scrub = _AMOUNT_TEXT.sub(" ", text)
     scrub = _DATE_TEXT.sub(" ", scrub)
-    scrub = _RFC_IN_TEXT.sub(" ", scrub)
+    scrub = RFC_IN_TEXT.sub(" ", scrub)  # RFC-shaped, valid or not: never a folio
     scrub = re.sub(r"\d{9,}", " ", scrub)
     for m in _FOLIO_TOKEN.finditer(scrub):
         serie = m.group(1) or ""

@@ -33,7 +33,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
 from typing import Literal, Protocol
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.domain import money
+from cfdi_cobranza.domain import money, rfc
 from cfdi_cobranza.domain.cfdi import CfdiRecord, TaxLine
 from cfdi_cobranza.errors import ConflictError, ValidationError
 
@@ -46,8 +46,6 @@ IEPS = "003"
 TASA = "Tasa"
 CUOTA = "Cuota"
 EXENTO = "Exento"
-
-RFC_EXTRANJERO = "XEXX010101000"
 
 # ObjetoImpDR values for which the SAT forbids ImpuestosDR (CRP20247).
 OBJETO_IMP_SIN_IMPUESTOS = frozenset({"01", "03", "04", "05"})
@@ -298,7 +296,7 @@ def bank_field_problems(forma: str | None, cuentas: CuentasPago) -> list[BankPro
             out.append(BankProblem(code_pattern, attribute, name,
                                    f"El campo {attribute} ({value}) no cumple el patrón {allowed}.",
                                    str(allowed)))
-    if cuentas.rfc_emisor_cta_ord == RFC_EXTRANJERO and cuentas.nom_banco_ord_ext is None:
+    if cuentas.rfc_emisor_cta_ord == rfc.GENERICO_EXTRANJERO and cuentas.nom_banco_ord_ext is None:
         out.append(BankProblem("CRP20223", "NomBancoOrdExt", "nom_banco_ord_ext",
                                "Falta NomBancoOrdExt: el banco ordenante es extranjero."))
     return out

@@ -260,12 +260,18 @@ _BANK_LABELS = {
 
 _FORM_CODES = {"CRP20223": "CAMPO_REQUERIDO", "CRP20225": "CUENTA_INVALIDA",
                "CRP20226": "CUENTA_INVALIDA"}  # the other CRP2022x: CAMPO_NO_PERMITIDO
-_FORM_ORDER = ("CAMPO_NO_PERMITIDO", "RFC_INVALIDO", "CUENTA_INVALIDA", "CAMPO_REQUERIDO")
+# Findings come grouped by kind, each group in document order (CUENTAS_XML).
+_FORM_ORDER = {"CAMPO_NO_PERMITIDO": 0, "BANCO_EXTRANJERO_NO_PERMITIDO": 0, "RFC_INVALIDO": 1,
+               "CUENTA_INVALIDA": 2, "CAMPO_REQUERIDO": 3}
+_FIELD_ORDER = {name: i for i, (_attr, name) in enumerate(pagos20.CUENTAS_XML)}
 
 
 def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Finding]:
-    """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``)."""
+    """Bank fields per the c_FormaPago columns (CRP20221-28, ``pagos20.bank_field_problems``);
+    a foreign bank where NomBancoOrdExt is forbidden: docs/pagos20-decisions.md section 8."""
     descr = catalogs.describe("c_FormaPago", forma)
+    row = catalogs.forma_pago_accounts(forma) or {}
+    foreign_bank_admitted = bool(row.get("nom_banco_ord_ext"))
     findings: list[Finding] = []
     for problem in pagos20.bank_field_problems(forma, pagos20.CuentasPago(**bank)):
         key = problem.field
@@ -275,14 +281,22 @@ def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Fin
         elif code == "CUENTA_INVALIDA":
             message = (f"{_BANK_LABELS[key]} {bank[key]!r} no tiene el formato que exige la forma "
                        f"de pago {descr} ({problem.pattern}).")
-        else:
+        elif foreign_bank_admitted:
             message = ("Con RFC de banco extranjero (XEXX010101000) indique el nombre del banco "
                        "ordenante.")
+        else:
+            continue  # never ask for a field this form refuses: the foreign RFC is refused
         findings.append(Finding(code, message, key))
-    row = catalogs.forma_pago_accounts(forma) or {}
-    if bank["nom_banco_ord_ext"] is not None and not row.get("nom_banco_ord_ext"):
-        findings.append(Finding("CAMPO_NO_PERMITIDO", f"{_BANK_LABELS['nom_banco_ord_ext']} no se "
-                                f"permite con la forma de pago {descr}.", "nom_banco_ord_ext"))
+    if not foreign_bank_admitted:
+        if bank["rfc_emisor_cta_ord"] == rfc.GENERICO_EXTRANJERO and row.get("rfc_emisor_cta_ord"):
+            findings.append(Finding(
+                "BANCO_EXTRANJERO_NO_PERMITIDO",
+                f"Con la forma de pago {descr} no se admite un banco ordenante extranjero: con el "
+                "RFC XEXX010101000 el SAT exige el nombre del banco, y esta forma de pago no lo "
+                "admite. Deje vacío el RFC del banco ordenante.", "rfc_emisor_cta_ord"))
+        elif bank["nom_banco_ord_ext"] is not None:
+            findings.append(Finding("CAMPO_NO_PERMITIDO", f"{_BANK_LABELS['nom_banco_ord_ext']} no "
+                                    f"se permite con la forma de pago {descr}.", "nom_banco_ord_ext"))
     refused = {f.location for f in findings}
     for key in ("rfc_emisor_cta_ord", "rfc_emisor_cta_ben"):
         value = bank[key]
@@ -291,7 +305,7 @@ def _bank_field_findings(forma: str, bank: Mapping[str, str | None]) -> list[Fin
                                     f"{_BANK_LABELS[key]} {value!r} no es un RFC válido (12 "
                                     "caracteres personas morales, 13 personas físicas, o "
                                     "XAXX010101000 / XEXX010101000).", key))
-    return sorted(findings, key=lambda f: _FORM_ORDER.index(f.code))
+    return sorted(findings, key=lambda f: (_FORM_ORDER[f.code], _FIELD_ORDER[f.location or ""]))
 
 
 def _raise_first(findings: Sequence[Finding]) -> None:

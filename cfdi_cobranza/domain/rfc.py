@@ -21,9 +21,10 @@ GENERICO_NACIONAL = "XAXX010101000"
 GENERICO_EXTRANJERO = "XEXX010101000"
 GENERIC = frozenset({GENERICO_NACIONAL, GENERICO_EXTRANJERO})
 
-# The shape, also used to find RFCs inside free text (bank statement concepts).
+# The shape; inside free text (bank statement concepts) it must stand alone.
 RFC_PATTERN = r"[A-Z&Ñ]{3,4}[0-9]{2}(?:0[1-9]|1[012])(?:0[1-9]|[12][0-9]|3[01])[A-Z0-9]{2}[0-9A]"
 _RFC_RE = re.compile(RFC_PATTERN)
+IN_TEXT = re.compile(rf"(?<![A-Z0-9&Ñ]){RFC_PATTERN}(?![A-Z0-9])")
 _ALPHABET = "0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ Ñ"
 
 
@@ -64,3 +65,8 @@ def _is_valid(value: str, validate_check_digits: bool) -> bool:
 def is_valid(number: str, *, validate_check_digits: bool = False) -> bool:
     value = compact(number)
     return value in GENERIC or _is_valid(value, validate_check_digits)
+
+
+def find_in_text(text: str) -> list[str]:
+    """The valid RFCs (shape and date) standing alone in upper-case free text, in order."""
+    return [m.group(0) for m in IN_TEXT.finditer(text) if is_valid(m.group(0))]

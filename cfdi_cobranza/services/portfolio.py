@@ -41,7 +41,6 @@ from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.promises import Promise
 from cfdi_cobranza.domain.receivables import Application, ApplicationKind, Receivable
 from cfdi_cobranza.domain.receivables import Payment as PaymentRecord
-from cfdi_cobranza.errors import ValidationError
 
 # CFDI dates are local; timestamps are UTC. Follow-ups are dated in the business's zone.
 LOCAL_TZ = ZoneInfo("America/Mexico_City")
@@ -373,25 +372,6 @@ def rates_to_mxn(
     for currency, rate in (overrides or {}).items():
         rates.setdefault(currency, rate)
     return MxnRates(rates)
-
-
-def parse_rates(pairs: Iterable[str]) -> dict[str, Decimal]:
-    """``["USD=17.25", "EUR=19.1"]`` as typed on the command line."""
-    from cfdi_cobranza.domain.money import MoneyError, parse_amount
-
-    out: dict[str, Decimal] = {}
-    for pair in pairs:
-        currency, sep, value = pair.partition("=")
-        try:
-            if not sep:
-                raise MoneyError(pair)
-            out[currency.strip().upper()] = parse_amount(value)
-        except MoneyError:
-            raise ValidationError(
-                f"Tipo de cambio inválido: {pair!r}. Use MONEDA=VALOR, por ejemplo USD=17.25.",
-                code="TIPO_CAMBIO_INVALIDO",
-            ) from None
-    return out
 
 
 __all__ = [

@@ -156,3 +156,15 @@ def test_a_database_behind_is_refused_untouched_until_init(fresh, capsys):
     capsys.readouterr()
     code, data = run_json(capsys, [*fresh, "customers", "--json"])
     assert code == 0 and data == {"customers": []}
+
+
+@pytest.mark.parametrize("argv", [
+    ["payment", "apply", "2", "--oldest-first"], ["bank", "suggest"], ["bank", "apply", "--min-score", "80"],
+    ["report", "aging"], ["customer", "summary", "XAXX010101000"],
+])
+@pytest.mark.parametrize("rate", ["USD=NaN", "USD=Infinity", "USD=0", "USD=-17", "USD=abc", "17.2"])
+def test_one_rate_parser_refuses_bad_rates_with_exit_1(db, capsys, argv, rate):
+    code, data = run_json(capsys, [*db, *argv, "--rate", rate, "--json"])
+    assert code == 1
+    assert data["error"]["code"] == "TIPO_CAMBIO_INVALIDO"
+    assert "mayor que cero" in data["error"]["message"]

@@ -1,13 +1,14 @@
 """The REP validator's fast XSD check reports what the full cfdv40+Pagos20+TFD schema reports.
 
 ``cfdi.validator.xsd_errors`` validates against the structural schema (catalog enumerations
-removed, SAT wildcards kept strict) and looks catalog keys up in Python; ``full_rep_schema()``
-is the full SAT schema set it replaced. Both must flag the same places, including
+removed, SAT wildcards kept strict) and looks catalog keys up in Python; ``_full_rep_schema()``
+is the full SAT schema set it replaced, compiled here as the reference. Both must flag the same places, including
 complements and addenda outside Pagos 2.0 / TFD 1.1.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -16,10 +17,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from cfdi_cobranza.cfdi import schema as cfdi_schema
 from cfdi_cobranza.cfdi.factory import IVA16, CfdiFactory, PaidDoc
 from cfdi_cobranza.cfdi.parser import parse_xml
-from cfdi_cobranza.cfdi.schema import full_rep_schema as rep_schema
-from cfdi_cobranza.cfdi.validator import validate_rep, xsd_errors
+from cfdi_cobranza.cfdi.validator import XSD_MISSING_CODE, errors_only, validate_rep, xsd_errors
 from cfdi_cobranza.domain.findings import Severity
 
 C4 = "{http://www.sat.gob.mx/cfd/4}"
@@ -37,8 +38,14 @@ def payment(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return fac.payment([PaidDoc(inv.uuid, 1, Decimal("116.00"), Decimal("50.00"), IVA16)]).xml
 
 
+@functools.cache
+def _full_rep_schema() -> etree.XMLSchema:
+    """cfdv40 + Pagos20 + TFD 1.1 exactly as the SAT publishes them (slow; reference only)."""
+    return cfdi_schema._compile({}, cfdi_schema.REP_SCHEMA_FILES)
+
+
 def _full(root: etree._Element) -> list[tuple[str, int]]:
-    schema = rep_schema()
+    schema = _full_rep_schema()
     ok = schema.validate(root.getroottree())
     log: Any = schema.error_log
     return [] if ok else [(e.path or "/", e.line) for e in log]
@@ -124,3 +131,14 @@ def test_catalog_finding_is_spanish_and_located(payment: bytes) -> None:
     assert len(findings) == 1
     assert findings[0].message.startswith('El valor "77" del atributo FormaDePagoP de Pago no está en el catálogo')
     assert findings[0].location.endswith("pago20:Pago")
+
+
+def test_missing_schema_is_an_error_not_a_warning(payment: bytes, tmp_path, monkeypatch) -> None:
+    """A REP nobody could check against the SAT schema must not pass the pre-sign check."""
+    monkeypatch.setenv("COBRANZA_XSD_DIR", str(tmp_path / "vacio"))
+    monkeypatch.setattr(cfdi_schema, "_rep_structural", None)
+    findings = errors_only(validate_rep(payment, now=datetime(2030, 1, 1)))
+    assert [f.code for f in findings if f.location == "/"] == [XSD_MISSING_CODE]
+    assert findings[0].message.startswith("No fue posible cargar el esquema XSD del SAT")
+    monkeypatch.undo()
+    assert not [f for f in validate_rep(payment, now=datetime(2030, 1, 1)) if f.location == "/"]

@@ -199,3 +199,20 @@ def test_assign_never_settles_a_balance_twice() -> None:
     assert chosen["D1"].aplicaciones[0].doc.folio == "1001"  # higher score wins
     assert "D2" not in chosen or chosen["D2"].aplicaciones[0].doc.folio != "1001"
     assert assign(ranked, min_score=101) == {}
+
+
+def test_rfc_in_text_needs_a_real_date_as_in_payer_hints() -> None:
+    # One finder (domain.rfc.find_in_text) for the matcher and the statement hints: an
+    # RFC-shaped token dated 30 February is no RFC for either.
+    from cfdi_cobranza.bank.statements import payer_hints
+    from cfdi_cobranza.domain.rfc import find_in_text
+
+    odd = CustomerProfile("ODD", "ABC010230XY1", "ODD SA", ())
+    odd_doc = doc("77777777-DDDD-4000-8000-000000000007", "ODD", "11600.00", serie="Z", folio="7")
+    m = Matcher([odd, ACME], [*DOCS, odd_doc], tipos_cambio=RATES)
+    text = "SPEI DE ABC010230XY1 RFC ACM010101AB1"
+    assert find_in_text(text) == ["ACM010101AB1"]
+    assert payer_hints(text)[0] == "ACM010101AB1"
+    suggestions = m.suggest(dep("11600.00", "SPEI DE ABC010230XY1"))
+    assert "ODD" in {s.customer for s in suggestions}
+    assert all("RFC_EN_DESCRIPCION" not in s.codes for s in suggestions)

@@ -122,6 +122,39 @@ def test_account_patterns_per_form_accepted() -> None:
                                     nom_banco_ord_ext="BANK OF AMERICA"))
 
 
+@pytest.mark.parametrize("forma", ["05", "06"])
+@pytest.mark.parametrize("banco", [None, "BANK OF X"])
+def test_foreign_bank_refused_once_where_the_form_forbids_its_name(forma: str, banco: str | None) -> None:
+    # CRP20223 wants NomBancoOrdExt with XEXX010101000; c_FormaPago forbids it for 05 and
+    # 06: one finding refusing the foreign bank, never "missing" and then "not allowed".
+    _r, findings = receipt_findings(receipt(forma_pago=forma, rfc_emisor_cta_ord="XEXX010101000",
+                                            nom_banco_ord_ext=banco))
+    assert [(f.code, f.location) for f in findings] == [
+        ("BANCO_EXTRANJERO_NO_PERMITIDO", "rfc_emisor_cta_ord")]
+    assert f"forma de pago {forma}" in findings[0].message
+    assert "no se admite un banco ordenante extranjero" in findings[0].message
+
+
+def test_a_form_without_bank_fields_never_asks_for_the_foreign_bank() -> None:
+    _r, findings = receipt_findings(receipt(forma_pago="01", rfc_emisor_cta_ord="XEXX010101000"))
+    assert [(f.code, f.location) for f in findings] == [("CAMPO_NO_PERMITIDO", "rfc_emisor_cta_ord")]
+
+
+def test_bank_findings_in_document_order_within_each_kind() -> None:
+    _r, findings = receipt_findings(receipt(forma_pago="01", nom_banco_ord_ext="X",
+                                            cta_ordenante="12345678901",
+                                            cta_beneficiario="0123456789"))
+    assert [f.location for f in findings] == ["nom_banco_ord_ext", "cta_ordenante", "cta_beneficiario"]
+    with pytest.raises(ValidationError) as exc:
+        validate_receipt(receipt(forma_pago="01", nom_banco_ord_ext="X", cta_ordenante="12345678901"))
+    assert exc.value.details["campo"] == "nom_banco_ord_ext"
+    _r, findings = receipt_findings(receipt(cta_ordenante="123", rfc_emisor_cta_ord="XEXX010101000",
+                                            rfc_emisor_cta_ben="BBV831331LJ2", cta_beneficiario="1"))
+    assert [(f.code, f.location) for f in findings] == [
+        ("RFC_INVALIDO", "rfc_emisor_cta_ben"), ("CUENTA_INVALIDA", "cta_ordenante"),
+        ("CUENTA_INVALIDA", "cta_beneficiario"), ("CAMPO_REQUERIDO", "nom_banco_ord_ext")]
+
+
 def test_all_findings_are_collected() -> None:
     r, findings = receipt_findings(receipt(monto="0", forma_pago="99", moneda="ZZZ"))
     assert r is None

@@ -103,3 +103,19 @@ def test_payments_with_their_applications(client, capsys, app, app_config, sandb
     assert from_api == from_cli
     assert [p["id"] for p in from_cli if p["aplicaciones"]] == [applied] and len(from_cli) == 2
     assert main([*world["db"], "payments"]) == 0 and "1,500.00" in capsys.readouterr().out
+
+
+def test_a_stamped_rep(client, capsys, app, app_config, rep_world):
+    import rep_support
+
+    engine = app.extensions["cobranza_engine"]
+    with transaction(engine) as s:
+        token = users_service.create_token(s, "erp", "consulta", created_by="pruebas")[1]
+    world = {"db": ["--db", app_config["DATABASE_URL"]], "auth": {"Authorization": f"Bearer {token}"}}
+    from_cli = cli(capsys, world, "rep", "show", rep_world["rep_uuid"])
+    from_api = api(client, world, f"/api/v1/reps/{rep_world['rep_uuid']}")
+    assert from_cli["customer_rfc"] == from_api["customer_rfc"] == rep_support.CUSTOMER_RFC
+    # Each entry point adds one field of its own: the CLI the XML, the API the sandbox flag.
+    assert from_cli.pop("xml").startswith("<?xml")
+    assert from_api.pop("sin_validez_fiscal") is True
+    assert from_api == from_cli

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import current_app, g, jsonify
 
-from cfdi_cobranza.db.models import Customer
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import stamping
@@ -48,9 +47,8 @@ def list_reps() -> Any:
 @bp.route("/reps/<rep_uuid>", methods=["GET"])
 @token_role(*READERS)
 def get_rep(rep_uuid: str) -> Any:
-    db = get_session()
-    rep = stamping.find_rep(db, rep_uuid)
-    data = stamping.rep_dict(rep, db.get(Customer, rep.customer_id))
+    rep = stamping.find_rep(get_session(), rep_uuid)
+    data = stamping.rep_dict(rep, rep.customer)
     data["sin_validez_fiscal"] = rep.sandbox
     return jsonify(data)
 

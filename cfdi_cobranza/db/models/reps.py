@@ -1,9 +1,10 @@
 """Payment complements (REP) we issue, their folio sequences and the companies' CSD.
 
-A REP row is created before anything leaves, with its serie/folio and the idempotency
-key fixed, and moves draft -> sending -> stamped (-> cancelacion_solicitada ->
-cancelado | sustituido). The signed bytes are saved before the PAC is called, so a
-retry after a crash sends exactly the same document with the same key. Stamped XML
+A REP row is first saved already built, validated and signed, as ``enviando``, with its
+serie/folio and idempotency key fixed; its states and the moves between them are
+``domain.states.RepStatus`` and ``REP_TRANSITIONS``. The signed bytes are saved before
+the PAC is called, so a retry after a crash sends exactly the same document with the
+same key. Stamped XML
 is kept as evidence with its SHA-256.
 """
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cfdi_cobranza.db.models.base import Base
+from cfdi_cobranza.db.models.ledger import Customer
 from cfdi_cobranza.db.types import UtcDateTime
 
 
@@ -86,6 +88,7 @@ class Rep(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(100))
 
+    customer: Mapped[Customer] = relationship()
     lines: Mapped[list[RepLine]] = relationship(back_populates="rep", order_by="RepLine.id")
 
 
