@@ -21,6 +21,7 @@ from cfdi_cobranza.bank.statements import ColumnMapping, StatementResult, parse_
 from cfdi_cobranza.db.models import BankMovement, Customer, Document, Payment
 from cfdi_cobranza.domain import matching
 from cfdi_cobranza.domain.payments import ReceiptInput
+from cfdi_cobranza.domain.states import DepositStatus, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -55,7 +56,7 @@ def import_statement(session: Session, data: bytes, preset: str, *, cuenta: str 
         session.add(BankMovement(
             fingerprint=m.huella, bank=m.banco, account=m.cuenta or None, fecha=m.fecha, amount=m.importe,
             moneda=m.moneda, description=(m.descripcion + (f" [{hints}]" if hints and hints not in m.descripcion else "")),
-            reference=m.referencia[:200] or None, status="pendiente", imported_at=now, source_name=source_name,
+            reference=m.referencia[:200] or None, status=DepositStatus.PENDIENTE, imported_at=now, source_name=source_name,
         ))
         nuevos += 1
     session.flush()
@@ -76,11 +77,11 @@ def _deposit(m: BankMovement) -> matching.Deposit:
 def build_matcher(session: Session, rates: Mapping[str, Decimal] | None = None) -> matching.Matcher:
     customers = {c.id: c for c in session.scalars(select(Customer))}
     docs = session.scalars(select(Document).where(Document.tipo == "I", Document.saldo > 0,
-                                                  Document.status == "vigente")).all()
+                                                  Document.status == DocumentStatus.VIGENTE)).all()
     open_docs = [pay.open_document(session, d, customers[d.customer_id].key) for d in docs]
     history: dict[int, list[tuple[Any, Decimal]]] = defaultdict(list)
     accounts: dict[int, set[str]] = defaultdict(set)
-    for p in session.scalars(select(Payment).where(Payment.status == "activo").order_by(Payment.fecha_pago)):
+    for p in session.scalars(select(Payment).where(Payment.status == PaymentStatus.ACTIVO).order_by(Payment.fecha_pago)):
         history[p.customer_id].append((p.fecha_pago.date(), p.monto))
         if p.cta_ordenante:
             accounts[p.customer_id].add(p.cta_ordenante)
@@ -94,7 +95,7 @@ def build_matcher(session: Session, rates: Mapping[str, Decimal] | None = None) 
 
 def suggest(session: Session, *, limit: int = 3, rates: Mapping[str, Decimal] | None = None
             ) -> list[tuple[BankMovement, list[matching.Suggestion]]]:
-    pending = session.scalars(select(BankMovement).where(BankMovement.status == "pendiente")
+    pending = session.scalars(select(BankMovement).where(BankMovement.status == DepositStatus.PENDIENTE)
                               .order_by(BankMovement.fecha, BankMovement.id)).all()
     if not pending:
         return []
@@ -116,7 +117,7 @@ def suggestion_dict(s: matching.Suggestion) -> dict[str, Any]:
 
 def apply_suggestion(session: Session, movement: BankMovement, s: matching.Suggestion, *, actor: str,
                      clock: Clock, rates: Mapping[str, Decimal] | None = None) -> pay.ApplicationResult:
-    if movement.status != "pendiente":
+    if movement.status != DepositStatus.PENDIENTE:
         raise NotFoundError(f"El depósito {movement.id} ya fue aplicado.", code="DEPOSITO_APLICADO")
     rate = None if movement.moneda == "MXN" else _rate_for(movement, rates or {})
     receipt = ReceiptInput(customer=s.customer, company="", fecha_pago=datetime.combine(movement.fecha, time(12, 0)),
@@ -128,7 +129,7 @@ def apply_suggestion(session: Session, movement: BankMovement, s: matching.Sugge
     result = pay.apply_payment(session, payment.id,
                                [(a.doc.uuid, a.importe, a.equivalencia) for a in s.aplicaciones],
                                rates=rates, actor=actor, clock=clock)
-    movement.status = "aplicado"
+    movement.status = DepositStatus(movement.status).check_move(DepositStatus.APLICADO)
     return result
 
 
