@@ -27,7 +27,7 @@ from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.clock import Clock, system_clock
 
 
-@dataclass
+@dataclass(frozen=True)
 class StatementImport:
     banco: str
     cuenta: str
@@ -38,6 +38,31 @@ class StatementImport:
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+@dataclass(frozen=True)
+class DepositOutcome:
+    """What became of one deposit chosen to be applied: its payment, or why not."""
+
+    deposit_id: int
+    applied: pay.ApplicationResult | None = None
+    score: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "rechazado" if self.applied is None else "aplicado"
+
+    @property
+    def payment_id(self) -> int | None:
+        return None if self.applied is None else self.applied.payment_id
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.applied is None:
+            return {"deposit_id": self.deposit_id, "status": self.status, "code": self.code, "message": self.message}
+        return {"deposit_id": self.deposit_id, "status": self.status, "score": self.score,
+                "payment_id": self.payment_id, "lines": [ln.to_dict() for ln in self.applied.lines]}
 
 
 def import_statement(session: Session, data: bytes, preset: str, *, cuenta: str = "", moneda: str = "MXN",
@@ -143,7 +168,7 @@ def _rate_for(movement: BankMovement, rates: Mapping[str, Decimal]) -> Decimal:
 
 
 def apply_above(session: Session, min_score: int, *, actor: str = "sistema", clock: Clock = system_clock,
-                rates: Mapping[str, Decimal] | None = None) -> list[dict[str, Any]]:
+                rates: Mapping[str, Decimal] | None = None) -> list[DepositOutcome]:
     """Apply every pending deposit whose best suggestion scores at least ``min_score``."""
     ranked = suggest(session, rates=rates)
     by_id = {str(m.id): m for m, _ in ranked}
@@ -154,11 +179,10 @@ def apply_above(session: Session, min_score: int, *, actor: str = "sistema", clo
         try:
             with session.begin_nested():
                 result = apply_suggestion(session, movement, s, actor=actor, clock=clock, rates=rates)
-            out.append({"deposit_id": movement.id, "status": "aplicado", "score": s.score,
-                        "payment_id": result.payment_id, "lines": [ln.to_dict() for ln in result.lines]})
+            out.append(DepositOutcome(movement.id, result, s.score))
         except CobranzaError as exc:  # one deposit never spoils the rest; the error is reported
-            out.append({"deposit_id": movement.id, "status": "rechazado", "code": exc.code, "message": exc.message})
+            out.append(DepositOutcome(movement.id, code=exc.code, message=exc.message))
     return out
 
 
-__all__ = ["ColumnMapping", "apply_above", "import_statement", "suggest"]
+__all__ = ["ColumnMapping", "DepositOutcome", "apply_above", "import_statement", "suggest"]
