@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,9 @@ from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
 from web.services.inputs import parse_date
+
+if TYPE_CHECKING:
+    from cfdi_cobranza.services.letters import LetterSent
 
 MAX_TEXT = 100
 DEFAULT_LIMIT = 100
@@ -408,7 +411,7 @@ LETTER_KINDS = {
 }
 
 
-def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[dict[str, Any]], str]:
+def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[LetterSent], str]:
     from cfdi_cobranza.services.letters import letters_pdf
 
     kind = (form.get("tipo") or "").strip()
