@@ -19,6 +19,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.domain.states import AuthorizationStatus
 from cfdi_cobranza.services import collections as credit
 
 
@@ -106,7 +107,7 @@ def authorize_deny(app: AppContext, request_id: int, motivo: str, actor: str, as
 
 
 @authorize_group.command("list")
-@click.option("--status", "estado", type=click.Choice(["pendiente", "autorizada", "denegada"]))
+@click.option("--status", "estado", type=click.Choice([s.value for s in AuthorizationStatus]))
 @click.option("--customer", "rfc", metavar="RFC")
 @json_option
 @pass_app
