@@ -106,10 +106,6 @@ class PromiseStatus(State):
     INCUMPLIDA = "incumplida"
 
 
-def _all_but(state: CreditStatus) -> frozenset[CreditStatus]:
-    return frozenset(CreditStatus) - {state}
-
-
 TRANSITIONS: Mapping[type[State], Mapping[State, frozenset[State]]] = {
     RepStatus: {
         # Stamped, refused by the PAC, or still in flight after an answer that never came
@@ -141,7 +137,7 @@ TRANSITIONS: Mapping[type[State], Mapping[State, frozenset[State]]] = {
         AuthorizationStatus.AUTORIZADA: frozenset(),
         AuthorizationStatus.DENEGADA: frozenset(),
     },
-    CreditStatus: {s: _all_but(s) for s in CreditStatus},
+    CreditStatus: {s: frozenset(CreditStatus) - {s} for s in CreditStatus},  # set by hand, any to any
     DebtStatus: {
         DebtStatus.EN_CARTERA: frozenset({DebtStatus.DEPOSITADO, DebtStatus.COBRADO, DebtStatus.PROTESTADO,
                                           DebtStatus.CANCELADO}),
