@@ -115,7 +115,7 @@ def payment_apply(app: AppContext, payment_id: int, invoices: tuple[str, ...], o
         if not sep or not uuid or not rest:
             raise click.BadParameter(f"«{item}»: use UUID=IMPORTE o UUID=IMPORTE@EQUIVALENCIA.", param_hint="--invoice")
         amount, _, eq = rest.partition("@")
-        allocations.append((uuid, amount.strip(), eq.strip() or None))
+        allocations.append(svc.Allocation(uuid, amount.strip(), eq.strip() or None))
     with transaction(app.engine) as session:
         if oldest_first:
             result = svc.apply_oldest_first(session, payment_id, rates=_parse_rates(rates), actor="cli")

@@ -152,7 +152,7 @@ def apply_suggestion(session: Session, movement: BankMovement, s: matching.Sugge
                                          bank_movement_id=movement.id)
     payment = settlement.payments[0]
     result = pay.apply_payment(session, payment.id,
-                               [(a.doc.uuid, a.importe, a.equivalencia) for a in s.aplicaciones],
+                               [pay.Allocation(a.doc.uuid, a.importe, a.equivalencia) for a in s.aplicaciones],
                                rates=rates, actor=actor, clock=clock)
     movement.status = DepositStatus(movement.status).check_move(DepositStatus.APLICADO)
     return result

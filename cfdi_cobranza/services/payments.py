@@ -140,6 +140,16 @@ def register_settlement(
 # --------------------------------------------------------------------------- applying
 
 
+@dataclass(frozen=True)
+class Allocation:
+    """What to apply to one document: the amount in its currency and, optionally, the
+    EquivalenciaDR (None: derived from the exchange rates)."""
+
+    uuid: str
+    importe: Decimal | str
+    equivalencia: Decimal | str | None = None
+
+
 @dataclass
 class AppliedLine:
     uuid: str
@@ -257,15 +267,15 @@ def _lock_documents(session: Session, uuids: Sequence[str]) -> dict[str, Documen
 def apply_payment(
     session: Session,
     payment_id: int,
-    allocations: Sequence[tuple[str, Decimal | str, Decimal | str | None]],
+    allocations: Sequence[Allocation],
     *,
     rates: Mapping[str, Decimal] | None = None,
     actor: str = "sistema",
     clock: Clock = system_clock,
 ) -> ApplicationResult:
-    """Apply a payment to documents: ``(uuid, amount in the document's currency, equivalence or None)``."""
+    """Apply a payment to documents, one ``Allocation`` each."""
     payment = _lock_payment(session, payment_id)
-    docs = _lock_documents(session, [a[0] for a in allocations])
+    docs = _lock_documents(session, [a.uuid for a in allocations])
     customer = session.get(Customer, payment.customer_id)
     assert customer is not None
     again = _open_instalment_of(session, payment.id, [d.id for d in docs.values()])
@@ -276,10 +286,10 @@ def apply_payment(
             "emitido: revierta esa aplicación y aplique el importe completo en una sola línea.",
             code="DOCUMENTO_YA_APLICADO_EN_PAGO", uuid=doc.uuid)
     requests = []
-    for uuid, amount, eq in allocations:
-        doc = docs[uuid.strip().upper()]
+    for a in allocations:
+        doc = docs[a.uuid.strip().upper()]
         owner = customer.key if doc.customer_id == customer.id else f"otro:{doc.customer_id}"
-        requests.append(dp.ApplicationRequest(open_document(session, doc, owner), amount, eq))
+        requests.append(dp.ApplicationRequest(open_document(session, doc, owner), a.importe, a.equivalencia))
     plan = dp.plan_application(funds_of(payment, customer), requests, tipos_cambio=rates_for(payment, rates))
     return _store_plan(session, payment, plan, docs, actor, clock)
 
