@@ -25,6 +25,7 @@ from cfdi_cobranza.db.models import Company, Customer, Document, Payment, Settle
 from cfdi_cobranza.db.session import make_engine, migrate, session_factory
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.ledger import customer_balance
+from cfdi_cobranza.services.payments import Allocation
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -87,7 +88,7 @@ def run(label: str, engine: Engine, n: int) -> None:
     t = time.perf_counter()
     for pid, uuid in zip(payment_ids, uuids, strict=True):
         with factory() as s, s.begin():
-            svc.apply_payment(s, pid, [(uuid, "500.00", None)], actor="bench")
+            svc.apply_payment(s, pid, [Allocation(uuid, "500.00")], actor="bench")
     apply_s = time.perf_counter() - t
     # Baseline: the bare minimum a stored-balance design writes per application.
     t = time.perf_counter()

@@ -52,6 +52,7 @@ from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.services.payments import Allocation
 from cfdi_cobranza.services.stamping import issuing
 from cfdi_cobranza.warmup import warm_up
 
@@ -119,7 +120,7 @@ def build_ledger(tmp: Path, n: int) -> tuple[Any, CfdiFactory, SecretBox, list[t
                                                           forma_pago="03", moneda="MXN", monto=monto)], clock=clock)
             pid = st.payments[0].id
         with transaction(engine) as s:
-            svc.apply_payment(s, pid, [(inv.uuid, p, None) for inv, p in row], clock=clock)
+            svc.apply_payment(s, pid, [Allocation(inv.uuid, p) for inv, p in row], clock=clock)
         scenarios.append((pid, [(inv.xml, 1, inv.total, p) for inv, p in row]))
     return engine, factory, box, scenarios
 

@@ -24,7 +24,7 @@ BANKERS = frozenset({"administrador", "facturacion"})
 MAX_STATEMENT_BYTES = 5 * 1024 * 1024
 
 
-def _page(*, error: str | None = None, imported: Any = None, results: list[dict[str, Any]] | None = None,
+def _page(*, error: str | None = None, imported: Any = None, results: list[banking.DepositOutcome] | None = None,
           rates_text: str = "", status: int = 200) -> Any:
     db = get_session()
     try:
@@ -88,17 +88,17 @@ def apply_chosen() -> Any:
     if not choices:
         return _page(error="Marque al menos una sugerencia para aplicar.", rates_text=rates_text, status=400)
     ranked = {m.id: (m, sugg) for m, sugg in banking.suggest(db, rates=rates)}
-    results: list[dict[str, Any]] = []
+    results: list[banking.DepositOutcome] = []
     done: set[int] = set()
     for movement_id, rank, fp in choices:
         entry = ranked.get(movement_id)
         if movement_id in done:
-            results.append({"deposit_id": movement_id, "status": "rechazado",
-                            "message": "Marcó más de una sugerencia para el mismo depósito; se aplicó solo la primera."})
+            results.append(banking.DepositOutcome(
+                movement_id, message="Marcó más de una sugerencia para el mismo depósito; se aplicó solo la primera."))
             continue
         if entry is None or rank >= len(entry[1]) or view.fingerprint(entry[1][rank]) != fp:
-            results.append({"deposit_id": movement_id, "status": "rechazado",
-                            "message": "La sugerencia cambió o el depósito ya no está pendiente; revísela de nuevo."})
+            results.append(banking.DepositOutcome(
+                movement_id, message="La sugerencia cambió o el depósito ya no está pendiente; revísela de nuevo."))
             continue
         movement, suggestion = entry[0], entry[1][rank]
         try:
@@ -106,10 +106,9 @@ def apply_chosen() -> Any:
                 result = banking.apply_suggestion(db, movement, suggestion, actor=g.user.username, clock=clock(),
                                                   rates=rates)
             done.add(movement_id)
-            results.append({"deposit_id": movement_id, "status": "aplicado", "payment_id": result.payment_id,
-                            "score": suggestion.score})
+            results.append(banking.DepositOutcome(movement_id, result, suggestion.score))
         except CobranzaError as exc:
-            results.append({"deposit_id": movement_id, "status": "rechazado", "message": exc.message})
+            results.append(banking.DepositOutcome(movement_id, code=exc.code, message=exc.message))
     db.commit()
     return _summary(results, rates_text)
 
@@ -135,8 +134,8 @@ def apply_above() -> Any:
     return _summary(results, rates_text)
 
 
-def _summary(results: list[dict[str, Any]], rates_text: str) -> Any:
-    ok = sum(1 for r in results if r["status"] == "aplicado")
+def _summary(results: list[banking.DepositOutcome], rates_text: str) -> Any:
+    ok = sum(1 for r in results if r.applied is not None)
     if ok:
         flash(f"{ok} depósito{'' if ok == 1 else 's'} aplicado{'' if ok == 1 else 's'} como pago.", "ok")
     return _page(results=results, rates_text=rates_text, status=200 if ok or not results else 409)

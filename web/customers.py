@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from cfdi_cobranza.domain.states import CreditStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from cfdi_cobranza.services.collections import AUTHORIZER_ROLES
 from cfdi_cobranza.services.customers import RISK_LABELS, customers_by_risk
@@ -29,7 +30,7 @@ REQUESTERS = frozenset({"administrador", "cobranza", "facturacion"})
 AUTHORIZERS = frozenset(AUTHORIZER_ROLES)
 CONTROL_LEVELS = {"informativo": "Informativo", "advertencia": "Advertencia", "autorizacion": "Requiere autorización",
                   "restrictivo": "Restrictivo"}
-STATUSES = {"activo": "Activo", "suspendido": "Suspendido", "bloqueado": "Bloqueado"}
+STATUSES = {s.value: s.etiqueta for s in CreditStatus}
 COLLECTION_TYPES = {"normal": "Normal", "judicial": "Judicial (legal)", "especial": "Especial", "otra": "Otra"}
 OPERATIONS = {"venta_credito": "Venta a crédito", "venta_contado": "Venta de contado", "pedido": "Pedido",
               "documento": "Documento", "cobro": "Gestión de cobro"}

@@ -114,6 +114,6 @@ def letters_pdf() -> Any:
     except CobranzaError as exc:
         db.rollback()
         return _letters_page(exc.message, 404 if isinstance(exc, NotFoundError) else 400, form)
-    name = f"cartas-{kind}-{today():%Y%m%d}" + (f"-{letters[0]['rfc']}" if len(letters) == 1 else "")
+    name = f"cartas-{kind}-{today():%Y%m%d}" + (f"-{letters[0].rfc}" if len(letters) == 1 else "")
     return current_app.response_class(pdf, mimetype="application/pdf",
                                       headers={**attachment(f"{name}.pdf"), "X-Cartas": str(len(letters))})

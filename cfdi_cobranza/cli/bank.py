@@ -111,16 +111,16 @@ def bank_apply(app: AppContext, min_score: int, rates: tuple[str, ...], as_json:
     with transaction(app.engine) as session:
         out = banking.apply_above(session, min_score, actor="cli", rates=parse_rates(rates))
     if as_json:
-        emit_json({"applied": out})
+        emit_json({"applied": [o.to_dict() for o in out]})
     else:
         if not out:
             click.echo(f"Ningún depósito tiene una sugerencia con puntaje >= {min_score}.")
         for o in out:
-            if o["status"] == "aplicado":
-                click.echo(f"Depósito {o['deposit_id']}: aplicado como pago {o['payment_id']} (puntaje {o['score']}).")
+            if o.applied is not None:
+                click.echo(f"Depósito {o.deposit_id}: aplicado como pago {o.payment_id} (puntaje {o.score}).")
             else:
-                click.echo(f"Depósito {o['deposit_id']}: rechazado [{o['code']}] {o['message']}")
-    return EXIT_ITEMS_FAILED if any(o["status"] != "aplicado" for o in out) else EXIT_OK
+                click.echo(f"Depósito {o.deposit_id}: rechazado [{o.code}] {o.message}")
+    return EXIT_ITEMS_FAILED if any(o.applied is None for o in out) else EXIT_OK
 
 
 def register(cli: click.Group) -> None:

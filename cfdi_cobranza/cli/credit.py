@@ -19,6 +19,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.domain.states import AuthorizationStatus
 from cfdi_cobranza.services import collections as credit
 
 
@@ -73,14 +74,14 @@ def authorize_request(app: AppContext, rfc: str, amount: Decimal, currency: str,
     with transaction(app.engine) as s:
         data = credit.request_authorization(s, rfc, amount, currency, actor=actor, tipo=tipo, plazo_dias=plazo,
                                             motivo=motivo)
-    return reply(as_json, {"autorizacion": data}, f"Solicitud {data['id']} registrada ({data['nivel']}).")
+    return reply(as_json, {"autorizacion": data.to_dict()}, f"Solicitud {data.id} registrada ({data.nivel}).")
 
 
 def _decide(app: AppContext, request_id: int, grant: bool, actor: str, motivo: str | None, as_json: bool) -> int:
     with transaction(app.engine) as s:
         data = credit.decide_authorization(s, request_id, grant=grant, username=actor, motivo=motivo)
-    return reply(as_json, {"autorizacion": data},
-                 f"Solicitud {request_id} {data['estado']} por {data['resuelta_por']} ({data['rol']}).")
+    return reply(as_json, {"autorizacion": data.to_dict()},
+                 f"Solicitud {request_id} {data.estado} por {data.resuelta_por} ({data.rol}).")
 
 
 @authorize_group.command("grant")
@@ -106,14 +107,14 @@ def authorize_deny(app: AppContext, request_id: int, motivo: str, actor: str, as
 
 
 @authorize_group.command("list")
-@click.option("--status", "estado", type=click.Choice(["pendiente", "autorizada", "denegada"]))
+@click.option("--status", "estado", type=click.Choice([s.value for s in AuthorizationStatus]))
 @click.option("--customer", "rfc", metavar="RFC")
 @json_option
 @pass_app
 def authorize_list(app: AppContext, estado: str | None, rfc: str | None, as_json: bool) -> int:
     """Lista las solicitudes de autorización."""
     with transaction(app.engine) as s:
-        rows = credit.list_authorizations(s, status=estado, rfc=rfc)
+        rows = [a.to_dict() for a in credit.list_authorizations(s, status=estado, rfc=rfc)]
     if as_json:
         emit_json({"autorizaciones": rows})
     elif not rows:

@@ -108,7 +108,7 @@ def customer_show(app: AppContext, rfc: str, as_json: bool) -> int:
     """Muestra las condiciones comerciales y la hoja de notas del cliente."""
     with transaction(app.engine) as s:
         data = credit.get_conditions(s, rfc).to_dict()
-        notes = credit.list_notes(s, rfc)
+        notes = [n.to_dict() for n in credit.list_notes(s, rfc)]
     if as_json:
         emit_json({"condiciones": data, "notas": notes})
         return EXIT_OK
@@ -128,7 +128,7 @@ def customer_note(app: AppContext, rfc: str, text: str, actor: str, as_json: boo
     """Agrega una nota fechada y firmada a la hoja de notas (no se edita ni se borra)."""
     with transaction(app.engine) as s:
         note = credit.add_note(s, rfc, text, author=actor)
-    return reply(as_json, {"nota": note}, f"Nota {note['id']} agregada.")
+    return reply(as_json, {"nota": note.to_dict()}, f"Nota {note.id} agregada.")
 
 
 @customer_group.command("summary")

@@ -25,6 +25,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.period import DateRange, fmt_date
+from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.services import followups
 
 
@@ -97,8 +98,8 @@ def _listing(name: str, estado: str, doc: str) -> click.Command:
     return command
 
 
-followup_list = _listing("list", "pendiente", "Seguimientos pendientes (el archivo vigente).")
-followup_history = _listing("history", "cerrado", "Historial: seguimientos cerrados (siguen consultables).")
+followup_list = _listing("list", FollowUpStatus.PENDIENTE, "Seguimientos pendientes (el archivo vigente).")
+followup_history = _listing("history", FollowUpStatus.CERRADO, "Historial: seguimientos cerrados (siguen consultables).")
 
 
 @followup_group.command("close")

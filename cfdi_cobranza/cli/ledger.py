@@ -37,7 +37,8 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
     if demo:
         from cfdi_cobranza.services.demo import seed_demo
 
-        out["demo"] = seed_demo(app.engine, app.settings)
+        seeded = seed_demo(app.engine, app.settings)
+        out["demo"] = seeded.to_dict()
     if as_json:
         emit_json(out)
     else:
@@ -46,7 +47,7 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
             click.echo(f"{prepared} facturas importadas antes de esta versión quedaron listas para emitir sus REP "
                        "sin volver a leer su XML.")
         if demo:
-            click.echo(str(out["demo"]["resumen"]))  # type: ignore[index]
+            click.echo(seeded.resumen)
     return EXIT_OK
 
 

@@ -104,7 +104,7 @@ def payment_apply(app: AppContext, payment_id: int, invoices: tuple[str, ...], o
         if not sep or not uuid or not rest:
             raise click.BadParameter(f"«{item}»: use UUID=IMPORTE o UUID=IMPORTE@EQUIVALENCIA.", param_hint="--invoice")
         amount, _, eq = rest.partition("@")
-        allocations.append((uuid, amount.strip(), eq.strip() or None))
+        allocations.append(svc.Allocation(uuid, amount.strip(), eq.strip() or None))
     parsed_rates = parse_rates(rates)
     with transaction(app.engine) as session:
         if oldest_first:

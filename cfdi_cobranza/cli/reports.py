@@ -217,7 +217,7 @@ def letters_cmd(app: AppContext, kind: str, as_of: date | None, min_days: int, t
         batch = letters_pdf(s, kind, cut, filters=filters, min_dias_vencido=min_days, template=text, firmante=firmante)
     out.write_bytes(batch.pdf)
     if as_json:
-        emit_json({"archivo": str(out), "tipo": kind, "fecha_corte": cut, "cartas": batch.letters})
+        emit_json({"archivo": str(out), "tipo": kind, "fecha_corte": cut, "cartas": [lt.to_dict() for lt in batch.letters]})
     else:
         click.echo(f"{len(batch.letters)} carta(s) escritas en {out}.")
     return EXIT_OK

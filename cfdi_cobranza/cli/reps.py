@@ -20,6 +20,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
 
@@ -39,7 +40,7 @@ def _stamper(app: AppContext) -> stamping.Stamper:
 def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | None) -> dict[str, Any]:
     data = result.to_dict()
     data["xml_path"] = data["pdf_path"] = None
-    if out is not None and result.status == "timbrado" and result.xml is not None:
+    if out is not None and result.status == RepStatus.TIMBRADO and result.xml is not None:
         from cfdi_cobranza.pdf.rep import render_rep_pdf
 
         out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +53,7 @@ def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | No
 
 
 def _echo_result(data: dict[str, Any]) -> None:
-    if data["status"] == "timbrado":
+    if data["status"] == RepStatus.TIMBRADO:
         click.echo(f"REP {data['serie']}-{data['folio']} timbrado: {data['uuid']}")
         if data.get("sandbox"):
             click.echo(f"  {SANDBOX_NOTE}")
@@ -92,7 +93,7 @@ def rep_issue(app: AppContext, payment_ids: tuple[int, ...], all_pending: bool, 
             click.echo("No hay pagos pendientes de REP.")
         for data in outputs:
             _echo_result(data)
-    return EXIT_OK if all(r.status == "timbrado" for r in results) else EXIT_ITEMS_FAILED
+    return EXIT_OK if all(r.status == RepStatus.TIMBRADO for r in results) else EXIT_ITEMS_FAILED
 
 
 @rep_group.command("retry")
@@ -108,7 +109,7 @@ def rep_retry(app: AppContext, as_json: bool) -> int:
             click.echo("No hay REP en envío.")
         for r in results:
             _echo_result(_write_outputs(app, r, None))
-    return EXIT_OK if all(r.status == "timbrado" for r in results) else EXIT_ITEMS_FAILED
+    return EXIT_OK if all(r.status == RepStatus.TIMBRADO for r in results) else EXIT_ITEMS_FAILED
 
 
 @rep_group.command("validate")

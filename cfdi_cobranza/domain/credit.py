@@ -15,16 +15,11 @@ from enum import StrEnum
 
 from cfdi_cobranza.domain.money import ZERO, fmt_money, is_currency
 from cfdi_cobranza.domain.receivables import OpenItem
+from cfdi_cobranza.domain.states import CreditStatus
 from cfdi_cobranza.errors import ValidationError
 
 # Share of the limit from which an informational "close to the limit" reason is given.
 NEAR_LIMIT = Decimal("0.9")
-
-
-class CreditStatus(StrEnum):
-    ACTIVO = "activo"
-    SUSPENDIDO = "suspendido"
-    BLOQUEADO = "bloqueado"
 
 
 class CollectionType(StrEnum):

@@ -37,7 +37,7 @@ from cfdi_cobranza.domain.days_late import settlement_delays
 from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
 from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.period import DateRange, Granularity, Period, period_of, periods_between
-from cfdi_cobranza.domain.promises import Promise, PromiseStatus, evaluate_promise
+from cfdi_cobranza.domain.promises import Promise, evaluate_promise
 from cfdi_cobranza.domain.receivables import (
     Application,
     ApplicationKind,
@@ -45,6 +45,7 @@ from cfdi_cobranza.domain.receivables import (
     Receivable,
     open_items,
 )
+from cfdi_cobranza.domain.states import PromiseStatus
 from cfdi_cobranza.errors import ValidationError
 
 DEFAULT_HORIZON_DAYS = 90

@@ -491,41 +491,47 @@ def converted_limits(
     return low, high
 
 
-def monto_consistency_error(
-    moneda_p: str,
-    monto: Decimal,
-    doctos: Sequence[tuple[str, Decimal, Decimal, int, int]],
-) -> str | None:
+@dataclass(frozen=True, slots=True)
+class PaidAmount:
+    """One DoctoRelacionado as the Monto checks read it, with the decimals as written."""
+
+    moneda_dr: str
+    imp_pagado: Decimal
+    equivalencia_dr: Decimal
+    decimales_pagado: int
+    decimales_equivalencia: int
+
+
+def monto_consistency_error(moneda_p: str, monto: Decimal, doctos: Sequence[PaidAmount]) -> str | None:
     """Which of CRP20217/CRP20276 a Pago breaks, or None.
 
-    ``doctos`` holds (MonedaDR, ImpPagado, EquivalenciaDR, decimals of ImpPagado as
-    written, decimals of EquivalenciaDR as written). CRP20277: with more than one
-    document and at least one in MonedaP, an EquivalenciaDR of 1 counts as written with
-    10 decimals.
+    CRP20277: with more than one document and at least one in MonedaP, an
+    EquivalenciaDR of 1 counts as written with 10 decimals.
     """
     if not doctos:
         return None
-    if all(moneda_dr == moneda_p for moneda_dr, *_ in doctos):
-        total = sum((d[1] for d in doctos), money.ZERO)
+    if all(d.moneda_dr == moneda_p for d in doctos):
+        total = sum((d.imp_pagado for d in doctos), money.ZERO)
         return "CRP20217" if total > monto else None
     with localcontext() as ctx:
         ctx.prec = _PRECISION
-        converted = sum((d[1] / d[2] for d in doctos if d[2] > 0), money.ZERO)
+        converted = sum((d.imp_pagado / d.equivalencia_dr for d in doctos if d.equivalencia_dr > 0), money.ZERO)
         if converted <= monto:
             return None
-        any_same = any(d[0] == moneda_p for d in doctos)
+        any_same = any(d.moneda_dr == moneda_p for d in doctos)
         low_sum = money.ZERO
         high_sum = money.ZERO
-        for moneda_dr, pagado, eq, d_pag, d_eq in doctos:
+        for d in doctos:
+            eq, d_eq = d.equivalencia_dr, d.decimales_equivalencia
             if eq <= 0:
                 continue
             if len(doctos) > 1 and any_same and eq == 1:
                 d_eq = money.SCALE_EQUIVALENCIA_DR
-            if moneda_dr == moneda_p and eq == 1:
-                low_sum += pagado
-                high_sum += pagado
+            if d.moneda_dr == moneda_p and eq == 1:
+                low_sum += d.imp_pagado
+                high_sum += d.imp_pagado
                 continue
-            low, high = converted_limits(pagado, eq, d_pag, d_eq)
+            low, high = converted_limits(d.imp_pagado, eq, d.decimales_pagado, d_eq)
             low_sum += low
             high_sum += high
     if low_sum <= monto <= high_sum:
@@ -868,7 +874,7 @@ def compute_pago(
         payment.moneda_p,
         monto,
         [
-            (
+            PaidAmount(
                 d.moneda_dr,
                 d.imp_pagado,
                 d.equivalencia_dr,

@@ -12,23 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.receivables import Application, ApplicationKind
+from cfdi_cobranza.domain.states import (
+    PromiseStatus as PromiseStatus,  # re-exported: its state set lives there
+)
 from cfdi_cobranza.errors import ValidationError
-
-
-class PromiseStatus(StrEnum):
-    VIGENTE = "vigente"
-    CUMPLIDA = "cumplida"
-    INCUMPLIDA = "incumplida"
-
-    @property
-    def etiqueta(self) -> str:
-        return {"vigente": "Vigente", "cumplida": "Cumplida", "incumplida": "Incumplida"}[
-            self.value
-        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from cfdi_cobranza.domain.days_late import (
 from cfdi_cobranza.domain.fx import MxnRates
 from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.period import DateRange, Granularity, Period, period_of
-from cfdi_cobranza.domain.promises import Promise, PromiseOutcome, PromiseStatus, evaluate_promises
+from cfdi_cobranza.domain.promises import Promise, PromiseOutcome, evaluate_promises
 from cfdi_cobranza.domain.receivables import (
     Application,
     ApplicationKind,
@@ -33,6 +33,7 @@ from cfdi_cobranza.domain.receivables import (
     open_items,
     unapplied_by_currency,
 )
+from cfdi_cobranza.domain.states import PromiseStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from cfdi_cobranza.domain.pagos20 import (
     CADENA_PAGO,
     CUENTAS_XML,
     CuentasPago,
+    PaidAmount,
     RetencionP,
     Totales,
     TrasladoP,
@@ -281,7 +282,7 @@ def _consistency(r: Rule, ctx: Context, pago: Node, codes: set[str]) -> list[Fin
     monto = pago.dec("Monto")
     if moneda_p is None or monto is None:
         return []
-    rows: list[tuple[str, Decimal, Decimal, int, int]] = []
+    rows: list[PaidAmount] = []
     for docto in ctx.doctos(pago):
         moneda_dr = docto.get("MonedaDR")
         pagado = docto.dec("ImpPagado")
@@ -293,8 +294,8 @@ def _consistency(r: Rule, ctx: Context, pago: Node, codes: set[str]) -> list[Fin
             if moneda_dr != moneda_p:
                 return []  # CRP20237 reports it
             eq, eq_text = money.ONE, "1"
-        rows.append((moneda_dr, pagado, eq, written_decimals(docto.get("ImpPagado")),
-                     written_decimals(eq_text)))
+        rows.append(PaidAmount(moneda_dr, pagado, eq, written_decimals(docto.get("ImpPagado")),
+                               written_decimals(eq_text)))
     code = monto_consistency_error(moneda_p, monto, rows)
     if code in codes:
         if code == "CRP20217":

@@ -21,12 +21,13 @@ from cfdi_cobranza.bank.statements import ColumnMapping, StatementResult, parse_
 from cfdi_cobranza.db.models import BankMovement, Customer, Document, Payment
 from cfdi_cobranza.domain import matching
 from cfdi_cobranza.domain.payments import ReceiptInput
+from cfdi_cobranza.domain.states import DepositStatus, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.clock import Clock, system_clock
 
 
-@dataclass
+@dataclass(frozen=True)
 class StatementImport:
     banco: str
     cuenta: str
@@ -37,6 +38,31 @@ class StatementImport:
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+@dataclass(frozen=True)
+class DepositOutcome:
+    """What became of one deposit chosen to be applied: its payment, or why not."""
+
+    deposit_id: int
+    applied: pay.ApplicationResult | None = None
+    score: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "rechazado" if self.applied is None else "aplicado"
+
+    @property
+    def payment_id(self) -> int | None:
+        return None if self.applied is None else self.applied.payment_id
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.applied is None:
+            return {"deposit_id": self.deposit_id, "status": self.status, "code": self.code, "message": self.message}
+        return {"deposit_id": self.deposit_id, "status": self.status, "score": self.score,
+                "payment_id": self.payment_id, "lines": [ln.to_dict() for ln in self.applied.lines]}
 
 
 def import_statement(session: Session, data: bytes, preset: str, *, cuenta: str = "", moneda: str = "MXN",
@@ -55,7 +81,7 @@ def import_statement(session: Session, data: bytes, preset: str, *, cuenta: str 
         session.add(BankMovement(
             fingerprint=m.huella, bank=m.banco, account=m.cuenta or None, fecha=m.fecha, amount=m.importe,
             moneda=m.moneda, description=(m.descripcion + (f" [{hints}]" if hints and hints not in m.descripcion else "")),
-            reference=m.referencia[:200] or None, status="pendiente", imported_at=now, source_name=source_name,
+            reference=m.referencia[:200] or None, status=DepositStatus.PENDIENTE, imported_at=now, source_name=source_name,
         ))
         nuevos += 1
     session.flush()
@@ -76,11 +102,11 @@ def _deposit(m: BankMovement) -> matching.Deposit:
 def build_matcher(session: Session, rates: Mapping[str, Decimal] | None = None) -> matching.Matcher:
     customers = {c.id: c for c in session.scalars(select(Customer))}
     docs = session.scalars(select(Document).where(Document.tipo == "I", Document.saldo > 0,
-                                                  Document.status == "vigente")).all()
+                                                  Document.status == DocumentStatus.VIGENTE)).all()
     open_docs = [pay.open_document(session, d, customers[d.customer_id].key) for d in docs]
     history: dict[int, list[tuple[Any, Decimal]]] = defaultdict(list)
     accounts: dict[int, set[str]] = defaultdict(set)
-    for p in session.scalars(select(Payment).where(Payment.status == "activo").order_by(Payment.fecha_pago)):
+    for p in session.scalars(select(Payment).where(Payment.status == PaymentStatus.ACTIVO).order_by(Payment.fecha_pago)):
         history[p.customer_id].append((p.fecha_pago.date(), p.monto))
         if p.cta_ordenante:
             accounts[p.customer_id].add(p.cta_ordenante)
@@ -94,7 +120,7 @@ def build_matcher(session: Session, rates: Mapping[str, Decimal] | None = None) 
 
 def suggest(session: Session, *, limit: int = 3, rates: Mapping[str, Decimal] | None = None
             ) -> list[tuple[BankMovement, list[matching.Suggestion]]]:
-    pending = session.scalars(select(BankMovement).where(BankMovement.status == "pendiente")
+    pending = session.scalars(select(BankMovement).where(BankMovement.status == DepositStatus.PENDIENTE)
                               .order_by(BankMovement.fecha, BankMovement.id)).all()
     if not pending:
         return []
@@ -116,7 +142,7 @@ def suggestion_dict(s: matching.Suggestion) -> dict[str, Any]:
 
 def apply_suggestion(session: Session, movement: BankMovement, s: matching.Suggestion, *, actor: str,
                      clock: Clock, rates: Mapping[str, Decimal] | None = None) -> pay.ApplicationResult:
-    if movement.status != "pendiente":
+    if movement.status != DepositStatus.PENDIENTE:
         raise NotFoundError(f"El depósito {movement.id} ya fue aplicado.", code="DEPOSITO_APLICADO")
     rate = None if movement.moneda == "MXN" else _rate_for(movement, rates or {})
     receipt = ReceiptInput(customer=s.customer, company="", fecha_pago=datetime.combine(movement.fecha, time(12, 0)),
@@ -126,9 +152,9 @@ def apply_suggestion(session: Session, movement: BankMovement, s: matching.Sugge
                                          bank_movement_id=movement.id)
     payment = settlement.payments[0]
     result = pay.apply_payment(session, payment.id,
-                               [(a.doc.uuid, a.importe, a.equivalencia) for a in s.aplicaciones],
+                               [pay.Allocation(a.doc.uuid, a.importe, a.equivalencia) for a in s.aplicaciones],
                                rates=rates, actor=actor, clock=clock)
-    movement.status = "aplicado"
+    movement.status = DepositStatus(movement.status).check_move(DepositStatus.APLICADO)
     return result
 
 
@@ -142,7 +168,7 @@ def _rate_for(movement: BankMovement, rates: Mapping[str, Decimal]) -> Decimal:
 
 
 def apply_above(session: Session, min_score: int, *, actor: str = "sistema", clock: Clock = system_clock,
-                rates: Mapping[str, Decimal] | None = None) -> list[dict[str, Any]]:
+                rates: Mapping[str, Decimal] | None = None) -> list[DepositOutcome]:
     """Apply every pending deposit whose best suggestion scores at least ``min_score``."""
     ranked = suggest(session, rates=rates)
     by_id = {str(m.id): m for m, _ in ranked}
@@ -153,11 +179,10 @@ def apply_above(session: Session, min_score: int, *, actor: str = "sistema", clo
         try:
             with session.begin_nested():
                 result = apply_suggestion(session, movement, s, actor=actor, clock=clock, rates=rates)
-            out.append({"deposit_id": movement.id, "status": "aplicado", "score": s.score,
-                        "payment_id": result.payment_id, "lines": [ln.to_dict() for ln in result.lines]})
+            out.append(DepositOutcome(movement.id, result, s.score))
         except CobranzaError as exc:  # one deposit never spoils the rest; the error is reported
-            out.append({"deposit_id": movement.id, "status": "rechazado", "code": exc.code, "message": exc.message})
+            out.append(DepositOutcome(movement.id, code=exc.code, message=exc.message))
     return out
 
 
-__all__ = ["ColumnMapping", "apply_above", "import_statement", "suggest"]
+__all__ = ["ColumnMapping", "DepositOutcome", "apply_above", "import_statement", "suggest"]

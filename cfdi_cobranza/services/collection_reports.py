@@ -511,7 +511,7 @@ def customer_overview(
         summary=result,
         conditions=credit.get_conditions(session, customer.key).to_dict(),
         acciones=acciones,
-        notas=credit.list_notes(session, customer.key),
+        notas=[n.to_dict() for n in credit.list_notes(session, customer.key)],
         documentos_cobranza=[v.to_dict() for v in credit.list_debt_documents(session, customer.key)],
         extra={"acciones_total": len(follow)},
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,6 @@ from cfdi_cobranza.domain.credit import (
     ControlLevel,
     CreditConditions,
     CreditDecision,
-    CreditStatus,
     DecisionLevel,
     Exposure,
     Operation,
@@ -51,6 +50,14 @@ from cfdi_cobranza.domain.credit import (
     credit_check,
 )
 from cfdi_cobranza.domain.money import is_currency, round_currency
+from cfdi_cobranza.domain.states import (
+    BOUNCED,
+    AuthorizationStatus,
+    CreditStatus,
+    DebtStatus,
+    DocumentStatus,
+    PaymentStatus,
+)
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -216,7 +223,9 @@ def set_conditions(
         # (vencimiento = fecha + term when CondicionesDePago states no days).
         customer.credit_days = proposed.plazo_maximo_dias
     row.nivel_control = proposed.nivel_control.value
-    row.estatus = proposed.estatus.value
+    if proposed.estatus != current.estatus:
+        current.estatus.check_move(proposed.estatus)
+    row.estatus = proposed.estatus
     row.tipo_cobranza = proposed.tipo_cobranza.value
     row.dias_atraso_tolerados = proposed.dias_atraso_tolerados
     for name, value in (("vendedor", vendedor), ("zona", zona), ("clasificacion", clasificacion),
@@ -284,7 +293,7 @@ def exposure_of(session: Session, customer_id: int, as_of: date) -> Exposure:
                func.sum(Document.saldo).filter(Document.vencimiento < as_of),
                func.min(Document.vencimiento).filter(Document.vencimiento < as_of))
         .where(Document.customer_id == customer_id, Document.tipo == "I",
-               Document.status != "cancelado", Document.saldo > 0)
+               Document.status != DocumentStatus.CANCELADO, Document.saldo > 0)
         .group_by(Document.moneda)
     ).all()
     saldos: dict[str, Decimal] = {}
@@ -352,21 +361,47 @@ def check_credit(
 # --------------------------------------------------------------------------- authorizations
 
 
-def _auth_dict(a: CreditAuthorization, key: str) -> dict[str, Any]:
-    return {
-        "id": a.id, "rfc": key, "operacion": a.operacion, "importe": _money(a.importe, a.moneda),
-        "moneda": a.moneda, "plazo_dias": a.plazo_dias, "nivel": a.nivel, "razones": json.loads(a.razones),
-        "motivo": a.motivo, "solicitada": a.requested_at.isoformat(), "solicitada_por": a.requested_by,
-        "estado": a.status, "resuelta": a.decided_at.isoformat() if a.decided_at else None,
-        "resuelta_por": a.decided_by, "rol": a.decided_role, "motivo_resolucion": a.decision_motivo,
-    }
+@dataclass(frozen=True)
+class AuthorizationView:
+    id: int
+    rfc: str
+    operacion: str
+    importe: Decimal
+    moneda: str
+    plazo_dias: int | None
+    nivel: str
+    razones: str  # JSON list of {code, mensaje, nivel}, as stored
+    motivo: str | None
+    solicitada: datetime
+    solicitada_por: str
+    estado: AuthorizationStatus
+    resuelta: datetime | None
+    resuelta_por: str | None
+    rol: str | None
+    motivo_resolucion: str | None
+
+    @classmethod
+    def of(cls, a: CreditAuthorization, key: str) -> AuthorizationView:
+        return cls(a.id, key, a.operacion, a.importe, a.moneda, a.plazo_dias, a.nivel, a.razones, a.motivo,
+                   a.requested_at, a.requested_by, AuthorizationStatus(a.status), a.decided_at, a.decided_by,
+                   a.decided_role, a.decision_motivo)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "rfc": self.rfc, "operacion": self.operacion, "importe": _money(self.importe, self.moneda),
+            "moneda": self.moneda, "plazo_dias": self.plazo_dias, "nivel": self.nivel,
+            "razones": json.loads(self.razones), "motivo": self.motivo, "solicitada": self.solicitada.isoformat(),
+            "solicitada_por": self.solicitada_por, "estado": self.estado.value,
+            "resuelta": self.resuelta.isoformat() if self.resuelta else None, "resuelta_por": self.resuelta_por,
+            "rol": self.rol, "motivo_resolucion": self.motivo_resolucion,
+        }
 
 
 def request_authorization(
     session: Session, rfc: str, importe: Decimal, moneda: str = "MXN", *, actor: str,
     tipo: str = OperationKind.VENTA_CREDITO.value, plazo_dias: int | None = None,
     motivo: str | None = None, clock: Clock = system_clock,
-) -> dict[str, Any]:
+) -> AuthorizationView:
     """Record a request for an operation the credit check sends to authorization."""
     check = check_credit(session, rfc, importe, moneda, tipo=tipo, plazo_dias=plazo_dias, clock=clock)
     level = check.decision.nivel
@@ -385,18 +420,18 @@ def request_authorization(
         moneda=check.operation.moneda, plazo_dias=plazo_dias, nivel=level.value,
         razones=json.dumps([{"code": r.code, "mensaje": r.mensaje, "nivel": r.nivel.value}
                             for r in check.decision.razones], ensure_ascii=False),
-        motivo=motivo, requested_at=clock(), requested_by=actor.strip().lower(), status="pendiente",
+        motivo=motivo, requested_at=clock(), requested_by=actor.strip().lower(), status=AuthorizationStatus.PENDIENTE,
     )
     session.add(row)
     session.flush()
     _audit(session, clock, actor, "autorizacion_solicitada", "credit_authorization", row.id, {"rfc": customer.key})
-    return _auth_dict(row, customer.key)
+    return AuthorizationView.of(row, customer.key)
 
 
 def decide_authorization(
     session: Session, request_id: int, *, grant: bool, username: str, motivo: str | None = None,
     clock: Clock = system_clock,
-) -> dict[str, Any]:
+) -> AuthorizationView:
     """Grant or deny a pending request; only an active user with an authorizer role may."""
     row = session.get(CreditAuthorization, request_id, with_for_update=True)
     if row is None:
@@ -409,13 +444,13 @@ def decide_authorization(
         raise ConflictError(
             f"El rol «{user.role}» no puede resolver autorizaciones de crédito "
             f"(roles permitidos: {', '.join(AUTHORIZER_ROLES)}).", code="PERMISO_DENEGADO")
-    if row.status != "pendiente":
-        raise ConflictError(f"La solicitud {request_id} ya fue {row.status}.", code="AUTORIZACION_RESUELTA")
+    new = AuthorizationStatus(row.status).check_move(
+        AuthorizationStatus.AUTORIZADA if grant else AuthorizationStatus.DENEGADA)
     if (row.requested_by or "").strip().lower() == user.username:
         raise ConflictError("Quien solicita una autorización no puede resolverla.", code="AUTORIZACION_PROPIA")
     if not grant and not (motivo or "").strip():
         raise ValidationError("Indique el motivo del rechazo.", code="MOTIVO_REQUERIDO")
-    row.status = "autorizada" if grant else "denegada"
+    row.status = new
     row.decided_at = clock()
     row.decided_by = user.username
     row.decided_role = user.role
@@ -423,22 +458,34 @@ def decide_authorization(
     session.flush()
     _audit(session, clock, user.username, f"autorizacion_{row.status}", "credit_authorization", row.id, {})
     key = session.scalar(select(Customer.key).where(Customer.id == row.customer_id)) or ""
-    return _auth_dict(row, key)
+    return AuthorizationView.of(row, key)
 
 
-def list_authorizations(session: Session, *, status: str | None = None, rfc: str | None = None) -> list[dict[str, Any]]:
+def list_authorizations(session: Session, *, status: str | None = None,
+                        rfc: str | None = None) -> list[AuthorizationView]:
     stmt = select(CreditAuthorization, Customer.key).join(Customer, Customer.id == CreditAuthorization.customer_id)
     if status:
         stmt = stmt.where(CreditAuthorization.status == status)
     if rfc:
         stmt = stmt.where(CreditAuthorization.customer_id == find_customer(session, rfc).id)
-    return [_auth_dict(a, k) for a, k in session.execute(stmt.order_by(CreditAuthorization.id))]
+    return [AuthorizationView.of(a, k) for a, k in session.execute(stmt.order_by(CreditAuthorization.id))]
 
 
 # --------------------------------------------------------------------------- notes sheet
 
 
-def add_note(session: Session, rfc: str, text: str, *, author: str, clock: Clock = system_clock) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Note:
+    id: int
+    fecha: datetime
+    autor: str
+    texto: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "fecha": self.fecha.isoformat(), "autor": self.autor, "texto": self.texto}
+
+
+def add_note(session: Session, rfc: str, text: str, *, author: str, clock: Clock = system_clock) -> Note:
     customer = find_customer(session, rfc)
     clean = (text or "").strip()
     if not clean:
@@ -448,13 +495,13 @@ def add_note(session: Session, rfc: str, text: str, *, author: str, clock: Clock
     note = CustomerNote(customer_id=customer.id, at=clock(), author=author, text=clean)
     session.add(note)
     session.flush()
-    return {"id": note.id, "fecha": note.at.isoformat(), "autor": author, "texto": clean}
+    return Note(note.id, note.at, author, clean)
 
 
-def list_notes(session: Session, rfc: str) -> list[dict[str, Any]]:
+def list_notes(session: Session, rfc: str) -> list[Note]:
     customer = find_customer(session, rfc)
     return [
-        {"id": n.id, "fecha": n.at.isoformat(), "autor": n.author, "texto": n.text}
+        Note(n.id, n.at, n.author, n.text)
         for n in session.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer.id)
                                  .order_by(CustomerNote.at, CustomerNote.id))
     ]
@@ -463,23 +510,6 @@ def list_notes(session: Session, rfc: str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- debt documents
 
 DEBT_TYPES = {"cheque": "Cheque", "pagare": "Pagaré", "tarjeta": "Voucher de tarjeta", "otro": "Otro"}
-STATES = {
-    "en_cartera": "En cartera",
-    "depositado": "Depositado",
-    "cobrado": "Cobrado",
-    "devuelto": "Devuelto",
-    "protestado": "Protestado",
-    "cancelado": "Cancelado",
-}
-TRANSITIONS = {
-    "en_cartera": {"depositado", "cobrado", "protestado", "cancelado"},
-    "depositado": {"cobrado", "devuelto"},
-    "cobrado": {"devuelto"},  # the bank may charge a cheque back after crediting it
-    "devuelto": {"depositado", "protestado", "cobrado", "cancelado"},
-    "protestado": {"cobrado", "cancelado"},
-    "cancelado": set(),
-}
-BOUNCED = {"devuelto", "protestado"}
 
 
 @dataclass
@@ -494,7 +524,7 @@ class DebtDocumentView:
             "id": r.id, "rfc": self.rfc, "tipo": r.tipo, "tipo_etiqueta": DEBT_TYPES[r.tipo],
             "numero": r.numero, "banco": r.banco, "moneda": r.moneda, "importe": _money(r.importe, r.moneda),
             "fecha": r.fecha.isoformat(), "fecha_cobro": r.fecha_cobro.isoformat(), "posfechado": r.posfechado,
-            "estado": r.estado, "estado_etiqueta": STATES[r.estado], "payment_id": r.payment_id,
+            "estado": r.estado, "estado_etiqueta": DebtStatus(r.estado).etiqueta, "payment_id": r.payment_id,
             "historial": [{"estado": h.estado, "fecha": h.fecha.isoformat(), "registrado": h.recorded_at.isoformat(),
                            "por": h.recorded_by, "nota": h.nota, "creditos_revertidos": h.creditos_revertidos}
                           for h in r.history],
@@ -535,10 +565,10 @@ def register_debt_document(
         complement_id = comp.id
     now = clock()
     row = DebtDocument(customer_id=customer.id, tipo=kind, numero=numero, banco=banco, moneda=moneda,
-                       importe=importe, fecha=fecha, fecha_cobro=cobro, estado="en_cartera",
+                       importe=importe, fecha=fecha, fecha_cobro=cobro, estado=DebtStatus.EN_CARTERA,
                        payment_id=payment_id, complement_id=complement_id, notes=notes,
                        created_at=now, created_by=actor)
-    row.history.append(DebtDocumentState(estado="en_cartera", fecha=fecha, recorded_at=now, recorded_by=actor,
+    row.history.append(DebtDocumentState(estado=DebtStatus.EN_CARTERA, fecha=fecha, recorded_at=now, recorded_by=actor,
                                          creditos_revertidos=0))
     session.add(row)
     session.flush()
@@ -553,13 +583,7 @@ def change_debt_state(
     row = session.get(DebtDocument, debt_id, with_for_update=True)
     if row is None:
         raise NotFoundError(f"No existe el documento de cobranza {debt_id}.", code="DOCUMENTO_NO_ENCONTRADO")
-    new = estado.strip().lower()
-    if new not in STATES:
-        raise ValidationError(f"Estado desconocido: {estado!r}. Opciones: {', '.join(STATES)}.",
-                              code="ESTADO_INVALIDO")
-    if new not in TRANSITIONS[row.estado]:
-        raise ConflictError(f"Un documento {STATES[row.estado].lower()} no puede pasar a {STATES[new].lower()}.",
-                            code="TRANSICION_INVALIDA")
+    new = DebtStatus(row.estado).check_move(_enum(DebtStatus, estado, "Estado", "ESTADO_INVALIDO"))
     if fecha < row.fecha:
         raise ValidationError("La fecha del cambio no puede ser anterior a la del documento.", code="RANGO_INVALIDO")
     reversed_ids: list[int] = []
@@ -606,8 +630,8 @@ def _reopen_paid(session: Session, row: DebtDocument, actor: str, nota: str | No
             doc = session.get(Document, credit.document_id, with_for_update=True)
             assert doc is not None
             docs[doc.id] = doc
-    if payment is not None:
-        payment.status = "devuelto"
+    if payment is not None and payment.status != PaymentStatus.DEVUELTO:
+        payment.status = PaymentStatus(payment.status).check_move(PaymentStatus.DEVUELTO)
     session.flush()
     for doc in docs.values():
         balances.refresh_saldo(session, doc)
@@ -625,8 +649,10 @@ def list_debt_documents(session: Session, rfc: str | None = None, estado: str | 
 
 __all__ = [
     "AUTHORIZER_ROLES",
+    "AuthorizationView",
     "ConditionsView",
     "CreditCheck",
+    "Note",
     "add_note",
     "assign_sale",
     "change_debt_state",

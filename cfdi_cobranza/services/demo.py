@@ -9,6 +9,7 @@ relative to today so every aging bucket has documents.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.services.clock import Clock, system_clock
-from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.services.importing import FileResult, Importer
 
 DEMO_CUSTOMERS = [
     Receptor("CAC070627H79", "COMERCIALIZADORA DEL ALTIPLANO", "601", "20000", "G03"),
@@ -46,10 +47,26 @@ DEMO_CUSTOMERS = [
 DEMO_AGES = [3, 10, 25, 40, 48, 65, 80, 95, 120, 150]
 
 
-def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock, seed: int = 7) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DemoSeed:
+    resumen: str  # what was loaded, for the user, with the demo passwords
+    creados: int  # CFDI imported; 0 when the database already had documents
+    usuarios: tuple[tuple[str, str, str], ...] | None = None  # (usuario, contraseña, rol)
+    rechazados: tuple[FileResult, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"resumen": self.resumen, "creados": self.creados}
+        if self.usuarios is not None:
+            out["usuarios"] = [{"usuario": u, "contrasena": p, "rol": r} for u, p, r in self.usuarios]
+        if self.rechazados is not None:
+            out["rechazados"] = [r.to_dict() for r in self.rechazados]
+        return out
+
+
+def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock, seed: int = 7) -> DemoSeed:
     with transaction(engine) as session:
         if session.scalar(select(func.count(Document.id))):
-            return {"resumen": "La base ya tiene documentos: no se cargaron datos de demostración.", "creados": 0}
+            return DemoSeed("La base ya tiene documentos: no se cargaron datos de demostración.", 0)
     rng = random.Random(seed)
     now = clock().astimezone().replace(tzinfo=None, microsecond=0)
     factory = CfdiFactory(settings.instance_path / "sandbox", clock=lambda: now)
@@ -91,12 +108,8 @@ def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock
         "Usuarios de demostración (también en instance/demo-usuarios.txt):",
         *[f"  {u} / {p}  ({r})" for u, p, r in users],
     ]
-    return {
-        "resumen": "\n".join(lines),
-        "creados": s["imported"],
-        "usuarios": [{"usuario": u, "contrasena": p, "rol": r} for u, p, r in users],
-        "rechazados": [r.to_dict() for r in result.results if r.status != "imported"],
-    }
+    return DemoSeed("\n".join(lines), s["imported"], tuple(users),
+                    tuple(r for r in result.results if r.status != "imported"))
 
 
 DEMO_ROLES = [("admin", "administrador"), ("facturacion", "facturacion"), ("contabilidad", "contabilidad"),

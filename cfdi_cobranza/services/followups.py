@@ -36,6 +36,7 @@ from cfdi_cobranza.db.models.collections import (
 from cfdi_cobranza.domain.money import is_currency, round_currency
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.promises import PromiseOutcome, broken_promises, evaluate_promises
+from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
@@ -67,8 +68,8 @@ class FollowUpView:
     closure: FollowUpClosure | None
 
     @property
-    def estado(self) -> str:
-        return "cerrado" if self.closure is not None else "pendiente"
+    def estado(self) -> FollowUpStatus:
+        return FollowUpStatus.CERRADO if self.closure is not None else FollowUpStatus.PENDIENTE
 
     def to_dict(self) -> dict[str, Any]:
         r = self.row
@@ -250,7 +251,7 @@ def list_follow_ups(
     rfc: str | None = None,
     rango: DateRange | None = None,
     tipo: str | None = None,
-    estado: str | None = "pendiente",
+    estado: str | None = FollowUpStatus.PENDIENTE,
 ) -> list[FollowUpView]:
     """The file (``estado`` pendiente), the history (cerrado) or everything (None)."""
     stmt = select(FollowUp)
@@ -262,9 +263,9 @@ def list_follow_ups(
     if tipo:
         stmt = stmt.where(FollowUp.tipo == _type(session, tipo))
     closed = select(FollowUpClosure.follow_up_id)
-    if estado == "pendiente":
+    if estado == FollowUpStatus.PENDIENTE:
         stmt = stmt.where(FollowUp.id.not_in(closed))
-    elif estado == "cerrado":
+    elif estado == FollowUpStatus.CERRADO:
         stmt = stmt.where(FollowUp.id.in_(closed))
     elif estado is not None:
         raise ValidationError(f"Estado desconocido: {estado!r}. Use pendiente o cerrado.", code="ESTADO_INVALIDO")
@@ -276,9 +277,10 @@ def close_follow_ups(
     clock: Clock = system_clock,
 ) -> list[int]:
     """Close the pending follow-ups recorded in ``rango`` (of ``rfc``): they go to history."""
-    pending = list_follow_ups(session, rfc=rfc, rango=rango, estado="pendiente")
+    pending = list_follow_ups(session, rfc=rfc, rango=rango, estado=FollowUpStatus.PENDIENTE)
     now = clock()
     for view in pending:
+        view.estado.check_move(FollowUpStatus.CERRADO)
         session.add(FollowUpClosure(follow_up_id=view.row.id, closed_at=now, closed_by=actor, nota=nota))
     session.flush()
     return [v.row.id for v in pending]

@@ -40,6 +40,7 @@ from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
 from cfdi_cobranza.domain.invoice_facts import facts_json
+from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.domain.terms import due_date
 from cfdi_cobranza.errors import CobranzaError, ImportRefused
 from cfdi_cobranza.services import balances
@@ -302,7 +303,7 @@ class Importer:
             "condiciones_de_pago": rec.condiciones_de_pago, "uso_cfdi": rec.receptor.uso_cfdi,
             "exportacion": rec.exportacion, "lugar_expedicion": rec.lugar_expedicion,
             "pagos_version": rec.pagos_version, "vencimiento": vencimiento,
-            "saldo": rec.total if rec.tipo == "I" else Decimal(0), "status": "vigente",
+            "saldo": rec.total if rec.tipo == "I" else Decimal(0), "status": DocumentStatus.VIGENTE,
             "sello_sat": loaded.sello_sat, "sha256": loaded.sha256, "xml": loaded.raw,
             "pagos_facts": _pagos_facts(rec, loaded.sha256) if rec.tipo == "I" else None,
             "source_name": name[-500:], "imported_at": now,

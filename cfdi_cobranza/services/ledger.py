@@ -25,7 +25,9 @@ from cfdi_cobranza.db.models import (
     Rep,
     RepLine,
 )
+from cfdi_cobranza.domain.cfdi import TaxLine
 from cfdi_cobranza.domain.money import currency_decimals, quantize
+from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -286,13 +288,9 @@ class ConceptLine:
 
 
 @dataclass(frozen=True)
-class TaxLine:
-    kind: str
-    impuesto: str
-    tipo_factor: str | None
-    tasa_o_cuota: Decimal | None
-    base: Decimal | None
-    importe: Decimal | None
+class Relation:
+    tipo_relacion: str
+    uuid: str
 
 
 @dataclass(frozen=True)
@@ -311,7 +309,7 @@ class DocumentDetail:
     uso_cfdi: str | None
     condiciones_de_pago: str | None
     tipo_cambio: Decimal | None
-    status: str
+    status: DocumentStatus
     sello_sat: str
     sha256: str
     source_name: str | None
@@ -320,7 +318,7 @@ class DocumentDetail:
     pagado: Decimal
     concepts: list[ConceptLine]
     taxes: list[TaxLine]
-    relations: list[tuple[str, str]]
+    relations: list[Relation]
     credits: list[CreditLine]
     applied: list[AppliedLine]
 
@@ -330,7 +328,7 @@ class DocumentDetail:
             "version": self.version,
             "emisor_rfc": self.emisor_rfc,
             "fecha_timbrado": self.fecha_timbrado.isoformat(),
-            "status": self.status,
+            "status": self.status.value,
             "sello_sat": self.sello_sat,
             "sha256": self.sha256,
             "abonos": [
@@ -338,7 +336,7 @@ class DocumentDetail:
                  "uuid_origen": c.source_uuid, "num_parcialidad": c.num_parcialidad, "revertido": c.reversed}
                 for c in self.credits
             ],
-            "relacionados": [{"tipo_relacion": t, "uuid": u} for t, u in self.relations],
+            "relacionados": [{"tipo_relacion": r.tipo_relacion, "uuid": r.uuid} for r in self.relations],
         })
         return data
 
@@ -397,7 +395,7 @@ def document_detail(session: Session, uuid: str, as_of: date) -> DocumentDetail:
                                                            DocumentTax.concept_idx.is_(None)))
     ]
     relations = [
-        (r.tipo_relacion, r.related_uuid)
+        Relation(r.tipo_relacion, r.related_uuid)
         for r in session.scalars(select(DocumentRelation).where(DocumentRelation.document_id == doc.id))
     ]
     company = doc.company
@@ -407,7 +405,7 @@ def document_detail(session: Session, uuid: str, as_of: date) -> DocumentDetail:
     return DocumentDetail(
         row, customer.id, company.rfc, company.nombre, doc.version, doc.fecha_timbrado, doc.subtotal, doc.descuento,
         doc.total_traslados, doc.total_retenciones, doc.forma_pago, doc.uso_cfdi, doc.condiciones_de_pago,
-        doc.tipo_cambio, doc.status, doc.sello_sat, doc.sha256, doc.source_name, doc.imported_at, dias, pagado,
+        doc.tipo_cambio, DocumentStatus(doc.status), doc.sello_sat, doc.sha256, doc.source_name, doc.imported_at, dias, pagado,
         concepts, taxes, relations, credits, applied,
     )
 

@@ -25,9 +25,22 @@ from cfdi_cobranza.services.portfolio import Filters
 
 
 @dataclass(frozen=True)
+class LetterSent:
+    """One customer's letter in a batch: how many documents it lists, how many overdue."""
+
+    rfc: str
+    nombre: str
+    documentos: int
+    vencidos: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rfc": self.rfc, "nombre": self.nombre, "documentos": self.documentos, "vencidos": self.vencidos}
+
+
+@dataclass(frozen=True)
 class LetterBatch:
     pdf: bytes
-    letters: list[dict[str, Any]]  # one per customer: rfc, nombre, documentos, vencidos
+    letters: list[LetterSent]  # one per customer
 
 
 def build_letters(
@@ -91,8 +104,8 @@ def letters_pdf(session: Session, kind: str, as_of: date, **kwargs: Any) -> Lett
     letters = build_letters(session, kind, as_of, **kwargs)
     if not letters:
         raise NotFoundError("Ningún cliente seleccionado tiene documentos para esta carta.", code="SIN_CARTAS")
-    summary = [{"rfc": lt.customer.rfc, "nombre": lt.customer.nombre, "documentos": len(lt.documents),
-                "vencidos": sum(1 for d in lt.documents if d.dias_vencidos > 0)} for lt in letters]
+    summary = [LetterSent(lt.customer.rfc, lt.customer.nombre, len(lt.documents),
+                          sum(1 for d in lt.documents if d.dias_vencidos > 0)) for lt in letters]
     return LetterBatch(pdf_letters.render_letters_batch(letters), summary)
 
 

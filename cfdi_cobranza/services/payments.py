@@ -33,6 +33,7 @@ from cfdi_cobranza.db.models import (
 )
 from cfdi_cobranza.domain import payments as dp
 from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
+from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -124,7 +125,7 @@ def register_settlement(
             nom_banco_ord_ext=receipt.nom_banco_ord_ext, cta_ordenante=receipt.cta_ordenante,
             rfc_emisor_cta_ben=receipt.rfc_emisor_cta_ben, cta_beneficiario=receipt.cta_beneficiario,
             cash_box_id=box.id if box else None, bank_movement_id=bank_movement_id, notes=receipt.notas,
-            status="activo", created_at=now, created_by=actor,
+            status=PaymentStatus.ACTIVO, created_at=now, created_by=actor,
         )
         session.add(payment)
         session.flush()
@@ -137,6 +138,16 @@ def register_settlement(
 
 
 # --------------------------------------------------------------------------- applying
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What to apply to one document: the amount in its currency and, optionally, the
+    EquivalenciaDR (None: derived from the exchange rates)."""
+
+    uuid: str
+    importe: Decimal | str
+    equivalencia: Decimal | str | None = None
 
 
 @dataclass
@@ -191,7 +202,7 @@ def _lock_payment(session: Session, payment_id: int) -> Payment:
                              .execution_options(populate_existing=True))
     if payment is None:
         raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
-    if payment.status != "activo":
+    if payment.status != PaymentStatus.ACTIVO:
         raise ConflictError(f"El pago {payment_id} está {payment.status}; no se puede aplicar.",
                             code="PAGO_NO_ACTIVO")
     return payment
@@ -214,7 +225,7 @@ def open_document(session: Session, doc: Document, customer_key: str) -> dp.Open
         uuid=doc.uuid, serie=doc.serie, folio=doc.folio, customer=customer_key, moneda=doc.moneda,
         total=doc.total, saldo=doc.saldo, fecha=doc.fecha, vencimiento=doc.vencimiento,
         metodo_pago=doc.metodo_pago or dp.METODO_PPD,
-        num_parcialidades_previas=prior_parcialidades(session, doc.id), cancelado=doc.status == "cancelado",
+        num_parcialidades_previas=prior_parcialidades(session, doc.id), cancelado=doc.status == DocumentStatus.CANCELADO,
         company=doc.company.rfc,
     )
 
@@ -256,15 +267,15 @@ def _lock_documents(session: Session, uuids: Sequence[str]) -> dict[str, Documen
 def apply_payment(
     session: Session,
     payment_id: int,
-    allocations: Sequence[tuple[str, Decimal | str, Decimal | str | None]],
+    allocations: Sequence[Allocation],
     *,
     rates: Mapping[str, Decimal] | None = None,
     actor: str = "sistema",
     clock: Clock = system_clock,
 ) -> ApplicationResult:
-    """Apply a payment to documents: ``(uuid, amount in the document's currency, equivalence or None)``."""
+    """Apply a payment to documents, one ``Allocation`` each."""
     payment = _lock_payment(session, payment_id)
-    docs = _lock_documents(session, [a[0] for a in allocations])
+    docs = _lock_documents(session, [a.uuid for a in allocations])
     customer = session.get(Customer, payment.customer_id)
     assert customer is not None
     again = _open_instalment_of(session, payment.id, [d.id for d in docs.values()])
@@ -275,10 +286,10 @@ def apply_payment(
             "emitido: revierta esa aplicación y aplique el importe completo en una sola línea.",
             code="DOCUMENTO_YA_APLICADO_EN_PAGO", uuid=doc.uuid)
     requests = []
-    for uuid, amount, eq in allocations:
-        doc = docs[uuid.strip().upper()]
+    for a in allocations:
+        doc = docs[a.uuid.strip().upper()]
         owner = customer.key if doc.customer_id == customer.id else f"otro:{doc.customer_id}"
-        requests.append(dp.ApplicationRequest(open_document(session, doc, owner), amount, eq))
+        requests.append(dp.ApplicationRequest(open_document(session, doc, owner), a.importe, a.equivalencia))
     plan = dp.plan_application(funds_of(payment, customer), requests, tipos_cambio=rates_for(payment, rates))
     return _store_plan(session, payment, plan, docs, actor, clock)
 
@@ -296,7 +307,7 @@ def apply_oldest_first(
     assert customer is not None
     docs = session.scalars(
         select(Document).where(Document.customer_id == customer.id, Document.company_id == payment.company_id,
-                               Document.tipo == "I", Document.saldo > 0, Document.status == "vigente")
+                               Document.tipo == "I", Document.saldo > 0, Document.status == DocumentStatus.VIGENTE)
         .order_by(Document.id).with_for_update().execution_options(populate_existing=True)
     ).all()
     skip = _open_instalment_of(session, payment.id, [d.id for d in docs])
@@ -618,12 +629,12 @@ def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDet
             bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning))
     docs = session.scalars(
         select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
-                               Document.status == "vigente")
+                               Document.status == DocumentStatus.VIGENTE)
     ).all()
     open_docs = {d.uuid: open_document(session, d, customer.key) for d in docs}
     suggested: dict[str, tuple[Decimal, Decimal]] = {}
     avisos: list[str] = []
-    if payment.status == "activo" and payment.monto > payment.aplicado and open_docs:
+    if payment.status == PaymentStatus.ACTIVO and payment.monto > payment.aplicado and open_docs:
         try:
             plan = dp.plan_oldest_first(funds_of(payment, customer), open_docs.values(),
                                         tipos_cambio=rates_for(payment, None))
@@ -689,7 +700,7 @@ def cash_box_summary(session: Session) -> list[CashBoxSummary]:
     counts: Counter[int] = Counter()
     for box_id, moneda, n, total in session.execute(
         select(Payment.cash_box_id, Payment.moneda, func.count(), func.sum(Payment.monto))
-        .where(Payment.cash_box_id.is_not(None), Payment.status == "activo")
+        .where(Payment.cash_box_id.is_not(None), Payment.status == PaymentStatus.ACTIVO)
         .group_by(Payment.cash_box_id, Payment.moneda)
     ):
         if box_id is not None:

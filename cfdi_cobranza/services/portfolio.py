@@ -41,10 +41,10 @@ from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.promises import Promise
 from cfdi_cobranza.domain.receivables import Application, ApplicationKind, Receivable
 from cfdi_cobranza.domain.receivables import Payment as PaymentRecord
+from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
 
 # CFDI dates are local; timestamps are UTC. Follow-ups are dated in the business's zone.
 LOCAL_TZ = ZoneInfo("America/Mexico_City")
-LIVE_PAYMENT_STATUS = "activo"
 NO_DUE_DATE = date.max  # an invoice without vencimiento is never overdue
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -108,7 +108,7 @@ def apply_filters(stmt: AnySelect, filters: Filters | None) -> AnySelect:
 
 
 def live_invoices() -> list[ColumnElement[bool]]:
-    return [Document.tipo == "I", Document.status != "cancelado"]
+    return [Document.tipo == "I", Document.status != DocumentStatus.CANCELADO]
 
 
 @dataclass
@@ -259,7 +259,7 @@ def _external_payments(
         select(ExternalPayment, Customer.key)
         .join(Document, Document.id == ExternalPayment.complement_id)
         .join(Customer, Customer.id == Document.customer_id)
-        .where(Document.status != "cancelado")
+        .where(Document.status != DocumentStatus.CANCELADO)
     )
     if customer_ids is not None:
         stmt = stmt.where(Document.customer_id.in_(customer_ids))
@@ -284,7 +284,7 @@ def _payments(
     out: list[PaymentRecord] = []
     stmt = select(Payment.id, Payment.fecha_pago, Payment.moneda, Payment.monto, Customer.key).join(
         Customer, Customer.id == Payment.customer_id
-    ).where(Payment.status == LIVE_PAYMENT_STATUS)
+    ).where(Payment.status == PaymentStatus.ACTIVO)
     if customer_ids is not None:
         stmt = stmt.where(Payment.customer_id.in_(customer_ids))
     if until is not None:

@@ -59,7 +59,7 @@ def test_import_suggest_apply(engine, settings, factory, clock):
         assert top.score >= 80
         assert all(r.mensaje for r in top.razones)  # reasons are shown to the user
     with transaction(engine) as s:
-        out = banking.apply_above(s, 80, actor="ana", clock=clock)
+        out = [o.to_dict() for o in banking.apply_above(s, 80, actor="ana", clock=clock)]
     assert [o["status"] for o in out] == ["aplicado"]
     with transaction(engine) as s:
         assert s.scalar(select(Document.saldo).where(Document.uuid == inv.uuid)) == 0

@@ -96,7 +96,7 @@ def test_authorization_request_and_decision_by_role(loaded):
         for name, role in (("cajero", "consulta"), ("gerente", "cobranza")):
             s.add(User(username=name, password_hash="x", role=role, active=True, failed_logins=0, created_at=NOW))
         req = credit.request_authorization(s, "CAC070627H79", Decimal("5000"), actor="vendedor1", clock=clock,
-                                           motivo="Cliente estratégico")
+                                           motivo="Cliente estratégico").to_dict()
     assert req["estado"] == "pendiente" and req["nivel"] == "solicitud_autorizacion"
     with pytest.raises(ConflictError) as err, transaction(loaded) as s:
         credit.decide_authorization(s, req["id"], grant=True, username="cajero", clock=clock)
@@ -104,7 +104,7 @@ def test_authorization_request_and_decision_by_role(loaded):
     with pytest.raises(NotFoundError), transaction(loaded) as s:
         credit.decide_authorization(s, req["id"], grant=True, username="nadie", clock=clock)
     with transaction(loaded) as s:
-        done = credit.decide_authorization(s, req["id"], grant=True, username="gerente", clock=clock)
+        done = credit.decide_authorization(s, req["id"], grant=True, username="gerente", clock=clock).to_dict()
     assert (done["estado"], done["resuelta_por"], done["rol"]) == ("autorizada", "gerente", "cobranza")
     with pytest.raises(ConflictError) as err, transaction(loaded) as s:
         credit.decide_authorization(s, req["id"], grant=False, username="gerente", motivo="x", clock=clock)
@@ -114,7 +114,7 @@ def test_authorization_request_and_decision_by_role(loaded):
 def test_requester_cannot_approve_by_changing_letter_case(loaded):
     with transaction(loaded) as s:
         s.add(User(username="ana", password_hash="x", role="cobranza", active=True, failed_logins=0, created_at=NOW))
-        req = credit.request_authorization(s, "CAC070627H79", Decimal("5000"), actor="Ana", clock=clock)
+        req = credit.request_authorization(s, "CAC070627H79", Decimal("5000"), actor="Ana", clock=clock).to_dict()
     with pytest.raises(ConflictError), transaction(loaded) as s:
         credit.decide_authorization(s, req["id"], grant=True, username="ana", clock=clock)
 

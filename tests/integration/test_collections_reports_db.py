@@ -28,6 +28,7 @@ from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import payments as pay_svc
 from cfdi_cobranza.services.followups import add_follow_up
+from cfdi_cobranza.services.payments import Allocation
 
 RATES = {"USD": USD_RATE}
 NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
@@ -278,7 +279,7 @@ def test_bounced_cheque_paid_here_reopens_the_invoice(loaded, generated, factory
             customer=FOMJ, company=factory.issuer.rfc, fecha_pago=datetime(2026, 10, 30, 12), forma_pago="02",
             moneda="MXN", monto="800.00", num_operacion="CH-77")], actor="caja", clock=clock)
         pid = settlement.payments[0].id
-        pay_svc.apply_payment(s, pid, [(inv.uuid, "800.00", None)], actor="caja", clock=clock)
+        pay_svc.apply_payment(s, pid, [Allocation(inv.uuid, "800.00")], actor="caja", clock=clock)
     with transaction(loaded) as s:
         assert s.scalar(select(Document.saldo).where(Document.uuid == inv.uuid)) == before[inv.uuid] - 800
         assert {i.doc_id: i.saldo for i in reports.open_items(s, AS_OF)}[inv.uuid] == before[inv.uuid] - 800

@@ -15,7 +15,7 @@ from cfdi_cobranza.services.demo import seed_demo
 
 def test_demo_seed(sqlite_engine, settings):
     now = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
-    out = seed_demo(sqlite_engine, settings, clock=lambda: now)
+    out = seed_demo(sqlite_engine, settings, clock=lambda: now).to_dict()
     assert out["creados"] >= 40 and not out["rechazados"]
     assert {u["rol"] for u in out["usuarios"]} == {"administrador", "facturacion", "contabilidad", "cobranza", "consulta"}
     assert (settings.instance_path / "demo-usuarios.txt").stat().st_mode & 0o777 == 0o600
@@ -35,7 +35,7 @@ def test_demo_seed(sqlite_engine, settings):
 
         broken = promise_outcomes(s, now.date(), only_broken=True)
         assert len(broken) == 1 and broken[0].promise.rfc == "TNO160830RT4"
-    again = seed_demo(sqlite_engine, settings, clock=lambda: now)
+    again = seed_demo(sqlite_engine, settings, clock=lambda: now).to_dict()
     assert again["creados"] == 0  # never seeds twice
 
 

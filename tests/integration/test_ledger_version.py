@@ -20,6 +20,7 @@ from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.services.payments import Allocation
 from web.cache import VersionedCache, ledger_version
 
 
@@ -63,7 +64,7 @@ def test_version_moves_on_every_kind_of_write(engine, settings, factory, clock):
         (pid,) = [p.id for p in svc.register_settlement(s, [_receipt("300.00")], clock=clock).payments]
     moved("payment registered")
     with transaction(engine) as s:
-        svc.apply_payment(s, pid, [(inv.uuid, "300.00", None)], clock=clock)
+        svc.apply_payment(s, pid, [Allocation(inv.uuid, "300.00")], clock=clock)
     moved("payment applied")
     with transaction(engine) as s:
         svc.unapply(s, pid, inv.uuid, reason="Depósito mal identificado", actor="ana")

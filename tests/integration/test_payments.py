@@ -20,6 +20,7 @@ from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, Va
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.customers import customers_for_select
 from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.services.payments import Allocation
 
 OTHER = Receptor("DME980512KJ3", "DISTRIBUIDORA MEDICA DEL BAJIO", "601", "37000", "G03")
 
@@ -71,10 +72,10 @@ def test_worked_example_c_one_payment_three_invoices(engine, ledger, clock):
     # A3 had 2,040.00 paid before (here: an earlier payment of ours).
     (early,) = add(engine, receipt("2040.00"), clock=clock)
     with transaction(engine) as s:
-        svc.apply_payment(s, early, [(ledger["A3"], "2040.00", None)], clock=clock)
+        svc.apply_payment(s, early, [Allocation(ledger["A3"], "2040.00")], clock=clock)
     with transaction(engine) as s:
-        r = svc.apply_payment(s, pid, [(ledger["A1"], "11600.00", None), (ledger["A2"], "5800.00", None),
-                                       (ledger["A3"], "2600.00", None)], clock=clock)
+        r = svc.apply_payment(s, pid, [Allocation(ledger["A1"], "11600.00"), Allocation(ledger["A2"], "5800.00"),
+                                       Allocation(ledger["A3"], "2600.00")], clock=clock)
     got = [(ln.num_parcialidad, ln.imp_saldo_ant, ln.imp_pagado, ln.imp_saldo_insoluto) for ln in r.lines]
     assert got == [(1, Decimal("11600.00"), Decimal("11600.00"), Decimal("0.00")),
                    (1, Decimal("5800.00"), Decimal("5800.00"), Decimal("0.00")),
@@ -86,19 +87,19 @@ def test_worked_example_c_one_payment_three_invoices(engine, ledger, clock):
 def test_partial_payments_and_saldo_a_favor(engine, ledger, clock):
     (pid,) = add(engine, receipt("5000.00"), clock=clock)
     with transaction(engine) as s:
-        r = svc.apply_payment(s, pid, [(ledger["A1"], "3000.00", None)], clock=clock)
+        r = svc.apply_payment(s, pid, [Allocation(ledger["A1"], "3000.00")], clock=clock)
     assert r.saldo_a_favor == Decimal("2000.00")
     # The same payment cannot open a second instalment of the same invoice inside one Pago.
     with pytest.raises(ConflictError) as exc, transaction(engine) as s:
-        svc.apply_payment(s, pid, [(ledger["A1"], "2000.00", None)], clock=clock)
+        svc.apply_payment(s, pid, [Allocation(ledger["A1"], "2000.00")], clock=clock)
     assert exc.value.code == "DOCUMENTO_YA_APLICADO_EN_PAGO"
     # The saldo a favor is applied later to another invoice.
     with transaction(engine) as s:
-        r2 = svc.apply_payment(s, pid, [(ledger["A2"], "2000.00", None)], clock=clock)
+        r2 = svc.apply_payment(s, pid, [Allocation(ledger["A2"], "2000.00")], clock=clock)
     assert (r2.lines[0].num_parcialidad, r2.saldo_a_favor) == (1, Decimal("0.00"))
     (p2,) = add(engine, receipt("2000.00"), clock=clock)
     with transaction(engine) as s:
-        r3 = svc.apply_payment(s, p2, [(ledger["A1"], "2000.00", None)], clock=clock)
+        r3 = svc.apply_payment(s, p2, [Allocation(ledger["A1"], "2000.00")], clock=clock)
     assert r3.lines[0].num_parcialidad == 2
     assert r3.lines[0].imp_saldo_ant == Decimal("8600.00")
     assert saldo(engine, ledger["A1"]) == Decimal("6600.00")
@@ -110,14 +111,14 @@ def test_parcialidad_counts_imported_complements(engine, settings, factory, ledg
         [Candidate("rep.xml", pay.xml)])
     (pid,) = add(engine, receipt("1000.00"), clock=clock)
     with transaction(engine) as s:
-        r = svc.apply_payment(s, pid, [(ledger["A2"], "1000.00", None)], clock=clock)
+        r = svc.apply_payment(s, pid, [Allocation(ledger["A2"], "1000.00")], clock=clock)
     assert (r.lines[0].num_parcialidad, r.lines[0].imp_saldo_ant) == (2, Decimal("5000.00"))
 
 
 def test_usd_invoice_paid_in_mxn(engine, ledger, clock):
     (pid,) = add(engine, receipt("19992.02"), clock=clock)
     with transaction(engine) as s:
-        r = svc.apply_payment(s, pid, [(ledger["USD"], "1160.00", None)], rates={"USD": Decimal("17.2345")},
+        r = svc.apply_payment(s, pid, [Allocation(ledger["USD"], "1160.00")], rates={"USD": Decimal("17.2345")},
                               clock=clock)
     (ln,) = r.lines
     assert ln.equivalencia_dr == Decimal("0.0580231512")
@@ -129,7 +130,7 @@ def test_usd_invoice_paid_in_mxn(engine, ledger, clock):
 def test_missing_rate_is_refused_and_nothing_written(engine, ledger, clock):
     (pid,) = add(engine, receipt("19992.02"), clock=clock)
     with pytest.raises(ConflictError) as exc, transaction(engine) as s:
-        svc.apply_payment(s, pid, [(ledger["A1"], "100.00", None), (ledger["USD"], "1160.00", None)], clock=clock)
+        svc.apply_payment(s, pid, [Allocation(ledger["A1"], "100.00"), Allocation(ledger["USD"], "1160.00")], clock=clock)
     assert exc.value.code == "MONEDA_SIN_EQUIVALENCIA"
     assert saldo(engine, ledger["A1"]) == Decimal("11600.00")  # the first line was not kept
 
@@ -145,7 +146,7 @@ def test_missing_rate_is_refused_and_nothing_written(engine, ledger, clock):
 def test_refusals_leave_everything_as_it_was(engine, ledger, clock, allocs, code):
     (pid,) = add(engine, receipt("20000.00"), clock=clock)
     with pytest.raises(CobranzaError) as exc, transaction(engine) as s:
-        svc.apply_payment(s, pid, [(ledger[k], a, None) for k, a in allocs], clock=clock)
+        svc.apply_payment(s, pid, [Allocation(ledger[k], a) for k, a in allocs], clock=clock)
     assert exc.value.code == code
     assert exc.value.message  # Spanish text for the user
     with transaction(engine) as s:
@@ -156,7 +157,7 @@ def test_refusals_leave_everything_as_it_was(engine, ledger, clock, allocs, code
 def test_unknown_document(engine, ledger, clock):
     (pid,) = add(engine, receipt("10.00"), clock=clock)
     with pytest.raises(NotFoundError) as exc, transaction(engine) as s:
-        svc.apply_payment(s, pid, [("00000000-0000-0000-0000-000000000000", "1.00", None)], clock=clock)
+        svc.apply_payment(s, pid, [Allocation("00000000-0000-0000-0000-000000000000", "1.00")], clock=clock)
     assert exc.value.code == "DOCUMENTO_NO_ENCONTRADO"
 
 
@@ -192,7 +193,7 @@ def test_settlement_with_several_forms_and_usual_form(engine, ledger, clock):
 def test_pue_payment_is_flagged(engine, ledger, clock):
     (pid,) = add(engine, receipt("116.00"), clock=clock)
     with transaction(engine) as s:
-        r = svc.apply_payment(s, pid, [(ledger["PUE"], "116.00", None)], clock=clock)
+        r = svc.apply_payment(s, pid, [Allocation(ledger["PUE"], "116.00")], clock=clock)
     (ln,) = r.lines
     assert ln.requiere_rep is False
     assert {a["code"] for a in ln.avisos} == {"PUE_NO_REQUIERE_REP", "PUE_PAGO_TARDIO"}
@@ -208,7 +209,7 @@ def test_oldest_first_then_unapply_renumbers(engine, ledger, clock):
                                                           (ledger["A2"], Decimal("284.00"))]
     (p2,) = add(engine, receipt("1000.00"), clock=clock)
     with transaction(engine) as s:
-        r2 = svc.apply_payment(s, p2, [(ledger["A2"], "1000.00", None)], clock=clock)
+        r2 = svc.apply_payment(s, p2, [Allocation(ledger["A2"], "1000.00")], clock=clock)
     assert r2.lines[0].num_parcialidad == 2
     with pytest.raises(ValidationError), transaction(engine) as s:
         svc.unapply(s, p1, ledger["A2"], reason=" ")
@@ -239,7 +240,7 @@ def test_concurrent_applications_never_overapply(pg_engine, settings, factory, c
         barrier.wait()
         try:
             with transaction(engine) as s:
-                svc.apply_payment(s, pid, [(inv.uuid, "400.00", None)], clock=clock)
+                svc.apply_payment(s, pid, [Allocation(inv.uuid, "400.00")], clock=clock)
             outcomes.append("ok")
         except CobranzaError as exc:
             outcomes.append(exc.code)
@@ -269,7 +270,7 @@ def test_cancelled_invoice_refuses_payments(engine, ledger, clock):
         s.scalar(select(Document).where(Document.uuid == ledger["A2"])).status = "cancelado"
     (pid,) = add(engine, receipt("100.00"), clock=clock)
     with pytest.raises(ConflictError) as exc, transaction(engine) as s:
-        svc.apply_payment(s, pid, [(ledger["A2"], "100.00", None)], clock=clock)
+        svc.apply_payment(s, pid, [Allocation(ledger["A2"], "100.00")], clock=clock)
     assert exc.value.code == "DOCUMENTO_CANCELADO"
     assert "cancelada" in exc.value.message
     with transaction(engine) as s:
@@ -281,7 +282,7 @@ def test_one_payment_list_latest_search_and_applications(engine, ledger, clock):
     first, second = add(engine, receipt("100.00", num_operacion="SPEI-1"), receipt("50.00", form="01"), clock=clock)
     (other,) = add(engine, receipt("10.00", customer=OTHER.rfc), clock=clock)
     with transaction(engine) as s:
-        svc.apply_payment(s, first, [(ledger["A1"], "100.00", None)], clock=clock)
+        svc.apply_payment(s, first, [Allocation(ledger["A1"], "100.00")], clock=clock)
     with transaction(engine) as s:
         every = svc.list_payments(s)
         assert [p.id for p in every] == [first, second, other]

@@ -71,6 +71,7 @@ from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.services.payments import Allocation
 from cfdi_cobranza.services.stamping import IssueResult, Stamper, register_csd
 from cfdi_cobranza.signing.csd import Certificate
 
@@ -186,7 +187,7 @@ class Book:
     def apply(self, pid: int, allocations: Sequence[tuple[str, str]], *,
               rates: dict[str, Decimal] | None = None) -> svc.ApplicationResult:
         with transaction(self.engine) as s:
-            return svc.apply_payment(s, pid, [(u, a, None) for u, a in allocations], rates=rates,
+            return svc.apply_payment(s, pid, [Allocation(u, a) for u, a in allocations], rates=rates,
                                      clock=self.clock)
 
     def issue(self, *pids: int) -> IssueResult:

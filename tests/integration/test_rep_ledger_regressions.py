@@ -21,6 +21,7 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ConflictError
 from cfdi_cobranza.pac.base import rejected
 from cfdi_cobranza.services import payments as svc
+from cfdi_cobranza.services.payments import Allocation
 from cfdi_cobranza.services.stamping import RepRefused
 
 
@@ -143,7 +144,7 @@ def test_payment_of_one_company_cannot_settle_another_companys_invoice(book: Boo
                                                       moneda="MXN", monto="1000.00")], clock=book.clock)
         pid = st.payments[0].id
     with pytest.raises(ConflictError) as exc, transaction(book.engine) as s:
-        svc.apply_payment(s, pid, [(inv["A"], "1000.00", None)], clock=book.clock)
+        svc.apply_payment(s, pid, [Allocation(inv["A"], "1000.00")], clock=book.clock)
     assert exc.value.code == "DOCUMENTO_OTRA_EMPRESA"
     with transaction(book.engine) as s:
         assert svc.apply_oldest_first(s, pid, clock=book.clock).lines == []
@@ -173,7 +174,7 @@ def test_locking_reads_refresh_rows_already_in_the_session(pg_engine, settings, 
         seen = sa.scalar(select(Document).where(Document.uuid == inv["A"]))
         assert seen is not None and seen.saldo == D("11600.00")
         book.apply(p1, [(inv["A"], "1000.00")])  # committed by someone else meanwhile
-        r = svc.apply_payment(sa, p2, [(inv["A"], "500.00", None)], clock=book.clock)
+        r = svc.apply_payment(sa, p2, [Allocation(inv["A"], "500.00")], clock=book.clock)
         sa.commit()
     (ln,) = r.lines
     assert (ln.num_parcialidad, ln.imp_saldo_ant, ln.imp_saldo_insoluto) == (2, D("10600.00"), D("10100.00"))

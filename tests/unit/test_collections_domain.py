@@ -24,7 +24,6 @@ from cfdi_cobranza.domain.period import (
 )
 from cfdi_cobranza.domain.promises import (
     Promise,
-    PromiseStatus,
     broken_promises,
     evaluate_promises,
 )
@@ -37,6 +36,7 @@ from cfdi_cobranza.domain.receivables import (
     unapplied_by_currency,
 )
 from cfdi_cobranza.domain.statement import statement
+from cfdi_cobranza.domain.states import PromiseStatus
 from cfdi_cobranza.domain.summary import customer_summary
 from cfdi_cobranza.errors import ValidationError
 

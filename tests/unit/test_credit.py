@@ -11,7 +11,6 @@ from cfdi_cobranza.domain.credit import (
     CollectionType,
     ControlLevel,
     CreditConditions,
-    CreditStatus,
     DecisionLevel,
     Exposure,
     Operation,
@@ -19,6 +18,7 @@ from cfdi_cobranza.domain.credit import (
     credit_check,
 )
 from cfdi_cobranza.domain.receivables import OpenItem
+from cfdi_cobranza.domain.states import CreditStatus
 from cfdi_cobranza.errors import ValidationError
 
 INFO = DecisionLevel.INFORMACION

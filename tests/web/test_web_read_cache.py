@@ -10,6 +10,7 @@ import rep_support
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.services import payments as pay
+from cfdi_cobranza.services.payments import Allocation
 from web.cache import cache as read_cache
 
 
@@ -26,7 +27,7 @@ def _apply_elsewhere(engine, uuid: str, amount: str) -> None:
         receipt = ReceiptInput(customer=rep_support.CUSTOMER_RFC, company="", fecha_pago=datetime(2026, 11, 10, 12, 0),
                                forma_pago="03", moneda="MXN", monto=amount, tipo_cambio=None)
         (pid,) = [p.id for p in pay.register_settlement(s, [receipt]).payments]
-        pay.apply_payment(s, pid, [(uuid, amount, None)])
+        pay.apply_payment(s, pid, [Allocation(uuid, amount)])
 
 
 def test_cached_aging_page_shows_a_new_payment_at_once(client, login, invoices, engine):

@@ -112,8 +112,8 @@ def apply_payment(payment_id: int) -> Any:
         if not isinstance(lines, list) or not lines or not all(isinstance(a, dict) for a in lines):
             raise ValidationError("«aplicaciones» debe ser una lista de {uuid, importe, equivalencia?}.",
                                   code="SIN_DOCUMENTOS")
-        allocations = [(_text(a.get("uuid")) or "", _text(a.get("importe")) or "", _text(a.get("equivalencia")))
-                       for a in lines[:500]]
+        allocations = [pay.Allocation(_text(a.get("uuid")) or "", _text(a.get("importe")) or "",
+                                      _text(a.get("equivalencia"))) for a in lines[:500]]
         result = pay.apply_payment(db, payment_id, allocations, rates=rates, actor=_actor(), clock=clock())
     db.commit()
     return jsonify(result.to_dict())

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from cfdi_cobranza.domain.aging import AgingBuckets, AgingReport, GroupBy
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
 from cfdi_cobranza.domain.period import DateRange, Granularity
 from cfdi_cobranza.domain.promises import PromiseOutcome
+from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.domain.summary import OwedDocument
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.reports import tables
@@ -40,6 +41,9 @@ from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
 from web.services.inputs import parse_date
+
+if TYPE_CHECKING:
+    from cfdi_cobranza.services.letters import LetterSent
 
 MAX_TEXT = 100
 DEFAULT_LIMIT = 100
@@ -329,7 +333,7 @@ class FollowUpBoard:
 
 def follow_up_board(session: Session, today: date, rfc: str | None = None) -> FollowUpBoard:
     rep = followups.tasks(session, today, rfc=rfc or None)
-    pending = followups.list_follow_ups(session, rfc=rfc or None, estado="pendiente")
+    pending = followups.list_follow_ups(session, rfc=rfc or None, estado=FollowUpStatus.PENDIENTE)
     broken = followups.promise_outcomes(session, today, rfc=rfc or None, only_broken=True)
     return FollowUpBoard(today, [t.to_dict() for t in rep.tareas], rep.realizados,
                          [v.to_dict() for v in reversed(pending[-300:])], broken,
@@ -407,7 +411,7 @@ LETTER_KINDS = {
 }
 
 
-def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[dict[str, Any]], str]:
+def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[LetterSent], str]:
     from cfdi_cobranza.services.letters import letters_pdf
 
     kind = (form.get("tipo") or "").strip()
@@ -446,7 +450,8 @@ def customer_file(session: Session, customer_id: int, today: date,
     key = customer_key(session, customer_id)
     view = reports.customer_overview(session, key, today, actions_limit=15)
     payload = tables.customer_summary_payload(view)
-    out = CustomerFile(customer_id, key, payload, view.summary.documentos, credit.list_authorizations(session, rfc=key),
+    out = CustomerFile(customer_id, key, payload, view.summary.documentos,
+                       [a.to_dict() for a in credit.list_authorizations(session, rfc=key)],
                        view.acciones, followups.follow_up_types(session),
                        detail=customer_detail(session, customer_id, today, pagina))
     if check_args and (check_args.get("importe") or "").strip():
@@ -489,7 +494,7 @@ def set_conditions(session: Session, customer_id: int, form: Mapping[str, str], 
 
 
 def request_authorization(session: Session, customer_id: int, form: Mapping[str, str], *, actor: str,
-                          clock: Any) -> dict[str, Any]:
+                          clock: Any) -> credit.AuthorizationView:
     key = customer_key(session, customer_id)
     amount = parse_money(form.get("importe"), "Importe de la operación", required=True)
     assert amount is not None
@@ -501,7 +506,7 @@ def request_authorization(session: Session, customer_id: int, form: Mapping[str,
 
 
 def decide_authorization(session: Session, customer_id: int, form: Mapping[str, str], *, actor: str,
-                         clock: Any) -> dict[str, Any]:
+                         clock: Any) -> credit.AuthorizationView:
     customer_key(session, customer_id)
     request_id = parse_int(form.get("solicitud"), "Solicitud", minimum=1, maximum=2**31 - 1)
     if request_id is None:
@@ -513,5 +518,5 @@ def decide_authorization(session: Session, customer_id: int, form: Mapping[str, 
                                        motivo=(form.get("motivo") or "").strip()[:500] or None, clock=clock)
 
 
-def add_note(session: Session, customer_id: int, text: str, *, actor: str, clock: Any) -> dict[str, Any]:
+def add_note(session: Session, customer_id: int, text: str, *, actor: str, clock: Any) -> credit.Note:
     return credit.add_note(session, customer_key(session, customer_id), text, author=actor, clock=clock)

@@ -15,6 +15,7 @@ from typing import Any
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain import payments as dp
 from cfdi_cobranza.errors import CobranzaError, ValidationError
+from cfdi_cobranza.services.payments import Allocation
 from web.services.inputs import parse_date
 
 BANK_FIELDS = ("rfc_emisor_cta_ord", "nom_banco_ord_ext", "cta_ordenante", "rfc_emisor_cta_ben", "cta_beneficiario")
@@ -109,8 +110,8 @@ def error_list(exc: CobranzaError) -> list[str]:
     return items or [exc.message]
 
 
-def allocations_from_form(form: Mapping[str, Any]) -> tuple[list[tuple[str, str, str | None]], dict[str, tuple[str, str]]]:
-    """``(uuid, amount, equivalence)`` for every row with an amount, plus what was typed (to re-show)."""
+def allocations_from_form(form: Mapping[str, Any]) -> tuple[list[Allocation], dict[str, tuple[str, str]]]:
+    """An ``Allocation`` for every row with an amount, plus what was typed (to re-show)."""
     getlist = form.getlist  # type: ignore[attr-defined]
     uuids: Sequence[str] = getlist("uuid")[:500]
     amounts: Sequence[str] = getlist("importe")
@@ -122,5 +123,5 @@ def allocations_from_form(form: Mapping[str, Any]) -> tuple[list[tuple[str, str,
         eq = (eqs[i] if i < len(eqs) else "").strip()[:30]
         typed[uuid] = (amount, eq)
         if amount and amount not in ("0", "0.00", "0.0"):
-            out.append((uuid, amount, eq or None))
+            out.append(Allocation(uuid, amount, eq or None))
     return out, typed

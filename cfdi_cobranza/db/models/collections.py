@@ -49,7 +49,7 @@ class CreditCondition(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
     plazo_maximo_dias: Mapped[int] = mapped_column(Integer, default=30)
     nivel_control: Mapped[str] = mapped_column(String(15), default="autorizacion")
-    estatus: Mapped[str] = mapped_column(String(12), default="activo")
+    estatus: Mapped[str] = mapped_column(String(12), default="activo")  # domain.states.CreditStatus
     tipo_cobranza: Mapped[str] = mapped_column(String(10), default="normal")
     dias_atraso_tolerados: Mapped[int] = mapped_column(Integer, default=0)
     vendedor: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -95,7 +95,7 @@ class CreditAuthorization(Base):
     motivo: Mapped[str | None] = mapped_column(Text)  # why the requester asks
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(12), default="pendiente")  # pendiente|autorizada|denegada
+    status: Mapped[str] = mapped_column(String(12), default="pendiente")  # domain.states.AuthorizationStatus
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_role: Mapped[str | None] = mapped_column(String(20))
@@ -136,7 +136,7 @@ class DebtDocument(Base):
     importe: Mapped[Decimal] = mapped_column(Money())
     fecha: Mapped[date] = mapped_column(Date)  # received / signed
     fecha_cobro: Mapped[date] = mapped_column(Date)  # when it can be cashed; later = post-dated
-    estado: Mapped[str] = mapped_column(String(12))  # current state (last of the history)
+    estado: Mapped[str] = mapped_column(String(12))  # domain.states.DebtStatus, the last of the history
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
     complement_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)

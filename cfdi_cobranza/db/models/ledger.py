@@ -102,7 +102,7 @@ class Document(Base):
     pagos_version: Mapped[str | None] = mapped_column(String(3))
     vencimiento: Mapped[date | None] = mapped_column(Date)
     saldo: Mapped[Decimal] = mapped_column(Money())
-    status: Mapped[str] = mapped_column(String(20), default="vigente")
+    status: Mapped[str] = mapped_column(String(20), default="vigente")  # domain.states.DocumentStatus
     sello_sat: Mapped[str] = mapped_column(String(20))  # verificado | no verificado
     sha256: Mapped[str] = mapped_column(String(64))
     xml: Mapped[bytes] = mapped_column(LargeBinary)

@@ -69,7 +69,7 @@ class Payment(Base):
     cash_box_id: Mapped[int | None] = mapped_column(ForeignKey("cash_box.id"), index=True)
     bank_movement_id: Mapped[int | None] = mapped_column(ForeignKey("bank_movement.id"))
     notes: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="activo")
+    status: Mapped[str] = mapped_column(String(12), default="activo")  # domain.states.PaymentStatus
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(100))
 
@@ -96,7 +96,7 @@ class BankMovement(Base):
     moneda: Mapped[str] = mapped_column(String(3))
     description: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(12), default="pendiente")  # pendiente | aplicado
+    status: Mapped[str] = mapped_column(String(12), default="pendiente")  # domain.states.DepositStatus
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     source_name: Mapped[str | None] = mapped_column(String(300))
 

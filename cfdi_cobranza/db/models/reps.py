@@ -67,7 +67,7 @@ class Rep(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     serie: Mapped[str] = mapped_column(String(25))
     folio: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(30), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)  # domain.states.RepStatus
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     fecha: Mapped[datetime] = mapped_column()  # Fecha of the CFDI, local time
     uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
