@@ -115,7 +115,9 @@ class Stamper:
         return self._csds[key]
 
     def audit(self, session: Session, action: str, details: dict[int, dict[str, Any]]) -> None:
-        """One audit entry per REP id in ``details`` (one statement for all)."""
+        """One audit entry per REP id in ``details`` (one statement for all, none for none)."""
+        if not details:
+            return
         at = self.clock()
         session.execute(_INSERT_AUDIT, [{"at": at, "actor": self.actor, "action": action, "entity": "rep",
                                          "entity_id": str(rep_id),
@@ -186,8 +188,9 @@ class Stamper:
 
     # -- sending and cancelling ----------------------------------------------------------
     def retry(self) -> list[IssueResult]:
-        """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
-        return sending.retry(self)
+        """Send again every REP left in ``enviando`` (same bytes, same key: never twice),
+        then end the substitutions a crash interrupted (``cancelling.resume_interrupted``)."""
+        return sending.retry(self) + cancelling.resume_interrupted(self)
 
     def cancel(self, uuid: str, motivo: str, *, replace: bool = False) -> CancelResult:
         """Cancel a stamped REP; motive 01 first issues its replacement (TipoRelacion 04)."""
