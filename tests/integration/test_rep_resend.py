@@ -312,3 +312,29 @@ def test_a_substitution_waits_for_its_replacement_in_flight(book: Book) -> None:
     out = book.stamper.cancel(old.uuid or "", "01", replace=True)
     assert out.status == "sustituido" and out.sustituto is not None and out.sustituto.uuid == replacement.uuid
     assert pac.inner.stamp_count() == 2
+
+
+def test_a_second_replacement_is_refused_in_its_own_transaction(book: Book) -> None:
+    """Two cancellations with motive 01 at once: the REP is marked ``sustituyendo`` with its
+    replacement's row, under its lock, so the second never saves another replacement."""
+    pac = faulty(book)
+    _inv, pid = ppd_payment(book)
+    old = book.issue(pid)
+    with book.stamper.session() as s:
+        rep = s.get(Rep, old.rep_id)
+        assert rep is not None
+        credit_ids = [line.credit_id for line in rep.lines]
+    pac.mode = "lost"
+    first = book.stamper.issue([pid], replaces=rep, credit_ids=credit_ids)
+    assert first.status == "enviando" and rows(book.engine) == {1: "sustituyendo", 2: "enviando"}
+    with pytest.raises(ConflictError):  # still sustituyendo
+        book.stamper.issue([pid], replaces=rep, credit_ids=credit_ids)
+    # the first cancellation's ``finally`` put it back to timbrado:
+    with transaction(book.engine) as s:
+        stamped = s.get(Rep, old.rep_id)
+        assert stamped is not None
+        stamped.status = RepStatus.TIMBRADO
+    with pytest.raises(ConflictError) as info:
+        book.stamper.issue([pid], replaces=rep, credit_ids=credit_ids)
+    assert info.value.code == "REP_SUSTITUTO_VIGENTE"
+    assert rows(book.engine) == {1: "timbrado", 2: "enviando"} and next_folio(book.engine) == 3

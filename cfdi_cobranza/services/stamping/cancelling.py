@@ -34,19 +34,21 @@ def _check_motive(motivo: str, replace: bool) -> None:
         raise ValidationError("Solo el motivo 01 lleva un REP sustituto.", code="CANCELACION_FOLIO_SUSTITUCION")
 
 
-def _move(stamper: Stamper, rep_id: int, new: RepStatus, *, only_from: RepStatus | None = None) -> None:
-    """Move the REP to ``new``; with ``only_from``, only if it is still in that state."""
+def _back_to_stamped(stamper: Stamper, rep_id: int) -> None:
+    """The REP back to ``timbrado`` if it is still ``sustituyendo``."""
     with stamper.session() as session, session.begin():
         rep = session.get(Rep, rep_id, with_for_update=True)
         assert rep is not None
-        if only_from is None or rep.status == only_from:
-            rep.status = RepStatus(rep.status).check_move(new)
+        if rep.status == RepStatus.SUSTITUYENDO:
+            rep.status = RepStatus(rep.status).check_move(RepStatus.TIMBRADO)
 
 
 def resume_interrupted(stamper: Stamper) -> list[IssueResult]:
     """REPs left ``sustituyendo`` by a cancellation that stopped half-way (a crash while
-    issuing the replacement) go back to ``timbrado`` once no replacement of theirs is in
-    flight (``enviando``); a stamped replacement is reused when the cancellation is asked again."""
+    sending the replacement) go back to ``timbrado`` once no replacement of theirs is in
+    flight (``enviando``); a stamped replacement is reused when the cancellation is asked
+    again. A REP is marked ``sustituyendo`` in the transaction that saves its replacement
+    (``Stamper.issue``), so one without a replacement in flight is never mid-substitution."""
     in_flight = select(Rep.replaces_id).where(Rep.status == RepStatus.ENVIANDO, Rep.replaces_id.is_not(None))
     with stamper.session() as session, session.begin():
         reps = session.scalars(select(Rep).where(Rep.status == RepStatus.SUSTITUYENDO, Rep.id.not_in(in_flight))
@@ -70,12 +72,10 @@ def _replacement(stamper: Stamper, old: Rep, payment_ids: list[int], credit_ids:
         if earlier is not None:
             return IssueResult(earlier.id, RepStatus(earlier.status), earlier.uuid, earlier.serie, earlier.folio,
                                earlier.sandbox)
-    _move(stamper, old.id, RepStatus.SUSTITUYENDO)
-    try:
+    try:  # ``issue`` marks ``old`` sustituyendo with its replacement's row
         replacement = stamper.issue(payment_ids, replaces=old, credit_ids=credit_ids)
     finally:
-        # Unless ``rep retry`` already did it (see ``resume_interrupted``).
-        _move(stamper, old.id, RepStatus.TIMBRADO, only_from=RepStatus.SUSTITUYENDO)
+        _back_to_stamped(stamper, old.id)  # unless ``rep retry`` did (``resume_interrupted``)
     if replacement.status != RepStatus.TIMBRADO:
         raise RepRefused("El REP sustituto no quedó timbrado; no se canceló el original.",
                          replacement.findings, code="SUSTITUTO_NO_TIMBRADO")

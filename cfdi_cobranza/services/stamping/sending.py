@@ -65,8 +65,9 @@ def send_batch(stamper: Stamper,
                batch: Sequence[tuple[Prepared, str]]) -> tuple[dict[int, IssueResult], PacError | None]:
     """Stamp the REPs of a run one after the other, store their stamps in one transaction,
     and return the result of each (by REP id) and the error if the PAC could not be
-    reached: then the REPs not sent are dropped, last folio first, so every folio goes
-    back. Each REP comes with what a refusal's message starts with."""
+    reached: then the REPs not sent are dropped, last folio first, so their folios go
+    back (unless a later one was taken meanwhile: see ``pac_failed``). Each REP comes
+    with what a refusal's message starts with."""
     prepared = [p for p, _prefix in batch]
     prefixes = {p.rep_id: prefix for p, prefix in batch}
     outcomes: list[StampOutcome] = stamp_all(stamper.pac, [p.request for p in prepared])
