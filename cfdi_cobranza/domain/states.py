@@ -36,7 +36,7 @@ class RepStatus(State):
 
     ENVIANDO = "enviando"  # signed and saved, sent (or about to be) to the PAC
     TIMBRADO = "timbrado"
-    RECHAZADO = "rechazado"  # refused by the PAC; kept only when a later folio was taken
+    RECHAZADO = "rechazado"  # refused by the PAC (or never sent); kept only when a later folio was taken
     SUSTITUYENDO = "sustituyendo"  # its replacement (motive 01) is being issued
     CANCELACION_SOLICITADA = "cancelacion_solicitada"  # the receiver must accept
     CANCELADO = "cancelado"
@@ -109,13 +109,16 @@ class PromiseStatus(State):
 TRANSITIONS: Mapping[type[State], Mapping[State, frozenset[State]]] = {
     RepStatus: {
         # Stamped, refused by the PAC, or still in flight after an answer that never came
-        # (``rep retry``). A REP the PAC never saw is deleted, not moved: it gives its folio back.
+        # (``rep retry``). A refused REP whose folio is the last one is deleted, not moved.
         RepStatus.ENVIANDO: frozenset({RepStatus.TIMBRADO, RepStatus.RECHAZADO}),
         RepStatus.TIMBRADO: frozenset({RepStatus.SUSTITUYENDO, RepStatus.CANCELACION_SOLICITADA,
                                        RepStatus.CANCELADO, RepStatus.SUSTITUIDO}),
-        # Back to stamped once the replacement is issued (or failed); then it is cancelled.
+        # Back to stamped once the replacement is issued (or failed; after a crash, by
+        # ``rep retry`` once no replacement is in flight); then it is cancelled.
         RepStatus.SUSTITUYENDO: frozenset({RepStatus.TIMBRADO}),
-        RepStatus.CANCELACION_SOLICITADA: frozenset({RepStatus.CANCELADO, RepStatus.SUSTITUIDO}),
+        # Back to stamped when the receiver rejects the cancellation: the CFDI stays in force.
+        RepStatus.CANCELACION_SOLICITADA: frozenset({RepStatus.CANCELADO, RepStatus.SUSTITUIDO,
+                                                     RepStatus.TIMBRADO}),
         RepStatus.RECHAZADO: frozenset(),
         RepStatus.CANCELADO: frozenset(),
         RepStatus.SUSTITUIDO: frozenset(),

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -30,7 +31,10 @@ from cfdi_cobranza.errors import PacError, ValidationError
 log = logging.getLogger(__name__)
 
 # Codes of our own, for failures that carry no PAC code. Stable: never rename.
-PAC_NO_DISPONIBLE = "PAC_NO_DISPONIBLE"  # nothing was sent: refused, DNS, connect timeout
+# Nothing was sent: refused, DNS, connect timeout. Only for the first call of a stamp:
+# once a request may have reached the PAC, a later failure to connect is no proof that
+# nothing was stamped (``after_sending``).
+PAC_NO_DISPONIBLE = "PAC_NO_DISPONIBLE"
 PAC_SIN_RESPUESTA = "PAC_SIN_RESPUESTA"  # sent, but no (complete) answer arrived
 PAC_RESPUESTA_INVALIDA = "PAC_RESPUESTA_INVALIDA"  # an answer we cannot read
 PAC_AUTENTICACION = "PAC_AUTENTICACION"  # credentials refused
@@ -207,6 +211,19 @@ def stamp_all(pac: Pac, requests: Sequence[StampRequest]) -> list[StampOutcome]:
 
 
 # --- error helpers ------------------------------------------------------------------
+
+
+@contextmanager
+def after_sending(no_answer: Callable[[], PacError]) -> Iterator[None]:
+    """Around the calls that recover a stamp request that may have reached the PAC: a
+    PAC unreachable now says nothing about the first request, so "no disponible" (which
+    lets the caller drop the REP and give its folio back) becomes ``no_answer()``."""
+    try:
+        yield
+    except PacError as exc:
+        if exc.code != PAC_NO_DISPONIBLE:
+            raise
+        raise no_answer() from exc
 
 _CODE_IN_MESSAGE = re.compile(r"^\s*([A-Za-z]{0,10}\d{3,6})\s*(?:[-.:]|$)")
 

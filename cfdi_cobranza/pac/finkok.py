@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from html import unescape
 
 from lxml import etree
@@ -50,6 +51,7 @@ from cfdi_cobranza.pac.base import (
     SatStatus,
     StampRequest,
     StampResult,
+    after_sending,
     invalid_reply,
     rejected,
     stamp_result_from_xml,
@@ -138,7 +140,8 @@ class FinkokPac:
             reply = self._stamp_call("stamp", request)
         except (AmbiguousError, _Unreadable) as exc:
             log.warning("finkok stamp ambiguous (%s); recovering key=%s", exc, request.idempotency_key)
-            return self._after_ambiguity(request, exc)
+            with after_sending(partial(self._no_answer, exc)):
+                return self._after_ambiguity(request, exc)
         return self._stamp_outcome(request, reply)
 
     def recover(self, request: StampRequest) -> StampResult | None:

@@ -48,6 +48,7 @@ from cfdi_cobranza.pac.base import (
     SatStatus,
     StampRequest,
     StampResult,
+    after_sending,
     invalid_reply,
     rejected,
     split_code,
@@ -168,7 +169,8 @@ class SwPac:
             return self._stamp_outcome(response)
         except (AmbiguousError, _Unreadable) as exc:
             log.warning("sw stamp ambiguous (%s); recovering key=%s", exc, request.idempotency_key)
-        return self._recover_or_raise(request)
+        with after_sending(self._no_answer):
+            return self._recover_or_raise(request)
 
     def recover(self, request: StampRequest) -> StampResult | None:
         """Send the same bytes with the same customid: SW answers 307 with the earlier stamp.

@@ -2,7 +2,7 @@
 
 A REP row is first saved already built, validated and signed, as ``enviando``, with its
 serie/folio and idempotency key fixed; its states and the moves between them are
-``domain.states.RepStatus`` and ``REP_TRANSITIONS``. The signed bytes are saved before
+``domain.states.RepStatus`` and ``TRANSITIONS``. The signed bytes are saved before
 the PAC is called, so a retry after a crash sends exactly the same document with the
 same key. Stamped XML
 is kept as evidence with its SHA-256.

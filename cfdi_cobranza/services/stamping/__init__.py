@@ -24,13 +24,14 @@ from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.findings import Finding
-from cfdi_cobranza.errors import CertificateError, CobranzaError, PacError
+from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
+from cfdi_cobranza.errors import CertificateError, CobranzaError, ConflictError, PacError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -115,7 +116,9 @@ class Stamper:
         return self._csds[key]
 
     def audit(self, session: Session, action: str, details: dict[int, dict[str, Any]]) -> None:
-        """One audit entry per REP id in ``details`` (one statement for all)."""
+        """One audit entry per REP id in ``details`` (one statement for all, none for none)."""
+        if not details:
+            return
         at = self.clock()
         session.execute(_INSERT_AUDIT, [{"at": at, "actor": self.actor, "action": action, "entity": "rep",
                                          "entity_id": str(rep_id),
@@ -125,8 +128,17 @@ class Stamper:
     # -- issuing -------------------------------------------------------------------------
     def issue(self, payment_ids: Sequence[int], *, replaces: Rep | None = None,
               credit_ids: Sequence[int] | None = None) -> IssueResult:
-        """One REP covering ``payment_ids`` (all of one customer and company)."""
+        """One REP covering ``payment_ids`` (all of one customer and company); the REP it
+        ``replaces`` becomes ``sustituyendo`` in the same transaction (see ``cancelling``)."""
         with self.session() as session, session.begin():
+            if replaces is not None:  # locked first: one replacement at a time, and only one
+                old = session.get(Rep, replaces.id, with_for_update=True)
+                assert old is not None
+                old.status = RepStatus(old.status).check_move(RepStatus.SUSTITUYENDO)
+                if session.scalar(select(Rep.id).where(Rep.replaces_id == old.id,
+                                                       Rep.status.in_(LIVE_REP_STATUSES))) is not None:
+                    raise ConflictError("Este REP ya tiene un sustituto vigente; solicite de nuevo la cancelación "
+                                        "para reutilizarlo.", code="REP_SUSTITUTO_VIGENTE")
             (inputs,) = read_inputs(session, [payment_ids], credit_ids=credit_ids)
             (prepared,) = save(session, self, [prepare(session, self, inputs, replaces=replaces)])
         return sending.send(self, prepared)
@@ -154,7 +166,8 @@ class Stamper:
         takes no folio; it is reported in its place and the others go on) and saved
         together; then they are sent one after the other and their stamps stored in a
         second transaction. Once the PAC cannot be reached, the REPs not yet sent are
-        dropped (their folios given back) and the groups left are not attempted.
+        dropped (their folios given back, as ``sending`` says) and the groups left are
+        not attempted.
         """
         results: list[IssueResult] = []
         down: PacError | None = None
@@ -186,8 +199,9 @@ class Stamper:
 
     # -- sending and cancelling ----------------------------------------------------------
     def retry(self) -> list[IssueResult]:
-        """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
-        return sending.retry(self)
+        """Send again every REP left in ``enviando`` (same bytes, same key: never twice),
+        then end the substitutions a crash interrupted (``cancelling.resume_interrupted``)."""
+        return sending.retry(self) + cancelling.resume_interrupted(self)
 
     def cancel(self, uuid: str, motivo: str, *, replace: bool = False) -> CancelResult:
         """Cancel a stamped REP; motive 01 first issues its replacement (TipoRelacion 04)."""

@@ -34,11 +34,31 @@ def _check_motive(motivo: str, replace: bool) -> None:
         raise ValidationError("Solo el motivo 01 lleva un REP sustituto.", code="CANCELACION_FOLIO_SUSTITUCION")
 
 
-def _move(stamper: Stamper, rep_id: int, new: RepStatus) -> None:
+def _back_to_stamped(stamper: Stamper, rep_id: int) -> None:
+    """The REP back to ``timbrado`` if it is still ``sustituyendo``."""
     with stamper.session() as session, session.begin():
         rep = session.get(Rep, rep_id, with_for_update=True)
         assert rep is not None
-        rep.status = RepStatus(rep.status).check_move(new)
+        if rep.status == RepStatus.SUSTITUYENDO:
+            rep.status = RepStatus(rep.status).check_move(RepStatus.TIMBRADO)
+
+
+def resume_interrupted(stamper: Stamper) -> list[IssueResult]:
+    """REPs left ``sustituyendo`` by a cancellation that stopped half-way (a crash while
+    sending the replacement) go back to ``timbrado`` once no replacement of theirs is in
+    flight (``enviando``); a stamped replacement is reused when the cancellation is asked
+    again. A REP is marked ``sustituyendo`` in the transaction that saves its replacement
+    (``Stamper.issue``), so one without a replacement in flight is never mid-substitution."""
+    in_flight = select(Rep.replaces_id).where(Rep.status == RepStatus.ENVIANDO, Rep.replaces_id.is_not(None))
+    with stamper.session() as session, session.begin():
+        reps = session.scalars(select(Rep).where(Rep.status == RepStatus.SUSTITUYENDO, Rep.id.not_in(in_flight))
+                               .order_by(Rep.id).with_for_update()).all()
+        for rep in reps:
+            rep.status = RepStatus(rep.status).check_move(RepStatus.TIMBRADO)
+        stamper.audit(session, "sustitucion_interrumpida", {rep.id: {"uuid": rep.uuid} for rep in reps})
+        return [IssueResult(rep.id, RepStatus.TIMBRADO, rep.uuid, rep.serie, rep.folio, rep.sandbox,
+                            message="La sustitución se interrumpió; el REP sigue timbrado (vigente). Solicite "
+                                    "de nuevo la cancelación si aún procede.") for rep in reps]
 
 
 def _replacement(stamper: Stamper, old: Rep, payment_ids: list[int], credit_ids: list[int]) -> IssueResult:
@@ -46,14 +66,16 @@ def _replacement(stamper: Stamper, old: Rep, payment_ids: list[int], credit_ids:
     cancellation failed is reused: another would leave two live REPs for one payment."""
     with stamper.session() as session:
         earlier = session.scalar(select(Rep).where(Rep.replaces_id == old.id, Rep.status.in_(LIVE_REP_STATUSES)))
+        if earlier is not None and earlier.status == RepStatus.ENVIANDO:
+            raise RepRefused(f"El REP sustituto (folio {earlier.folio}) quedó en envío: ejecute «cobranza rep "
+                             "retry» y solicite de nuevo la cancelación.", code="SUSTITUTO_NO_TIMBRADO")
         if earlier is not None:
             return IssueResult(earlier.id, RepStatus(earlier.status), earlier.uuid, earlier.serie, earlier.folio,
                                earlier.sandbox)
-    _move(stamper, old.id, RepStatus.SUSTITUYENDO)
-    try:
+    try:  # ``issue`` marks ``old`` sustituyendo with its replacement's row
         replacement = stamper.issue(payment_ids, replaces=old, credit_ids=credit_ids)
     finally:
-        _move(stamper, old.id, RepStatus.TIMBRADO)
+        _back_to_stamped(stamper, old.id)  # unless ``rep retry`` did (``resume_interrupted``)
     if replacement.status != RepStatus.TIMBRADO:
         raise RepRefused("El REP sustituto no quedó timbrado; no se canceló el original.",
                          replacement.findings, code="SUSTITUTO_NO_TIMBRADO")

@@ -17,7 +17,7 @@ from cfdi_cobranza.errors import CobranzaError, PacError
 @dataclass(frozen=True)
 class IssueResult:
     """One REP asked for: stamped, still in flight (``enviando``) or refused (``rechazado``,
-    ``rep_id`` None when nothing was saved)."""
+    ``rep_id`` None when no row of it is kept)."""
 
     rep_id: int | None
     status: RepStatus

@@ -1,16 +1,21 @@
 """Sending a REP that ``issuing.prepare`` saved as ``enviando``: stamp, store, recover, retry.
 
 The PAC is called outside any transaction with the very bytes and idempotency key that
-were committed. Then:
+were committed. Then, re-checked under the REP's row lock:
 
-- stamped: the stamped XML (evidence, with its SHA-256) saved as ``timbrado``;
-- refused by the PAC: the REP becomes ``rechazado`` with the PAC's code and message and
-  its applications are pending again (when its folio is still the last one taken, the
-  row is deleted and the folio given back);
+- stamped: the stamped XML (evidence, with its SHA-256) saved as ``timbrado``; a REP
+  another sender stored meanwhile with the same UUID is answered as it is, one with
+  another UUID is reported as a conflict in its place (a run goes on);
+- refused by the PAC, or PAC unreachable on a first send (the transport connects before
+  sending a byte: nothing left): the REP is deleted and its folio given back when it is
+  still the last one taken; otherwise it stays as ``rechazado`` with the reason, so a
+  folio gap always has its row. Its applications are pending again;
 - no answer after sending: it stays ``enviando``; ``retry`` sends the same bytes with the
   same key and the PAC answers with the stamp it already made, so nothing is stamped twice;
-- PAC unreachable before sending: the REP is dropped (nothing left) and the folio, if
-  still the last one, is given back.
+- PAC unreachable on a retry: it stays ``enviando`` too, since the first send may have
+  been stamped. A REP that may have reached the PAC is never deleted.
+
+A REP already settled by another sender (a concurrent retry) is never dropped or moved.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import FolioSequence, Rep
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, PacError
 from cfdi_cobranza.pac.base import (
@@ -44,12 +50,13 @@ if TYPE_CHECKING:
 AMBIGUOUS_CODES = {"PAC_SIN_RESPUESTA", "PAC_RESPUESTA_INVALIDA"}
 
 
-def send(stamper: Stamper, prepared: Prepared) -> IssueResult:
-    """Stamp one prepared REP and store the stamp; ``RepRefused`` when the PAC refused it."""
+def send(stamper: Stamper, prepared: Prepared, *, again: bool = False) -> IssueResult:
+    """Stamp one prepared REP and store the stamp; ``RepRefused`` when the PAC refused it.
+    ``again``: a retry, whose earlier send may have reached the PAC."""
     try:
         stamped = stamper.pac.stamp(prepared.request)
     except PacError as exc:
-        return pac_failed(stamper, prepared.rep_id, exc)
+        return pac_failed(stamper, prepared.rep_id, exc, again=again)
     with stamper.session() as session, session.begin():
         return store(session, stamper, {prepared.rep_id: stamped})[prepared.rep_id]
 
@@ -58,8 +65,9 @@ def send_batch(stamper: Stamper,
                batch: Sequence[tuple[Prepared, str]]) -> tuple[dict[int, IssueResult], PacError | None]:
     """Stamp the REPs of a run one after the other, store their stamps in one transaction,
     and return the result of each (by REP id) and the error if the PAC could not be
-    reached: then the REPs not sent are dropped, last folio first, so every folio goes
-    back. Each REP comes with what a refusal's message starts with."""
+    reached: then the REPs not sent are dropped, last folio first, so their folios go
+    back (unless a later one was taken meanwhile: see ``pac_failed``). Each REP comes
+    with what a refusal's message starts with."""
     prepared = [p for p, _prefix in batch]
     prefixes = {p.rep_id: prefix for p, prefix in batch}
     outcomes: list[StampOutcome] = stamp_all(stamper.pac, [p.request for p in prepared])
@@ -92,69 +100,84 @@ def _failed(stamper: Stamper, rep_id: int, exc: PacError, prefix: str) -> IssueR
 
 
 def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -> dict[int, IssueResult]:
-    """Inside ``session``'s transaction: each stamped XML saved as ``timbrado``."""
+    """Inside ``session``'s transaction: each stamped XML saved as ``timbrado`` (see the
+    module docstring for a REP another sender settled meanwhile)."""
     rows = {r.id: r for r in session.execute(
-        select(Rep.id, Rep.serie, Rep.folio, Rep.sandbox, Rep.pac, Rep.status)
+        select(Rep.id, Rep.serie, Rep.folio, Rep.sandbox, Rep.pac, Rep.status, Rep.uuid)
         .where(Rep.id.in_(list(stamped))).with_for_update())}
     now = stamper.clock()
     changes = []
     audits: dict[int, dict[str, object]] = {}
+    conflicts: dict[int, dict[str, object]] = {}
     out: dict[int, IssueResult] = {}
     for rep_id, result in stamped.items():
-        row = rows[rep_id]
-        status = RepStatus(row.status).check_move(RepStatus.TIMBRADO)
+        row = rows.get(rep_id)
         uuid = result.uuid.upper()
-        changes.append({"id": rep_id, "status": status, "uuid": uuid, "stamped_xml": result.xml,
-                        "sha256": hashlib.sha256(result.xml).hexdigest(),
-                        "fecha_timbrado": result.fecha_timbrado.replace(tzinfo=None), "stamped_at": now})
-        audits[rep_id] = {"uuid": uuid, "pac": row.pac, "recuperado": result.already_stamped}
+        if row is None or (row.status != RepStatus.ENVIANDO and row.uuid != uuid):
+            # Another stamp stored, or the REP refused, meanwhile: it stands; this one is reported.
+            conflicts[rep_id] = {"uuid": uuid, "guardado": row.uuid if row else None}
+            text = (f"El PAC devolvió el UUID {uuid} para un REP ya {row.status if row else 'descartado'}"
+                    f"{f' con el UUID {row.uuid}' if row and row.uuid else ''}; no se guardó: revise en el PAC "
+                    "si ese CFDI debe cancelarse.")
+            out[rep_id] = IssueResult(row.id if row else None, RepStatus(row.status if row else RepStatus.RECHAZADO),
+                                      row.uuid if row else None, findings=(Finding("REP_TIMBRE_EN_CONFLICTO", text,
+                                                                                   "PAC"),), message=text)
+            continue
+        if row.status == RepStatus.ENVIANDO:  # else the same stamp, stored by another sender: as it is
+            changes.append({"id": rep_id, "status": RepStatus.TIMBRADO, "uuid": uuid, "stamped_xml": result.xml,
+                            "sha256": hashlib.sha256(result.xml).hexdigest(),
+                            "fecha_timbrado": result.fecha_timbrado.replace(tzinfo=None), "stamped_at": now})
+            audits[rep_id] = {"uuid": uuid, "pac": row.pac, "recuperado": result.already_stamped}
         out[rep_id] = IssueResult(
-            rep_id, status, uuid, row.serie, row.folio, row.sandbox, xml=result.xml,
+            rep_id, RepStatus(row.status).check_move(RepStatus.TIMBRADO) if row.status == RepStatus.ENVIANDO
+            else RepStatus(row.status), uuid, row.serie, row.folio, row.sandbox, xml=result.xml,
             message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if row.sandbox else "."))
-    session.execute(update(Rep), changes)  # by primary key, one executemany
+    if changes:
+        session.execute(update(Rep), changes)  # by primary key, one executemany
     stamper.audit(session, "timbrar_rep", audits)
+    stamper.audit(session, "timbre_en_conflicto", conflicts)
     return out
 
 
-def pac_failed(stamper: Stamper, rep_id: int, exc: PacError) -> IssueResult:
+def pac_failed(stamper: Stamper, rep_id: int, exc: PacError, *, again: bool = False) -> IssueResult:
     """What the PAC's error means for the REP (see the module docstring); raises
-    ``RepRefused`` once the REP is refused or dropped."""
+    ``RepRefused`` once the REP is refused or dropped. ``again``: see ``send``."""
     finding = pac_finding(exc)
+    unreachable = exc.code == PAC_NO_DISPONIBLE
     with stamper.session() as session, session.begin():
         rep = session.get(Rep, rep_id, with_for_update=True)
-        assert rep is not None
-        if exc.code in AMBIGUOUS_CODES:
+        if rep is None or rep.status != RepStatus.ENVIANDO:
+            # Settled by another sender while this one waited on the PAC: that stands.
+            if rep is None:
+                return IssueResult(None, RepStatus.RECHAZADO, findings=(finding,), message="El REP ya está descartado.")
+            return IssueResult(rep.id, RepStatus(rep.status), rep.uuid, rep.serie, rep.folio, rep.sandbox,
+                               xml=rep.stamped_xml, message=f"El REP ya está {rep.status}.")
+        if exc.code in AMBIGUOUS_CODES or (unreachable and again):
             stamper.audit(session, "timbrado_sin_respuesta", {rep.id: {"code": exc.code}})
             return IssueResult(rep.id, RepStatus.ENVIANDO, None, rep.serie, rep.folio, rep.sandbox, (finding,),
-                               message="El PAC no respondió; el REP queda en envío y se recuperará con "
-                                       "«cobranza rep retry» sin timbrar dos veces.")
-        unreachable = exc.code == PAC_NO_DISPONIBLE
-        if unreachable:
-            # Nothing reached the PAC: leave no trace but the audit entry.
-            _drop(session, rep)
-            stamper.audit(session, "timbrado_no_enviado", {rep_id: {"code": exc.code}})
-        else:
-            stamper.audit(session, "rep_rechazado_pac", {rep.id: {"code": exc.code, "message": exc.message,
-                                                                  "serie": rep.serie, "folio": rep.folio}})
-            if not _drop(session, rep, only_if_last=True):
-                # A later folio was taken meanwhile: keep the row so the gap is explained.
-                rep.status = RepStatus(rep.status).check_move(RepStatus.RECHAZADO)
-                rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
+                               message=("No se pudo contactar al PAC" if unreachable else "El PAC no respondió")
+                               + "; el REP queda en envío y se recuperará con «cobranza rep retry» sin timbrar "
+                                 "dos veces.")
+        stamper.audit(session, "timbrado_no_enviado" if unreachable else "rep_rechazado_pac",
+                      {rep.id: {"code": exc.code, "message": exc.message, "serie": rep.serie, "folio": rep.folio}})
+        if not _drop(session, rep):
+            # A later folio was taken meanwhile: keep the row so the gap is explained.
+            rep.status = RepStatus(rep.status).check_move(RepStatus.RECHAZADO)
+            rep.findings = json.dumps([finding.to_dict()], ensure_ascii=False)
     # Raised after the transaction committed: raising inside ``session.begin()`` rolls it back.
     if unreachable:
         raise RepRefused(f"No se pudo contactar al PAC; no se envió nada. {exc.message}", [finding], code=exc.code)
     raise RepRefused(f"El PAC rechazó el REP: [{exc.code}] {exc.message}", [finding], code="PAC_RECHAZO")
 
 
-def _drop(session: Session, rep: Rep, *, only_if_last: bool = False) -> bool:
-    """Delete a REP that never got a UUID and give its folio back when it is the last one."""
+def _drop(session: Session, rep: Rep) -> bool:
+    """Delete a REP that never got a UUID and give its folio back, only when that folio is
+    the last one taken; False (nothing done) otherwise."""
     seq = session.scalar(select(FolioSequence).where(FolioSequence.company_id == rep.company_id,
                                                      FolioSequence.serie == rep.serie).with_for_update())
-    is_last = seq is not None and seq.next_folio == rep.folio + 1
-    if only_if_last and not is_last:
+    if seq is None or seq.next_folio != rep.folio + 1:
         return False
-    if is_last and seq is not None:
-        seq.next_folio = rep.folio
+    seq.next_folio = rep.folio
     for line in list(rep.lines):
         session.delete(line)
     session.flush()
@@ -171,8 +194,10 @@ def retry(stamper: Stamper) -> list[IssueResult]:
     for rep_id, signed_xml, key in rows:
         assert signed_xml is not None  # saved with the row, before it was ever sent
         try:
-            out.append(send(stamper, Prepared(rep_id, StampRequest(signed_xml, key))))
+            out.append(send(stamper, Prepared(rep_id, StampRequest(signed_xml, key)), again=True))
         except CobranzaError as exc:
-            out.append(IssueResult(rep_id, RepStatus.RECHAZADO, findings=tuple(getattr(exc, "findings", ())),
-                                   message=exc.message))
+            with stamper.session() as session:
+                kept = session.get(Rep, rep_id) is not None  # deleted when its folio was the last one
+            out.append(IssueResult(rep_id if kept else None, RepStatus.RECHAZADO,
+                                   findings=tuple(getattr(exc, "findings", ())), message=exc.message))
     return out
