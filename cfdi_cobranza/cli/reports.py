@@ -177,7 +177,7 @@ def promises_cmd(app: AppContext, as_of: date | None, rfc: str | None, broken: b
     """Promesas de pago y su estado (vigente, cumplida, incumplida)."""
     cut = as_of or today()
     with transaction(app.engine) as s:
-        rows = [followups.outcome_dict(o) for o in followups.promise_outcomes(s, cut, rfc=rfc, only_broken=broken)]
+        rows = [tables.promise_payload(o) for o in followups.promise_outcomes(s, cut, rfc=rfc, only_broken=broken)]
     if as_json:
         emit_json({"fecha_corte": cut, "promesas": rows})
         return EXIT_OK
