@@ -99,13 +99,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # a proxy these headers come from the client and must not be believed (the default).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-
     db.init_app(app)
     security.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
-
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
                reports_bp, followups_bp, settings_bp, companies_bp, api_bp):

@@ -169,7 +169,6 @@ def pac_from_config(
             recover_delay=_number(settings, "recover_delay", 2.0),
         )
 
-
     token = _secret(settings, "token", instance)
     user = settings.get("user")
     if not token and not (user and password):
