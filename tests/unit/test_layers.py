@@ -14,12 +14,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
-LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+LINT_IMPORTS = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd), "NO_COLOR": "1"}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", str(PYPROJECT)],
+    return subprocess.run([sys.executable, "-c", LINT_IMPORTS, "--no-cache", str(PYPROJECT)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
