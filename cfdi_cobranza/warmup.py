@@ -8,13 +8,13 @@ never does.
 
 from __future__ import annotations
 
+from cfdi_cobranza import catalogs
+from cfdi_cobranza.catalogs import currency_decimals
+from cfdi_cobranza.cfdi import cadena, schema
+
 
 def warm_up() -> None:
     """Compile the SAT XSD and XSLT and load the catalogs now."""
-    from cfdi_cobranza import catalogs
-    from cfdi_cobranza.catalogs import currency_decimals
-    from cfdi_cobranza.cfdi import cadena, schema
-
     for name in catalogs.names():
         catalogs.keys(name)
     currency_decimals()

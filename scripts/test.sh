@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (once) and run every check: ruff, mypy, the test suite.
+# Set up a virtual environment (once) and run every check: ruff, mypy, the layer
+# contracts (import-linter, [tool.importlinter] in pyproject.toml), the test suite.
 # Usage: ./scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ echo "== ruff"
 .venv/bin/ruff check cfdi_cobranza web tests bench scripts
 echo "== mypy"
 .venv/bin/mypy cfdi_cobranza web
+echo "== lint-imports"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -11,8 +12,6 @@ from cfdi_cobranza.services.clock import Clock
 
 def _mexico() -> tzinfo:
     try:
-        from zoneinfo import ZoneInfo
-
         return ZoneInfo("America/Mexico_City")
     except Exception:  # no tz database installed: central Mexico has no DST since 2022
         return timezone(timedelta(hours=-6))

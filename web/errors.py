@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from web.db import get_session
+
 MESSAGES: dict[int, tuple[str, str, str]] = {
     400: ("SOLICITUD_INVALIDA", "Solicitud inválida", "La solicitud no se pudo procesar."),
     401: ("NO_AUTENTICADO", "Sin autenticación", "Debe identificarse para continuar."),
@@ -47,7 +49,6 @@ def init_app(app: Flask) -> None:
     def out_of_range(exc: Exception) -> Any:
         # A number too big for the database (an id like 2**63 in a URL or a JSON body)
         # is bad input, not a server fault.
-        from web.db import get_session
 
         get_session().rollback()
         code, message = "VALOR_FUERA_DE_RANGO", "Un número de la solicitud está fuera del rango permitido."

@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask import Flask
 
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.reports.export import Kind, _text_cell
 from cfdi_cobranza.services.users import ROLES
 
 STATUS_LABELS = {
@@ -53,8 +54,6 @@ def fecha_hora(value: datetime | None) -> str:
 
 def celda(value: object, kind: str, currency: str = "MXN") -> str:
     """One cell of a report table: money with the row's currency decimals, dates dd/mm/aaaa."""
-    from cfdi_cobranza.reports.export import Kind, _text_cell
-
     if value is None or value == "":
         return ""
     if kind == Kind.MONEY:

@@ -7,6 +7,9 @@ An entry without an endpoint is an area still being built; it shows as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g
 
 from web.security import IMPORTERS, READERS
 
@@ -39,3 +42,10 @@ def items_for(role: str | None) -> list[NavItem]:
     if role is None:
         return []
     return [item for item in NAV if role in item.roles]
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _nav() -> dict[str, Any]:
+        user = g.get("user")
+        return {"current_user": user, "nav_items": items_for(user.role if user else None)}

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from cfdi_cobranza import catalogs
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.customers import customers_for_select
@@ -148,6 +149,4 @@ def unapply(payment_id: int) -> Any:
 @bp.app_template_filter("forma_pago")
 def forma_pago_label(key: str | None) -> str:
     """``03 - Transferencia electrónica de fondos`` (c_FormaPago)."""
-    from cfdi_cobranza import catalogs
-
     return catalogs.describe("c_FormaPago", key) if key else "—"

@@ -24,6 +24,7 @@ from flask import (
 
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
+from cfdi_cobranza.pdf.rep import render_rep_pdf
 from cfdi_cobranza.services import stamping
 from web.clock import clock, today
 from web.db import engine, get_session, settings
@@ -119,8 +120,6 @@ def xml(rep_uuid: str) -> Any:
 @bp.route("/<rep_uuid>/pdf", methods=["GET"])
 @require_role(*READERS)
 def pdf(rep_uuid: str) -> Any:
-    from cfdi_cobranza.pdf.rep import render_rep_pdf
-
     stem, data, sandbox = _files(rep_uuid)
     return current_app.response_class(render_rep_pdf(data, sandbox=sandbox), mimetype="application/pdf",
                                       headers=attachment(f"{stem}.pdf"))

@@ -136,13 +136,6 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
 
-    @app.context_processor
-    def _nav() -> dict[str, Any]:
-        from web.nav import items_for
-
-        user = g.get("user")
-        return {"current_user": user, "nav_items": items_for(user.role if user else None)}
-
     # The static files have no view we can decorate; mark them public explicitly.
     static_view = app.view_functions.get("static")
     if static_view is not None:

@@ -24,6 +24,8 @@ from flask import (
 )
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
+from cfdi_cobranza.services import payments as pay
+from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import users as users_service
 from web.clock import clock
 from web.db import get_session
@@ -187,9 +189,6 @@ COLLECTION_SETTINGS = frozenset({"administrador", "contabilidad"})
 
 def _collections_page(error: str | None = None, section: str | None = None, form: dict[str, str] | None = None,
                       status: int = 200) -> Any:
-    from cfdi_cobranza.services import payments as pay
-    from cfdi_cobranza.services import settings as app_settings
-
     db = get_session()
     db.rollback()
     return render_template("settings/collections.html", cajas=pay.cash_box_summary(db),
@@ -205,8 +204,6 @@ def collections() -> Any:
 @bp.route("/cobranza/cajas", methods=["POST"])
 @require_role(*COLLECTION_SETTINGS)
 def add_cash_box() -> Any:
-    from cfdi_cobranza.services import payments as pay
-
     form = {k: request.form.get(k, "")[:100].strip() for k in ("nombre", "tipo", "banco", "cuenta", "moneda")}
     db = get_session()
     try:
@@ -225,8 +222,6 @@ def add_cash_box() -> Any:
 @bp.route("/cobranza/rangos", methods=["POST"])
 @require_role(*COLLECTION_SETTINGS)
 def aging_buckets() -> Any:
-    from cfdi_cobranza.services import settings as app_settings
-
     spec = request.form.get("rangos", "")[:200]
     db = get_session()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cfdi_cobranza.cfdi.sources import iter_paths
 from cfdi_cobranza.cli.common import (
     EXIT_ITEMS_FAILED,
     EXIT_OK,
@@ -18,6 +19,8 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.services import ledger
+from cfdi_cobranza.services.demo import seed_demo
+from cfdi_cobranza.services.importing import Importer, backfill_pagos_facts
 
 STATUS_ES = {"imported": "importado", "duplicate": "duplicado", "refused": "rechazado", "ignored": "omitido"}
 
@@ -28,15 +31,11 @@ STATUS_ES = {"imported": "importado", "duplicate": "duplicado", "refused": "rech
 @pass_app
 def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
     """Crea o actualiza la base de datos (idempotente)."""
-    from cfdi_cobranza.services.importing import backfill_pagos_facts
-
     heads = app.migrate()
     out: dict[str, object] = {"database": app.engine.url.render_as_string(hide_password=True), "revision": heads}
     # Invoices imported before revision 0010 get what issuing their REPs reads (once).
     out["facturas_preparadas"] = prepared = backfill_pagos_facts(app.engine)
     if demo:
-        from cfdi_cobranza.services.demo import seed_demo
-
         seeded = seed_demo(app.engine, app.settings)
         out["demo"] = seeded.to_dict()
     if as_json:
@@ -58,9 +57,6 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[str, ...], no_verify: bool, as_json: bool) -> int:
     """Importa CFDI timbrados: archivos XML, carpetas (recursivo) y paquetes ZIP."""
-    from cfdi_cobranza.cfdi.sources import iter_paths
-    from cfdi_cobranza.services.importing import Importer
-
     settings = app.settings
     importer = Importer(app.engine, settings, verify=not no_verify,
                         extra_cert_dirs=[settings.instance_path / "sandbox"])

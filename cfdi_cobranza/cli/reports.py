@@ -37,11 +37,13 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.period import DateRange, Granularity
+from cfdi_cobranza.pdf.statement import render_statement_pdf
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
+from cfdi_cobranza.services.letters import letters_pdf
 from cfdi_cobranza.services.portfolio import Filters
 
 
@@ -139,8 +141,6 @@ def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str 
         sts = reports.customer_statement(s, key, rango)
         empresa = statement_letterhead(s, customer.id) if as_pdf else None
     if as_pdf and out is not None and empresa is not None:
-        from cfdi_cobranza.pdf.statement import render_statement_pdf
-
         out.write_bytes(render_statement_pdf(sts, empresa=empresa, fecha_corte=rango.hasta))
         if as_json:
             emit_json({"archivo": str(out), "formato": "pdf", "rfc": key, "monedas": [st.moneda for st in sts]})
@@ -178,7 +178,7 @@ def promises_cmd(app: AppContext, as_of: date | None, rfc: str | None, broken: b
     """Promesas de pago y su estado (vigente, cumplida, incumplida)."""
     cut = as_of or today()
     with transaction(app.engine) as s:
-        rows = [followups.outcome_dict(o) for o in followups.promise_outcomes(s, cut, rfc=rfc, only_broken=broken)]
+        rows = [tables.promise_payload(o) for o in followups.promise_outcomes(s, cut, rfc=rfc, only_broken=broken)]
     if as_json:
         emit_json({"fecha_corte": cut, "promesas": rows})
         return EXIT_OK
@@ -209,8 +209,6 @@ def promises_cmd(app: AppContext, as_of: date | None, rfc: str | None, broken: b
 def letters_cmd(app: AppContext, kind: str, as_of: date | None, min_days: int, template: Path | None,
                 firmante: str | None, filters: Filters | None, out: Path, as_json: bool) -> int:
     """Genera cartas de confirmación de saldos o de cobranza en PDF, una por cliente."""
-    from cfdi_cobranza.services.letters import letters_pdf
-
     cut = as_of or today()
     text = template.read_text("utf-8") if template else None
     with transaction(app.engine) as s:

@@ -233,6 +233,7 @@ def token_revoke(app: AppContext, token_id: int) -> int:
 @pass_app
 def serve_cmd(app: AppContext, host: str, port: int) -> int:
     """Servidor de desarrollo de la interfaz web (en producción use gunicorn «web.wsgi:app»)."""
+    # Only this command loads the web app (Flask, every page): the other commands start without it.
     from werkzeug.serving import run_simple
 
     from cfdi_cobranza.warmup import warm_up

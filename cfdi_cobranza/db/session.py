@@ -8,6 +8,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,8 +72,6 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> Any:
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -78,9 +80,6 @@ def alembic_config(engine: Engine) -> Any:
 
 def migrate(engine: Engine) -> list[str]:
     """Bring the schema to the newest revision; idempotent. Returns the applied heads."""
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-
     command.upgrade(alembic_config(engine), "heads")
     with engine.connect() as conn:
         heads = sorted(MigrationContext.configure(conn).get_current_heads())
@@ -98,9 +97,6 @@ def require_current_schema(engine: Engine) -> None:
     check, so an update never changes the schema behind the user's back. A SQLite file
     that does not exist is not created.
     """
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     current: set[str] = set()
     database = engine.url.database or ":memory:"
     if engine.dialect.name != "sqlite" or database == ":memory:" or Path(database).exists():

@@ -51,6 +51,46 @@ class MovementReport:
     totales: dict[str, MovementAmounts]  # per currency
 
 
+@dataclass(frozen=True)
+class SummaryRow:
+    grupo: str
+    nombre: str
+    moneda: str
+    montos: MovementAmounts
+    vencido: Decimal  # part of saldo_final overdue at periodo.hasta
+
+
+@dataclass(frozen=True)
+class SummaryReport:
+    periodo: DateRange
+    agrupacion: GroupBy
+    filas: tuple[SummaryRow, ...]
+    totales: dict[str, MovementAmounts]
+    vencido: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class CollectorRow:
+    grupo: str
+    nombre: str
+    moneda: str
+    saldo: Decimal
+    vencido: Decimal
+    cobrado: Decimal  # pagos applied in the period to documents of the group
+    notas_credito: Decimal
+    clientes: int
+    seguimientos: int  # collection actions in the period on the group's customers
+    promesas_vigentes: int
+    promesas_incumplidas: int
+
+
+@dataclass(frozen=True)
+class CollectorsReport:
+    periodo: DateRange
+    agrupacion: GroupBy
+    filas: tuple[CollectorRow, ...]
+
+
 class _Acc:
     __slots__ = ("cargos", "inicial", "notas", "pagos")
 

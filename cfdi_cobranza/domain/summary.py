@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from cfdi_cobranza.domain.aging import days_overdue
 from cfdi_cobranza.domain.days_late import (
@@ -58,6 +59,18 @@ class CustomerSummary:
     dias_atraso: CustomerDaysLate
     promesas_vigentes: tuple[PromiseOutcome, ...]
     promesas_incumplidas: tuple[PromiseOutcome, ...]
+
+
+@dataclass(frozen=True)
+class CustomerSummaryView:
+    """The summary plus what the collector works with: credit conditions, actions, notes."""
+
+    summary: CustomerSummary
+    conditions: dict[str, Any]
+    acciones: list[dict[str, Any]]  # collection actions (follow-ups), newest first
+    notas: list[dict[str, Any]]
+    documentos_cobranza: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def customer_summary(

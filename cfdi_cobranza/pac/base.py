@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from cfdi_cobranza.errors import PacError, ValidationError
+from cfdi_cobranza.cfdi.parser import parse_xml
+from cfdi_cobranza.cfdi.reader import find_stamp_element
+from cfdi_cobranza.errors import ImportRefused, PacError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +268,6 @@ def stamp_result_from_xml(xml: bytes, *, already_stamped: bool) -> StampResult:
     """
     # Imported here: the parser pulls lxml and the CFDI namespaces, which the light
     # users of this module (config, the services' type hints) do not need.
-    from cfdi_cobranza.cfdi.parser import parse_xml
-    from cfdi_cobranza.errors import ImportRefused
 
     try:
         root = parse_xml(xml)
@@ -279,8 +279,6 @@ def stamp_result_from_xml(xml: bytes, *, already_stamped: bool) -> StampResult:
 def stamp_result_from_tree(root: Any, xml: bytes, *, already_stamped: bool) -> StampResult:
     """``stamp_result_from_xml`` for ``xml`` already parsed as ``root`` (or the very tree
     that was serialised as ``xml``, as the sandbox has it after stamping)."""
-    from cfdi_cobranza.cfdi.reader import find_stamp_element
-
     tfd = find_stamp_element(root)
     if tfd is None:
         raise ValueError("no TimbreFiscalDigital")

@@ -34,7 +34,11 @@ from typing import Any
 
 from cfdi_cobranza.errors import ConfigurationError
 from cfdi_cobranza.pac.base import Pac
+from cfdi_cobranza.pac.finkok import FinkokPac
+from cfdi_cobranza.pac.sandbox import SandboxPac
+from cfdi_cobranza.pac.sw import SwPac
 from cfdi_cobranza.pac.transport import HttpTransport, RetryPolicy, Timeouts
+from cfdi_cobranza.secrets import SecretBox
 
 PREFIX = "COBRANZA_PAC_"
 NAMES = ("sandbox", "finkok", "sw")
@@ -100,7 +104,6 @@ def _secret(settings: Mapping[str, str], key: str, instance_path: Path | None) -
             f"COBRANZA_PAC_{key.upper()}_SEALED necesita la carpeta de instancia para descifrarse",
             code="PAC_CONFIGURACION",
         )
-    from cfdi_cobranza.secrets import SecretBox
 
     return SecretBox.for_instance(instance_path).open(sealed.encode("ascii")).decode("utf-8")
 
@@ -125,8 +128,6 @@ def pac_from_config(
         )
 
     if name == "sandbox":
-        from cfdi_cobranza.pac.sandbox import SandboxPac
-
         if environment == "production":
             raise ConfigurationError(
                 "El PAC sandbox no tiene ambiente de producción: sus CFDI no tienen validez "
@@ -152,8 +153,6 @@ def pac_from_config(
     url = settings.get("url")
     password = _secret(settings, "password", instance)
     if name == "finkok":
-        from cfdi_cobranza.pac.finkok import FinkokPac
-
         user = settings.get("user")
         if not user or not password:
             raise ConfigurationError(
@@ -169,8 +168,6 @@ def pac_from_config(
             recover_attempts=max(1, int(_number(settings, "recover_attempts", 5))),
             recover_delay=_number(settings, "recover_delay", 2.0),
         )
-
-    from cfdi_cobranza.pac.sw import SwPac
 
     token = _secret(settings, "token", instance)
     user = settings.get("user")

@@ -38,6 +38,8 @@ from functools import partial
 from html import unescape
 
 from lxml import etree
+from satcfdi.create.cancela import cancelacion
+from satcfdi.models import Signer as SatcfdiSigner
 
 from cfdi_cobranza.errors import PacError
 from cfdi_cobranza.pac import soap
@@ -413,9 +415,6 @@ _SAT_CANCEL_CODES = {
 
 def _signed_cancellation(request: CancelRequest, fecha: datetime) -> bytes:
     """The SAT ``Cancelacion`` request, XMLDSig-signed with the issuer's CSD (satcfdi)."""
-    from satcfdi.create.cancela import cancelacion
-    from satcfdi.models import Signer as SatcfdiSigner
-
     assert request.csd is not None
     # satcfdi still calls pyOpenSSL APIs that warn as deprecated; the warnings are
     # satcfdi's to fix and must not turn a cancellation into an error.

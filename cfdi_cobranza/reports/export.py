@@ -199,6 +199,7 @@ def _sheet_name(name: str, used: set[str]) -> str:
 
 
 def to_xlsx(report: Report) -> bytes:
+    # openpyxl takes a quarter of a second to import; only Excel output pays for it.
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter

@@ -16,15 +16,17 @@ from cfdi_cobranza.domain.aging import AgingAmounts, AgingReport, pct_display
 from cfdi_cobranza.domain.due_dates import DueDatesReport
 from cfdi_cobranza.domain.forecast import Projection
 from cfdi_cobranza.domain.money import round_currency
-from cfdi_cobranza.domain.movement import MovementAmounts, MovementReport
-from cfdi_cobranza.domain.period import fmt_date
-from cfdi_cobranza.domain.statement import Statement
-from cfdi_cobranza.reports.export import Column, Kind, Report, Table
-from cfdi_cobranza.services.collection_reports import (
+from cfdi_cobranza.domain.movement import (
     CollectorsReport,
-    CustomerSummaryView,
+    MovementAmounts,
+    MovementReport,
     SummaryReport,
 )
+from cfdi_cobranza.domain.period import fmt_date
+from cfdi_cobranza.domain.promises import PromiseOutcome
+from cfdi_cobranza.domain.statement import Statement
+from cfdi_cobranza.domain.summary import CustomerSummaryView
+from cfdi_cobranza.reports.export import Column, Kind, Report, Table
 
 
 def m(value: Decimal, currency: str) -> str:
@@ -274,6 +276,17 @@ def projection_report(p: Projection) -> Report:
 # --------------------------------------------------------------------------- customer summary
 
 
+def promise_payload(o: PromiseOutcome) -> dict[str, Any]:
+    p = o.promise
+    return {
+        "seguimiento": int(p.promise_id), "rfc": p.rfc, "registrada": p.fecha_registro.isoformat(),
+        "fecha_promesa": p.fecha_promesa.isoformat(), "moneda": p.moneda, "importe": m(p.importe, p.moneda),
+        "pagado": m(o.pagado, p.moneda), "faltante": m(o.faltante, p.moneda),
+        "estado": o.estado.value, "dias_incumplida": o.dias_incumplida, "documentos": list(p.doc_ids),
+        "nota": p.nota,
+    }
+
+
 def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
     s = view.summary
     late = s.dias_atraso
@@ -281,8 +294,6 @@ def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
     def metrics(x: Any) -> dict[str, Any]:
         return {"documentos": x.documentos, "promedio": format(round_currency(x.promedio, "MXN"), "f"),
                 "ponderado": format(round_currency(x.ponderado, "MXN"), "f")}
-
-    from cfdi_cobranza.services.followups import outcome_dict
 
     return {
         "rfc": s.rfc, "nombre": s.nombre, "fecha_corte": s.fecha_corte.isoformat(),
@@ -301,8 +312,8 @@ def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
         "dias_atraso": {"reciente": metrics(late.reciente), "historico": metrics(late.historico),
                         "por_documento": [{"doc_id": d.doc_id, "dias": format(round_currency(d.dias, "MXN"), "f"),
                                            "abierto": d.abierto} for d in late.documentos_historico]},
-        "promesas_vigentes": [outcome_dict(o) for o in s.promesas_vigentes],
-        "promesas_incumplidas": [outcome_dict(o) for o in s.promesas_incumplidas],
+        "promesas_vigentes": [promise_payload(o) for o in s.promesas_vigentes],
+        "promesas_incumplidas": [promise_payload(o) for o in s.promesas_incumplidas],
         "acciones": view.acciones,
         "acciones_total": view.extra.get("acciones_total", len(view.acciones)),
         "notas": view.notas,

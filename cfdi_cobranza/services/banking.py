@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.bank.statements import ColumnMapping, StatementResult, parse_statement
+from cfdi_cobranza.bank.statements import (
+    ColumnMapping,
+    StatementResult,
+    parse_statement,
+    payer_hints,
+)
 from cfdi_cobranza.db.models import BankMovement, Customer, Document, Payment
 from cfdi_cobranza.domain import matching
 from cfdi_cobranza.domain.payments import ReceiptInput
@@ -91,8 +96,6 @@ def import_statement(session: Session, data: bytes, preset: str, *, cuenta: str 
 
 
 def _deposit(m: BankMovement) -> matching.Deposit:
-    from cfdi_cobranza.bank.statements import payer_hints
-
     rfc, account = payer_hints(m.description or "")
     return matching.Deposit(id=str(m.id), fecha=m.fecha, importe=m.amount, moneda=m.moneda,
                             descripcion=m.description or "", referencia=m.reference or "",

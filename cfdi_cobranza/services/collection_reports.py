@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -56,11 +56,18 @@ from cfdi_cobranza.domain.due_dates import DueDatesReport, due_dates
 from cfdi_cobranza.domain.forecast import Projection, delay_model, project_income
 from cfdi_cobranza.domain.fx import MxnRates
 from cfdi_cobranza.domain.money import ZERO
-from cfdi_cobranza.domain.movement import MovementAmounts, MovementReport, receivables_movement
+from cfdi_cobranza.domain.movement import (
+    CollectorRow,
+    CollectorsReport,
+    MovementReport,
+    SummaryReport,
+    SummaryRow,
+    receivables_movement,
+)
 from cfdi_cobranza.domain.period import DateRange, Granularity
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.statement import Statement, statement
-from cfdi_cobranza.domain.summary import CustomerSummary, customer_summary
+from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services.ledger import find_customer
 from cfdi_cobranza.services.portfolio import (
@@ -313,24 +320,6 @@ def customer_statement(session: Session, rfc: str, periodo: DateRange) -> list[S
 SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.CARTERA)
 
 
-@dataclass(frozen=True)
-class SummaryRow:
-    grupo: str
-    nombre: str
-    moneda: str
-    montos: MovementAmounts
-    vencido: Decimal  # part of saldo_final overdue at periodo.hasta
-
-
-@dataclass(frozen=True)
-class SummaryReport:
-    periodo: DateRange
-    agrupacion: GroupBy
-    filas: tuple[SummaryRow, ...]
-    totales: dict[str, MovementAmounts]
-    vencido: dict[str, Decimal]
-
-
 def summary(
     session: Session, periodo: DateRange, *, group_by: GroupBy | str = GroupBy.EMPRESA,
     filters: Filters | None = None,
@@ -357,28 +346,6 @@ def summary(
 
 
 COLLECTOR_LEVELS = (GroupBy.VENDEDOR, GroupBy.ZONA, GroupBy.CLASIFICACION, GroupBy.SUCURSAL)
-
-
-@dataclass(frozen=True)
-class CollectorRow:
-    grupo: str
-    nombre: str
-    moneda: str
-    saldo: Decimal
-    vencido: Decimal
-    cobrado: Decimal  # pagos applied in the period to documents of the group
-    notas_credito: Decimal
-    clientes: int
-    seguimientos: int  # collection actions in the period on the group's customers
-    promesas_vigentes: int
-    promesas_incumplidas: int
-
-
-@dataclass(frozen=True)
-class CollectorsReport:
-    periodo: DateRange
-    agrupacion: GroupBy
-    filas: tuple[CollectorRow, ...]
 
 
 def collectors(
@@ -473,16 +440,6 @@ def projection(
 
 
 # --------------------------------------------------------------------------- customer summary
-
-
-@dataclass(frozen=True)
-class CustomerSummaryView:
-    summary: CustomerSummary
-    conditions: dict[str, Any]
-    acciones: list[dict[str, Any]]  # collection actions (follow-ups), newest first
-    notas: list[dict[str, Any]]
-    documentos_cobranza: list[dict[str, Any]]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def customer_overview(

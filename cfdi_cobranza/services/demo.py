@@ -8,7 +8,9 @@ relative to today so every aging bucket has documents.
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,13 +27,21 @@ from cfdi_cobranza.cfdi.factory import (
     Line,
     PaidDoc,
     Receptor,
+    test_csd_dir,
 )
 from cfdi_cobranza.cfdi.sources import Candidate
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Document
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.payments import ReceiptInput
+from cfdi_cobranza.pac.sandbox import SandboxPac
+from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.followups import add_follow_up
 from cfdi_cobranza.services.importing import FileResult, Importer
+from cfdi_cobranza.services.stamping import Stamper, register_csd
+from cfdi_cobranza.services.users import add_user
 
 DEMO_CUSTOMERS = [
     Receptor("CAC070627H79", "COMERCIALIZADORA DEL ALTIPLANO", "601", "20000", "G03"),
@@ -118,11 +128,6 @@ DEMO_ROLES = [("admin", "administrador"), ("facturacion", "facturacion"), ("cont
 
 def _demo_users(engine: Engine, settings: Settings, clock: Clock) -> list[tuple[str, str, str]]:
     """One user per role with a random password, printed once and kept in the instance folder."""
-    import os
-    import secrets
-
-    from cfdi_cobranza.services.users import add_user
-
     created = []
     with transaction(engine) as session:
         for username, role in DEMO_ROLES:
@@ -143,8 +148,6 @@ def _fixed(moment: datetime) -> Clock:
 
 def _demo_followups(engine: Engine, clock: Clock) -> int:
     """A short collection history, recorded in date order as the follow-up file requires."""
-    from cfdi_cobranza.services.followups import add_follow_up
-
     base = clock()
     plan = [
         # (days ago it was recorded, customer, type, notes, promise in days from then, next task in days)
@@ -169,13 +172,6 @@ def _demo_followups(engine: Engine, clock: Clock) -> int:
 
 def _demo_payments_and_rep(engine: Engine, settings: Settings, clock: Clock, now: datetime) -> tuple[int, str | None]:
     """A few receipts applied oldest-first, the test CSD registered and one REP stamped in the sandbox."""
-    from cfdi_cobranza.cfdi.factory import test_csd_dir
-    from cfdi_cobranza.domain.payments import ReceiptInput
-    from cfdi_cobranza.pac.sandbox import SandboxPac
-    from cfdi_cobranza.secrets import SecretBox
-    from cfdi_cobranza.services import payments as pay
-    from cfdi_cobranza.services.stamping import Stamper, register_csd
-
     box = SecretBox.for_instance(settings.instance_path)
     certs = test_csd_dir()
     with transaction(engine) as session:

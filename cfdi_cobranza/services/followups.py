@@ -339,19 +339,6 @@ def promise_outcomes(session: Session, as_of: date, *, rfc: str | None = None,
     return evaluate_promises(portfolio.promises, portfolio.applications, as_of)
 
 
-def outcome_dict(o: PromiseOutcome) -> dict[str, Any]:
-    p = o.promise
-    return {
-        "seguimiento": int(p.promise_id), "rfc": p.rfc, "registrada": p.fecha_registro.isoformat(),
-        "fecha_promesa": p.fecha_promesa.isoformat(), "moneda": p.moneda,
-        "importe": format(round_currency(p.importe, p.moneda), "f"),
-        "pagado": format(round_currency(o.pagado, p.moneda), "f"),
-        "faltante": format(round_currency(o.faltante, p.moneda), "f"),
-        "estado": o.estado.value, "dias_incumplida": o.dias_incumplida, "documentos": list(p.doc_ids),
-        "nota": p.nota,
-    }
-
-
 __all__ = [
     "FollowUpView",
     "TasksReport",
@@ -362,7 +349,6 @@ __all__ = [
     "edit_follow_up",
     "follow_up_types",
     "list_follow_ups",
-    "outcome_dict",
     "promise_outcomes",
     "tasks",
 ]

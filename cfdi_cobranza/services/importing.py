@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.cfdi.loader import LoadedCfdi, load_cfdi
 from cfdi_cobranza.cfdi.parser import parse_xml
 from cfdi_cobranza.cfdi.reader import read_invoice_parts
-from cfdi_cobranza.cfdi.sources import Candidate
+from cfdi_cobranza.cfdi.sources import Candidate, iter_paths
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import (
     Company,
@@ -45,6 +45,7 @@ from cfdi_cobranza.domain.terms import due_date
 from cfdi_cobranza.errors import CobranzaError, ImportRefused
 from cfdi_cobranza.services import balances
 from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.payments import renumber_instalments
 
 GENERIC_RFCS = {"XAXX010101000", "XEXX010101000"}
 IGNORED_TIPOS = {
@@ -433,7 +434,6 @@ class Importer:
                 if target is not None:
                     touched.add(target.id)
         session.flush()
-        from cfdi_cobranza.services.payments import renumber_instalments
 
         for target_id in touched:
             target_doc = session.get(Document, target_id)
@@ -450,8 +450,6 @@ class Importer:
 
 
 def import_paths(engine: Engine, settings: Settings, paths: Iterable[str], **kwargs: Any) -> BatchResult:
-    from cfdi_cobranza.cfdi.sources import iter_paths
-
     return Importer(engine, settings, **kwargs).import_candidates(iter_paths(paths))
 
 

@@ -25,6 +25,7 @@ from cfdi_cobranza.db.models import (
     Rep,
     RepLine,
 )
+from cfdi_cobranza.domain import rfc as rfc_rules
 from cfdi_cobranza.domain.cfdi import TaxLine
 from cfdi_cobranza.domain.money import currency_decimals, quantize
 from cfdi_cobranza.domain.states import DocumentStatus
@@ -495,8 +496,6 @@ def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Comp
 
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,
                 *, clock: Clock = system_clock) -> Company:
-    from cfdi_cobranza.domain import rfc as rfc_rules
-
     rfc = rfc_rules.validate(rfc)
     if session.scalar(select(Company).where(Company.rfc == rfc)) is not None:
         raise ValidationError(f"La empresa {rfc} ya está registrada.", code="EMPRESA_DUPLICADA")

@@ -238,8 +238,6 @@ def _open_instalment_of(session: Session, payment_id: int, doc_ids: Sequence[int
     DoctoRelacionado with its own NumParcialidad inside one Pago, which the SAT
     refuses; the user reverses the first and applies the whole amount instead.
     """
-    from cfdi_cobranza.services import rep_links
-
     if not doc_ids:
         return set()
     credits = session.scalars(select(Credit).where(
@@ -400,7 +398,6 @@ def unapply(
     if not credits:
         raise NotFoundError("No hay aplicaciones vigentes que revertir para ese pago y documento.",
                             code="APLICACION_NO_ENCONTRADA")
-    from cfdi_cobranza.services import rep_links
 
     for credit in credits:
         rep = rep_links.stamped_rep_covering(session, credit)
@@ -450,8 +447,6 @@ def renumber_instalments(session: Session, doc: Document) -> None:
     complement imported from another system after we applied a payment pushes our
     instalment to the next number instead of duplicating it.
     """
-    from cfdi_cobranza.services import rep_links
-
     live = session.scalars(
         select(Credit).where(Credit.document_id == doc.id, Credit.reversed_at.is_(None)).order_by(Credit.id)
     ).all()

@@ -20,6 +20,7 @@ from cfdi_cobranza.errors import (
     NotFoundError,
     ValidationError,
 )
+from cfdi_cobranza.services.stamping import RepRefused
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -38,8 +39,6 @@ def split_errores(text: str) -> list[str]:
 
 @bp.errorhandler(CobranzaError)
 def _cobranza_error(exc: CobranzaError) -> Any:
-    from cfdi_cobranza.services.stamping import RepRefused
-
     status = 422 if isinstance(exc, RepRefused) else next((s for cls, s in STATUS_FOR if isinstance(exc, cls)), 400)
     error: dict[str, Any] = {"code": exc.code, "message": exc.message}
     errores = exc.details.get("errores") if exc.details else None

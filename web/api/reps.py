@@ -8,6 +8,7 @@ from flask import current_app, g, jsonify
 
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.pdf.rep import render_rep_pdf
 from cfdi_cobranza.services import stamping
 from web.api import bp
 from web.api.auth import token_role
@@ -64,8 +65,6 @@ def get_rep_xml(rep_uuid: str) -> Any:
 @bp.route("/reps/<rep_uuid>/pdf", methods=["GET"])
 @token_role(*READERS)
 def get_rep_pdf(rep_uuid: str) -> Any:
-    from cfdi_cobranza.pdf.rep import render_rep_pdf
-
     stem, data, sandbox = stamping.rep_files(get_session(), rep_uuid)
     return current_app.response_class(render_rep_pdf(data, sandbox=sandbox), mimetype="application/pdf",
                                       headers=attachment(f"{stem}.pdf"))

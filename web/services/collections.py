@@ -24,6 +24,7 @@ from cfdi_cobranza.domain.promises import PromiseOutcome
 from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.domain.summary import OwedDocument
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.pdf.statement import render_statement_pdf
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services import collection_reports as reports
@@ -37,9 +38,11 @@ from cfdi_cobranza.services.customers import (
     customers_for_select,
 )
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
+from cfdi_cobranza.services.letters import letters_pdf
 from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
+from web.report_pdf import report_pdf
 from web.services.inputs import parse_date
 
 if TYPE_CHECKING:
@@ -268,8 +271,6 @@ def statement_page(session: Session, p: ReportParams, *, pdf: bool = False) -> S
     report = tables.statement_report(customer.key, statements, rango.desde, rango.hasta)
     data = None
     if pdf:
-        from cfdi_cobranza.pdf.statement import render_statement_pdf
-
         data = render_statement_pdf(statements, empresa=statement_letterhead(session, customer.id),
                                     fecha_corte=rango.hasta)
     return StatementPage(report, data, f"estado-de-cuenta-{customer.rfc}-{customer.id}")
@@ -283,8 +284,6 @@ def download(report: Report, fmt: str) -> tuple[bytes, str, str]:
         return (render(report, Format.XLSX),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
     if fmt == "pdf":
-        from web.report_pdf import report_pdf
-
         return report_pdf(report), "application/pdf", "pdf"
     raise ValidationError(f"Formato de descarga desconocido: «{fmt[:10]}». Use csv, xlsx o pdf.",
                           code="FORMATO_INVALIDO")
@@ -412,8 +411,6 @@ LETTER_KINDS = {
 
 
 def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[LetterSent], str]:
-    from cfdi_cobranza.services.letters import letters_pdf
-
     kind = (form.get("tipo") or "").strip()
     if kind not in LETTER_KINDS:
         raise ValidationError("Seleccione el tipo de carta.", code="TIPO_CARTA_INVALIDO")

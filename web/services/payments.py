@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -92,8 +92,6 @@ def row_errors(receipts: Sequence[dp.ReceiptInput]) -> list[str]:
     Customer, company and a blank payment form are filled by the service later, so they
     are not judged here.
     """
-    from dataclasses import replace
-
     out = []
     for i, r in enumerate(receipts, start=1):
         probe = replace(r, customer=r.customer or "-", company=r.company or "-", forma_pago=r.forma_pago or "03")

@@ -25,6 +25,7 @@ from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.clock import Clock
 from cfdi_cobranza.services.settings import PAC_LABELS, pac_for
+from web.db import get_session
 
 STATUS_LABELS: dict[str, str] = {
     RepStatus.ENVIANDO: "En envío al PAC",
@@ -72,8 +73,6 @@ def pac_info(settings: Settings, session: Session | None = None) -> PacInfo:
     ``session`` defaults to the request's session (the PAC chosen in Configuración).
     """
     if session is None:
-        from web.db import get_session
-
         session = get_session()
     if app_settings.pac_env_override():
         origin = "entorno"
