@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from cfdi_cobranza.cfdi.validator import validate_rep
 from cfdi_cobranza.cli.common import (
     EXIT_ITEMS_FAILED,
     EXIT_OK,
@@ -21,15 +22,15 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.states import RepStatus
+from cfdi_cobranza.pdf.rep import render_rep_html, render_rep_pdf
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
+from cfdi_cobranza.services.settings import pac_for
 
 SANDBOX_NOTE = "SIN VALIDEZ FISCAL: timbrado por el PAC sandbox local."
 
 
 def _stamper(app: AppContext) -> stamping.Stamper:
-    from cfdi_cobranza.services.settings import pac_for
-
     settings = app.settings
     box = SecretBox.for_instance(settings.instance_path)
     with transaction(app.engine) as session:
@@ -41,8 +42,6 @@ def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | No
     data = result.to_dict()
     data["xml_path"] = data["pdf_path"] = None
     if out is not None and result.status == RepStatus.TIMBRADO and result.xml is not None:
-        from cfdi_cobranza.pdf.rep import render_rep_pdf
-
         out.mkdir(parents=True, exist_ok=True)
         stem = f"REP-{result.serie}{result.folio}-{result.uuid}"
         xml_path, pdf_path = out / f"{stem}.xml", out / f"{stem}.pdf"
@@ -117,8 +116,6 @@ def rep_retry(app: AppContext, as_json: bool) -> int:
 @json_option
 def rep_validate(files: tuple[Path, ...], as_json: bool) -> int:
     """Valida REP de cualquier origen: XSD y reglas CRP del SAT verificables sin conexión."""
-    from cfdi_cobranza.cfdi.validator import validate_rep
-
     report: list[dict[str, Any]] = []
     for path in files:
         findings = validate_rep(path.read_bytes())
@@ -182,8 +179,6 @@ def rep_show(app: AppContext, uuid: str, as_json: bool) -> int:
 @pass_app
 def rep_pdf(app: AppContext, uuid: str, out: Path, as_html: bool) -> int:
     """Genera la representación impresa (PDF o HTML) de un REP timbrado."""
-    from cfdi_cobranza.pdf.rep import render_rep_html, render_rep_pdf
-
     with transaction(app.engine) as session:
         rep = stamping.find_rep(session, uuid)
         xml, sandbox = rep.stamped_xml, rep.sandbox
