@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from itertools import groupby, pairwise
+from itertools import groupby, pairwise, repeat
 from operator import add, itemgetter
 from typing import Any
 
@@ -276,11 +276,17 @@ class AgingAmounts:
 
 
 @dataclass(frozen=True, slots=True)
-class AgingRow:
+class AgingRow(AgingAmounts):
+    """One group in one currency: its amounts per bucket, who it is, and its share.
+
+    A row is its amounts (``importes``, ``documentos``, ``total``, ``porcentajes``)
+    rather than holding an ``AgingAmounts``: a report by customer has a few hundred
+    thousand rows, and one object per row instead of two halves what it allocates.
+    """
+
     grupo: str  # stable key (RFC, salesperson code ...); "" for "Sin asignar"
     nombre: str  # what the user reads
     moneda: str
-    montos: AgingAmounts
     participacion: Decimal  # % of the currency's grand total this row holds
 
 
@@ -316,6 +322,13 @@ GroupSums = Sequence[Any]
 an empty bucket is ``None`` (SQL's NULL sum) or ``Decimal(0)``."""
 
 _REPORT_ORDER = itemgetter(1, 0, 2)  # rows sort by group name, then key, then currency
+
+
+def _column_sums(rows: Sequence[tuple[Decimal, ...]], size: int) -> tuple[Decimal, ...]:
+    """Per bucket, the sum of ``rows``' amounts (zero when there are no rows)."""
+    if not rows:
+        return (ZERO,) * size
+    return tuple([sum(column, ZERO) for column in zip(*rows, strict=True)])
 
 
 def aging_report(
@@ -389,43 +402,34 @@ def aging_from_sums(
     # Rates that leave an amount as it is, digits and exponent (Decimal(1), not 1.00).
     same = {cur for cur, r in rate.items() if r == 1 and r.as_tuple().exponent == 0}
 
-    amounts: list[AgingAmounts] = []
-    row_totals: list[Decimal] = []
-    per_currency: dict[str, list[tuple[Decimal, ...]]] = {cur: [] for cur in currencies}
-    documents = dict.fromkeys(currencies, 0)
-    for s in ordered:
-        importes = tuple([ZERO if v is None else v for v in s[4:]])
-        amounts.append(AgingAmounts(importes, s[3]))
-        row_totals.append(sum(importes, ZERO))
-        per_currency[s[2]].append(importes)
-        documents[s[2]] += s[3]
-    totals = {cur: AgingAmounts(tuple(sum(col, ZERO) for col in zip(*rows, strict=True)), documents[cur])
-              for cur, rows in per_currency.items()}
+    # Each row's amounts and total, once; every other figure is a sum of these.
+    importes = [tuple([ZERO if v is None else v for v in s[4:]]) for s in ordered]
+    row_totals = list(map(sum, importes, repeat(ZERO)))
+    totals = {cur: AgingAmounts(_column_sums([i for s, i in zip(ordered, importes, strict=True) if s[2] == cur], size),
+                                sum(s[3] for s in ordered if s[2] == cur))
+              for cur in currencies}
     whole = {cur: t.total for cur, t in totals.items()}
-    filas = tuple(AgingRow(s[0], s[1], s[2], a, pct(t, whole[s[2]]))
-                  for s, a, t in zip(ordered, amounts, row_totals, strict=True))
+    filas = tuple([AgingRow(i, s[3], s[0], s[1], s[2], pct(t, whole[s[2]]))
+                   for s, i, t in zip(ordered, importes, row_totals, strict=True)])
 
-    # The MXN view: per group (its rows are consecutive), key, name, amounts and total.
-    view: list[tuple[str, str, AgingAmounts, Decimal]] = []
-    for key, rows in groupby(zip(ordered, amounts, row_totals, strict=True), key=lambda row: row[0][0]):
-        (s, a, t), *others = rows
-        if not others and s[2] in same:
-            view.append((key, s[1], a, t))
+    # The MXN view, per group (its rows are consecutive): key, name, amounts, documents, total.
+    view: list[tuple[str, str, tuple[Decimal, ...], int, Decimal]] = []
+    keys = [s[0] for s in ordered]
+    for key, group in groupby(zip(keys, ordered, importes, row_totals, strict=True), key=itemgetter(0)):
+        (_, s, amounts, total), *others = group
+        if not others and s[2] in same:  # one peso row: its own amounts
+            view.append((key, s[1], amounts, s[3], total))
             continue
-        in_mxn = a.importes if s[2] in same else tuple([v * rate[s[2]] for v in a.importes])
-        docs = a.documentos
-        for other, more, _ in others:
+        in_mxn = amounts if s[2] in same else tuple([v * rate[s[2]] for v in amounts])
+        docs = s[3]
+        for _, other, more, _ in others:
             r = rate[other[2]]
-            in_mxn = tuple(map(add, in_mxn, more.importes if other[2] in same else [v * r for v in more.importes]))
-            docs += more.documentos
-        view.append((key, s[1], AgingAmounts(in_mxn, docs), sum(in_mxn, ZERO)))
-    total_mxn = AgingAmounts(
-        tuple(sum(col, ZERO) for col in zip(*(a.importes for _, _, a, _ in view), strict=True)) if view
-        else (ZERO,) * size,
-        sum(t.documentos for t in totals.values()),
-    )
+            in_mxn = tuple(map(add, in_mxn, more if other[2] in same else [v * r for v in more]))
+            docs += other[3]
+        view.append((key, s[1], in_mxn, docs, sum(in_mxn, ZERO)))
+    total_mxn = AgingAmounts(_column_sums([v[2] for v in view], size), sum(t.documentos for t in totals.values()))
     grand = total_mxn.total
-    filas_mxn = tuple(AgingRow(key, name, MXN, a, pct(t, grand)) for key, name, a, t in view)
+    filas_mxn = tuple([AgingRow(i, docs, key, name, MXN, pct(t, grand)) for key, name, i, docs, t in view])
     return AgingReport(
         fecha_corte=as_of,
         buckets=buckets,
