@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from itertools import groupby, pairwise, repeat
-from operator import add, itemgetter
-from typing import Any
+from functools import partial
+from itertools import pairwise
+from operator import add, eq, is_not, itemgetter
+from typing import Any, overload
 
 from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
 from cfdi_cobranza.domain.money import ZERO, quantize
@@ -290,6 +291,53 @@ class AgingRow(AgingAmounts):
     participacion: Decimal  # % of the currency's grand total this row holds
 
 
+class AgingRows(Sequence[AgingRow]):
+    """The rows of a report, each made when it is read from the sums it comes from.
+
+    A report by customer has a few hundred thousand rows: a page shows a hundred of
+    them and an export writes each as it goes, so no caller needs them all alive at
+    once. The report keeps the database's sums (one row per group and currency) and
+    the totals; reading a row makes one ``AgingRow`` (indexing, slicing, iterating).
+    Equal to any sequence of the same rows, a tuple included.
+    """
+
+    __slots__ = ("_count", "_make")
+
+    def __init__(self, count: int, make: Callable[[int], AgingRow]) -> None:
+        self._count = count
+        self._make = make
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> AgingRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[AgingRow, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> AgingRow | tuple[AgingRow, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self._make, range(*index.indices(self._count))))
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError("aging row index out of range")
+        return self._make(position)
+
+    def __iter__(self) -> Iterator[AgingRow]:
+        return map(self._make, range(self._count))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(other) == self._count and all(map(eq, self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AgingRows({self._count} rows)"
+
+
 @dataclass(frozen=True, slots=True)
 class AgingLine:
     """One document in the detail of the report."""
@@ -304,9 +352,9 @@ class AgingReport:
     fecha_corte: date
     buckets: AgingBuckets
     agrupacion: GroupBy
-    filas: tuple[AgingRow, ...]  # per group per currency, sorted by group name then currency
+    filas: Sequence[AgingRow]  # per group per currency, sorted by group name then currency
     totales: Mapping[str, AgingAmounts]  # per currency
-    filas_mxn: tuple[AgingRow, ...]  # per group, every currency converted to MXN
+    filas_mxn: Sequence[AgingRow]  # per group, every currency converted to MXN
     total_mxn: AgingAmounts
     tipos_cambio: Mapping[str, Decimal]  # rates used for the MXN view
     detalle: tuple[AgingLine, ...]  # documents, most overdue first
@@ -324,11 +372,12 @@ an empty bucket is ``None`` (SQL's NULL sum) or ``Decimal(0)``."""
 _REPORT_ORDER = itemgetter(1, 0, 2)  # rows sort by group name, then key, then currency
 
 
-def _column_sums(rows: Sequence[tuple[Decimal, ...]], size: int) -> tuple[Decimal, ...]:
-    """Per bucket, the sum of ``rows``' amounts (zero when there are no rows)."""
-    if not rows:
-        return (ZERO,) * size
-    return tuple([sum(column, ZERO) for column in zip(*rows, strict=True)])
+_present = partial(is_not, None)  # a bucket with documents (an empty one is NULL or zero)
+
+
+def _amounts(sums: GroupSums) -> tuple[Decimal, ...]:
+    """The amounts per bucket of one entry of ``sums``, an empty bucket as zero."""
+    return tuple([ZERO if v is None else v for v in sums[4:]])
 
 
 def aging_report(
@@ -393,7 +442,7 @@ def aging_from_sums(
     """
     rates = as_rates(rates_to_mxn)
     size = len(buckets)
-    ordered = sorted(sums, key=_REPORT_ORDER)
+    ordered = tuple(sorted(sums, key=_REPORT_ORDER))
     if any(len(s) != 4 + size for s in ordered):
         raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
     currencies = sorted({s[2] for s in ordered})
@@ -402,34 +451,48 @@ def aging_from_sums(
     # Rates that leave an amount as it is, digits and exponent (Decimal(1), not 1.00).
     same = {cur for cur, r in rate.items() if r == 1 and r.as_tuple().exponent == 0}
 
-    # Each row's amounts and total, once; every other figure is a sum of these.
-    importes = [tuple([ZERO if v is None else v for v in s[4:]]) for s in ordered]
-    row_totals = list(map(sum, importes, repeat(ZERO)))
-    totals = {cur: AgingAmounts(_column_sums([i for s, i in zip(ordered, importes, strict=True) if s[2] == cur], size),
-                                sum(s[3] for s in ordered if s[2] == cur))
-              for cur in currencies}
+    # The totals, a column at a time: per currency, then converted to MXN.
+    totals: dict[str, AgingAmounts] = {}
+    in_pesos: list[tuple[Decimal, ...]] = []
+    for cur in currencies:
+        rows = [s for s in ordered if s[2] == cur]
+        columns = [list(map(itemgetter(4 + b), rows)) for b in range(size)]
+        totals[cur] = AgingAmounts(tuple([sum(filter(_present, col), ZERO) for col in columns]),
+                                   sum(map(itemgetter(3), rows)))
+        if cur in same:
+            in_pesos.append(totals[cur].importes)
+        else:  # as each row converts: every amount, an empty bucket as zero, times the rate
+            r = rate[cur]
+            in_pesos.append(tuple([sum([(ZERO if v is None else v) * r for v in col], ZERO) for col in columns]))
+    total_mxn = AgingAmounts(tuple([sum(col, ZERO) for col in zip(*in_pesos, strict=True)]) if in_pesos
+                             else (ZERO,) * size,
+                             sum(t.documentos for t in totals.values()))
     whole = {cur: t.total for cur, t in totals.items()}
-    filas = tuple([AgingRow(i, s[3], s[0], s[1], s[2], pct(t, whole[s[2]]))
-                   for s, i, t in zip(ordered, importes, row_totals, strict=True)])
-
-    # The MXN view, per group (its rows are consecutive): key, name, amounts, documents, total.
-    view: list[tuple[str, str, tuple[Decimal, ...], int, Decimal]] = []
-    keys = [s[0] for s in ordered]
-    for key, group in groupby(zip(keys, ordered, importes, row_totals, strict=True), key=itemgetter(0)):
-        (_, s, amounts, total), *others = group
-        if not others and s[2] in same:  # one peso row: its own amounts
-            view.append((key, s[1], amounts, s[3], total))
-            continue
-        in_mxn = amounts if s[2] in same else tuple([v * rate[s[2]] for v in amounts])
-        docs = s[3]
-        for _, other, more, _ in others:
-            r = rate[other[2]]
-            in_mxn = tuple(map(add, in_mxn, more if other[2] in same else [v * r for v in more]))
-            docs += other[3]
-        view.append((key, s[1], in_mxn, docs, sum(in_mxn, ZERO)))
-    total_mxn = AgingAmounts(_column_sums([v[2] for v in view], size), sum(t.documentos for t in totals.values()))
     grand = total_mxn.total
-    filas_mxn = tuple([AgingRow(i, docs, key, name, MXN, pct(t, grand)) for key, name, i, docs, t in view])
+
+    def row(i: int) -> AgingRow:
+        s = ordered[i]
+        amounts = _amounts(s)
+        return AgingRow(amounts, s[3], s[0], s[1], s[2], pct(sum(amounts, ZERO), whole[s[2]]))
+
+    # The MXN view: one row per group; a group's rows are consecutive.
+    keys = [s[0] for s in ordered]
+    starts = (*(i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]), len(keys))
+
+    def row_mxn(j: int) -> AgingRow:
+        first, *others = ordered[starts[j]:starts[j + 1]]
+        amounts = _amounts(first)
+        if first[2] not in same:
+            amounts = tuple([v * rate[first[2]] for v in amounts])
+        docs = first[3]
+        for other in others:
+            more, r = _amounts(other), rate[other[2]]
+            amounts = tuple(map(add, amounts, more if other[2] in same else [v * r for v in more]))
+            docs += other[3]
+        return AgingRow(amounts, docs, first[0], first[1], MXN, pct(sum(amounts, ZERO), grand))
+
+    filas = AgingRows(len(ordered), row)
+    filas_mxn = AgingRows(len(starts) - 1, row_mxn)
     return AgingReport(
         fecha_corte=as_of,
         buckets=buckets,

@@ -19,6 +19,7 @@ from cfdi_cobranza.domain.aging import (
     AgingAmounts,
     AgingBuckets,
     AgingRow,
+    AgingRows,
     GroupBy,
     aging_from_sums,
     aging_report,
@@ -114,7 +115,7 @@ def _text(value):
         return ("amounts", _text(value.importes), value.documentos)
     if isinstance(value, dict):
         return {k: _text(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, (tuple, list, AgingRows)):
         return tuple(_text(v) for v in value)
     return value
 
@@ -213,3 +214,21 @@ def test_a_group_with_rows_in_three_currencies_and_one_only_abroad():
     filas, totales, filas_mxn, total_mxn = _row_by_row(sums, buckets, {"USD": D("20"), "EUR": D("21.5")})
     assert _text(got.filas_mxn) == _text(filas_mxn) and _text(got.total_mxn) == _text(total_mxn)
     assert _text(got.filas) == _text(filas) and _text(got.totales) == _text(totales)
+
+
+def test_rows_are_made_when_read_and_behave_as_a_sequence():
+    buckets = AgingBuckets.parse("0,30,60,90")
+    sums = _sums(_items(3), buckets, GroupBy.CLIENTE, empty=None)
+    got = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, RATES)
+    filas, _, filas_mxn, _ = _row_by_row(sums, buckets, RATES)
+    for rows, expected in ((got.filas, filas), (got.filas_mxn, filas_mxn)):
+        assert isinstance(rows, AgingRows) and len(rows) == len(expected)
+        assert rows == expected and expected == rows and list(rows) == list(expected)
+        assert rows[0] == expected[0] and rows[-1] == expected[-1] and rows[2:5] == expected[2:5]
+        assert rows[::-7] == expected[::-7] and rows[:0] == ()
+        assert tuple(rows) == tuple(rows)  # read twice, the same rows
+        with pytest.raises(IndexError):
+            rows[len(expected)]
+        with pytest.raises(IndexError):
+            rows[-len(expected) - 1]
+    assert got.filas != got.filas_mxn and got.filas != "text"
