@@ -278,12 +278,7 @@ class AgingAmounts:
 
 @dataclass(frozen=True, slots=True)
 class AgingRow(AgingAmounts):
-    """One group in one currency: its amounts per bucket, who it is, and its share.
-
-    A row is its amounts (``importes``, ``documentos``, ``total``, ``porcentajes``)
-    rather than holding an ``AgingAmounts``: a report by customer has a few hundred
-    thousand rows, and one object per row instead of two halves what it allocates.
-    """
+    """One group in one currency: its amounts (one object per row, not two), who it is and its share."""
 
     grupo: str  # stable key (RFC, salesperson code ...); "" for "Sin asignar"
     nombre: str  # what the user reads
@@ -292,13 +287,11 @@ class AgingRow(AgingAmounts):
 
 
 class AgingRows(Sequence[AgingRow]):
-    """The rows of a report, each made when it is read from the sums it comes from.
+    """A report's rows, each made when read (index, slice, iteration) from the sums it comes from.
 
-    A report by customer has a few hundred thousand rows: a page shows a hundred of
-    them and an export writes each as it goes, so no caller needs them all alive at
-    once. The report keeps the database's sums (one row per group and currency) and
-    the totals; reading a row makes one ``AgingRow`` (indexing, slicing, iterating).
-    Equal to any sequence of the same rows, a tuple included.
+    A report by customer has a few hundred thousand rows; a page shows a hundred and an
+    export writes each as it goes, so none needs them all alive at once (nor the collector
+    to walk them). Equal to any sequence of the same rows, a tuple included.
     """
 
     __slots__ = ("_count", "_make")
@@ -318,11 +311,8 @@ class AgingRows(Sequence[AgingRow]):
 
     def __getitem__(self, index: int | slice) -> AgingRow | tuple[AgingRow, ...]:
         if isinstance(index, slice):
-            return tuple(map(self._make, range(*index.indices(self._count))))
-        position = index + self._count if index < 0 else index
-        if not 0 <= position < self._count:
-            raise IndexError("aging row index out of range")
-        return self._make(position)
+            return tuple(map(self._make, range(self._count)[index]))
+        return self._make(range(self._count)[index])  # range refuses an index out of range
 
     def __iter__(self) -> Iterator[AgingRow]:
         return map(self._make, range(self._count))
@@ -333,9 +323,6 @@ class AgingRows(Sequence[AgingRow]):
         return len(other) == self._count and all(map(eq, self, other))
 
     __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"AgingRows({self._count} rows)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +430,7 @@ def aging_from_sums(
     rates = as_rates(rates_to_mxn)
     size = len(buckets)
     ordered = tuple(sorted(sums, key=_REPORT_ORDER))
-    if any(len(s) != 4 + size for s in ordered):
+    if set(map(len, ordered)) - {4 + size}:
         raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
     currencies = sorted({s[2] for s in ordered})
     rates.require(currencies)
@@ -453,18 +440,18 @@ def aging_from_sums(
 
     # The totals, a column at a time: per currency, then converted to MXN.
     totals: dict[str, AgingAmounts] = {}
-    in_pesos: list[tuple[Decimal, ...]] = []
+    converted: list[tuple[Decimal, ...]] = []
     for cur in currencies:
         rows = [s for s in ordered if s[2] == cur]
         columns = [list(map(itemgetter(4 + b), rows)) for b in range(size)]
         totals[cur] = AgingAmounts(tuple([sum(filter(_present, col), ZERO) for col in columns]),
                                    sum(map(itemgetter(3), rows)))
         if cur in same:
-            in_pesos.append(totals[cur].importes)
+            converted.append(totals[cur].importes)
         else:  # as each row converts: every amount, an empty bucket as zero, times the rate
             r = rate[cur]
-            in_pesos.append(tuple([sum([(ZERO if v is None else v) * r for v in col], ZERO) for col in columns]))
-    total_mxn = AgingAmounts(tuple([sum(col, ZERO) for col in zip(*in_pesos, strict=True)]) if in_pesos
+            converted.append(tuple([sum([(ZERO if v is None else v) * r for v in col], ZERO) for col in columns]))
+    total_mxn = AgingAmounts(tuple([sum(col, ZERO) for col in zip(*converted, strict=True)]) if converted
                              else (ZERO,) * size,
                              sum(t.documentos for t in totals.values()))
     whole = {cur: t.total for cur, t in totals.items()}
@@ -479,27 +466,24 @@ def aging_from_sums(
     keys = [s[0] for s in ordered]
     starts = (*(i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]), len(keys))
 
-    def row_mxn(j: int) -> AgingRow:
-        first, *others = ordered[starts[j]:starts[j + 1]]
-        amounts = _amounts(first)
-        if first[2] not in same:
-            amounts = tuple([v * rate[first[2]] for v in amounts])
-        docs = first[3]
-        for other in others:
-            more, r = _amounts(other), rate[other[2]]
-            amounts = tuple(map(add, amounts, more if other[2] in same else [v * r for v in more]))
-            docs += other[3]
-        return AgingRow(amounts, docs, first[0], first[1], MXN, pct(sum(amounts, ZERO), grand))
+    def in_pesos(s: GroupSums) -> tuple[Decimal, ...]:
+        amounts = _amounts(s)
+        return amounts if s[2] in same else tuple([v * rate[s[2]] for v in amounts])
 
-    filas = AgingRows(len(ordered), row)
-    filas_mxn = AgingRows(len(starts) - 1, row_mxn)
+    def row_mxn(j: int) -> AgingRow:
+        first, *others = group = ordered[starts[j]:starts[j + 1]]
+        amounts = in_pesos(first)
+        for other in others:
+            amounts = tuple(map(add, amounts, in_pesos(other)))
+        return AgingRow(amounts, sum(s[3] for s in group), first[0], first[1], MXN, pct(sum(amounts, ZERO), grand))
+
     return AgingReport(
         fecha_corte=as_of,
         buckets=buckets,
         agrupacion=group_by,
-        filas=filas,
+        filas=AgingRows(len(ordered), row),
         totales=totals,
-        filas_mxn=filas_mxn,
+        filas_mxn=AgingRows(len(starts) - 1, row_mxn),
         total_mxn=total_mxn,
         tipos_cambio=rate,
         detalle=(),
