@@ -322,8 +322,6 @@ class AgingRows(Sequence[AgingRow]):
             return NotImplemented
         return len(other) == self._count and all(map(eq, self, other))
 
-    __hash__ = None  # type: ignore[assignment]
-
 
 @dataclass(frozen=True, slots=True)
 class AgingLine:
