@@ -357,7 +357,7 @@ an empty bucket is ``None`` (SQL's NULL sum) or ``Decimal(0)``."""
 _REPORT_ORDER = itemgetter(1, 0, 2)  # rows sort by group name, then key, then currency
 
 
-_present = partial(is_not, None)  # a bucket with documents (an empty one is NULL or zero)
+_present = partial(is_not, None)  # an amount, not an empty bucket (NULL); a zero adds nothing
 
 
 def _amounts(sums: GroupSums) -> tuple[Decimal, ...]:
@@ -423,7 +423,8 @@ def aging_from_sums(
     (see ``GroupSums``), in any order. Rows sort by (name, key, currency); each row's
     share is of its currency's total. The MXN view converts each row at its currency's
     rate and adds up the rows of a group; a group that is one row worth its own
-    conversion (a peso row) keeps that row's amounts.
+    conversion (a peso row) keeps that row's amounts. Only the totals are computed here;
+    the rows are made when read (``AgingRows``).
     """
     rates = as_rates(rates_to_mxn)
     size = len(buckets)
