@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from itertools import groupby, pairwise
-from operator import add, itemgetter
-from typing import Any
+from functools import partial
+from itertools import pairwise
+from operator import add, eq, is_not, itemgetter
+from typing import Any, overload
 
 from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
 from cfdi_cobranza.domain.money import ZERO, quantize
@@ -276,12 +277,50 @@ class AgingAmounts:
 
 
 @dataclass(frozen=True, slots=True)
-class AgingRow:
+class AgingRow(AgingAmounts):
+    """One group in one currency: its amounts (one object per row, not two), who it is and its share."""
+
     grupo: str  # stable key (RFC, salesperson code ...); "" for "Sin asignar"
     nombre: str  # what the user reads
     moneda: str
-    montos: AgingAmounts
     participacion: Decimal  # % of the currency's grand total this row holds
+
+
+class AgingRows(Sequence[AgingRow]):
+    """A report's rows, each made when read (index, slice, iteration) from the sums it comes from.
+
+    A report by customer has a few hundred thousand rows; a page shows a hundred and an
+    export writes each as it goes, so none needs them all alive at once (nor the collector
+    to walk them). Equal to any sequence of the same rows, a tuple included.
+    """
+
+    __slots__ = ("_count", "_make")
+
+    def __init__(self, count: int, make: Callable[[int], AgingRow]) -> None:
+        self._count = count
+        self._make = make
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> AgingRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[AgingRow, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> AgingRow | tuple[AgingRow, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self._make, range(self._count)[index]))
+        return self._make(range(self._count)[index])  # range refuses an index out of range
+
+    def __iter__(self) -> Iterator[AgingRow]:
+        return map(self._make, range(self._count))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(other) == self._count and all(map(eq, self, other))
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,9 +337,9 @@ class AgingReport:
     fecha_corte: date
     buckets: AgingBuckets
     agrupacion: GroupBy
-    filas: tuple[AgingRow, ...]  # per group per currency, sorted by group name then currency
+    filas: Sequence[AgingRow]  # per group per currency, sorted by group name then currency
     totales: Mapping[str, AgingAmounts]  # per currency
-    filas_mxn: tuple[AgingRow, ...]  # per group, every currency converted to MXN
+    filas_mxn: Sequence[AgingRow]  # per group, every currency converted to MXN
     total_mxn: AgingAmounts
     tipos_cambio: Mapping[str, Decimal]  # rates used for the MXN view
     detalle: tuple[AgingLine, ...]  # documents, most overdue first
@@ -316,6 +355,14 @@ GroupSums = Sequence[Any]
 an empty bucket is ``None`` (SQL's NULL sum) or ``Decimal(0)``."""
 
 _REPORT_ORDER = itemgetter(1, 0, 2)  # rows sort by group name, then key, then currency
+
+
+_present = partial(is_not, None)  # an amount, not an empty bucket (NULL); a zero adds nothing
+
+
+def _amounts(sums: GroupSums) -> tuple[Decimal, ...]:
+    """The amounts per bucket of one entry of ``sums``, an empty bucket as zero."""
+    return tuple([ZERO if v is None else v for v in sums[4:]])
 
 
 def aging_report(
@@ -376,12 +423,13 @@ def aging_from_sums(
     (see ``GroupSums``), in any order. Rows sort by (name, key, currency); each row's
     share is of its currency's total. The MXN view converts each row at its currency's
     rate and adds up the rows of a group; a group that is one row worth its own
-    conversion (a peso row) keeps that row's amounts.
+    conversion (a peso row) keeps that row's amounts. Only the totals are computed here;
+    the rows are made when read (``AgingRows``).
     """
     rates = as_rates(rates_to_mxn)
     size = len(buckets)
-    ordered = sorted(sums, key=_REPORT_ORDER)
-    if any(len(s) != 4 + size for s in ordered):
+    ordered = tuple(sorted(sums, key=_REPORT_ORDER))
+    if set(map(len, ordered)) - {4 + size}:
         raise ValueError(f"each entry needs key, name, currency, documents and {size} amounts")
     currencies = sorted({s[2] for s in ordered})
     rates.require(currencies)
@@ -389,50 +437,52 @@ def aging_from_sums(
     # Rates that leave an amount as it is, digits and exponent (Decimal(1), not 1.00).
     same = {cur for cur, r in rate.items() if r == 1 and r.as_tuple().exponent == 0}
 
-    amounts: list[AgingAmounts] = []
-    row_totals: list[Decimal] = []
-    per_currency: dict[str, list[tuple[Decimal, ...]]] = {cur: [] for cur in currencies}
-    documents = dict.fromkeys(currencies, 0)
-    for s in ordered:
-        importes = tuple([ZERO if v is None else v for v in s[4:]])
-        amounts.append(AgingAmounts(importes, s[3]))
-        row_totals.append(sum(importes, ZERO))
-        per_currency[s[2]].append(importes)
-        documents[s[2]] += s[3]
-    totals = {cur: AgingAmounts(tuple(sum(col, ZERO) for col in zip(*rows, strict=True)), documents[cur])
-              for cur, rows in per_currency.items()}
+    # The totals, a column at a time: per currency, then converted to MXN.
+    totals: dict[str, AgingAmounts] = {}
+    converted: list[tuple[Decimal, ...]] = []
+    for cur in currencies:
+        rows = [s for s in ordered if s[2] == cur]
+        columns = [list(map(itemgetter(4 + b), rows)) for b in range(size)]
+        totals[cur] = AgingAmounts(tuple([sum(filter(_present, col), ZERO) for col in columns]),
+                                   sum(map(itemgetter(3), rows)))
+        if cur in same:
+            converted.append(totals[cur].importes)
+        else:  # as each row converts: every amount, an empty bucket as zero, times the rate
+            r = rate[cur]
+            converted.append(tuple([sum([(ZERO if v is None else v) * r for v in col], ZERO) for col in columns]))
+    total_mxn = AgingAmounts(tuple([sum(col, ZERO) for col in zip(*converted, strict=True)]) if converted
+                             else (ZERO,) * size,
+                             sum(t.documentos for t in totals.values()))
     whole = {cur: t.total for cur, t in totals.items()}
-    filas = tuple(AgingRow(s[0], s[1], s[2], a, pct(t, whole[s[2]]))
-                  for s, a, t in zip(ordered, amounts, row_totals, strict=True))
-
-    # The MXN view: per group (its rows are consecutive), key, name, amounts and total.
-    view: list[tuple[str, str, AgingAmounts, Decimal]] = []
-    for key, rows in groupby(zip(ordered, amounts, row_totals, strict=True), key=lambda row: row[0][0]):
-        (s, a, t), *others = rows
-        if not others and s[2] in same:
-            view.append((key, s[1], a, t))
-            continue
-        in_mxn = a.importes if s[2] in same else tuple([v * rate[s[2]] for v in a.importes])
-        docs = a.documentos
-        for other, more, _ in others:
-            r = rate[other[2]]
-            in_mxn = tuple(map(add, in_mxn, more.importes if other[2] in same else [v * r for v in more.importes]))
-            docs += more.documentos
-        view.append((key, s[1], AgingAmounts(in_mxn, docs), sum(in_mxn, ZERO)))
-    total_mxn = AgingAmounts(
-        tuple(sum(col, ZERO) for col in zip(*(a.importes for _, _, a, _ in view), strict=True)) if view
-        else (ZERO,) * size,
-        sum(t.documentos for t in totals.values()),
-    )
     grand = total_mxn.total
-    filas_mxn = tuple(AgingRow(key, name, MXN, a, pct(t, grand)) for key, name, a, t in view)
+
+    def row(i: int) -> AgingRow:
+        s = ordered[i]
+        amounts = _amounts(s)
+        return AgingRow(amounts, s[3], s[0], s[1], s[2], pct(sum(amounts, ZERO), whole[s[2]]))
+
+    # The MXN view: one row per group; a group's rows are consecutive.
+    keys = [s[0] for s in ordered]
+    starts = (*(i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]), len(keys))
+
+    def in_pesos(s: GroupSums) -> tuple[Decimal, ...]:
+        amounts = _amounts(s)
+        return amounts if s[2] in same else tuple([v * rate[s[2]] for v in amounts])
+
+    def row_mxn(j: int) -> AgingRow:
+        first, *others = group = ordered[starts[j]:starts[j + 1]]
+        amounts = in_pesos(first)
+        for other in others:
+            amounts = tuple(map(add, amounts, in_pesos(other)))
+        return AgingRow(amounts, sum(s[3] for s in group), first[0], first[1], MXN, pct(sum(amounts, ZERO), grand))
+
     return AgingReport(
         fecha_corte=as_of,
         buckets=buckets,
         agrupacion=group_by,
-        filas=filas,
+        filas=AgingRows(len(ordered), row),
         totales=totals,
-        filas_mxn=filas_mxn,
+        filas_mxn=AgingRows(len(starts) - 1, row_mxn),
         total_mxn=total_mxn,
         tipos_cambio=rate,
         detalle=(),

@@ -43,19 +43,20 @@ def _pcts(amounts: AgingAmounts) -> list[str]:
 
 def aging_report(rep: AgingReport) -> Report:
     labels = list(rep.etiquetas)
+    filas, filas_mxn = tuple(rep.filas), tuple(rep.filas_mxn)  # rows are made when read: read them once
     cols = [Column(rep.agrupacion.titulo), Column("Clave"), Column("Moneda"),
             *[Column(lab, Kind.MONEY) for lab in labels], Column("Total", Kind.MONEY),
             Column("Documentos", Kind.INT), Column("% del total", Kind.PCT)]
     rows: list[list[Any]] = [
-        [r.nombre, r.grupo, r.moneda, *r.montos.importes, r.montos.total, r.montos.documentos, r.participacion]
-        for r in rep.filas
+        [r.nombre, r.grupo, r.moneda, *r.importes, r.total, r.documentos, r.participacion]
+        for r in filas
     ]
     for cur, t in rep.totales.items():
         rows.append(["TOTAL", "", cur, *t.importes, t.total, t.documentos, Decimal(100)])
     pct_rows = [[cur, *t.porcentajes_display()] for cur, t in rep.totales.items()]
     mxn_rows: list[list[Any]] = [
-        [r.nombre, r.grupo, "MXN", *r.montos.importes, r.montos.total, r.montos.documentos, r.participacion]
-        for r in rep.filas_mxn
+        [r.nombre, r.grupo, "MXN", *r.importes, r.total, r.documentos, r.participacion]
+        for r in filas_mxn
     ]
     mxn_rows.append(["TOTAL", "", "MXN", *rep.total_mxn.importes, rep.total_mxn.total, rep.total_mxn.documentos,
                      Decimal(100)])
@@ -77,9 +78,9 @@ def aging_report(rep: AgingReport) -> Report:
         "agrupacion": rep.agrupacion.value,
         "rangos": labels,
         "buckets": rep.buckets.spec(),
-        "filas": [_aging_row(r.grupo, r.nombre, r.moneda, r.montos, r.participacion) for r in rep.filas],
+        "filas": [_aging_row(r.grupo, r.nombre, r.moneda, r, r.participacion) for r in filas],
         "totales": {cur: _aging_amounts(t, cur) for cur, t in rep.totales.items()},
-        "filas_mxn": [_aging_row(r.grupo, r.nombre, "MXN", r.montos, r.participacion) for r in rep.filas_mxn],
+        "filas_mxn": [_aging_row(r.grupo, r.nombre, "MXN", r, r.participacion) for r in filas_mxn],
         "total_mxn": _aging_amounts(rep.total_mxn, "MXN"),
         "tipos_cambio": {k: format(v, "f") for k, v in rep.tipos_cambio.items()},
         "detalle": [{"doc_id": ln.item.doc_id, "referencia": ln.item.referencia, "rfc": ln.item.rfc,

@@ -213,8 +213,7 @@ def aging(
     sums = rows if grouping is GroupBy.CLIENTE else _named_groups(rows, grouping)
     currencies = {s[2] for s in sums}
     mx = rates_to_mxn(session, currencies, as_of, rates)
-    mx.require(currencies)
-    report = aging_from_sums(sums, as_of, spec, grouping, mx)
+    report = aging_from_sums(sums, as_of, spec, grouping, mx)  # refuses a currency without a rate
     if detail:
         lines = aging_report(open_items(session, as_of, filters=filters), as_of, spec, grouping, mx).detalle
         report = replace(report, detalle=lines)

@@ -42,9 +42,9 @@ def _expected(generated, as_of, buckets=None, group_by="cliente"):
 
 def _shape(report):
     return (
-        [(r.grupo, r.nombre, r.moneda, r.montos.importes, r.montos.documentos, r.participacion) for r in report.filas],
+        [(r.grupo, r.nombre, r.moneda, r.importes, r.documentos, r.participacion) for r in report.filas],
         {k: (v.importes, v.documentos) for k, v in report.totales.items()},
-        [(r.grupo, r.moneda, r.montos.importes, r.montos.documentos) for r in report.filas_mxn],
+        [(r.grupo, r.moneda, r.importes, r.documentos) for r in report.filas_mxn],
         (report.total_mxn.importes, report.total_mxn.documentos),
     )
 

@@ -137,7 +137,7 @@ def test_days_overdue():
 def test_exact_boundaries_in_the_report(days, label):
     report = aging_report([item(days)], AS_OF)
     (row,) = report.filas
-    amounts = dict(zip(report.etiquetas, row.montos.importes, strict=True))
+    amounts = dict(zip(report.etiquetas, row.importes, strict=True))
     assert amounts[label] == D("100.00")
     assert sum(amounts.values()) == D("100.00")
     assert report.detalle[0].dias_vencido == days
@@ -229,7 +229,7 @@ def test_report_matches_independent_computation(seed):
     report = aging_report(open_items(docs, apps, AS_OF), AS_OF, "0,30,60,90", "cliente", RATES)
     expected = _expected(docs, apps, lambda d: d.rfc)
 
-    got = {(r.grupo, r.moneda): list(r.montos.importes) for r in report.filas}
+    got = {(r.grupo, r.moneda): list(r.importes) for r in report.filas}
     assert got == expected
     # every bucket and every currency is exercised
     assert all(any(v[i] for v in expected.values()) for i in range(5))
@@ -245,7 +245,7 @@ def test_report_matches_independent_computation(seed):
     rate = {"MXN": D(1), **RATES}
     mxn_cols = [sum((v[i] * rate[c] for (_, c), v in expected.items()), D(0)) for i in range(5)]
     assert list(report.total_mxn.importes) == mxn_cols
-    assert sum((r.montos.total for r in report.filas_mxn), D(0)) == sum(mxn_cols)
+    assert sum((r.total for r in report.filas_mxn), D(0)) == sum(mxn_cols)
     assert report.tipos_cambio == {"EUR": D("19.80"), "MXN": D(1), "USD": D("17.25")}
     assert len(report.filas) == len(expected)
 
@@ -254,16 +254,16 @@ def test_group_by_salesperson_with_unassigned():
     docs, apps = _generate(4)
     report = aging_report(open_items(docs, apps, AS_OF), AS_OF, None, GroupBy.VENDEDOR, RATES)
     expected = _expected(docs, apps, lambda d: d.vendedor or "")
-    assert {(r.grupo, r.moneda): list(r.montos.importes) for r in report.filas} == expected
+    assert {(r.grupo, r.moneda): list(r.importes) for r in report.filas} == expected
     assert "Sin asignar" in {r.nombre for r in report.filas}
 
 
 def test_percentages_are_exact_and_quantized_only_for_display():
     report = aging_report([item(0, "1.00"), item(10, "1.00"), item(40, "1.00")], AS_OF)
     row = report.filas[0]
-    assert row.montos.porcentajes[0] == D(100) / 3
+    assert row.porcentajes[0] == D(100) / 3
     # Displayed shares add up to 100.00: the hundredth left over goes to the first bucket.
-    assert row.montos.porcentajes_display() == (
+    assert row.porcentajes_display() == (
         D("33.34"),
         D("33.33"),
         D("33.33"),
@@ -271,7 +271,7 @@ def test_percentages_are_exact_and_quantized_only_for_display():
         D("0.00"),
     )
     assert pct_display(D("66.665")) == D("66.67")
-    assert row.montos.documentos == 3
+    assert row.documentos == 3
 
 
 def test_zero_balances_skipped_and_grand_totals():
@@ -292,7 +292,7 @@ def test_zero_balances_skipped_and_grand_totals():
 def test_whole_portfolio_group():
     report = aging_report([item(1), item(2, rfc="X")], AS_OF, group_by="cartera")
     assert len(report.filas) == 1
-    assert report.filas[0].montos.total == D("200.00")
+    assert report.filas[0].total == D("200.00")
 
 
 def test_refusals():

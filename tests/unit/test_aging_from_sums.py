@@ -19,6 +19,7 @@ from cfdi_cobranza.domain.aging import (
     AgingAmounts,
     AgingBuckets,
     AgingRow,
+    AgingRows,
     GroupBy,
     aging_from_sums,
     aging_report,
@@ -86,7 +87,8 @@ def _row_by_row(sums, buckets, rates):
         amounts, total = AgingAmounts(tuple(values), count), sum(values, ZERO)
         if cur == "MXN":
             pesos[key] = (values, amounts, total)
-        filas.append(AgingRow(key, names[key], cur, amounts, pct(total, totales[cur].total)))
+        filas.append(AgingRow(amounts.importes, amounts.documentos, key, names[key], cur,
+                              pct(total, totales[cur].total)))
     grand = [sum(col, ZERO) for col in zip(*mxn_acc.values(), strict=True)] if mxn_acc else [ZERO] * len(buckets)
     total_mxn = AgingAmounts(tuple(grand), sum(mxn_docs.values()))
     filas_mxn = []
@@ -97,7 +99,8 @@ def _row_by_row(sums, buckets, rates):
             amounts, total = same[1], same[2]
         else:
             amounts, total = AgingAmounts(tuple(values), mxn_docs[key]), sum(values, ZERO)
-        filas_mxn.append(AgingRow(key, names[key], "MXN", amounts, pct(total, total_mxn.total)))
+        filas_mxn.append(AgingRow(amounts.importes, amounts.documentos, key, names[key], "MXN",
+                                  pct(total, total_mxn.total)))
     return tuple(filas), totales, tuple(filas_mxn), total_mxn
 
 
@@ -105,13 +108,14 @@ def _text(value):
     """Every Decimal as its str (digits and exponent), recursively."""
     if isinstance(value, D):
         return str(value)
+    if isinstance(value, AgingRow):
+        return (value.grupo, value.nombre, value.moneda, ("amounts", _text(value.importes), value.documentos),
+                _text(value.participacion))
     if isinstance(value, AgingAmounts):
         return ("amounts", _text(value.importes), value.documentos)
-    if isinstance(value, AgingRow):
-        return (value.grupo, value.nombre, value.moneda, _text(value.montos), _text(value.participacion))
     if isinstance(value, dict):
         return {k: _text(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, (tuple, list, AgingRows)):
         return tuple(_text(v) for v in value)
     return value
 
@@ -128,8 +132,8 @@ def test_from_sums_equals_the_documents_and_the_row_by_row_construction(seed, sp
     expected = aging_report(items, AS_OF, buckets, group_by, RATES)
     assert got.filas == expected.filas
     assert got.totales == expected.totales
-    assert [(r.grupo, r.nombre, r.montos.importes, r.montos.documentos, r.participacion) for r in got.filas_mxn] == [
-        (r.grupo, r.nombre, r.montos.importes, r.montos.documentos, r.participacion) for r in expected.filas_mxn]
+    assert [(r.grupo, r.nombre, r.importes, r.documentos, r.participacion) for r in got.filas_mxn] == [
+        (r.grupo, r.nombre, r.importes, r.documentos, r.participacion) for r in expected.filas_mxn]
     assert got.total_mxn == expected.total_mxn
     assert got.tipos_cambio == expected.tipos_cambio
     assert (got.fecha_corte, got.buckets, got.agrupacion, got.detalle) == (AS_OF, buckets, group_by, ())
@@ -164,7 +168,7 @@ def test_rows_sort_by_name_then_key_then_currency_and_groups_stay_together():
             ("B", "Igual", "MXN", 2, D("3.00"), D("4.00"), None), ("C", "Antes", "MXN", 1, None, None, D("5.00"))]
     got = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, {"USD": D("20")})
     assert [(r.grupo, r.moneda) for r in got.filas] == [("C", "MXN"), ("A", "USD"), ("B", "MXN"), ("B", "USD")]
-    assert [(r.grupo, r.montos.importes, r.montos.documentos) for r in got.filas_mxn] == [
+    assert [(r.grupo, r.importes, r.documentos) for r in got.filas_mxn] == [
         ("C", (ZERO, ZERO, D("5.00")), 1), ("A", (D("40.00"), D("0"), D("0")), 1),
         ("B", (D("3.00"), D("24.00"), D("0")), 3)]
     assert got.total_mxn == AgingAmounts((D("43.00"), D("24.00"), D("5.00")), 5)
@@ -205,8 +209,26 @@ def test_a_group_with_rows_in_three_currencies_and_one_only_abroad():
     sums = [("A", "A", "EUR", 1, D("1.5"), None, None), ("A", "A", "MXN", 2, None, D("2.25"), None),
             ("A", "A", "USD", 3, None, None, D("4")), ("B", "B", "USD", 4, D("1"), None, None)]
     got = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, {"USD": D("20"), "EUR": D("21.5")})
-    assert [(r.grupo, r.montos.importes, r.montos.documentos) for r in got.filas_mxn] == [
+    assert [(r.grupo, r.importes, r.documentos) for r in got.filas_mxn] == [
         ("A", (D("32.25"), D("2.25"), D("80")), 6), ("B", (D("20"), D("0"), D("0")), 4)]
     filas, totales, filas_mxn, total_mxn = _row_by_row(sums, buckets, {"USD": D("20"), "EUR": D("21.5")})
     assert _text(got.filas_mxn) == _text(filas_mxn) and _text(got.total_mxn) == _text(total_mxn)
     assert _text(got.filas) == _text(filas) and _text(got.totales) == _text(totales)
+
+
+def test_rows_are_made_when_read_and_behave_as_a_sequence():
+    buckets = AgingBuckets.parse("0,30,60,90")
+    sums = _sums(_items(3), buckets, GroupBy.CLIENTE, empty=None)
+    got = aging_from_sums(sums, AS_OF, buckets, GroupBy.CLIENTE, RATES)
+    filas, _, filas_mxn, _ = _row_by_row(sums, buckets, RATES)
+    for rows, expected in ((got.filas, filas), (got.filas_mxn, filas_mxn)):
+        assert isinstance(rows, AgingRows) and len(rows) == len(expected)
+        assert rows == expected and expected == rows and list(rows) == list(expected)
+        assert rows[0] == expected[0] and rows[-1] == expected[-1] and rows[2:5] == expected[2:5]
+        assert rows[::-7] == expected[::-7] and rows[:0] == ()
+        assert tuple(rows) == tuple(rows)  # read twice, the same rows
+        with pytest.raises(IndexError):
+            rows[len(expected)]
+        with pytest.raises(IndexError):
+            rows[-len(expected) - 1]
+    assert got.filas != got.filas_mxn and got.filas != "text"
