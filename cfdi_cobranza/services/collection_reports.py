@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     and_,
     case,
+    distinct,
     func,
     literal,
     literal_column,
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company, Credit, Customer, Document
 from cfdi_cobranza.db.models.collections import (
+    AgingSetting,
     CreditCondition,
     FollowUp,
     SaleAssignment,
@@ -65,10 +67,13 @@ from cfdi_cobranza.domain.movement import (
     receivables_movement,
 )
 from cfdi_cobranza.domain.period import DateRange, Granularity
+from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.statement import Statement, statement
 from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services.followups import list_follow_ups
 from cfdi_cobranza.services.ledger import find_customer
 from cfdi_cobranza.services.portfolio import (
     LOCAL_TZ,
@@ -184,8 +189,6 @@ def resolve_buckets(session: Session, spec: str | Sequence[int] | AgingBuckets |
     if isinstance(spec, AgingBuckets):
         return spec
     if spec is None:
-        from cfdi_cobranza.db.models.collections import AgingSetting
-
         stored = session.scalar(select(AgingSetting.spec).where(AgingSetting.is_default.is_(True)))
         return AgingBuckets.parse(stored)
     return AgingBuckets.parse(spec)
@@ -356,8 +359,6 @@ def collectors(
     Collections follow the sale: a payment counts for the branch/salesperson the paid
     invoice was assigned to when sold (``sale_assignment``), not the customer's current one.
     """
-    from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
-
     grouping = GroupBy.parse(group_by)
     if grouping not in COLLECTOR_LEVELS:
         raise ValidationError("El reporte de cobradores se agrupa por vendedor, zona, clasificación o sucursal.",
@@ -447,9 +448,6 @@ def customer_overview(
     actions_limit: int = 20,
 ) -> CustomerSummaryView:
     """Everything a collector needs about one customer (one indexed read per table)."""
-    from cfdi_cobranza.services import collections as credit
-    from cfdi_cobranza.services.followups import list_follow_ups
-
     customer = find_customer(session, rfc)
     rango = periodo or DateRange(as_of.replace(month=1, day=1), as_of)
     portfolio = load_portfolio(session, Filters(customer_ids=(customer.id,)), until=as_of)
@@ -501,8 +499,6 @@ def open_counts(session: Session, as_of: date) -> tuple[dict[str, int], int]:
     credit is dated after ``as_of`` (an index-only read of the open-invoice index),
     else the saldo with the later credits added back.
     """
-    from sqlalchemy import distinct
-
     _saldo, later, where = _balance(session, as_of)
 
     def base(*cols: Any) -> Any:
