@@ -329,6 +329,40 @@ def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | N
     return out
 
 
+# ------------------------------------------------------------ DoctoRelacionado amounts
+
+
+@dataclass(frozen=True, slots=True)
+class SaldosDR:
+    """A DoctoRelacionado's balances in MonedaDR as written (a Decimal keeps its decimals)."""
+
+    moneda_dr: str | None
+    imp_saldo_ant: Decimal | None
+    imp_pagado: Decimal | None
+    imp_saldo_insoluto: Decimal | None
+
+
+def saldos_dr_problems(dr: SaldosDR) -> list[tuple[str, str]]:
+    """The rules CRP20239-CRP20244 a DoctoRelacionado breaks, as (SAT code, attribute):
+    ImpSaldoAnt, ImpPagado > 0; no more decimals than MonedaDR allows; ImpSaldoInsoluto =
+    ImpSaldoAnt - ImpPagado, never negative. Planner, pre-sign check and validator each
+    word them; a caller that raises takes the first (ImpPagado comes first)."""
+    d = catalogs.currency_decimals().get(dr.moneda_dr or "")
+    ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
+    out: list[tuple[str, str]] = []
+    for attr, value, positive, decimals in (("ImpPagado", pagado, "CRP20241", "CRP20242"),
+                                            ("ImpSaldoAnt", ant, "CRP20239", "CRP20240"),
+                                            ("ImpSaldoInsoluto", insoluto, "", "CRP20243")):
+        if positive and (value is None or value <= 0):
+            out.append((positive, attr))
+        if d is not None and value is not None and money.decimals_in(value) > d:
+            out.append((decimals, attr))
+    if insoluto is None or insoluto < 0 or (ant is not None and pagado is not None
+                                            and insoluto != ant - pagado):
+        out.append(("CRP20244", "ImpSaldoInsoluto"))
+    return out
+
+
 # ------------------------------------------------------------ building the inputs
 
 
@@ -692,30 +726,21 @@ def compute_docto(
             code="CRP20236",
         )
     d = money.currency_decimals(moneda_dr)
-    pagado = application.imp_pagado
-    if pagado <= 0:
-        raise ValidationError(
-            f"El importe pagado a la factura {invoice.uuid} debe ser mayor que cero.",
-            code="CRP20241",
-        )
-    if money.decimals_in(pagado.normalize()) > d:
-        raise ValidationError(
-            f"El importe pagado {pagado} tiene más decimales de los que admite {moneda_dr}.",
-            code="CRP20242",
-        )
     saldo_ant = money.quantize(state.imp_saldo_ant, d)
-    if saldo_ant <= 0:
-        raise ConflictError(
-            f"La factura {invoice.uuid} no tiene saldo pendiente.", code="CRP20239"
-        )
-    pagado = money.quantize(pagado, d)
+    pagado = money.quantize(application.imp_pagado, d)
     insoluto = saldo_ant - pagado
-    if insoluto < 0:
-        raise ConflictError(
-            f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} {moneda_dr} "
-            f"de la factura {invoice.uuid}.",
-            code="CRP20244",
-        )
+    problems = saldos_dr_problems(
+        SaldosDR(moneda_dr, saldo_ant, application.imp_pagado.normalize(), insoluto))
+    if problems:
+        code = problems[0][0]
+        raise (ConflictError if code in ("CRP20239", "CRP20244") else ValidationError)({
+            "CRP20241": f"El importe pagado a la factura {invoice.uuid} debe ser mayor que cero.",
+            "CRP20242": f"El importe pagado {application.imp_pagado} tiene más decimales de los "
+                        f"que admite {moneda_dr}.",
+            "CRP20239": f"La factura {invoice.uuid} no tiene saldo pendiente.",
+            "CRP20244": f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} "
+                        f"{moneda_dr} de la factura {invoice.uuid}.",
+        }[code], code=code)
     parcialidad = state.num_parcialidades_previas + 1
     if parcialidad > 999:
         raise ConflictError(

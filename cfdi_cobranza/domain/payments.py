@@ -565,23 +565,28 @@ def plan_application(
             raise ConflictError(f"La factura {doc.serie_folio} está cancelada; no admite pagos.",
                                 code="DOCUMENTO_CANCELADO", uuid=doc.uuid)
         importe = _as_decimal(req.importe, f"El importe para {doc.serie_folio}")
-        if importe <= 0:
-            raise ValidationError(f"El importe para {doc.serie_folio} debe ser mayor que cero.",
-                                  code="MONTO_INVALIDO", uuid=doc.uuid)
         d_dr = money.currency_decimals(doc.moneda)
-        if importe != money.quantize(importe, d_dr):
-            raise ValidationError(f"El importe {importe} para {doc.serie_folio} tiene más "
-                                  f"decimales de los que permite {doc.moneda} ({d_dr}).",
-                                  code="DECIMALES_EXCEDIDOS", uuid=doc.uuid)
+        # CRP20239-44 in the planner's words (the stored balance's decimals, CRP20240/43, are
+        # the ledger's concern).
+        problem = next((c for c, _ in pagos20.saldos_dr_problems(pagos20.SaldosDR(
+            doc.moneda, doc.saldo, importe.normalize(), doc.saldo - importe))
+            if c in ("CRP20241", "CRP20242", "CRP20239", "CRP20244")), None)
+        if problem is not None:
+            error, code, message = {
+                "CRP20241": (ValidationError, "MONTO_INVALIDO",
+                             f"El importe para {doc.serie_folio} debe ser mayor que cero."),
+                "CRP20242": (ValidationError, "DECIMALES_EXCEDIDOS",
+                             f"El importe {importe} para {doc.serie_folio} tiene más decimales "
+                             f"de los que permite {doc.moneda} ({d_dr})."),
+                "CRP20239": (ConflictError, "DOCUMENTO_SIN_SALDO",
+                             f"La factura {doc.serie_folio} no tiene saldo pendiente."),
+                "CRP20244": (ConflictError, "EXCEDE_SALDO",
+                             f"El importe {money.fmt_money(money.quantize(importe, d_dr), doc.moneda)} "
+                             f"excede el saldo de la factura {doc.serie_folio} "
+                             f"({money.fmt_money(doc.saldo, doc.moneda)})."),
+            }[problem]
+            raise error(message, code=code, uuid=doc.uuid)
         importe = money.quantize(importe, d_dr)
-        if doc.saldo <= 0:
-            raise ConflictError(f"La factura {doc.serie_folio} no tiene saldo pendiente.",
-                                code="DOCUMENTO_SIN_SALDO", uuid=doc.uuid)
-        if importe > doc.saldo:
-            raise ConflictError(
-                f"El importe {money.fmt_money(importe, doc.moneda)} excede el saldo de la factura "
-                f"{doc.serie_folio} ({money.fmt_money(doc.saldo, doc.moneda)}).",
-                code="EXCEDE_SALDO", uuid=doc.uuid)
         num = doc.num_parcialidades_previas + 1
         if num > MAX_PARCIALIDAD:
             raise ConflictError(f"La factura {doc.serie_folio} ya tiene {MAX_PARCIALIDAD} "

@@ -19,6 +19,7 @@ from cfdi_cobranza.domain.pagos20 import (
     CuentasPago,
     PaidAmount,
     RetencionP,
+    SaldosDR,
     Totales,
     TrasladoP,
     bank_field_problems,
@@ -28,6 +29,7 @@ from cfdi_cobranza.domain.pagos20 import (
     importe_window,
     moneda_valida,
     monto_consistency_error,
+    saldos_dr_problems,
 )
 from cfdi_cobranza.rules.core import (
     Context,
@@ -434,46 +436,37 @@ def eq_uno(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
     return []
 
 
-def _positive(code: str, attr: str) -> None:
+def _saldos_rule(code: str, title: str) -> None:
+    """CRP20239-44: the problems of ``pagos20.saldos_dr_problems`` with this code."""
+
     def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-        value = docto.dec(attr)
-        if value is None or value <= 0:
-            return [r.finding(f"{attr} debe ser mayor que cero.", docto.at(attr))]
-        return []
+        moneda = docto.get("MonedaDR")
+        ant, pagado, ins = (docto.dec(a) for a in ("ImpSaldoAnt", "ImpPagado", "ImpSaldoInsoluto"))
+        out = []
+        for attr in (a for c, a in saldos_dr_problems(SaldosDR(moneda, ant, pagado, ins)) if c == code):
+            if code in ("CRP20239", "CRP20241"):
+                msg = f"{attr} debe ser mayor que cero."
+            elif code != "CRP20244":
+                msg = (f"{attr} ({docto.get(attr)}) tiene más de {_moneda_decimals(moneda)} "
+                       f"decimales, los que admite {moneda}.")
+            elif ins is None or ins < 0:
+                msg = "ImpSaldoInsoluto debe ser mayor o igual a cero."
+            else:
+                msg = (f"ImpSaldoInsoluto ({docto.get(attr)}) debe ser ImpSaldoAnt menos ImpPagado "
+                       f"({(ant or money.ZERO) - (pagado or money.ZERO)}).")
+            out.append(r.finding(msg, docto.at(attr)))
+        return out
 
-    _docto_rule(code, f"{attr} mayor que cero")(check)
-
-
-def _decimals(code: str, attr: str) -> None:
-    def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-        d = _moneda_decimals(docto.get("MonedaDR"))
-        if d is not None and written_decimals(docto.get(attr)) > d:
-            return [r.finding(f"{attr} ({docto.get(attr)}) tiene más de {d} decimales, los que "
-                              f"admite {docto.get('MonedaDR')}.", docto.at(attr))]
-        return []
-
-    _docto_rule(code, f"{attr} con los decimales de MonedaDR")(check)
-
-
-_positive("CRP20239", "ImpSaldoAnt")
-_decimals("CRP20240", "ImpSaldoAnt")
-_positive("CRP20241", "ImpPagado")
-_decimals("CRP20242", "ImpPagado")
-_decimals("CRP20243", "ImpSaldoInsoluto")
+    _docto_rule(code, title)(check)
 
 
-@_docto_rule("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")
-def insoluto(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    ant, pagado, ins = docto.dec("ImpSaldoAnt"), docto.dec("ImpPagado"), docto.dec(
-        "ImpSaldoInsoluto")
-    if ins is None or ins < 0:
-        return [r.finding("ImpSaldoInsoluto debe ser mayor o igual a cero.",
-                          docto.at("ImpSaldoInsoluto"))]
-    if ant is not None and pagado is not None and ins != ant - pagado:
-        return [r.finding(f"ImpSaldoInsoluto ({docto.get('ImpSaldoInsoluto')}) debe ser "
-                          f"ImpSaldoAnt menos ImpPagado ({ant - pagado}).",
-                          docto.at("ImpSaldoInsoluto"))]
-    return []
+for _code, _title in (("CRP20239", "ImpSaldoAnt mayor que cero"),
+                      ("CRP20240", "ImpSaldoAnt con los decimales de MonedaDR"),
+                      ("CRP20241", "ImpPagado mayor que cero"),
+                      ("CRP20242", "ImpPagado con los decimales de MonedaDR"),
+                      ("CRP20243", "ImpSaldoInsoluto con los decimales de MonedaDR"),
+                      ("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")):
+    _saldos_rule(_code, _title)
 
 
 @_docto_rule("CRP20245", "ObjetoImpDR del catálogo c_ObjetoImp")
