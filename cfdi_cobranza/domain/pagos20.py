@@ -165,9 +165,11 @@ class ImpuestoDR:
     ajuste_base: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class DoctoRelacionado:
-    id_documento: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AplicacionDR:
+    """What a payment does to one document, in MonedaDR: the fields a DoctoRelacionado
+    shares with the planner's ``payments.ApplicationLine``."""
+
     serie: str | None
     folio: str | None
     moneda_dr: str
@@ -176,6 +178,11 @@ class DoctoRelacionado:
     imp_saldo_ant: Decimal
     imp_pagado: Decimal
     imp_saldo_insoluto: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DoctoRelacionado(AplicacionDR):
+    id_documento: str
     objeto_imp_dr: str
     impuestos: tuple[ImpuestoDR, ...] = ()
     state_after: InvoiceState | None = None

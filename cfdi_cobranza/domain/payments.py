@@ -427,18 +427,10 @@ class ApplicationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ApplicationLine:
+class ApplicationLine(pagos20.AplicacionDR):
     """One DoctoRelacionado to be stored (and written in the REP when ``requiere_rep``)."""
 
     uuid: str
-    serie: str | None
-    folio: str | None
-    moneda_dr: str
-    equivalencia_dr: Decimal
-    num_parcialidad: int
-    imp_saldo_ant: Decimal
-    imp_pagado: Decimal
-    imp_saldo_insoluto: Decimal
     importe_moneda_pago: Decimal  # what this line consumes of the payment
     requiere_rep: bool
     avisos: tuple[Finding, ...] = ()
