@@ -339,21 +339,25 @@ def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | N
 # ------------------------------------------------------------ DoctoRelacionado amounts
 
 
-@dataclass(frozen=True, slots=True)
-class SaldosDR:
-    """A DoctoRelacionado's balances in MonedaDR as written (a Decimal keeps its decimals)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportesDR:
+    """A DoctoRelacionado's currencies and amounts as written (a Decimal keeps its
+    decimals; None: absent)."""
 
-    moneda_dr: str | None
-    imp_saldo_ant: Decimal | None
-    imp_pagado: Decimal | None
-    imp_saldo_insoluto: Decimal | None
+    moneda_p: str | None = None
+    moneda_dr: str | None = None
+    equivalencia_dr: Decimal | None = None
+    imp_saldo_ant: Decimal | None = None
+    imp_pagado: Decimal | None = None
+    imp_saldo_insoluto: Decimal | None = None
 
 
-def saldos_dr_problems(dr: SaldosDR) -> list[tuple[str, str]]:
-    """The rules CRP20239-CRP20244 a DoctoRelacionado breaks, as (SAT code, attribute):
+def docto_dr_problems(dr: ImportesDR) -> list[tuple[str, str]]:
+    """The rules CRP20237-CRP20244 a DoctoRelacionado breaks, as (SAT code, attribute):
     ImpSaldoAnt, ImpPagado > 0; no more decimals than MonedaDR allows; ImpSaldoInsoluto =
-    ImpSaldoAnt - ImpPagado, never negative. Planner, pre-sign check and validator each
-    word them; a caller that raises takes the first (ImpPagado comes first)."""
+    ImpSaldoAnt - ImpPagado, never negative; EquivalenciaDR present when the currencies
+    differ, 1 when they match. Planner, pre-sign check and validator each word them; a
+    caller that raises takes the first (ImpPagado comes first, EquivalenciaDR last)."""
     d = catalogs.currency_decimals().get(dr.moneda_dr or "")
     ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
     out: list[tuple[str, str]] = []
@@ -367,6 +371,10 @@ def saldos_dr_problems(dr: SaldosDR) -> list[tuple[str, str]]:
     if insoluto is None or insoluto < 0 or (ant is not None and pagado is not None
                                             and insoluto != ant - pagado):
         out.append(("CRP20244", "ImpSaldoInsoluto"))
+    if dr.moneda_dr != dr.moneda_p and dr.equivalencia_dr is None:
+        out.append(("CRP20237", "EquivalenciaDR"))
+    elif dr.moneda_dr == dr.moneda_p and dr.equivalencia_dr != 1:
+        out.append(("CRP20238", "EquivalenciaDR"))
     return out
 
 
@@ -736,8 +744,11 @@ def compute_docto(
     saldo_ant = money.quantize(state.imp_saldo_ant, d)
     pagado = money.quantize(application.imp_pagado, d)
     insoluto = saldo_ant - pagado
-    problems = saldos_dr_problems(
-        SaldosDR(moneda_dr, saldo_ant, application.imp_pagado.normalize(), insoluto))
+    eq_in = application.equivalencia_dr
+    problems = docto_dr_problems(ImportesDR(
+        moneda_p=moneda_p, moneda_dr=moneda_dr, equivalencia_dr=money.ONE if eq_in is None else eq_in,
+        imp_saldo_ant=saldo_ant, imp_pagado=application.imp_pagado.normalize(),
+        imp_saldo_insoluto=insoluto))
     if problems:
         code = problems[0][0]
         raise (ConflictError if code in ("CRP20239", "CRP20244") else ValidationError)({
@@ -747,23 +758,18 @@ def compute_docto(
             "CRP20239": f"La factura {invoice.uuid} no tiene saldo pendiente.",
             "CRP20244": f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} "
                         f"{moneda_dr} de la factura {invoice.uuid}.",
+            "CRP20238": "La EquivalenciaDR debe ser 1 cuando la factura y el pago tienen la misma "
+                        "moneda.",
         }[code], code=code)
     parcialidad = state.num_parcialidades_previas + 1
     if parcialidad > 999:
         raise ConflictError(
             f"La factura {invoice.uuid} ya tiene 999 parcialidades.", code="PAGOS20_PARCIALIDAD"
         )
-    if application.equivalencia_dr is not None:
-        if moneda_dr == moneda_p and application.equivalencia_dr != 1:
-            raise ValidationError(
-                "La EquivalenciaDR debe ser 1 cuando la factura y el pago tienen la misma moneda.",
-                code="CRP20238",
-            )
-        if application.equivalencia_dr <= 0:
+    if eq_in is not None:
+        if eq_in <= 0:
             raise ValidationError("La EquivalenciaDR debe ser mayor que cero.", code="CRP20237")
-        eq = normalize_decimal(
-            money.quantize(application.equivalencia_dr, money.SCALE_EQUIVALENCIA_DR)
-        )
+        eq = normalize_decimal(money.quantize(eq_in, money.SCALE_EQUIVALENCIA_DR))
     else:
         eq = equivalencia_from_rates(moneda_p, tipo_cambio_p, moneda_dr, rates)
 

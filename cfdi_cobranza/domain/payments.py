@@ -560,8 +560,9 @@ def plan_application(
         d_dr = money.currency_decimals(doc.moneda)
         # CRP20239-44 in the planner's words (the stored balance's decimals, CRP20240/43, are
         # the ledger's concern).
-        problem = next((c for c, _ in pagos20.saldos_dr_problems(pagos20.SaldosDR(
-            doc.moneda, doc.saldo, importe.normalize(), doc.saldo - importe))
+        problem = next((c for c, _ in pagos20.docto_dr_problems(pagos20.ImportesDR(
+            moneda_dr=doc.moneda, imp_saldo_ant=doc.saldo, imp_pagado=importe.normalize(),
+            imp_saldo_insoluto=doc.saldo - importe))
             if c in ("CRP20241", "CRP20242", "CRP20239", "CRP20244")), None)
         if problem is not None:
             error, code, message = {
@@ -616,8 +617,8 @@ def _equivalence_for(
         if eq != money.quantize(eq, _EQ_DECIMALS):
             raise ValidationError("La equivalencia admite como máximo 10 decimales.",
                                   code="EQUIVALENCIA_INVALIDA", uuid=doc.uuid)
-        if doc.moneda == payment.moneda and eq != _ONE:
-            # CRP20238: same currency means EquivalenciaDR exactly 1.
+        if ("CRP20238", "EquivalenciaDR") in pagos20.docto_dr_problems(pagos20.ImportesDR(
+                moneda_p=payment.moneda, moneda_dr=doc.moneda, equivalencia_dr=eq)):
             raise ValidationError(f"La factura {doc.serie_folio} está en la moneda del pago: su "
                                   "equivalencia es 1.", code="EQUIVALENCIA_INVALIDA",
                                   uuid=doc.uuid)

@@ -17,19 +17,19 @@ from cfdi_cobranza.domain.pagos20 import (
     CADENA_PAGO,
     CUENTAS_XML,
     CuentasPago,
+    ImportesDR,
     PaidAmount,
     RetencionP,
-    SaldosDR,
     Totales,
     TrasladoP,
     bank_field_problems,
     cadena_pago_problems,
     compute_totales,
+    docto_dr_problems,
     forma_de_pago_valida,
     importe_window,
     moneda_valida,
     monto_consistency_error,
-    saldos_dr_problems,
 )
 from cfdi_cobranza.rules.core import (
     Context,
@@ -417,34 +417,23 @@ def moneda_dr(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
     return []
 
 
-@_docto_rule("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP")
-def eq_requerida(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    if docto.get("MonedaDR") != pago.get("MonedaP") and not docto.has("EquivalenciaDR"):
-        return [r.finding("Falta EquivalenciaDR: la moneda del documento difiere de la del pago.",
-                          docto.at("EquivalenciaDR"))]
-    return []
-
-
-@_docto_rule("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP')
-def eq_uno(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    if docto.get("MonedaDR") != pago.get("MonedaP"):
-        return []
-    value = docto.dec("EquivalenciaDR")
-    if value is None or value != 1:
-        return [r.finding('Con la misma moneda en pago y documento, EquivalenciaDR debe '
-                          'registrarse con el valor "1".', docto.at("EquivalenciaDR"))]
-    return []
-
-
-def _saldos_rule(code: str, title: str) -> None:
-    """CRP20239-44: the problems of ``pagos20.saldos_dr_problems`` with this code."""
+def _importes_rule(code: str, title: str) -> None:
+    """CRP20237-44: the problems of ``pagos20.docto_dr_problems`` with this code."""
 
     def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
         moneda = docto.get("MonedaDR")
         ant, pagado, ins = (docto.dec(a) for a in ("ImpSaldoAnt", "ImpPagado", "ImpSaldoInsoluto"))
+        importes = ImportesDR(moneda_p=pago.get("MonedaP"), moneda_dr=moneda,
+                              equivalencia_dr=docto.dec("EquivalenciaDR"), imp_saldo_ant=ant,
+                              imp_pagado=pagado, imp_saldo_insoluto=ins)
         out = []
-        for attr in (a for c, a in saldos_dr_problems(SaldosDR(moneda, ant, pagado, ins)) if c == code):
-            if code in ("CRP20239", "CRP20241"):
+        for attr in (a for c, a in docto_dr_problems(importes) if c == code):
+            if code == "CRP20237":
+                msg = "Falta EquivalenciaDR: la moneda del documento difiere de la del pago."
+            elif code == "CRP20238":
+                msg = ('Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse '
+                       'con el valor "1".')
+            elif code in ("CRP20239", "CRP20241"):
                 msg = f"{attr} debe ser mayor que cero."
             elif code != "CRP20244":
                 msg = (f"{attr} ({docto.get(attr)}) tiene más de {_moneda_decimals(moneda)} "
@@ -460,13 +449,15 @@ def _saldos_rule(code: str, title: str) -> None:
     _docto_rule(code, title)(check)
 
 
-for _code, _title in (("CRP20239", "ImpSaldoAnt mayor que cero"),
+for _code, _title in (("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP"),
+                      ("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP'),
+                      ("CRP20239", "ImpSaldoAnt mayor que cero"),
                       ("CRP20240", "ImpSaldoAnt con los decimales de MonedaDR"),
                       ("CRP20241", "ImpPagado mayor que cero"),
                       ("CRP20242", "ImpPagado con los decimales de MonedaDR"),
                       ("CRP20243", "ImpSaldoInsoluto con los decimales de MonedaDR"),
                       ("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")):
-    _saldos_rule(_code, _title)
+    _importes_rule(_code, _title)
 
 
 @_docto_rule("CRP20245", "ObjetoImpDR del catálogo c_ObjetoImp")
