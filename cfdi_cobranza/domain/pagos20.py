@@ -257,6 +257,18 @@ def moneda_valida(moneda: str | None) -> bool:
     return moneda is not None and moneda != "XXX" and money.is_currency(moneda)
 
 
+def monto_problems(moneda_p: str | None, tipo_cambio_p: Decimal | None,
+                   monto: Decimal | None) -> list[str]:
+    """The rules CRP20214 (TipoCambioP required unless MonedaP is MXN), CRP20218 (Monto > 0)
+    and CRP20219 (Monto with no more decimals, as written, than MonedaP allows) a Pago breaks."""
+    d = catalogs.currency_decimals().get(moneda_p or "")
+    return [code for code, broken in (
+        ("CRP20214", moneda_p not in (None, "MXN", "XXX") and tipo_cambio_p is None),
+        ("CRP20218", monto is None or monto <= 0),
+        ("CRP20219", d is not None and monto is not None and money.decimals_in(monto) > d),
+    ) if broken]
+
+
 # ------------------------------------------------------------------ bank fields
 
 
@@ -808,24 +820,18 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
     moneda = payment.moneda_p
     if not moneda_valida(moneda):
         raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
-    if moneda == "MXN":
-        tipo_cambio = money.ONE
-    else:
-        if payment.tipo_cambio_p is None or payment.tipo_cambio_p <= 0:
-            raise ValidationError(
-                f"Falta el tipo de cambio del pago en {moneda}.", code="CRP20214"
-            )
-        tipo_cambio = normalize_decimal(
-            money.quantize(payment.tipo_cambio_p, money.SCALE_TIPO_CAMBIO_P)
-        )
+    tc_in = payment.tipo_cambio_p  # a rate not above zero counts as missing
+    problems = monto_problems(moneda, tc_in if tc_in is None or tc_in > 0 else None,
+                              payment.monto.normalize())
+    if problems:
+        raise ValidationError({
+            "CRP20214": f"Falta el tipo de cambio del pago en {moneda}.",
+            "CRP20218": "El monto del pago debe ser mayor que cero.",
+            "CRP20219": f"El monto {payment.monto} tiene más decimales de los que admite {moneda}.",
+        }[problems[0]], code=problems[0])
+    tipo_cambio = money.ONE if moneda == "MXN" or tc_in is None else normalize_decimal(
+        money.quantize(tc_in, money.SCALE_TIPO_CAMBIO_P))
     d = money.currency_decimals(moneda)
-    if payment.monto <= 0:
-        raise ValidationError("El monto del pago debe ser mayor que cero.", code="CRP20218")
-    if money.decimals_in(payment.monto.normalize()) > d:
-        raise ValidationError(
-            f"El monto {payment.monto} tiene más decimales de los que admite {moneda}.",
-            code="CRP20219",
-        )
     _check_bank_fields(payment)
     return tipo_cambio, money.quantize(payment.monto, d)
 

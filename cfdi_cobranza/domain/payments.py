@@ -172,13 +172,12 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
                                 "se permite en un pago.", "moneda"))
 
     monto = _parse_money_field(inp.monto, "monto", "El monto", findings)
-    if monto is not None and moneda_ok:
-        allowed = money.currency_decimals(moneda)
-        # Trailing zeros ("100.000") are harmless; real extra digits are refused.
-        if monto != money.quantize(monto, allowed):
-            findings.append(Finding("DECIMALES_EXCEDIDOS",
-                                    f"El monto {monto} tiene más decimales de los que permite "
-                                    f"{moneda} ({allowed}).", "monto"))
+    # Trailing zeros ("100.000") are harmless; real extra digits are refused (CRP20219).
+    if monto is not None and moneda_ok and "CRP20219" in pagos20.monto_problems(
+            moneda, _ONE, monto.normalize()):
+        findings.append(Finding("DECIMALES_EXCEDIDOS", f"El monto {monto} tiene más decimales de "
+                                f"los que permite {moneda} ({money.currency_decimals(moneda)}).",
+                                "monto"))
 
     tipo_cambio: Decimal | None = None
     if moneda_ok:

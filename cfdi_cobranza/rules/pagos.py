@@ -30,6 +30,7 @@ from cfdi_cobranza.domain.pagos20 import (
     importe_window,
     moneda_valida,
     monto_consistency_error,
+    monto_problems,
 )
 from cfdi_cobranza.rules.core import (
     Context,
@@ -223,11 +224,22 @@ def moneda_xxx(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     return []
 
 
-@_pago_rule("CRP20214", "TipoCambioP requerido si MonedaP no es MXN")
-def tc_requerido(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.get("MonedaP") not in (None, "MXN", "XXX") and not pago.has("TipoCambioP"):
-        return [r.finding("Falta TipoCambioP: el pago no está en MXN.", pago.at("TipoCambioP"))]
-    return []
+def _monto_rule(code: str, title: str) -> None:
+    """CRP20214, CRP20218, CRP20219: ``pagos20.monto_problems`` with this code."""
+
+    def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
+        if code not in monto_problems(pago.get("MonedaP"), pago.dec("TipoCambioP"), pago.dec("Monto")):
+            return []
+        if code == "CRP20214":
+            return [r.finding("Falta TipoCambioP: el pago no está en MXN.", pago.at("TipoCambioP"))]
+        return [r.finding("El Monto del pago debe ser mayor que cero." if code == "CRP20218" else
+                          f"El Monto {pago.get('Monto')} tiene más de "
+                          f"{_moneda_decimals(pago.get('MonedaP'))} decimales.", pago.at("Monto"))]
+
+    _pago_rule(code, title)(check)
+
+
+_monto_rule("CRP20214", "TipoCambioP requerido si MonedaP no es MXN")
 
 
 @_pago_rule("CRP20215", 'TipoCambioP debe ser "1" si MonedaP es MXN')
@@ -310,21 +322,8 @@ def _consistency(r: Rule, ctx: Context, pago: Node, codes: set[str]) -> list[Fin
     return []
 
 
-@_pago_rule("CRP20218", "Monto mayor que cero")
-def monto_positivo(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    monto = pago.dec("Monto")
-    if monto is None or monto <= 0:
-        return [r.finding("El Monto del pago debe ser mayor que cero.", pago.at("Monto"))]
-    return []
-
-
-@_pago_rule("CRP20219", "Monto con los decimales de MonedaP")
-def monto_decimales(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    d = _moneda_decimals(pago.get("MonedaP"))
-    if d is not None and written_decimals(pago.get("Monto")) > d:
-        return [r.finding(f"El Monto {pago.get('Monto')} tiene más de {d} decimales.",
-                          pago.at("Monto"))]
-    return []
+_monto_rule("CRP20218", "Monto mayor que cero")
+_monto_rule("CRP20219", "Monto con los decimales de MonedaP")
 
 
 def _cuentas(pago: Node) -> CuentasPago:
