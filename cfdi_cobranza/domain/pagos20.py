@@ -167,8 +167,7 @@ class ImpuestoDR:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AplicacionDR:
-    """What a payment does to one document, in MonedaDR: the fields a DoctoRelacionado
-    shares with the planner's ``payments.ApplicationLine``."""
+    """What a payment does to one document (MonedaDR); ``payments.ApplicationLine`` too."""
 
     serie: str | None
     folio: str | None
@@ -351,10 +350,9 @@ def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | N
 # ------------------------------------------------------------ DoctoRelacionado amounts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class ImportesDR:
-    """A DoctoRelacionado's currencies and amounts as written (a Decimal keeps its
-    decimals; None: absent)."""
+    """A DoctoRelacionado's currencies and amounts as written (None: absent)."""
 
     moneda_p: str | None = None
     moneda_dr: str | None = None
@@ -365,11 +363,8 @@ class ImportesDR:
 
 
 def docto_dr_problems(dr: ImportesDR) -> list[tuple[str, str]]:
-    """The rules CRP20237-CRP20244 a DoctoRelacionado breaks, as (SAT code, attribute):
-    ImpSaldoAnt, ImpPagado > 0; no more decimals than MonedaDR allows; ImpSaldoInsoluto =
-    ImpSaldoAnt - ImpPagado, never negative; EquivalenciaDR present when the currencies
-    differ, 1 when they match. Planner, pre-sign check and validator each word them; a
-    caller that raises takes the first (ImpPagado comes first, EquivalenciaDR last)."""
+    """The rules CRP20237-44 a DoctoRelacionado breaks, as (SAT code, attribute), in the
+    order a caller that raises takes them. Planner, pre-sign check and validator word them."""
     d = catalogs.currency_decimals().get(dr.moneda_dr or "")
     ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
     out: list[tuple[str, str]] = []
@@ -756,11 +751,9 @@ def compute_docto(
     saldo_ant = money.quantize(state.imp_saldo_ant, d)
     pagado = money.quantize(application.imp_pagado, d)
     insoluto = saldo_ant - pagado
-    eq_in = application.equivalencia_dr
-    problems = docto_dr_problems(ImportesDR(
-        moneda_p=moneda_p, moneda_dr=moneda_dr, equivalencia_dr=money.ONE if eq_in is None else eq_in,
-        imp_saldo_ant=saldo_ant, imp_pagado=application.imp_pagado.normalize(),
-        imp_saldo_insoluto=insoluto))
+    eq_in = application.equivalencia_dr  # None: taken from the rates below, right by construction
+    problems = docto_dr_problems(ImportesDR(moneda_p, moneda_dr, money.ONE if eq_in is None else eq_in,
+                                            saldo_ant, application.imp_pagado.normalize(), insoluto))
     if problems:
         code = problems[0][0]
         raise (ConflictError if code in ("CRP20239", "CRP20244") else ValidationError)({
@@ -831,9 +824,8 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
         }[problems[0]], code=problems[0])
     tipo_cambio = money.ONE if moneda == "MXN" or tc_in is None else normalize_decimal(
         money.quantize(tc_in, money.SCALE_TIPO_CAMBIO_P))
-    d = money.currency_decimals(moneda)
     _check_bank_fields(payment)
-    return tipo_cambio, money.quantize(payment.monto, d)
+    return tipo_cambio, money.quantize(payment.monto, money.currency_decimals(moneda))
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:

@@ -183,7 +183,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
     if moneda_ok:
         if inp.tipo_cambio is None or (isinstance(inp.tipo_cambio, str)
                                        and not inp.tipo_cambio.strip()):
-            if moneda == MXN:
+            if "CRP20214" not in pagos20.monto_problems(moneda, None, None):  # MXN needs none
                 tipo_cambio = _ONE
             else:
                 findings.append(Finding("TIPO_CAMBIO_REQUERIDO",
@@ -557,8 +557,7 @@ def plan_application(
                                 code="DOCUMENTO_CANCELADO", uuid=doc.uuid)
         importe = _as_decimal(req.importe, f"El importe para {doc.serie_folio}")
         d_dr = money.currency_decimals(doc.moneda)
-        # CRP20239-44 in the planner's words (the stored balance's decimals, CRP20240/43, are
-        # the ledger's concern).
+        # CRP20239-44 in the planner's words (CRP20240/43, the balance's decimals: the ledger's)
         problem = next((c for c, _ in pagos20.docto_dr_problems(pagos20.ImportesDR(
             moneda_dr=doc.moneda, imp_saldo_ant=doc.saldo, imp_pagado=importe.normalize(),
             imp_saldo_insoluto=doc.saldo - importe))

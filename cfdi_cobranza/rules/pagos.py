@@ -75,12 +75,6 @@ def tasa_in_catalog(kind: str, impuesto: str | None, factor: str | None,
     return tasa in fixed or any(lo <= tasa <= hi for lo, hi in ranges)
 
 
-def _moneda_decimals(code: str | None) -> int | None:
-    if code is None or code not in catalogs.currency_decimals():
-        return None
-    return money.currency_decimals(code)
-
-
 def _tc(pago: Node) -> Decimal | None:
     """TipoCambioP to use in sums: as written, or 1 for MXN when absent."""
     value = pago.dec("TipoCambioP")
@@ -234,7 +228,7 @@ def _monto_rule(code: str, title: str) -> None:
             return [r.finding("Falta TipoCambioP: el pago no está en MXN.", pago.at("TipoCambioP"))]
         return [r.finding("El Monto del pago debe ser mayor que cero." if code == "CRP20218" else
                           f"El Monto {pago.get('Monto')} tiene más de "
-                          f"{_moneda_decimals(pago.get('MonedaP'))} decimales.", pago.at("Monto"))]
+                          f"{money.currency_decimals(pago.get('MonedaP') or '')} decimales.", pago.at("Monto"))]
 
     _pago_rule(code, title)(check)
 
@@ -422,41 +416,37 @@ def _importes_rule(code: str, title: str) -> None:
     def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
         moneda = docto.get("MonedaDR")
         ant, pagado, ins = (docto.dec(a) for a in ("ImpSaldoAnt", "ImpPagado", "ImpSaldoInsoluto"))
-        importes = ImportesDR(moneda_p=pago.get("MonedaP"), moneda_dr=moneda,
-                              equivalencia_dr=docto.dec("EquivalenciaDR"), imp_saldo_ant=ant,
-                              imp_pagado=pagado, imp_saldo_insoluto=ins)
-        out = []
-        for attr in (a for c, a in docto_dr_problems(importes) if c == code):
-            if code == "CRP20237":
-                msg = "Falta EquivalenciaDR: la moneda del documento difiere de la del pago."
-            elif code == "CRP20238":
-                msg = ('Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse '
-                       'con el valor "1".')
-            elif code in ("CRP20239", "CRP20241"):
-                msg = f"{attr} debe ser mayor que cero."
-            elif code != "CRP20244":
-                msg = (f"{attr} ({docto.get(attr)}) tiene más de {_moneda_decimals(moneda)} "
-                       f"decimales, los que admite {moneda}.")
-            elif ins is None or ins < 0:
-                msg = "ImpSaldoInsoluto debe ser mayor o igual a cero."
-            else:
-                msg = (f"ImpSaldoInsoluto ({docto.get(attr)}) debe ser ImpSaldoAnt menos ImpPagado "
-                       f"({(ant or money.ZERO) - (pagado or money.ZERO)}).")
-            out.append(r.finding(msg, docto.at(attr)))
-        return out
+        attr = dict(docto_dr_problems(ImportesDR(
+            pago.get("MonedaP"), moneda, docto.dec("EquivalenciaDR"), ant, pagado, ins))).get(code)
+        if attr is None:
+            return []
+        if code == "CRP20237":
+            msg = "Falta EquivalenciaDR: la moneda del documento difiere de la del pago."
+        elif code == "CRP20238":
+            msg = 'Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse con el valor "1".'
+        elif code in ("CRP20239", "CRP20241"):
+            msg = f"{attr} debe ser mayor que cero."
+        elif code != "CRP20244":
+            msg = (f"{attr} ({docto.get(attr)}) tiene más de {money.currency_decimals(moneda or '')} decimales, los "
+                   f"que admite {moneda}.")
+        elif ins is None or ins < 0:
+            msg = "ImpSaldoInsoluto debe ser mayor o igual a cero."
+        else:
+            msg = (f"ImpSaldoInsoluto ({docto.get(attr)}) debe ser ImpSaldoAnt menos ImpPagado "
+                   f"({(ant or money.ZERO) - (pagado or money.ZERO)}).")
+        return [r.finding(msg, docto.at(attr))]
 
     _docto_rule(code, title)(check)
 
 
-for _code, _title in (("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP"),
-                      ("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP'),
-                      ("CRP20239", "ImpSaldoAnt mayor que cero"),
-                      ("CRP20240", "ImpSaldoAnt con los decimales de MonedaDR"),
-                      ("CRP20241", "ImpPagado mayor que cero"),
-                      ("CRP20242", "ImpPagado con los decimales de MonedaDR"),
-                      ("CRP20243", "ImpSaldoInsoluto con los decimales de MonedaDR"),
-                      ("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")):
-    _importes_rule(_code, _title)
+_importes_rule("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP")
+_importes_rule("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP')
+_importes_rule("CRP20239", "ImpSaldoAnt mayor que cero")
+_importes_rule("CRP20240", "ImpSaldoAnt con los decimales de MonedaDR")
+_importes_rule("CRP20241", "ImpPagado mayor que cero")
+_importes_rule("CRP20242", "ImpPagado con los decimales de MonedaDR")
+_importes_rule("CRP20243", "ImpSaldoInsoluto con los decimales de MonedaDR")
+_importes_rule("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")
 
 
 @_docto_rule("CRP20245", "ObjetoImpDR del catálogo c_ObjetoImp")
