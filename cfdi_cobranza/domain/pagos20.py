@@ -243,7 +243,7 @@ class Complemento:
     totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
 
 
-# ------------------------------------------------------------ catalog keys of a Pago
+# --------------------------------------- catalog keys and amounts of a Pago, its documents
 
 
 def forma_de_pago_valida(forma: str) -> bool:
@@ -258,14 +258,50 @@ def moneda_valida(moneda: str | None) -> bool:
 
 def monto_problems(moneda_p: str | None, tipo_cambio_p: Decimal | None,
                    monto: Decimal | None) -> list[str]:
-    """The rules CRP20214 (TipoCambioP required unless MonedaP is MXN), CRP20218 (Monto > 0)
-    and CRP20219 (Monto with no more decimals, as written, than MonedaP allows) a Pago breaks."""
+    """The rules CRP20214 (TipoCambioP required unless MonedaP is MXN), CRP20215 (and then 1),
+    CRP20218 (Monto > 0) and CRP20219 (Monto's decimals as written, MonedaP's at most)."""
     d = catalogs.currency_decimals().get(moneda_p or "")
     return [code for code, broken in (
         ("CRP20214", moneda_p not in (None, "MXN", "XXX") and tipo_cambio_p is None),
+        ("CRP20215", moneda_p == "MXN" and tipo_cambio_p != 1),
         ("CRP20218", monto is None or monto <= 0),
         ("CRP20219", d is not None and monto is not None and money.decimals_in(monto) > d),
     ) if broken]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportesDR:
+    """A DoctoRelacionado's currencies and amounts as written (None: absent)."""
+
+    moneda_p: str | None = None
+    moneda_dr: str | None = None
+    equivalencia_dr: Decimal | None = None
+    imp_saldo_ant: Decimal | None = None
+    imp_pagado: Decimal | None = None
+    imp_saldo_insoluto: Decimal | None = None
+
+
+def docto_dr_problems(dr: ImportesDR) -> list[tuple[str, str]]:
+    """The rules CRP20237-44 a DoctoRelacionado breaks, as (SAT code, attribute), in the
+    order a caller that raises takes them. Planner, pre-sign check and validator word them."""
+    d = catalogs.currency_decimals().get(dr.moneda_dr or "")
+    ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
+    out: list[tuple[str, str]] = []
+    for attr, value, positive, decimals in (("ImpPagado", pagado, "CRP20241", "CRP20242"),
+                                            ("ImpSaldoAnt", ant, "CRP20239", "CRP20240"),
+                                            ("ImpSaldoInsoluto", insoluto, "", "CRP20243")):
+        if positive and (value is None or value <= 0):
+            out.append((positive, attr))
+        if d is not None and value is not None and money.decimals_in(value) > d:
+            out.append((decimals, attr))
+    if insoluto is None or insoluto < 0 or (ant is not None and pagado is not None
+                                            and insoluto != ant - pagado):
+        out.append(("CRP20244", "ImpSaldoInsoluto"))
+    if dr.moneda_dr != dr.moneda_p and dr.equivalencia_dr is None:
+        out.append(("CRP20237", "EquivalenciaDR"))
+    elif dr.moneda_dr == dr.moneda_p and dr.equivalencia_dr != 1:
+        out.append(("CRP20238", "EquivalenciaDR"))
+    return out
 
 
 # ------------------------------------------------------------------ bank fields
@@ -344,44 +380,6 @@ def cadena_pago_problems(forma: str | None, tipo: str | None, cert_pago: str | N
         elif tipo is None and present:
             out.append(BankProblem(code_forbidden, attribute, name,
                                    f"El campo {attribute} no se debe registrar sin TipoCadPago."))
-    return out
-
-
-# ------------------------------------------------------------ DoctoRelacionado amounts
-
-
-@dataclass(frozen=True, slots=True)
-class ImportesDR:
-    """A DoctoRelacionado's currencies and amounts as written (None: absent)."""
-
-    moneda_p: str | None = None
-    moneda_dr: str | None = None
-    equivalencia_dr: Decimal | None = None
-    imp_saldo_ant: Decimal | None = None
-    imp_pagado: Decimal | None = None
-    imp_saldo_insoluto: Decimal | None = None
-
-
-def docto_dr_problems(dr: ImportesDR) -> list[tuple[str, str]]:
-    """The rules CRP20237-44 a DoctoRelacionado breaks, as (SAT code, attribute), in the
-    order a caller that raises takes them. Planner, pre-sign check and validator word them."""
-    d = catalogs.currency_decimals().get(dr.moneda_dr or "")
-    ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
-    out: list[tuple[str, str]] = []
-    for attr, value, positive, decimals in (("ImpPagado", pagado, "CRP20241", "CRP20242"),
-                                            ("ImpSaldoAnt", ant, "CRP20239", "CRP20240"),
-                                            ("ImpSaldoInsoluto", insoluto, "", "CRP20243")):
-        if positive and (value is None or value <= 0):
-            out.append((positive, attr))
-        if d is not None and value is not None and money.decimals_in(value) > d:
-            out.append((decimals, attr))
-    if insoluto is None or insoluto < 0 or (ant is not None and pagado is not None
-                                            and insoluto != ant - pagado):
-        out.append(("CRP20244", "ImpSaldoInsoluto"))
-    if dr.moneda_dr != dr.moneda_p and dr.equivalencia_dr is None:
-        out.append(("CRP20237", "EquivalenciaDR"))
-    elif dr.moneda_dr == dr.moneda_p and dr.equivalencia_dr != 1:
-        out.append(("CRP20238", "EquivalenciaDR"))
     return out
 
 
@@ -752,8 +750,9 @@ def compute_docto(
     pagado = money.quantize(application.imp_pagado, d)
     insoluto = saldo_ant - pagado
     eq_in = application.equivalencia_dr  # None: taken from the rates below, right by construction
-    problems = docto_dr_problems(ImportesDR(moneda_p, moneda_dr, money.ONE if eq_in is None else eq_in,
-                                            saldo_ant, application.imp_pagado.normalize(), insoluto))
+    problems = docto_dr_problems(ImportesDR(moneda_p, moneda_dr, money.ONE if eq_in is None else
+                                            eq_in, saldo_ant, application.imp_pagado.normalize(),
+                                            insoluto))
     if problems:
         code = problems[0][0]
         raise (ConflictError if code in ("CRP20239", "CRP20244") else ValidationError)({
@@ -813,9 +812,9 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
     moneda = payment.moneda_p
     if not moneda_valida(moneda):
         raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
-    tc_in = payment.tipo_cambio_p  # a rate not above zero counts as missing
-    problems = monto_problems(moneda, tc_in if tc_in is None or tc_in > 0 else None,
-                              payment.monto.normalize())
+    tc_in = payment.tipo_cambio_p  # a rate not above zero counts as missing; MXN is written 1
+    problems = [c for c in monto_problems(moneda, tc_in if tc_in is None or tc_in > 0 else None,
+                                          payment.monto.normalize()) if c != "CRP20215"]
     if problems:
         raise ValidationError({
             "CRP20214": f"Falta el tipo de cambio del pago en {moneda}.",

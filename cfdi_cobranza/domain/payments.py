@@ -204,7 +204,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
                                         "El tipo de cambio admite como máximo 6 decimales.",
                                         "tipo_cambio"))
                 tipo_cambio = None
-            elif moneda == MXN and tipo_cambio != _ONE:
+            elif "CRP20215" in pagos20.monto_problems(moneda, tipo_cambio, None):
                 findings.append(Finding("TIPO_CAMBIO_INVALIDO",
                                         "Un pago en MXN lleva tipo de cambio 1.", "tipo_cambio"))
                 tipo_cambio = None

@@ -219,16 +219,19 @@ def moneda_xxx(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
 
 
 def _monto_rule(code: str, title: str) -> None:
-    """CRP20214, CRP20218, CRP20219: ``pagos20.monto_problems`` with this code."""
+    """CRP20214, CRP20215, CRP20218, CRP20219: ``pagos20.monto_problems`` with this code."""
 
     def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-        if code not in monto_problems(pago.get("MonedaP"), pago.dec("TipoCambioP"), pago.dec("Monto")):
+        moneda = pago.get("MonedaP")
+        if code not in monto_problems(moneda, pago.dec("TipoCambioP"), pago.dec("Monto")):
             return []
-        if code == "CRP20214":
-            return [r.finding("Falta TipoCambioP: el pago no está en MXN.", pago.at("TipoCambioP"))]
+        if code in ("CRP20214", "CRP20215"):
+            return [r.finding("Falta TipoCambioP: el pago no está en MXN." if code == "CRP20214" else
+                              'Con MonedaP MXN, TipoCambioP debe registrarse con el valor "1".',
+                              pago.at("TipoCambioP"))]
         return [r.finding("El Monto del pago debe ser mayor que cero." if code == "CRP20218" else
                           f"El Monto {pago.get('Monto')} tiene más de "
-                          f"{money.currency_decimals(pago.get('MonedaP') or '')} decimales.", pago.at("Monto"))]
+                          f"{money.currency_decimals(moneda or '')} decimales.", pago.at("Monto"))]
 
     _pago_rule(code, title)(check)
 
@@ -236,15 +239,7 @@ def _monto_rule(code: str, title: str) -> None:
 _monto_rule("CRP20214", "TipoCambioP requerido si MonedaP no es MXN")
 
 
-@_pago_rule("CRP20215", 'TipoCambioP debe ser "1" si MonedaP es MXN')
-def tc_uno(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.get("MonedaP") != "MXN":
-        return []
-    value = pago.dec("TipoCambioP")
-    if value is None or value != 1:
-        return [r.finding('Con MonedaP MXN, TipoCambioP debe registrarse con el valor "1".',
-                          pago.at("TipoCambioP"))]
-    return []
+_monto_rule("CRP20215", 'TipoCambioP debe ser "1" si MonedaP es MXN')
 
 
 @_pago_rule("CRP20216", "TipoCambioP dentro de los límites (o Confirmacion)")
@@ -423,12 +418,13 @@ def _importes_rule(code: str, title: str) -> None:
         if code == "CRP20237":
             msg = "Falta EquivalenciaDR: la moneda del documento difiere de la del pago."
         elif code == "CRP20238":
-            msg = 'Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse con el valor "1".'
+            msg = ('Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse '
+                   'con el valor "1".')
         elif code in ("CRP20239", "CRP20241"):
             msg = f"{attr} debe ser mayor que cero."
         elif code != "CRP20244":
-            msg = (f"{attr} ({docto.get(attr)}) tiene más de {money.currency_decimals(moneda or '')} decimales, los "
-                   f"que admite {moneda}.")
+            msg = (f"{attr} ({docto.get(attr)}) tiene más de {money.currency_decimals(moneda or '')} "
+                   f"decimales, los que admite {moneda}.")
         elif ins is None or ins < 0:
             msg = "ImpSaldoInsoluto debe ser mayor o igual a cero."
         else:
