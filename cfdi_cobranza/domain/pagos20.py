@@ -165,9 +165,10 @@ class ImpuestoDR:
     ajuste_base: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class DoctoRelacionado:
-    id_documento: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AplicacionDR:
+    """What a payment does to one document (MonedaDR); ``payments.ApplicationLine`` too."""
+
     serie: str | None
     folio: str | None
     moneda_dr: str
@@ -176,6 +177,11 @@ class DoctoRelacionado:
     imp_saldo_ant: Decimal
     imp_pagado: Decimal
     imp_saldo_insoluto: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DoctoRelacionado(AplicacionDR):
+    id_documento: str
     objeto_imp_dr: str
     impuestos: tuple[ImpuestoDR, ...] = ()
     state_after: InvoiceState | None = None
@@ -237,7 +243,7 @@ class Complemento:
     totales: Totales = field(default_factory=lambda: Totales(money.ZERO))
 
 
-# ------------------------------------------------------------ catalog keys of a Pago
+# --------------------------------------- catalog keys and amounts of a Pago, its documents
 
 
 def forma_de_pago_valida(forma: str) -> bool:
@@ -248,6 +254,54 @@ def forma_de_pago_valida(forma: str) -> bool:
 def moneda_valida(moneda: str | None) -> bool:
     """CRP20213 (MonedaP) and CRP20236 (MonedaDR): a c_Moneda key other than XXX."""
     return moneda is not None and moneda != "XXX" and money.is_currency(moneda)
+
+
+def monto_problems(moneda_p: str | None, tipo_cambio_p: Decimal | None,
+                   monto: Decimal | None) -> list[str]:
+    """The rules CRP20214 (TipoCambioP required unless MonedaP is MXN), CRP20215 (and then 1),
+    CRP20218 (Monto > 0) and CRP20219 (Monto's decimals as written, MonedaP's at most)."""
+    d = catalogs.currency_decimals().get(moneda_p or "")
+    return [code for code, broken in (
+        ("CRP20214", moneda_p not in (None, "MXN", "XXX") and tipo_cambio_p is None),
+        ("CRP20215", moneda_p == "MXN" and tipo_cambio_p != 1),
+        ("CRP20218", monto is None or monto <= 0),
+        ("CRP20219", d is not None and monto is not None and money.decimals_in(monto) > d),
+    ) if broken]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportesDR:
+    """A DoctoRelacionado's currencies and amounts as written (None: absent)."""
+
+    moneda_p: str | None = None
+    moneda_dr: str | None = None
+    equivalencia_dr: Decimal | None = None
+    imp_saldo_ant: Decimal | None = None
+    imp_pagado: Decimal | None = None
+    imp_saldo_insoluto: Decimal | None = None
+
+
+def docto_dr_problems(dr: ImportesDR) -> list[tuple[str, str]]:
+    """The rules CRP20237-44 a DoctoRelacionado breaks, as (SAT code, attribute), in the
+    order a caller that raises takes them. Planner, pre-sign check and validator word them."""
+    d = catalogs.currency_decimals().get(dr.moneda_dr or "")
+    ant, pagado, insoluto = dr.imp_saldo_ant, dr.imp_pagado, dr.imp_saldo_insoluto
+    out: list[tuple[str, str]] = []
+    for attr, value, positive, decimals in (("ImpPagado", pagado, "CRP20241", "CRP20242"),
+                                            ("ImpSaldoAnt", ant, "CRP20239", "CRP20240"),
+                                            ("ImpSaldoInsoluto", insoluto, "", "CRP20243")):
+        if positive and (value is None or value <= 0):
+            out.append((positive, attr))
+        if d is not None and value is not None and money.decimals_in(value) > d:
+            out.append((decimals, attr))
+    if insoluto is None or insoluto < 0 or (ant is not None and pagado is not None
+                                            and insoluto != ant - pagado):
+        out.append(("CRP20244", "ImpSaldoInsoluto"))
+    if dr.moneda_dr != dr.moneda_p and dr.equivalencia_dr is None:
+        out.append(("CRP20237", "EquivalenciaDR"))
+    elif dr.moneda_dr == dr.moneda_p and dr.equivalencia_dr != 1:
+        out.append(("CRP20238", "EquivalenciaDR"))
+    return out
 
 
 # ------------------------------------------------------------------ bank fields
@@ -692,46 +746,34 @@ def compute_docto(
             code="CRP20236",
         )
     d = money.currency_decimals(moneda_dr)
-    pagado = application.imp_pagado
-    if pagado <= 0:
-        raise ValidationError(
-            f"El importe pagado a la factura {invoice.uuid} debe ser mayor que cero.",
-            code="CRP20241",
-        )
-    if money.decimals_in(pagado.normalize()) > d:
-        raise ValidationError(
-            f"El importe pagado {pagado} tiene más decimales de los que admite {moneda_dr}.",
-            code="CRP20242",
-        )
     saldo_ant = money.quantize(state.imp_saldo_ant, d)
-    if saldo_ant <= 0:
-        raise ConflictError(
-            f"La factura {invoice.uuid} no tiene saldo pendiente.", code="CRP20239"
-        )
-    pagado = money.quantize(pagado, d)
+    pagado = money.quantize(application.imp_pagado, d)
     insoluto = saldo_ant - pagado
-    if insoluto < 0:
-        raise ConflictError(
-            f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} {moneda_dr} "
-            f"de la factura {invoice.uuid}.",
-            code="CRP20244",
-        )
+    eq_in = application.equivalencia_dr  # None: taken from the rates below, right by construction
+    problems = docto_dr_problems(ImportesDR(moneda_p, moneda_dr, money.ONE if eq_in is None else
+                                            eq_in, saldo_ant, application.imp_pagado.normalize(),
+                                            insoluto))
+    if problems:
+        code = problems[0][0]
+        raise (ConflictError if code in ("CRP20239", "CRP20244") else ValidationError)({
+            "CRP20241": f"El importe pagado a la factura {invoice.uuid} debe ser mayor que cero.",
+            "CRP20242": f"El importe pagado {application.imp_pagado} tiene más decimales de los "
+                        f"que admite {moneda_dr}.",
+            "CRP20239": f"La factura {invoice.uuid} no tiene saldo pendiente.",
+            "CRP20244": f"El pago de {pagado} {moneda_dr} excede el saldo de {saldo_ant} "
+                        f"{moneda_dr} de la factura {invoice.uuid}.",
+            "CRP20238": "La EquivalenciaDR debe ser 1 cuando la factura y el pago tienen la misma "
+                        "moneda.",
+        }[code], code=code)
     parcialidad = state.num_parcialidades_previas + 1
     if parcialidad > 999:
         raise ConflictError(
             f"La factura {invoice.uuid} ya tiene 999 parcialidades.", code="PAGOS20_PARCIALIDAD"
         )
-    if application.equivalencia_dr is not None:
-        if moneda_dr == moneda_p and application.equivalencia_dr != 1:
-            raise ValidationError(
-                "La EquivalenciaDR debe ser 1 cuando la factura y el pago tienen la misma moneda.",
-                code="CRP20238",
-            )
-        if application.equivalencia_dr <= 0:
+    if eq_in is not None:
+        if eq_in <= 0:
             raise ValidationError("La EquivalenciaDR debe ser mayor que cero.", code="CRP20237")
-        eq = normalize_decimal(
-            money.quantize(application.equivalencia_dr, money.SCALE_EQUIVALENCIA_DR)
-        )
+        eq = normalize_decimal(money.quantize(eq_in, money.SCALE_EQUIVALENCIA_DR))
     else:
         eq = equivalencia_from_rates(moneda_p, tipo_cambio_p, moneda_dr, rates)
 
@@ -770,26 +812,19 @@ def _check_payment(payment: PaymentInput) -> tuple[Decimal, Decimal]:
     moneda = payment.moneda_p
     if not moneda_valida(moneda):
         raise ValidationError(f"La moneda de pago {moneda} no es válida.", code="CRP20213")
-    if moneda == "MXN":
-        tipo_cambio = money.ONE
-    else:
-        if payment.tipo_cambio_p is None or payment.tipo_cambio_p <= 0:
-            raise ValidationError(
-                f"Falta el tipo de cambio del pago en {moneda}.", code="CRP20214"
-            )
-        tipo_cambio = normalize_decimal(
-            money.quantize(payment.tipo_cambio_p, money.SCALE_TIPO_CAMBIO_P)
-        )
-    d = money.currency_decimals(moneda)
-    if payment.monto <= 0:
-        raise ValidationError("El monto del pago debe ser mayor que cero.", code="CRP20218")
-    if money.decimals_in(payment.monto.normalize()) > d:
-        raise ValidationError(
-            f"El monto {payment.monto} tiene más decimales de los que admite {moneda}.",
-            code="CRP20219",
-        )
+    tc_in = payment.tipo_cambio_p  # a rate not above zero counts as missing; MXN is written 1
+    problems = [c for c in monto_problems(moneda, tc_in if tc_in is None or tc_in > 0 else None,
+                                          payment.monto.normalize()) if c != "CRP20215"]
+    if problems:
+        raise ValidationError({
+            "CRP20214": f"Falta el tipo de cambio del pago en {moneda}.",
+            "CRP20218": "El monto del pago debe ser mayor que cero.",
+            "CRP20219": f"El monto {payment.monto} tiene más decimales de los que admite {moneda}.",
+        }[problems[0]], code=problems[0])
+    tipo_cambio = money.ONE if moneda == "MXN" or tc_in is None else normalize_decimal(
+        money.quantize(tc_in, money.SCALE_TIPO_CAMBIO_P))
     _check_bank_fields(payment)
-    return tipo_cambio, money.quantize(payment.monto, d)
+    return tipo_cambio, money.quantize(payment.monto, money.currency_decimals(moneda))
 
 
 def _check_bank_fields(payment: PaymentInput) -> None:

@@ -172,19 +172,18 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
                                 "se permite en un pago.", "moneda"))
 
     monto = _parse_money_field(inp.monto, "monto", "El monto", findings)
-    if monto is not None and moneda_ok:
-        allowed = money.currency_decimals(moneda)
-        # Trailing zeros ("100.000") are harmless; real extra digits are refused.
-        if monto != money.quantize(monto, allowed):
-            findings.append(Finding("DECIMALES_EXCEDIDOS",
-                                    f"El monto {monto} tiene más decimales de los que permite "
-                                    f"{moneda} ({allowed}).", "monto"))
+    # Trailing zeros ("100.000") are harmless; real extra digits are refused (CRP20219).
+    if monto is not None and moneda_ok and "CRP20219" in pagos20.monto_problems(
+            moneda, _ONE, monto.normalize()):
+        findings.append(Finding("DECIMALES_EXCEDIDOS", f"El monto {monto} tiene más decimales de "
+                                f"los que permite {moneda} ({money.currency_decimals(moneda)}).",
+                                "monto"))
 
     tipo_cambio: Decimal | None = None
     if moneda_ok:
         if inp.tipo_cambio is None or (isinstance(inp.tipo_cambio, str)
                                        and not inp.tipo_cambio.strip()):
-            if moneda == MXN:
+            if "CRP20214" not in pagos20.monto_problems(moneda, None, None):  # MXN needs none
                 tipo_cambio = _ONE
             else:
                 findings.append(Finding("TIPO_CAMBIO_REQUERIDO",
@@ -205,7 +204,7 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
                                         "El tipo de cambio admite como máximo 6 decimales.",
                                         "tipo_cambio"))
                 tipo_cambio = None
-            elif moneda == MXN and tipo_cambio != _ONE:
+            elif "CRP20215" in pagos20.monto_problems(moneda, tipo_cambio, None):
                 findings.append(Finding("TIPO_CAMBIO_INVALIDO",
                                         "Un pago en MXN lleva tipo de cambio 1.", "tipo_cambio"))
                 tipo_cambio = None
@@ -427,18 +426,10 @@ class ApplicationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ApplicationLine:
+class ApplicationLine(pagos20.AplicacionDR):
     """One DoctoRelacionado to be stored (and written in the REP when ``requiere_rep``)."""
 
     uuid: str
-    serie: str | None
-    folio: str | None
-    moneda_dr: str
-    equivalencia_dr: Decimal
-    num_parcialidad: int
-    imp_saldo_ant: Decimal
-    imp_pagado: Decimal
-    imp_saldo_insoluto: Decimal
     importe_moneda_pago: Decimal  # what this line consumes of the payment
     requiere_rep: bool
     avisos: tuple[Finding, ...] = ()
@@ -565,23 +556,28 @@ def plan_application(
             raise ConflictError(f"La factura {doc.serie_folio} está cancelada; no admite pagos.",
                                 code="DOCUMENTO_CANCELADO", uuid=doc.uuid)
         importe = _as_decimal(req.importe, f"El importe para {doc.serie_folio}")
-        if importe <= 0:
-            raise ValidationError(f"El importe para {doc.serie_folio} debe ser mayor que cero.",
-                                  code="MONTO_INVALIDO", uuid=doc.uuid)
         d_dr = money.currency_decimals(doc.moneda)
-        if importe != money.quantize(importe, d_dr):
-            raise ValidationError(f"El importe {importe} para {doc.serie_folio} tiene más "
-                                  f"decimales de los que permite {doc.moneda} ({d_dr}).",
-                                  code="DECIMALES_EXCEDIDOS", uuid=doc.uuid)
+        # CRP20239-44 in the planner's words (CRP20240/43, the balance's decimals: the ledger's)
+        problem = next((c for c, _ in pagos20.docto_dr_problems(pagos20.ImportesDR(
+            moneda_dr=doc.moneda, imp_saldo_ant=doc.saldo, imp_pagado=importe.normalize(),
+            imp_saldo_insoluto=doc.saldo - importe))
+            if c in ("CRP20241", "CRP20242", "CRP20239", "CRP20244")), None)
+        if problem is not None:
+            error, code, message = {
+                "CRP20241": (ValidationError, "MONTO_INVALIDO",
+                             f"El importe para {doc.serie_folio} debe ser mayor que cero."),
+                "CRP20242": (ValidationError, "DECIMALES_EXCEDIDOS",
+                             f"El importe {importe} para {doc.serie_folio} tiene más decimales "
+                             f"de los que permite {doc.moneda} ({d_dr})."),
+                "CRP20239": (ConflictError, "DOCUMENTO_SIN_SALDO",
+                             f"La factura {doc.serie_folio} no tiene saldo pendiente."),
+                "CRP20244": (ConflictError, "EXCEDE_SALDO",
+                             f"El importe {money.fmt_money(money.quantize(importe, d_dr), doc.moneda)} "
+                             f"excede el saldo de la factura {doc.serie_folio} "
+                             f"({money.fmt_money(doc.saldo, doc.moneda)})."),
+            }[problem]
+            raise error(message, code=code, uuid=doc.uuid)
         importe = money.quantize(importe, d_dr)
-        if doc.saldo <= 0:
-            raise ConflictError(f"La factura {doc.serie_folio} no tiene saldo pendiente.",
-                                code="DOCUMENTO_SIN_SALDO", uuid=doc.uuid)
-        if importe > doc.saldo:
-            raise ConflictError(
-                f"El importe {money.fmt_money(importe, doc.moneda)} excede el saldo de la factura "
-                f"{doc.serie_folio} ({money.fmt_money(doc.saldo, doc.moneda)}).",
-                code="EXCEDE_SALDO", uuid=doc.uuid)
         num = doc.num_parcialidades_previas + 1
         if num > MAX_PARCIALIDAD:
             raise ConflictError(f"La factura {doc.serie_folio} ya tiene {MAX_PARCIALIDAD} "
@@ -619,8 +615,8 @@ def _equivalence_for(
         if eq != money.quantize(eq, _EQ_DECIMALS):
             raise ValidationError("La equivalencia admite como máximo 10 decimales.",
                                   code="EQUIVALENCIA_INVALIDA", uuid=doc.uuid)
-        if doc.moneda == payment.moneda and eq != _ONE:
-            # CRP20238: same currency means EquivalenciaDR exactly 1.
+        if ("CRP20238", "EquivalenciaDR") in pagos20.docto_dr_problems(pagos20.ImportesDR(
+                moneda_p=payment.moneda, moneda_dr=doc.moneda, equivalencia_dr=eq)):
             raise ValidationError(f"La factura {doc.serie_folio} está en la moneda del pago: su "
                                   "equivalencia es 1.", code="EQUIVALENCIA_INVALIDA",
                                   uuid=doc.uuid)

@@ -17,6 +17,7 @@ from cfdi_cobranza.domain.pagos20 import (
     CADENA_PAGO,
     CUENTAS_XML,
     CuentasPago,
+    ImportesDR,
     PaidAmount,
     RetencionP,
     Totales,
@@ -24,10 +25,12 @@ from cfdi_cobranza.domain.pagos20 import (
     bank_field_problems,
     cadena_pago_problems,
     compute_totales,
+    docto_dr_problems,
     forma_de_pago_valida,
     importe_window,
     moneda_valida,
     monto_consistency_error,
+    monto_problems,
 )
 from cfdi_cobranza.rules.core import (
     Context,
@@ -70,12 +73,6 @@ def tasa_in_catalog(kind: str, impuesto: str | None, factor: str | None,
         return False
     fixed, ranges = entry
     return tasa in fixed or any(lo <= tasa <= hi for lo, hi in ranges)
-
-
-def _moneda_decimals(code: str | None) -> int | None:
-    if code is None or code not in catalogs.currency_decimals():
-        return None
-    return money.currency_decimals(code)
 
 
 def _tc(pago: Node) -> Decimal | None:
@@ -221,22 +218,28 @@ def moneda_xxx(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
     return []
 
 
-@_pago_rule("CRP20214", "TipoCambioP requerido si MonedaP no es MXN")
-def tc_requerido(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.get("MonedaP") not in (None, "MXN", "XXX") and not pago.has("TipoCambioP"):
-        return [r.finding("Falta TipoCambioP: el pago no está en MXN.", pago.at("TipoCambioP"))]
-    return []
+def _monto_rule(code: str, title: str) -> None:
+    """CRP20214, CRP20215, CRP20218, CRP20219: ``pagos20.monto_problems`` with this code."""
+
+    def check(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
+        moneda = pago.get("MonedaP")
+        if code not in monto_problems(moneda, pago.dec("TipoCambioP"), pago.dec("Monto")):
+            return []
+        if code in ("CRP20214", "CRP20215"):
+            return [r.finding("Falta TipoCambioP: el pago no está en MXN." if code == "CRP20214" else
+                              'Con MonedaP MXN, TipoCambioP debe registrarse con el valor "1".',
+                              pago.at("TipoCambioP"))]
+        return [r.finding("El Monto del pago debe ser mayor que cero." if code == "CRP20218" else
+                          f"El Monto {pago.get('Monto')} tiene más de "
+                          f"{money.currency_decimals(moneda or '')} decimales.", pago.at("Monto"))]
+
+    _pago_rule(code, title)(check)
 
 
-@_pago_rule("CRP20215", 'TipoCambioP debe ser "1" si MonedaP es MXN')
-def tc_uno(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    if pago.get("MonedaP") != "MXN":
-        return []
-    value = pago.dec("TipoCambioP")
-    if value is None or value != 1:
-        return [r.finding('Con MonedaP MXN, TipoCambioP debe registrarse con el valor "1".',
-                          pago.at("TipoCambioP"))]
-    return []
+_monto_rule("CRP20214", "TipoCambioP requerido si MonedaP no es MXN")
+
+
+_monto_rule("CRP20215", 'TipoCambioP debe ser "1" si MonedaP es MXN')
 
 
 @_pago_rule("CRP20216", "TipoCambioP dentro de los límites (o Confirmacion)")
@@ -308,21 +311,8 @@ def _consistency(r: Rule, ctx: Context, pago: Node, codes: set[str]) -> list[Fin
     return []
 
 
-@_pago_rule("CRP20218", "Monto mayor que cero")
-def monto_positivo(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    monto = pago.dec("Monto")
-    if monto is None or monto <= 0:
-        return [r.finding("El Monto del pago debe ser mayor que cero.", pago.at("Monto"))]
-    return []
-
-
-@_pago_rule("CRP20219", "Monto con los decimales de MonedaP")
-def monto_decimales(r: Rule, ctx: Context, pago: Node) -> list[Finding]:
-    d = _moneda_decimals(pago.get("MonedaP"))
-    if d is not None and written_decimals(pago.get("Monto")) > d:
-        return [r.finding(f"El Monto {pago.get('Monto')} tiene más de {d} decimales.",
-                          pago.at("Monto"))]
-    return []
+_monto_rule("CRP20218", "Monto mayor que cero")
+_monto_rule("CRP20219", "Monto con los decimales de MonedaP")
 
 
 def _cuentas(pago: Node) -> CuentasPago:
@@ -415,65 +405,44 @@ def moneda_dr(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
     return []
 
 
-@_docto_rule("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP")
-def eq_requerida(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    if docto.get("MonedaDR") != pago.get("MonedaP") and not docto.has("EquivalenciaDR"):
-        return [r.finding("Falta EquivalenciaDR: la moneda del documento difiere de la del pago.",
-                          docto.at("EquivalenciaDR"))]
-    return []
+def _importes_rule(code: str, title: str) -> None:
+    """CRP20237-44: the problems of ``pagos20.docto_dr_problems`` with this code."""
 
-
-@_docto_rule("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP')
-def eq_uno(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    if docto.get("MonedaDR") != pago.get("MonedaP"):
-        return []
-    value = docto.dec("EquivalenciaDR")
-    if value is None or value != 1:
-        return [r.finding('Con la misma moneda en pago y documento, EquivalenciaDR debe '
-                          'registrarse con el valor "1".', docto.at("EquivalenciaDR"))]
-    return []
-
-
-def _positive(code: str, attr: str) -> None:
     def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-        value = docto.dec(attr)
-        if value is None or value <= 0:
-            return [r.finding(f"{attr} debe ser mayor que cero.", docto.at(attr))]
-        return []
+        moneda = docto.get("MonedaDR")
+        ant, pagado, ins = (docto.dec(a) for a in ("ImpSaldoAnt", "ImpPagado", "ImpSaldoInsoluto"))
+        attr = dict(docto_dr_problems(ImportesDR(
+            pago.get("MonedaP"), moneda, docto.dec("EquivalenciaDR"), ant, pagado, ins))).get(code)
+        if attr is None:
+            return []
+        if code == "CRP20237":
+            msg = "Falta EquivalenciaDR: la moneda del documento difiere de la del pago."
+        elif code == "CRP20238":
+            msg = ('Con la misma moneda en pago y documento, EquivalenciaDR debe registrarse '
+                   'con el valor "1".')
+        elif code in ("CRP20239", "CRP20241"):
+            msg = f"{attr} debe ser mayor que cero."
+        elif code != "CRP20244":
+            msg = (f"{attr} ({docto.get(attr)}) tiene más de {money.currency_decimals(moneda or '')} "
+                   f"decimales, los que admite {moneda}.")
+        elif ins is None or ins < 0:
+            msg = "ImpSaldoInsoluto debe ser mayor o igual a cero."
+        else:
+            msg = (f"ImpSaldoInsoluto ({docto.get(attr)}) debe ser ImpSaldoAnt menos ImpPagado "
+                   f"({(ant or money.ZERO) - (pagado or money.ZERO)}).")
+        return [r.finding(msg, docto.at(attr))]
 
-    _docto_rule(code, f"{attr} mayor que cero")(check)
+    _docto_rule(code, title)(check)
 
 
-def _decimals(code: str, attr: str) -> None:
-    def check(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-        d = _moneda_decimals(docto.get("MonedaDR"))
-        if d is not None and written_decimals(docto.get(attr)) > d:
-            return [r.finding(f"{attr} ({docto.get(attr)}) tiene más de {d} decimales, los que "
-                              f"admite {docto.get('MonedaDR')}.", docto.at(attr))]
-        return []
-
-    _docto_rule(code, f"{attr} con los decimales de MonedaDR")(check)
-
-
-_positive("CRP20239", "ImpSaldoAnt")
-_decimals("CRP20240", "ImpSaldoAnt")
-_positive("CRP20241", "ImpPagado")
-_decimals("CRP20242", "ImpPagado")
-_decimals("CRP20243", "ImpSaldoInsoluto")
-
-
-@_docto_rule("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")
-def insoluto(r: Rule, ctx: Context, pago: Node, docto: Node) -> list[Finding]:
-    ant, pagado, ins = docto.dec("ImpSaldoAnt"), docto.dec("ImpPagado"), docto.dec(
-        "ImpSaldoInsoluto")
-    if ins is None or ins < 0:
-        return [r.finding("ImpSaldoInsoluto debe ser mayor o igual a cero.",
-                          docto.at("ImpSaldoInsoluto"))]
-    if ant is not None and pagado is not None and ins != ant - pagado:
-        return [r.finding(f"ImpSaldoInsoluto ({docto.get('ImpSaldoInsoluto')}) debe ser "
-                          f"ImpSaldoAnt menos ImpPagado ({ant - pagado}).",
-                          docto.at("ImpSaldoInsoluto"))]
-    return []
+_importes_rule("CRP20237", "EquivalenciaDR requerida si MonedaDR difiere de MonedaP")
+_importes_rule("CRP20238", 'EquivalenciaDR "1" si MonedaDR es igual a MonedaP')
+_importes_rule("CRP20239", "ImpSaldoAnt mayor que cero")
+_importes_rule("CRP20240", "ImpSaldoAnt con los decimales de MonedaDR")
+_importes_rule("CRP20241", "ImpPagado mayor que cero")
+_importes_rule("CRP20242", "ImpPagado con los decimales de MonedaDR")
+_importes_rule("CRP20243", "ImpSaldoInsoluto con los decimales de MonedaDR")
+_importes_rule("CRP20244", "ImpSaldoInsoluto = ImpSaldoAnt - ImpPagado, no negativo")
 
 
 @_docto_rule("CRP20245", "ObjetoImpDR del catálogo c_ObjetoImp")
