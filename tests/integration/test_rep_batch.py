@@ -236,10 +236,10 @@ def test_two_concurrent_runs_issue_each_payment_once(pg_engine: Engine, settings
     assert next_folio(pg_engine) == 7
 
 
-def test_pac_down_while_the_next_chunk_was_prepared(engine: Engine, settings: Settings, tmp_path: Path) -> None:
-    """Chunks overlap: chunk 3 is prepared (folios 5 and 6 taken) while chunk 2 is stamped.
-    When chunk 2 finds the PAC down, chunk 3's folios go back too, last first, and so do
-    chunk 2's: nothing after folio 2 remains and the run stops knocking."""
+def test_pac_down_in_the_middle_of_a_run(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    """Chunks run one after the other. When chunk 2 finds the PAC down, its folios go
+    back, last first; the chunks after it are not prepared: nothing after folio 2
+    remains and the run stops knocking."""
     book = book_with(engine, settings, tmp_path, None)
     scripted = _Scripted(_sandbox(book), down_from=3)
     book.stamper.pac = scripted  # type: ignore[assignment]
@@ -248,7 +248,7 @@ def test_pac_down_while_the_next_chunk_was_prepared(engine: Engine, settings: Se
     assert [r.status for r in results] == ["timbrado"] * 2 + ["rechazado"] * 5
     assert scripted.calls == 3
     assert all([f.code for f in r.findings] == [PAC_NO_DISPONIBLE] for r in results[2:])
-    assert "No se intentó" in (results[6].message or "")  # chunk 4 was never prepared
+    assert "No se intentó" in (results[6].message or "")  # chunks 3 and 4 were never prepared
     with transaction(engine) as s:
         assert s.scalar(select(func.count(Rep.id))) == 2
         assert {p.payment_id for p in pending(s, today=LOCAL_NOW.date())} == set(pids[2:])
