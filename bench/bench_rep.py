@@ -211,7 +211,7 @@ def main() -> None:
                 # Schemas and catalogs loaded before either side runs (no gc.freeze():
                 # ``cobranza rep issue`` does not freeze). Both sides work on the same
                 # invoices; the first call pays the one-off costs for both alike.
-                warm_up(freeze=False)
+                warm_up()
             # Each round on a fresh ledger; who goes first alternates.
             if r % 2 == 0:
                 sat = bench_satcfdi(scenarios)
