@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as pay
-from cfdi_cobranza.services.customers import customers_for_select
+from cfdi_cobranza.services.customers import customer_choice, customers_for_select
 from cfdi_cobranza.services.ledger import list_companies
 from web.clock import clock, today
 from web.db import get_session
@@ -53,7 +53,7 @@ def new() -> Any:
     form = view.SettlementForm.blank(today())
     wanted = request.args.get("cliente", "")[:320].strip()
     if wanted:
-        match = next((c for c in customers_for_select(db) if wanted.upper() in (c.key, c.rfc)), None)
+        match = customer_choice(db, wanted)
         if match:
             form = view.SettlementForm.blank(today(), match.forma)
             form.customer = match.key

@@ -8,16 +8,18 @@ invoice is more than ``RED_DAYS`` days past due, ``ambar`` when something is pas
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.db.models import Customer, Document, Payment
+from cfdi_cobranza.db.models import Customer, Document
 from cfdi_cobranza.errors import NotFoundError
 from cfdi_cobranza.services.ledger import DocumentFilter, DocumentPage, search_documents
+from cfdi_cobranza.services.payments import usual_formas
 
 RED_DAYS = 60
 RISK_LABELS = {
@@ -132,16 +134,19 @@ class CustomerChoice:
 
 
 def customers_for_select(session: Session, limit: int | None = None) -> list[CustomerChoice]:
-    """Customers by name (the first ``limit``), in two queries: the usual payment form is the one
-    on record, else the most used one, the lowest key on a tie (as ``payments.suggest_forma_pago``)."""
-    used: dict[int, tuple[int, str]] = {}
-    for cid, forma, n in session.execute(
-        select(Payment.customer_id, Payment.forma_pago, func.count())
-        .group_by(Payment.customer_id, Payment.forma_pago).order_by(Payment.customer_id, Payment.forma_pago)
-    ):
-        if n > used.get(cid, (0, ""))[0]:
-            used[cid] = (n, forma)
-    return [
-        CustomerChoice(c.key, c.rfc, c.nombre, c.usual_forma_pago or used.get(c.id, (0, ""))[1])
-        for c in session.scalars(select(Customer).order_by(Customer.nombre, Customer.key).limit(limit))
-    ]
+    """Customers by name (the first ``limit``), each with its usual payment form, in two queries."""
+    return _choices(session, session.scalars(select(Customer).order_by(Customer.nombre, Customer.key).limit(limit)))
+
+
+def customer_choice(session: Session, key_or_rfc: str) -> CustomerChoice | None:
+    """The pick-list entry of the customer with this key or RFC (the first by name), or None."""
+    wanted = key_or_rfc.strip().upper()
+    found = session.scalar(select(Customer).where(or_(Customer.key == wanted, Customer.rfc == wanted))
+                           .order_by(Customer.nombre, Customer.key).limit(1))
+    return None if found is None else _choices(session, [found])[0]
+
+
+def _choices(session: Session, customers: Iterable[Customer]) -> list[CustomerChoice]:
+    listed = list(customers)
+    usual = usual_formas(session, listed)
+    return [CustomerChoice(c.key, c.rfc, c.nombre, usual.get(c.id, "")) for c in listed]

@@ -18,7 +18,7 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import payments as svc
-from cfdi_cobranza.services.customers import customers_for_select
+from cfdi_cobranza.services.customers import customer_choice, customers_for_select
 from cfdi_cobranza.services.importing import Importer
 from cfdi_cobranza.services.payments import Allocation
 
@@ -295,3 +295,18 @@ def test_one_payment_list_latest_search_and_applications(engine, ledger, clock):
         # The pick list's usual payment form is the one the payment form pre-selects.
         picks = {c.key: c.forma for c in customers_for_select(s)}
         assert picks == {c.key: svc.suggest_forma_pago(s, c) or "" for c in s.scalars(select(Customer))}
+
+
+def test_customer_choice_by_key_or_rfc_with_its_usual_form(engine, ledger, clock):
+    add(engine, receipt("50.00", form="03"), receipt("60.00", form="01"), receipt("70.00", form="01"), clock=clock)
+    with transaction(engine) as s:
+        customer = s.scalar(select(Customer).where(Customer.rfc == "URE180429TM6"))
+        assert customer is not None and customer.usual_forma_pago == "03"  # the first one, on record
+        assert customer_choice(s, customer.key).forma == "03"
+        customer.usual_forma_pago = None  # none on record: the most used one
+        s.flush()
+        listed = {c.key: c for c in customers_for_select(s)}
+        by_rfc = customer_choice(s, " ure180429tm6 ")
+        assert by_rfc == listed[customer.key] == customer_choice(s, customer.key)
+        assert by_rfc.forma == svc.suggest_forma_pago(s, customer) == "01"
+        assert customer_choice(s, "XAXX010101000") is None
