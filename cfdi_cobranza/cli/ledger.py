@@ -19,7 +19,6 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.services import ledger
-from cfdi_cobranza.services.demo import seed_demo
 from cfdi_cobranza.services.importing import Importer, backfill_pagos_facts
 
 STATUS_ES = {"imported": "importado", "duplicate": "duplicado", "refused": "rechazado", "ignored": "omitido"}
@@ -36,6 +35,9 @@ def init_cmd(app: AppContext, demo: bool, as_json: bool) -> int:
     # Invoices imported before revision 0010 get what issuing their REPs reads (once).
     out["facturas_preparadas"] = prepared = backfill_pagos_facts(app.engine)
     if demo:
+        # The demo signs, stamps and imports: it loads what only ``init --demo`` needs.
+        from cfdi_cobranza.services.demo import seed_demo
+
         seeded = seed_demo(app.engine, app.settings)
         out["demo"] = seeded.to_dict()
     if as_json:

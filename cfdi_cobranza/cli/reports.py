@@ -37,13 +37,11 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.period import DateRange, Granularity
-from cfdi_cobranza.pdf.statement import render_statement_pdf
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
-from cfdi_cobranza.services.letters import letters_pdf
 from cfdi_cobranza.services.portfolio import Filters
 
 
@@ -141,6 +139,8 @@ def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str 
         sts = reports.customer_statement(s, key, rango)
         empresa = statement_letterhead(s, customer.id) if as_pdf else None
     if as_pdf and out is not None and empresa is not None:
+        from cfdi_cobranza.pdf.statement import render_statement_pdf  # fpdf: 0.2 s, only PDF output
+
         out.write_bytes(render_statement_pdf(sts, empresa=empresa, fecha_corte=rango.hasta))
         if as_json:
             emit_json({"archivo": str(out), "formato": "pdf", "rfc": key, "monedas": [st.moneda for st in sts]})
@@ -211,6 +211,8 @@ def letters_cmd(app: AppContext, kind: str, as_of: date | None, min_days: int, t
     """Genera cartas de confirmación de saldos o de cobranza en PDF, una por cliente."""
     cut = as_of or today()
     text = template.read_text("utf-8") if template else None
+    from cfdi_cobranza.services.letters import letters_pdf  # fpdf: 0.2 s, only this command
+
     with transaction(app.engine) as s:
         batch = letters_pdf(s, kind, cut, filters=filters, min_dias_vencido=min_days, template=text, firmante=firmante)
     out.write_bytes(batch.pdf)

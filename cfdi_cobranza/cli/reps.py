@@ -22,7 +22,6 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.states import RepStatus
-from cfdi_cobranza.pdf.rep import render_rep_html, render_rep_pdf
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.settings import pac_for
@@ -46,6 +45,8 @@ def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | No
         stem = f"REP-{result.serie}{result.folio}-{result.uuid}"
         xml_path, pdf_path = out / f"{stem}.xml", out / f"{stem}.pdf"
         xml_path.write_bytes(result.xml)
+        from cfdi_cobranza.pdf.rep import render_rep_pdf  # fpdf: 0.2 s, only with --out
+
         pdf_path.write_bytes(render_rep_pdf(result.xml, sandbox=result.sandbox))
         data["xml_path"], data["pdf_path"] = str(xml_path), str(pdf_path)
     return data
@@ -183,6 +184,11 @@ def rep_pdf(app: AppContext, uuid: str, out: Path, as_html: bool) -> int:
         rep = stamping.find_rep(session, uuid)
         xml, sandbox = rep.stamped_xml, rep.sandbox
     assert xml is not None
+    from cfdi_cobranza.pdf.rep import (  # fpdf: 0.2 s, only this command
+        render_rep_html,
+        render_rep_pdf,
+    )
+
     if as_html:
         out.write_text(render_rep_html(xml, sandbox=sandbox), encoding="utf-8")
     else:

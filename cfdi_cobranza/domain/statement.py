@@ -20,6 +20,18 @@ from cfdi_cobranza.domain.receivables import Application, Receivable, open_items
 
 
 @dataclass(frozen=True, slots=True)
+class Company:
+    """The company printed at the top of a statement or a letter."""
+
+    nombre: str
+    rfc: str
+    domicilio: str | None = None
+    ciudad: str | None = None  # printed before the date: "Monterrey, N.L., a ..."
+    telefono: str | None = None
+    correo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLine:
     entry: LedgerEntry
     saldo: Decimal  # running balance after this line

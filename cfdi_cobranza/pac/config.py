@@ -34,9 +34,7 @@ from typing import Any
 
 from cfdi_cobranza.errors import ConfigurationError
 from cfdi_cobranza.pac.base import Pac
-from cfdi_cobranza.pac.finkok import FinkokPac
 from cfdi_cobranza.pac.sandbox import SandboxPac
-from cfdi_cobranza.pac.sw import SwPac
 from cfdi_cobranza.pac.transport import HttpTransport, RetryPolicy, Timeouts
 from cfdi_cobranza.secrets import SecretBox
 
@@ -159,6 +157,10 @@ def pac_from_config(
                 "Finkok necesita COBRANZA_PAC_USER y COBRANZA_PAC_PASSWORD",
                 code="PAC_CONFIGURACION",
             )
+        # Only the configured real PAC's adapter loads: Finkok and SW sign SOAP cancellations
+        # with satcfdi and OpenSSL, 0.3 s that no other command should pay at start-up.
+        from cfdi_cobranza.pac.finkok import FinkokPac
+
         return FinkokPac(
             user,
             password,
@@ -176,6 +178,8 @@ def pac_from_config(
             "SW Sapien necesita COBRANZA_PAC_TOKEN, o COBRANZA_PAC_USER y COBRANZA_PAC_PASSWORD",
             code="PAC_CONFIGURACION",
         )
+    from cfdi_cobranza.pac.sw import SwPac  # loaded only when configured (see Finkok above)
+
     return SwPac(
         token=token,
         user=user,

@@ -24,6 +24,7 @@ from importlib import resources
 
 from fpdf.enums import XPos, YPos
 
+from cfdi_cobranza.domain.statement import Company
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.pdf import formatting as f
 from cfdi_cobranza.pdf.layout import (
@@ -68,16 +69,6 @@ PLACEHOLDERS = (
 )
 
 TABLE_MARK = "---"
-
-
-@dataclass(frozen=True, slots=True)
-class Company:
-    nombre: str
-    rfc: str
-    domicilio: str | None = None
-    ciudad: str | None = None  # printed before the date: "Monterrey, N.L., a ..."
-    telefono: str | None = None
-    correo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

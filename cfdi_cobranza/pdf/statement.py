@@ -13,7 +13,7 @@ from datetime import date
 
 from fpdf.enums import XPos, YPos
 
-from cfdi_cobranza.domain.statement import Statement, StatementLine
+from cfdi_cobranza.domain.statement import Company, Statement, StatementLine
 from cfdi_cobranza.pdf import formatting as f
 from cfdi_cobranza.pdf.layout import (
     ACCENT,
@@ -25,7 +25,6 @@ from cfdi_cobranza.pdf.layout import (
     PrintedDocument,
     pdf_text,
 )
-from cfdi_cobranza.pdf.letters import Company
 
 _SIZE = 7.2
 _COLUMNS = (

@@ -28,9 +28,9 @@ from cfdi_cobranza.db.models import (
 from cfdi_cobranza.domain import rfc as rfc_rules
 from cfdi_cobranza.domain.cfdi import TaxLine
 from cfdi_cobranza.domain.money import currency_decimals, quantize
+from cfdi_cobranza.domain.statement import Company as Letterhead
 from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.errors import NotFoundError, ValidationError
-from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.clock import Clock, system_clock
 
 
@@ -481,7 +481,7 @@ def companies_with_csd(session: Session) -> list[CompanyRow]:
     return list(rows.values())
 
 
-def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Company:
+def statement_letterhead(session: Session, customer_id: int) -> Letterhead:
     """The company printed on a customer's estado de cuenta (CLI and web alike): the one that
     invoiced the customer most, the earliest-invoicing one on a tie; with no invoice, the first
     company registered; with no company at all, a neutral title."""
@@ -490,8 +490,8 @@ def statement_letterhead(session: Session, customer_id: int) -> pdf_letters.Comp
         .group_by(Company.id).order_by(func.count().desc(), func.min(Document.id)).limit(1)
     ) or session.scalar(select(Company).order_by(Company.id).limit(1))
     if company is None:
-        return pdf_letters.Company(nombre="Cuentas por cobrar", rfc="")
-    return pdf_letters.Company(nombre=company.nombre or company.rfc, rfc=company.rfc)
+        return Letterhead(nombre="Cuentas por cobrar", rfc="")
+    return Letterhead(nombre=company.nombre or company.rfc, rfc=company.rfc)
 
 
 def add_company(session: Session, rfc: str, nombre: str | None, regimen: str | None, cp: str | None,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company, Customer, Document
 from cfdi_cobranza.db.models.collections import CreditCondition
+from cfdi_cobranza.domain.statement import Company as Letterhead
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pdf import letters as pdf_letters
 from cfdi_cobranza.services.collection_reports import open_items
@@ -90,7 +91,7 @@ def build_letters(
         company = companies[docs[by_customer[key][0].doc_id].company_id]
         cond = conditions.get(customer.id)
         out.append(pdf_letters.LetterData(
-            company=pdf_letters.Company(nombre=company.nombre or company.rfc, rfc=company.rfc),
+            company=Letterhead(nombre=company.nombre or company.rfc, rfc=company.rfc),
             customer=pdf_letters.Customer(nombre=customer.nombre or customer.rfc, rfc=customer.rfc,
                                           domicilio=cond.domicilio if cond else None,
                                           atencion=cond.contacto if cond else None),

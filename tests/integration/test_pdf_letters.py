@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from cfdi_cobranza.domain.statement import Company
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.pdf.letters import (
-    Company,
     Customer,
     LetterData,
     LetterDocument,

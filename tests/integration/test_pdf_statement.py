@@ -11,8 +11,7 @@ import pytest
 
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.receivables import Application, Receivable
-from cfdi_cobranza.domain.statement import statement
-from cfdi_cobranza.pdf.letters import Company
+from cfdi_cobranza.domain.statement import Company, statement
 from cfdi_cobranza.pdf.statement import render_statement_pdf
 
 
