@@ -47,6 +47,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models.ledger_version import LEDGER_VERSION_ID, LedgerVersion
+from cfdi_cobranza.db.scope import company_ids
 
 T = TypeVar("T")
 
@@ -93,7 +94,8 @@ class VersionedCache:
         before = ledger_version(session)
         if before is None:
             return compute()
-        key = (name, args, _engine_token(session), before)
+        # A session limited to some companies sees other results than an unlimited one.
+        key = (name, (args, company_ids(session)), _engine_token(session), before)
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)

@@ -61,6 +61,7 @@ def _file(name: str, label: str) -> bytes:
 def upload_csd(rfc: str) -> Any:
     db = get_session()
     try:
+        ledger.get_company(db, rfc)  # another company's RFC is not found, whatever the form holds
         cer, key = _file("cer", ".cer"), _file("key", ".key")
         password = request.form.get("password", "")[:256]
         if not password:

@@ -14,10 +14,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, render_template, request
 
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.errors import CobranzaError
 from cfdi_cobranza.services.uploads import import_uploads
 from web.clock import clock
-from web.db import engine, settings
+from web.db import engine, get_session, settings
 from web.filters import STATUS_LABELS, TIPO_LABELS
 from web.security import IMPORTERS, require_role
 
@@ -35,7 +36,8 @@ def index() -> Any:
 def upload() -> Any:
     files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
     try:
-        batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock())
+        batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock(),
+                               company_ids=company_ids(get_session()))
     except CobranzaError as exc:
         return render_template("imports.html", batch=None, error=exc.message), 400
     return render_template("imports.html", batch=batch, error=None)
@@ -47,7 +49,8 @@ def upload_json() -> Any:
     """The form's files answered as JSON (a row per file): the progress-bar path."""
     files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
     try:
-        batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock())
+        batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock(),
+                               company_ids=company_ids(get_session()))
     except CobranzaError as exc:
         return jsonify({"error": {"code": exc.code, "message": exc.message}}), 400
     data = batch.to_dict()

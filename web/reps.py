@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.pdf.rep import render_rep_pdf
@@ -68,7 +69,7 @@ def _payment_ids(values: list[str]) -> list[int]:
 def issue() -> Any:
     get_session().commit()  # no open transaction while the Stamper takes the write lock
     try:
-        stamper = view.stamper(engine(), settings(), clock(), g.user.username)
+        stamper = view.stamper(engine(), settings(), clock(), g.user.username, company_ids(get_session()))
         if request.form.get("todos") == "1":
             results = stamper.issue_all_pending(monthly=request.form.get("mensual") == "1")
             if not results:
@@ -149,7 +150,7 @@ def cancel(rep_uuid: str) -> Any:
             raise ValidationError("Marque la casilla de confirmación para cancelar el REP.", code="CONFIRMACION_REQUERIDA")
         if motivo not in {k for k, _ in view.MOTIVOS}:
             raise ValidationError("Seleccione el motivo de cancelación (01 a 04).", code="CANCELACION_MOTIVO_INVALIDO")
-        result = view.stamper(engine(), settings(), clock(), g.user.username).cancel(rep_uuid, motivo,
+        result = view.stamper(engine(), settings(), clock(), g.user.username, company_ids(get_session())).cancel(rep_uuid, motivo,
                                                                                       replace=motivo == "01")
     except CobranzaError as exc:
         rep = view.rep_row(get_session(), rep_uuid)

@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 
 from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.services import users as users_service
+from cfdi_cobranza.services.user_companies import allowed_company_ids
 from web.db import get_session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,6 +109,9 @@ def _before() -> Any:
             flash("Su sesión terminó: la contraseña de su cuenta cambió o la cuenta fue desactivada. "
                   "Inicie sesión de nuevo.", "error")
         g.user = user
+        if user is not None:
+            # Companies are boundaries: a limited user's session sees only theirs.
+            limit_to_companies(db, allowed_company_ids(db, user))
     return None
 
 

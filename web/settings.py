@@ -24,8 +24,10 @@ from flask import (
 )
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
+from cfdi_cobranza.services import ledger
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services import settings as app_settings
+from cfdi_cobranza.services import user_companies as user_companies_service
 from cfdi_cobranza.services import users as users_service
 from web.clock import clock
 from web.db import get_session
@@ -70,9 +72,12 @@ def _user_page(username: str, errors: dict[str, str] | None = None, status: int 
     except NotFoundError:
         abort(404)
     history = users_service.user_history(db, user.username)
+    limited_to = user_companies_service.user_company_rfcs(db, user)
+    companies = [(c.rfc, c.nombre) for c in ledger.list_companies(db)]
     db.commit()  # end the read; nothing is expired (expire_on_commit=False)
     return render_template("settings/user.html", user=user, history=history, roles=users_service.ROLES,
-                           errors=errors or {}, now=clock()(), min_password=users_service.MIN_PASSWORD), status
+                           errors=errors or {}, now=clock()(), min_password=users_service.MIN_PASSWORD,
+                           companies=companies, limited_to=limited_to), status
 
 
 @bp.route("/usuarios/<username>", methods=["GET"])
@@ -120,6 +125,27 @@ def set_role(username: str) -> Any:
         return _user_page(username, {"role": exc.message}, 400)
     flash(f"Rol de «{user.username}»: {users_service.ROLES[user.role]}.", "ok")
     return redirect(url_for("settings.user_detail", username=user.username))
+
+
+@bp.route("/usuarios/<username>/empresas", methods=["POST"])
+@require_role(*ADMINS)
+def set_companies(username: str) -> Any:
+    """Limit the user to the companies ticked (none ticked, or «todas»: every company)."""
+    rfcs = [] if request.form.get("todas") == "1" else [r[:13] for r in request.form.getlist("empresa")[:500]]
+    db = get_session()
+    try:
+        chosen = user_companies_service.set_user_companies(db, username, rfcs, actor=g.user.username, clock=clock())
+        db.commit()
+    except NotFoundError as exc:
+        if exc.code == "USUARIO_NO_ENCONTRADO":
+            abort(404)
+        db.rollback()
+        return _user_page(username, {"companies": exc.message}, 400)
+    except CobranzaError as exc:
+        db.rollback()
+        return _user_page(username, {"companies": exc.message}, 400)
+    flash(f"«{username}» ve solo: {', '.join(chosen)}." if chosen else f"«{username}» ve todas las empresas.", "ok")
+    return redirect(url_for("settings.user_detail", username=username))
 
 
 @bp.route("/usuarios/<username>/activo", methods=["POST"])

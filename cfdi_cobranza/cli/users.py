@@ -1,4 +1,4 @@
-"""Commands for people and systems: ``user add|list|password|role|activate|deactivate``,
+"""Commands for people and systems: ``user add|list|password|role|companies|activate|deactivate``,
 ``token create|list|revoke`` and ``serve``.
 
 Passwords are never command-line arguments (they would land in shell history and
@@ -26,6 +26,7 @@ from cfdi_cobranza.cli.common import (
 from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import user_companies as user_companies_service
 from cfdi_cobranza.services import users as users_service
 
 ROLE_CHOICE = click.Choice(list(users_service.ROLES), case_sensitive=False)
@@ -135,6 +136,31 @@ def user_role(app: AppContext, username: str, role: str, as_json: bool) -> int:
     else:
         click.echo(f"«{out['username']}» ya tenía el rol {users_service.ROLES[str(out['role'])]}; sin cambios.")
     return EXIT_OK
+
+
+@user_group.command("companies")
+@click.argument("username")
+@click.argument("rfcs", nargs=-1, metavar="[RFC]...")
+@click.option("--todas", is_flag=True, help="Quita el límite: el usuario ve todas las empresas.")
+@json_option
+@pass_app
+def user_companies(app: AppContext, username: str, rfcs: tuple[str, ...], todas: bool, as_json: bool) -> int:
+    """Limita a USERNAME a las empresas RFC... (sin RFC: muestra a cuáles está limitado).
+
+    Un usuario limitado ve y toca solo las facturas, pagos, REP, clientes, reportes y
+    tokens de sus empresas. Los administradores ven siempre todas.
+    """
+    if todas and rfcs:
+        raise ValidationError("Use --todas o una lista de RFC, no ambos.", code="OPCIONES_EN_CONFLICTO")
+    with transaction(app.engine) as session:
+        if todas or rfcs:
+            companies = user_companies_service.set_user_companies(session, username, rfcs, actor="cli")
+        else:
+            companies = user_companies_service.user_company_rfcs(session, users_service.get_user(session, username))
+        name = users_service.get_user(session, username).username
+    text = (f"«{name}» ve solo las empresas: {', '.join(companies)}." if companies
+            else f"«{name}» ve todas las empresas.")
+    return reply(as_json, {"username": name, "empresas": companies, "todas": not companies}, text)
 
 
 def _set_active(app: AppContext, username: str, active: bool, as_json: bool) -> int:

@@ -15,6 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Registers the listener that keeps a session limited to some companies inside them.
+import cfdi_cobranza.db.scope  # noqa: F401
 from cfdi_cobranza.config import normalize_url
 from cfdi_cobranza.errors import ConfigurationError
 

@@ -42,6 +42,7 @@ from cfdi_cobranza.db.models.collections import (
     FollowUp,
     SaleAssignment,
 )
+from cfdi_cobranza.db.scope import company_filter, company_ids
 from cfdi_cobranza.db.types import Money, MoneySum
 from cfdi_cobranza.domain.aging import (
     SIN_ASIGNAR,
@@ -258,6 +259,9 @@ def aging_statement(
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
     need = _needs(grouping, filters) - {"customer"}  # customers are joined after grouping
     stmt = apply_filters(_join(stmt, need), filters).where(*where).group_by(key, Document.moneda)
+    scope = company_ids(session)
+    if scope is not None:  # run on the raw connection below, so the ORM's company criteria do not apply
+        stmt = stmt.where(company_filter(Document.company_id, scope))
     if grouping is not GroupBy.CLIENTE:
         return stmt
     # One row per customer and currency, named as domain.aging.group_key names a

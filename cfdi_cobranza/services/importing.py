@@ -36,6 +36,7 @@ from cfdi_cobranza.db.models import (
     ExternalPayment,
     ImportLog,
 )
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
@@ -155,8 +156,12 @@ class Importer:
         clock: Clock = system_clock,
         extra_cert_dirs: Iterable[Path] = (),
         verify: bool = True,
+        company_ids: tuple[int, ...] | None = None,
     ) -> None:
         self.engine = engine
+        # A user limited to some companies imports only their invoices: the others' are
+        # refused as not issued by one of the user's companies.
+        self.company_ids = company_ids
         self.settings = settings
         self.clock = clock
         self.extra_cert_dirs = tuple(extra_cert_dirs)
@@ -168,6 +173,7 @@ class Importer:
         batch = BatchResult()
         batch_id = str(uuidlib.uuid4())
         with self._sessions() as session:
+            limit_to_companies(session, self.company_ids)
             companies = {c.rfc: c for c in session.scalars(select(Company))}
             register_issuers = not companies
             chunk: list[tuple[int, Candidate, LoadedCfdi]] = []

@@ -464,6 +464,16 @@ def list_companies(session: Session) -> list[Company]:
     return list(session.scalars(select(Company).order_by(Company.rfc)))
 
 
+def get_company(session: Session, rfc: str) -> Company:
+    """The company with ``rfc`` (``EMPRESA_NO_ENCONTRADA`` when none, or when the session
+    is limited to other companies)."""
+    company = session.scalar(select(Company).where(Company.rfc == rfc.strip().upper()[:13]))
+    if company is None:
+        raise NotFoundError(f"No hay ninguna empresa con RFC {rfc.strip().upper()[:13]}.",
+                            code="EMPRESA_NO_ENCONTRADA")
+    return company
+
+
 @dataclass(frozen=True)
 class CompanyRow:
     company: Company

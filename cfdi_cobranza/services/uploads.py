@@ -40,10 +40,12 @@ def _candidates(files: Iterable[tuple[str, bytes]]) -> Iterator[Candidate]:
 
 
 def import_uploads(engine: Engine, settings: Settings, files: list[tuple[str, bytes]], *, actor: str,
-                   clock: Clock = system_clock) -> BatchResult:
+                   clock: Clock = system_clock, company_ids: tuple[int, ...] | None = None) -> BatchResult:
+    """Import uploaded XML/ZIP files; ``company_ids`` limits it to a user's companies."""
     if not files:
         raise ValidationError("Seleccione al menos un archivo XML o ZIP.", code="SIN_ARCHIVOS")
-    importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[settings.instance_path / "sandbox"])
+    importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[settings.instance_path / "sandbox"],
+                        company_ids=company_ids)
     batch = importer.import_candidates(_candidates(files))
     with transaction(engine) as session:
         for r in batch.results:

@@ -153,3 +153,26 @@ def test_help_lists_the_new_commands(db):
     assert code == 0
     for name in ("add", "list", "password", "role", "activate", "deactivate"):
         assert f"  {name} " in out
+
+
+def test_user_companies_limits_lists_and_clears(db):
+    from datetime import UTC, datetime
+
+    from cfdi_cobranza.db.models import Company
+    url, engine = db
+    with transaction(engine) as s:
+        s.add_all([Company(rfc="AAA010101AAA", nombre="A", created_at=datetime.now(UTC)),
+                   Company(rfc="BBB010101BBB", nombre="B", created_at=datetime.now(UTC))])
+    epoch = user(engine, "ana").session_epoch
+    code, out, _ = run(url, "user", "companies", "ana", "aaa010101aaa", "--json")
+    assert code == 0 and json.loads(out) == {"username": "ana", "empresas": ["AAA010101AAA"], "todas": False}
+    assert user(engine, "ana").session_epoch == epoch + 1  # open pages must not keep the old companies
+    code, out, _ = run(url, "user", "companies", "ana")
+    assert code == 0 and "AAA010101AAA" in out and "BBB010101BBB" not in out
+    code, _out, err = run(url, "user", "companies", "ana", "ZZZ010101ZZZ")
+    assert code == 1 and "EMPRESA_NO_ENCONTRADA" in err
+    code, _out, err = run(url, "user", "companies", "admin", "AAA010101AAA")
+    assert code == 1 and "ADMINISTRADOR_SIN_LIMITE" in err
+    code, out, _ = run(url, "user", "companies", "ana", "--todas", "--json")
+    assert code == 0 and json.loads(out)["todas"] is True
+    assert "empresas_usuario ana AAA010101AAA -> todas" in audit_text(engine)

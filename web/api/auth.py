@@ -13,7 +13,10 @@ from typing import Any, TypeVar
 
 from flask import g, jsonify, request
 
+from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.services import users as users_service
+from cfdi_cobranza.services.user_companies import allowed_company_ids
 from web.clock import clock
 from web.db import get_session
 from web.security import ALL_ROLES
@@ -49,6 +52,9 @@ def token_role(*roles: str) -> Callable[[F], F]:
             if token.role not in allowed:
                 return _error(403, "PERMISO_DENEGADO", "El rol del token no permite esta operación.")
             g.api_token = token
+            # A token acts with its creator's companies (all of them for CLI-made tokens).
+            creator = db.get(User, token.user_id) if token.user_id is not None else None
+            limit_to_companies(db, allowed_company_ids(db, creator))
             return view(*args, **kwargs)
 
         wrapper.required_roles = allowed  # type: ignore[attr-defined]

@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.services.uploads import import_uploads
 from web.api import bp
 from web.api.auth import token_role
 from web.clock import clock
-from web.db import engine, settings
+from web.db import engine, get_session, settings
 from web.security import IMPORTERS
 
 
@@ -28,5 +29,6 @@ def upload_cfdi() -> Any:
         default = "paquete.zip" if request.mimetype in {"application/zip", "application/x-zip-compressed"} else "cfdi.xml"
         files = [(request.headers.get("X-Filename") or default, data)] if data else []
     actor = f"api:{g.api_token.name}"
-    batch = import_uploads(engine(), settings(), files, actor=actor, clock=clock())
+    batch = import_uploads(engine(), settings(), files, actor=actor, clock=clock(),
+                           company_ids=company_ids(get_session()))
     return jsonify(batch.to_dict())

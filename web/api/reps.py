@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, g, jsonify
 
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.pdf.rep import render_rep_pdf
@@ -26,7 +27,8 @@ from web.services import reps as view
 def issue_reps() -> Any:
     body = json_body()
     get_session().commit()  # the Stamper owns its transactions
-    stamper = view.stamper(engine(), settings(), clock(), f"api:{g.api_token.name}")
+    stamper = view.stamper(engine(), settings(), clock(), f"api:{g.api_token.name}",
+                           company_ids(get_session()))
     if body.get("todos") or body.get("all_pending"):
         results = stamper.issue_all_pending(monthly=bool(body.get("mensual") or body.get("monthly")))
         data = [r.to_dict() for r in results]

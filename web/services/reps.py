@@ -48,13 +48,15 @@ MOTIVOS = (
 SIN_VALIDEZ = "SIN VALIDEZ FISCAL"
 
 
-def stamper(engine: Engine, settings: Settings, clock: Clock, actor: str) -> stamping.Stamper:
-    """Call with no open transaction on ``engine`` (SQLite: the PAC setting is read in its own)."""
+def stamper(engine: Engine, settings: Settings, clock: Clock, actor: str,
+            company_ids: tuple[int, ...] | None = None) -> stamping.Stamper:
+    """Call with no open transaction on ``engine`` (SQLite: the PAC setting is read in its own).
+    ``company_ids``: the request user's companies (``db.scope.company_ids`` of its session)."""
     box = SecretBox.for_instance(settings.instance_path)
     with transaction(engine) as session:
         pac = pac_for(session, box, settings.instance_path)
     return stamping.Stamper(engine, pac, box, clock=clock, actor=actor,
-                            deadline_day=settings.rep_deadline_day)
+                            deadline_day=settings.rep_deadline_day, company_ids=company_ids)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ SHA-256 of the token is stored, so a leaked database does not leak usable tokens
 ``LoginAttemptIp`` throttles sign-in per client address (password spraying over many
 accounts, unknown usernames): failed attempts in the current window and the block, if
 any. It lives in the database so every web worker sees the same counters.
+``UserCompany`` limits a user to some companies (accounting firms serving many clients).
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class UserCompany(Base):
+    """A company a user may see. A user with no rows sees every company (the default);
+    with rows, only those (``cfdi_cobranza.db.scope``). Administrators are never limited."""
+
+    __tablename__ = "user_company"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True)
 
 
 class LoginAttemptIp(Base):

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
@@ -88,6 +89,8 @@ class Stamper:
     deadline_day: int = 5
     actor: str = "sistema"
     now_local: Callable[[], datetime] | None = None
+    # Companies the caller may see (a limited web user): the others' payments and REPs do not exist.
+    company_ids: tuple[int, ...] | None = None
 
     # Opened once per Stamper (unsealing and loading the key costs ~35 ms), per CSD and day.
     _csds: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
@@ -95,7 +98,9 @@ class Stamper:
 
     # -- what the parts share ------------------------------------------------------------
     def session(self) -> Session:
-        return session_factory(self.engine)()
+        session = session_factory(self.engine)()
+        limit_to_companies(session, self.company_ids)
+        return session
 
     def local(self) -> datetime:
         """Now in Mexico City, as the REP's Fecha is written."""
