@@ -33,7 +33,9 @@ def _page(error: str | None = None, error_rfc: str | None = None, status: int = 
     db = get_session()
     stored = app_settings.get_pac_setting(db)
     form = pac_form or {"name": stored.name, "env": stored.env, "user": stored.user or "", "url": stored.url or ""}
-    return render_template("settings/companies.html", rows=ledger.companies_with_csd(db), pac=pac_info(settings(), db),
+    rows = ledger.companies_with_csd(db)
+    own_pacs = {r.company.rfc: app_settings.get_pac_setting(db, company_rfc=r.company.rfc) for r in rows}
+    return render_template("settings/companies.html", rows=rows, pac=pac_info(settings(), db), own_pacs=own_pacs,
                            pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
                            can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
                            error=error, error_rfc=error_rfc, hoy=today()), status
@@ -121,3 +123,33 @@ def pac_setting() -> Any:
         text += " Aviso: COBRANZA_PAC está definido en el servidor y tiene prioridad sobre esta configuración."
     flash(text, "ok")
     return redirect(url_for("companies.index") + "#pac")
+
+
+@bp.route("/<rfc>/pac", methods=["POST"])
+@require_role(*ADMINS)
+def company_pac(rfc: str) -> Any:
+    """The company's own PAC account, or back to the installation's (``usar_instalacion``)."""
+    db = get_session()
+    form = {k: request.form.get(k, "")[:600].strip() for k in ("name", "env", "user", "url")}
+    try:
+        company = ledger.get_company(db, rfc)
+        if request.form.get("usar_instalacion") == "1":
+            app_settings.clear_company_pac(db, company.rfc, actor=g.user.username, clock=clock())
+            db.commit()
+            flash(f"{company.rfc} timbra con el PAC de la instalación.", "ok")
+            return redirect(url_for("companies.index") + f"#empresa-{company.rfc}")
+        saved = app_settings.set_pac_setting(
+            db, SecretBox.for_instance(settings().instance_path), name=form["name"], env=form["env"],
+            user=form["user"], password=request.form.get("password", "")[:5000],
+            token=request.form.get("token", "")[:5000], url=form["url"], actor=g.user.username, clock=clock(),
+            company_rfc=company.rfc)
+        db.commit()
+    except NotFoundError:
+        db.rollback()
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _page(exc.message, rfc.upper()[:13], 400)
+    flash(f"{company.rfc} timbra con su propia cuenta: {saved.label}, ambiente "
+          f"{'producción' if saved.env == 'production' else 'pruebas'}.", "ok")
+    return redirect(url_for("companies.index") + f"#empresa-{company.rfc}")

@@ -17,24 +17,21 @@ from cfdi_cobranza.cli.common import (
     emit_json,
     json_option,
     pass_app,
+    reply,
     table,
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import stamping
-from cfdi_cobranza.services.settings import pac_for
 
 SANDBOX_NOTE = "SIN VALIDEZ FISCAL: timbrado por el PAC sandbox local."
 
 
 def _stamper(app: AppContext) -> stamping.Stamper:
-    settings = app.settings
-    box = SecretBox.for_instance(settings.instance_path)
-    with transaction(app.engine) as session:
-        pac = pac_for(session, box, settings.instance_path)
-    return stamping.Stamper(app.engine, pac, box, actor="cli", deadline_day=settings.rep_deadline_day)
+    return stamping.configured_stamper(app.engine, app.settings, actor="cli")
 
 
 def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | None) -> dict[str, Any]:
@@ -263,11 +260,49 @@ def company_csd(app: AppContext, rfc: str, cer: Path, key_path: Path, as_json: b
     return EXIT_OK
 
 
+@click.command("pac")
+@click.option("--rfc", required=True, help="RFC de la empresa.")
+@click.option("--name", "pac_name", type=click.Choice(["sandbox", "finkok", "sw"]), help="PAC de la cuenta propia.")
+@click.option("--env", "pac_env", type=click.Choice(["test", "production"]), default="test", show_default=True,
+              help="Ambiente de la cuenta.")
+@click.option("--user", "pac_user", help="Usuario de la cuenta en el PAC.")
+@click.option("--url", "pac_url", help="Servidor del PAC, si no es el de siempre.")
+@click.option("--default", "use_default", is_flag=True,
+              help="Borra la cuenta propia: la empresa timbra con el PAC de la instalación.")
+@json_option
+@pass_app
+def company_pac(app: AppContext, rfc: str, pac_name: str | None, pac_env: str, pac_user: str | None,
+                pac_url: str | None, use_default: bool, as_json: bool) -> int:
+    """La cuenta de PAC propia de la empresa RFC (cada empresa puede timbrar con la suya).
+
+    La contraseña se lee de COBRANZA_PAC_PASSWORD y el token de COBRANZA_PAC_TOKEN (nunca
+    como argumento); se guardan cifrados. Sin --name ni --default muestra la cuenta.
+    """
+    with transaction(app.engine) as session:
+        if use_default:
+            removed = app_settings.clear_company_pac(session, rfc, actor="cli")
+            return reply(as_json, {"rfc": rfc.upper(), "propia": False, "borrada": removed},
+                         f"{rfc.upper()} timbra con el PAC de la instalación.")
+        if pac_name is not None:
+            view = app_settings.set_pac_setting(
+                session, SecretBox.for_instance(app.settings.instance_path), name=pac_name, env=pac_env,
+                user=pac_user, password=os.environ.get("COBRANZA_PAC_PASSWORD"),
+                token=os.environ.get("COBRANZA_PAC_TOKEN"), url=pac_url, actor="cli", company_rfc=rfc)
+        else:
+            view = app_settings.get_pac_setting(session, company_rfc=rfc)
+    data = {"rfc": rfc.upper(), "propia": view.stored, "pac": view.name, "ambiente": view.env, "usuario": view.user,
+            "url": view.url, "contrasena_guardada": view.password_set, "token_guardado": view.token_set}
+    text = (f"{rfc.upper()} timbra con su propia cuenta: {view.label} ({view.env}), usuario {view.user or '—'}."
+            if view.stored else f"{rfc.upper()} timbra con el PAC de la instalación.")
+    return reply(as_json, data, text)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(rep_group)
     cli.add_command(reps_cmd)
     company = cli.commands.get("company")
     if isinstance(company, click.Group):
         company.add_command(company_csd)
+        company.add_command(company_pac)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Company
 from cfdi_cobranza.db.models.collections import AgingSetting
-from cfdi_cobranza.db.models.settings import PAC_SETTING_ID, PacSetting
+from cfdi_cobranza.db.models.settings import PAC_SETTING_ID, CompanyPacSetting, PacSetting
 from cfdi_cobranza.domain.aging import AgingBuckets
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pac.base import Pac
@@ -131,13 +131,26 @@ def pac_env_override(environ: Mapping[str, str] | None = None) -> bool:
     return any((env.get(name) or "").strip() for name in PAC_OVERRIDE_VARS)
 
 
-def _pac_row(session: Session) -> PacSetting | None:
+def _pac_row(session: Session, company_id: int | None = None) -> PacSetting | CompanyPacSetting | None:
+    """The installation's PAC row, or with ``company_id`` that company's own (None if it has none)."""
+    if company_id is not None:
+        return session.get(CompanyPacSetting, company_id)
     return session.get(PacSetting, PAC_SETTING_ID)
 
 
-def get_pac_setting(session: Session, *, environ: Mapping[str, str] | None = None) -> PacView:
-    """The stored PAC choice; never the password nor the token, only whether each is saved."""
-    row = _pac_row(session)
+def _company(session: Session, rfc: str) -> Company:
+    company = session.scalar(select(Company).where(Company.rfc == rfc.strip().upper()[:13]))
+    if company is None:
+        raise NotFoundError(f"No hay ninguna empresa con RFC {rfc.strip().upper()[:13]}.",
+                            code="EMPRESA_NO_ENCONTRADA")
+    return company
+
+
+def get_pac_setting(session: Session, *, environ: Mapping[str, str] | None = None,
+                    company_rfc: str | None = None) -> PacView:
+    """The stored PAC choice (the installation's, or with ``company_rfc`` that company's own;
+    ``stored`` False when it has none); never the password nor the token, only whether each is saved."""
+    row = _pac_row(session, _company(session, company_rfc).id if company_rfc else None)
     override = pac_env_override(environ)
     if row is None:
         return PacView("sandbox", "test", None, None, False, False, False, None, None, override)
@@ -166,6 +179,7 @@ def set_pac_setting(
     clock: Clock = system_clock,
     clear_password: bool = False,
     clear_token: bool = False,
+    company_rfc: str | None = None,
 ) -> PacView:
     """Validate and store the PAC choice (audited; secrets sealed with ``box``).
 
@@ -173,7 +187,8 @@ def set_pac_setting(
     echoes it back); ``clear_password`` / ``clear_token`` delete it. Nothing is written
     when a rule fails: ``PAC_INVALIDO``, ``PAC_AMBIENTE_INVALIDO``,
     ``PAC_SANDBOX_PRODUCCION``, ``PAC_CREDENCIALES_REQUERIDAS``, ``PAC_URL_INVALIDA``,
-    ``PAC_DATO_DEMASIADO_LARGO``.
+    ``PAC_DATO_DEMASIADO_LARGO``. With ``company_rfc`` the account is that company's own
+    (``EMPRESA_NO_ENCONTRADA`` when there is no such company).
     """
     name = (name or "").strip().lower()
     env = (env or "").strip().lower()
@@ -196,7 +211,8 @@ def set_pac_setting(
     if url:
         _check_url(url)
 
-    row = _pac_row(session)
+    company = _company(session, company_rfc) if company_rfc else None
+    row = _pac_row(session, company.id if company else None)
     has_password = bool(password) or (not clear_password and row is not None and bool(row.password_sealed))
     has_token = bool(token) or (not clear_token and row is not None and bool(row.token_sealed))
     if name == "finkok" and not (user and has_password):
@@ -206,10 +222,10 @@ def set_pac_setting(
         raise ValidationError("SW Sapien necesita el token de la cuenta, o el usuario y la contraseña.",
                               code="PAC_CREDENCIALES_REQUERIDAS")
 
-    old = get_pac_setting(session)
+    old = get_pac_setting(session, company_rfc=company.rfc if company else None)
     now = clock()
     if row is None:
-        row = PacSetting(id=PAC_SETTING_ID)
+        row = CompanyPacSetting(company_id=company.id) if company else PacSetting(id=PAC_SETTING_ID)
         session.add(row)
     row.name, row.env, row.user, row.url = name, env, user, url
     if password:
@@ -228,12 +244,29 @@ def set_pac_setting(
     detail = (f"{old.name}/{old.env} -> {name}/{env}; usuario={user or '-'}; url={url or '-'}; "
               f"contraseña={secret_note(password, clear_password, old.password_set)}; "
               f"token={secret_note(token, clear_token, old.token_set)}")
-    record_audit(session, actor, "configurar_pac", "pac_setting", str(PAC_SETTING_ID), detail, clock=clock)
+    if company is None:
+        record_audit(session, actor, "configurar_pac", "pac_setting", str(PAC_SETTING_ID), detail, clock=clock)
+    else:
+        record_audit(session, actor, "configurar_pac", "company", company.rfc, detail, clock=clock)
     session.flush()
-    return get_pac_setting(session)
+    return get_pac_setting(session, company_rfc=company.rfc if company else None)
 
 
-def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+def clear_company_pac(session: Session, company_rfc: str, *, actor: str, clock: Clock = system_clock) -> bool:
+    """The company goes back to the installation's PAC (its own account is deleted). Audited."""
+    company = _company(session, company_rfc)
+    row = session.get(CompanyPacSetting, company.id)
+    if row is None:
+        return False
+    session.delete(row)
+    record_audit(session, actor, "configurar_pac", "company", company.rfc, "cuenta propia borrada: usa la de la "
+                 "instalación", clock=clock)
+    session.flush()
+    return True
+
+
+def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] | None = None,
+               company_id: int | None = None) -> dict[str, str] | None:
     """The ``pac_from_config`` source for the stored setting (secrets unsealed), or None to use the environment.
 
     None when the environment overrides (``COBRANZA_PAC`` / ``COBRANZA_PAC_CONFIG``).
@@ -244,7 +277,7 @@ def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] |
     if pac_env_override(env):
         return None
     source = {k: env[k] for k in _PAC_TUNING_VARS if env.get(k)}
-    row = _pac_row(session)
+    row = (_pac_row(session, company_id) if company_id is not None else None) or _pac_row(session)
     if row is None:
         source.update({"COBRANZA_PAC": "sandbox", "COBRANZA_PAC_ENV": "test"})
         return source
@@ -262,19 +295,32 @@ def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] |
 
 
 def pac_for(session: Session, box: SecretBox, instance_path: str | Path, *,
-            environ: Mapping[str, str] | None = None) -> Pac:
+            environ: Mapping[str, str] | None = None, company_id: int | None = None) -> Pac:
     """The PAC to stamp with: the environment when ``COBRANZA_PAC`` (or ``COBRANZA_PAC_CONFIG``) is set,
-    else the setting stored from Configuración, else the local sandbox."""
-    source = pac_source(session, box, environ=environ)
+    else the company's own account (``company_id``), else the installation's setting stored
+    from Configuración, else the local sandbox."""
+    source = pac_source(session, box, environ=environ, company_id=company_id)
     if source is None:
         return pac_from_config(environ, instance_path=instance_path)
     return pac_from_config(source, instance_path=instance_path)
+
+
+def company_pacs(session: Session, box: SecretBox, instance_path: str | Path, *,
+                 environ: Mapping[str, str] | None = None) -> dict[int, Pac]:
+    """The PAC of every company with an account of its own (none when the environment
+    configures the PAC: it wins for everyone), for ``Stamper(company_pacs=...)``."""
+    if pac_env_override(environ):
+        return {}
+    return {cid: pac_for(session, box, instance_path, environ=environ, company_id=cid)
+            for cid in session.scalars(select(CompanyPacSetting.company_id))}
 
 
 __all__ = [
     "PAC_LABELS",
     "PacView",
     "aging_buckets",
+    "clear_company_pac",
+    "company_pacs",
     "get_pac_setting",
     "pac_env_override",
     "pac_for",

@@ -111,3 +111,23 @@ def test_csrf_refused_writes_nothing(client, login, engine, sandbox_env):
     del data["csrf_token"]
     assert client.post(URL, data=data).status_code == 400
     assert _state(engine) == before
+
+
+def test_a_company_gets_its_own_account_and_goes_back(client, login, engine, imported, sandbox_env):
+    from cfdi_cobranza.db.models.settings import CompanyPacSetting
+
+    token = login(client, "administrador")
+    url = "/configuracion/empresas/ISD950921HE5/pac"
+    resp = client.post(url, data=_form(token), follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "ISD950921HE5 timbra con su propia cuenta: Finkok" in html
+    assert SECRET not in html and "Cuenta de PAC: <strong>propia</strong>" in html
+    with transaction(engine) as s:
+        row = s.scalar(select(CompanyPacSetting))
+        assert row is not None and row.user == "cuenta@empresa.mx" and SECRET.encode() not in row.password_sealed
+        assert s.scalar(select(func.count()).select_from(PacSetting)) == 0  # the installation's is untouched
+    assert client.post("/configuracion/empresas/XAXX010101000/pac", data=_form(token)).status_code == 404
+    resp = client.post(url, data={"csrf_token": token, "usar_instalacion": "1"}, follow_redirects=True)
+    assert "ISD950921HE5 timbra con el PAC de la instalación." in resp.get_data(as_text=True)
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(CompanyPacSetting)) == 0

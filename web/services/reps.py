@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Customer, Rep
-from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError
 from cfdi_cobranza.secrets import SecretBox
@@ -52,11 +51,7 @@ def stamper(engine: Engine, settings: Settings, clock: Clock, actor: str,
             company_ids: tuple[int, ...] | None = None) -> stamping.Stamper:
     """Call with no open transaction on ``engine`` (SQLite: the PAC setting is read in its own).
     ``company_ids``: the request user's companies (``db.scope.company_ids`` of its session)."""
-    box = SecretBox.for_instance(settings.instance_path)
-    with transaction(engine) as session:
-        pac = pac_for(session, box, settings.instance_path)
-    return stamping.Stamper(engine, pac, box, clock=clock, actor=actor,
-                            deadline_day=settings.rep_deadline_day, company_ids=company_ids)
+    return stamping.configured_stamper(engine, settings, actor=actor, clock=clock, company_ids=company_ids)
 
 
 @dataclass(frozen=True)

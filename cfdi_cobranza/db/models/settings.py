@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Integer, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cfdi_cobranza.db.models.base import Base
@@ -39,4 +39,27 @@ class PacSetting(Base):
         return f"PacSetting(name={self.name!r}, env={self.env!r}, user={self.user!r})"
 
 
-__all__ = ["PAC_SETTING_ID", "PacSetting"]
+class CompanyPacSetting(Base):
+    """A company's own PAC account (accounting firms: each client stamps with its own).
+
+    Same columns and rules as ``PacSetting``; a company without a row stamps with the
+    installation's PAC. The environment (``COBRANZA_PAC``) still wins over both.
+    """
+
+    __tablename__ = "company_pac_setting"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(10))
+    env: Mapped[str] = mapped_column(String(10))
+    user: Mapped[str | None] = mapped_column(String(200))
+    password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    url: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+    def __repr__(self) -> str:  # never the sealed secrets
+        return f"CompanyPacSetting(company_id={self.company_id}, name={self.name!r}, env={self.env!r})"
+
+
+__all__ = ["PAC_SETTING_ID", "CompanyPacSetting", "PacSetting"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.orm import Session
 
+from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import AuditEntry, Company, CompanyCsd, Rep
 from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import session_factory
@@ -35,6 +36,7 @@ from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
 from cfdi_cobranza.errors import CertificateError, CobranzaError, ConflictError, PacError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.stamping import cancelling, sending
 from cfdi_cobranza.services.stamping.issuing import (
@@ -70,7 +72,7 @@ from cfdi_cobranza.services.stamping.results import (
 
 __all__ = [
     "CancelResult", "Finding", "IssueResult", "LateRep", "PendingPayment", "RepRefused", "Stamper",
-    "deadline_for", "find_rep", "late_reps", "list_reps", "pending", "register_csd", "rep_dict",
+    "configured_stamper", "deadline_for", "find_rep", "late_reps", "list_reps", "pending", "register_csd", "rep_dict",
     "rep_files", "reps_with_customers",
 ]
 
@@ -91,6 +93,8 @@ class Stamper:
     now_local: Callable[[], datetime] | None = None
     # Companies the caller may see (a limited web user): the others' payments and REPs do not exist.
     company_ids: tuple[int, ...] | None = None
+    # Companies with a PAC account of their own (``services.settings.company_pacs``); the rest use ``pac``.
+    company_pacs: Mapping[int, Pac] = field(default_factory=dict)
 
     # Opened once per Stamper (unsealing and loading the key costs ~35 ms), per CSD and day.
     _csds: dict[tuple[int, bytes, date], LoadedCsd] = field(default_factory=dict, repr=False)
@@ -101,6 +105,12 @@ class Stamper:
         session = session_factory(self.engine)()
         limit_to_companies(session, self.company_ids)
         return session
+
+    def pac_of(self, company_id: int | None) -> Pac:
+        """The PAC that stamps and cancels the REPs of ``company_id``."""
+        if company_id is None:
+            return self.pac
+        return self.company_pacs.get(company_id, self.pac)
 
     def local(self) -> datetime:
         """Now in Mexico City, as the REP's Fecha is written."""
@@ -212,3 +222,17 @@ class Stamper:
         """Cancel a stamped REP; motive 01 first issues its replacement (TipoRelacion 04)."""
         return cancelling.cancel(self, uuid, motivo, replace=replace)
 
+
+
+def configured_stamper(engine: Engine, settings: Settings, *, actor: str, clock: Clock = system_clock,
+                       company_ids: tuple[int, ...] | None = None) -> Stamper:
+    """The Stamper the CLI, the web and the API use: the PAC of ``services.settings.pac_for``
+    (environment, else Configuración, else the sandbox), each company's own PAC account
+    where it has one, the instance's secret box. Call with no open transaction on
+    ``engine`` (SQLite: the settings are read in their own)."""
+    box = SecretBox.for_instance(settings.instance_path)
+    with session_factory(engine)() as session, session.begin():
+        pac = app_settings.pac_for(session, box, settings.instance_path)
+        own = app_settings.company_pacs(session, box, settings.instance_path)
+    return Stamper(engine, pac, box, clock=clock, actor=actor, deadline_day=settings.rep_deadline_day,
+                   company_ids=company_ids, company_pacs=own)

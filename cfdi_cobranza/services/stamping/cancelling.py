@@ -101,7 +101,7 @@ def cancel(stamper: Stamper, uuid: str, motivo: str, *, replace: bool = False) -
                             motivo=motivo, folio_sustitucion=replacement.uuid if replacement else None,
                             csd=csd.credentials)
     try:
-        result = stamper.pac.cancel(request)
+        result = stamper.pac_of(company.id).cancel(request)
     except PacError as exc:
         note = (f" El sustituto {replacement.uuid} ya está timbrado; al reintentar la cancelación se "
                 "reutilizará." if replacement else "")

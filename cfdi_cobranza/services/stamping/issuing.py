@@ -67,6 +67,7 @@ class Prepared:
 
     rep_id: int
     request: StampRequest
+    company_id: int | None = None  # whose PAC sends it (``Stamper.pac_of``)
 
 
 # --------------------------------------------------------------------------- CSD
@@ -335,8 +336,8 @@ def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: 
     key = f"rep-{company.rfc}-{serie}-{folio}-{hashlib.sha256(signed_bytes).hexdigest()[:16]}"
     return Signed({
         "company_id": company.id, "customer_id": customer.id, "serie": serie, "folio": folio,
-        "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac, "name", "pac"),
-        "sandbox": bool(getattr(stamper.pac, "is_sandbox", False)), "signed_xml": signed_bytes,
+        "status": RepStatus.ENVIANDO, "idempotency_key": key, "fecha": fecha, "pac": getattr(stamper.pac_of(company.id), "name", "pac"),
+        "sandbox": bool(getattr(stamper.pac_of(company.id), "is_sandbox", False)), "signed_xml": signed_bytes,
         "replaces_id": replaces.id if replaces else None, "created_at": stamper.clock(),
         "created_by": stamper.actor}, tuple(credits), inputs.payment_ids, StampRequest(signed_bytes, key))
 
@@ -353,4 +354,4 @@ def save(session: Session, stamper: Stamper, signed: Sequence[Signed]) -> list[P
                                                    "pagos": list(s.payment_ids)}
                                           for rep_id, s in zip(ids, signed, strict=True)})
     # The request is exactly what this transaction commits: no need to read it back.
-    return [Prepared(rep_id, s.request) for rep_id, s in zip(ids, signed, strict=True)]
+    return [Prepared(rep_id, s.request, cast(int, s.row["company_id"])) for rep_id, s in zip(ids, signed, strict=True)]

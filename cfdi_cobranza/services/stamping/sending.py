@@ -54,7 +54,7 @@ def send(stamper: Stamper, prepared: Prepared, *, again: bool = False) -> IssueR
     """Stamp one prepared REP and store the stamp; ``RepRefused`` when the PAC refused it.
     ``again``: a retry, whose earlier send may have reached the PAC."""
     try:
-        stamped = stamper.pac.stamp(prepared.request)
+        stamped = stamper.pac_of(prepared.company_id).stamp(prepared.request)
     except PacError as exc:
         return pac_failed(stamper, prepared.rep_id, exc, again=again)
     with stamper.session() as session, session.begin():
@@ -70,7 +70,7 @@ def send_batch(stamper: Stamper,
     with what a refusal's message starts with."""
     prepared = [p for p, _prefix in batch]
     prefixes = {p.rep_id: prefix for p, prefix in batch}
-    outcomes: list[StampOutcome] = stamp_all(stamper.pac, [p.request for p in prepared])
+    outcomes = _stamp_by_pac(stamper, prepared)
     stamped: dict[int, StampResult] = {}
     done: dict[int, IssueResult] = {}
     unsent: list[int] = []
@@ -90,6 +90,22 @@ def send_batch(stamper: Stamper,
         assert down is not None
         done[rep_id] = _failed(stamper, rep_id, down, prefixes[rep_id])
     return done, down
+
+
+def _stamp_by_pac(stamper: Stamper, prepared: Sequence[Prepared]) -> list[StampOutcome]:
+    """``stamp_all`` per PAC account (companies may have their own), outcomes in ``prepared``'s order."""
+    groups: dict[int, list[int]] = {}
+    pacs = {}
+    for i, p in enumerate(prepared):
+        pac = stamper.pac_of(p.company_id)
+        groups.setdefault(id(pac), []).append(i)
+        pacs[id(pac)] = pac
+    outcomes: list[StampOutcome] = [None] * len(prepared)
+    for key, positions in groups.items():
+        for i, outcome in zip(positions, stamp_all(pacs[key], [prepared[i].request for i in positions]),
+                              strict=True):
+            outcomes[i] = outcome
+    return outcomes
 
 
 def _failed(stamper: Stamper, rep_id: int, exc: PacError, prefix: str) -> IssueResult:
@@ -188,13 +204,13 @@ def _drop(session: Session, rep: Rep) -> bool:
 def retry(stamper: Stamper) -> list[IssueResult]:
     """Send again every REP left in ``enviando`` (same bytes, same key: never twice)."""
     with stamper.session() as session:
-        rows = session.execute(select(Rep.id, Rep.signed_xml, Rep.idempotency_key)
+        rows = session.execute(select(Rep.id, Rep.signed_xml, Rep.idempotency_key, Rep.company_id)
                                .where(Rep.status == RepStatus.ENVIANDO).order_by(Rep.id)).all()
     out = []
-    for rep_id, signed_xml, key in rows:
+    for rep_id, signed_xml, key, company_id in rows:
         assert signed_xml is not None  # saved with the row, before it was ever sent
         try:
-            out.append(send(stamper, Prepared(rep_id, StampRequest(signed_xml, key)), again=True))
+            out.append(send(stamper, Prepared(rep_id, StampRequest(signed_xml, key), company_id), again=True))
         except CobranzaError as exc:
             with stamper.session() as session:
                 kept = session.get(Rep, rep_id) is not None  # deleted when its folio was the last one
