@@ -92,6 +92,7 @@ def spec() -> dict[str, Any]:
                         "$ref": "#/components/schemas/Customer"}}}}}}}, **_AUTH_ERRORS},
             }},
             **_payment_paths(),
+            **_credit_paths(),
             **_rep_paths(),
             **_collection_paths(),
             "/api/v1/openapi.json": {"get": {
@@ -235,6 +236,70 @@ def _collection_paths() -> dict[str, Any]:
                     "proxima_tipo": {"type": "string"}}}}}},
             "responses": {"201": _json_ok("El seguimiento registrado"), "400": _ERROR, "404": _ERROR,
                           "409": _ERROR, **_AUTH_ERRORS},
+        }},
+    }
+
+
+def _credit_paths() -> dict[str, Any]:
+    authorization = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "rfc": {"type": "string"}, "operacion": {"type": "string"}, "importe": _MONEY,
+        "moneda": {"type": "string"}, "plazo_dias": {"type": ["integer", "null"]},
+        "nivel": {"type": "string", "enum": ["advertencia", "solicitud_autorizacion"]},
+        "razones": {"type": "array", "items": {"type": "object"}}, "motivo": {"type": ["string", "null"]},
+        "estado": {"type": "string", "enum": ["pendiente", "autorizada", "denegada"]},
+        "solicitada": {"type": "string"}, "solicitada_por": {"type": "string"},
+        "resuelta": {"type": ["string", "null"]}, "resuelta_por": {"type": ["string", "null"]},
+        "motivo_resolucion": {"type": ["string", "null"]}}}
+    return {
+        "/api/v1/customers/{rfc}/credit-check": {"get": {
+            "summary": "Verificación de crédito en tiempo real antes de una venta: nivel y razones",
+            "description": "Niveles: informacion (procede), advertencia (procede con aviso), solicitud_autorizacion "
+                           "(requiere una solicitud de autorización), restriccion (no procede). Las mismas razones "
+                           "que «cobranza credit check» y la página del cliente.",
+            "operationId": "verificarCredito",
+            "parameters": [_RFC, *_query([
+                ("amount", "Importe de la operación (obligatorio), p. ej. 15000.00."),
+                ("currency", "Moneda de la operación (MXN por omisión)."),
+                ("operacion", "venta_credito (por omisión), venta_contado, pedido, documento o cobro."),
+                ("plazo", "Plazo solicitado en días.")])],
+            "responses": {"200": {"description": "Resultado de la verificación", "content": _json({
+                "type": "object", "required": ["nivel", "razones"], "properties": {
+                    "rfc": {"type": "string"}, "nombre": {"type": ["string", "null"]},
+                    "nivel": {"type": "string", "enum": ["informacion", "advertencia", "solicitud_autorizacion", "restriccion"]},
+                    "nivel_etiqueta": {"type": "string"}, "permitida": {"type": "boolean"},
+                    "razones": {"type": "array", "items": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "mensaje": {"type": "string"}, "nivel": {"type": "string"}}}},
+                    "disponible": {"type": "object", "additionalProperties": _MONEY}}})},
+                "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/customers/{rfc}/authorizations": {"post": {
+            "summary": "Solicita la autorización de una operación que la verificación de crédito envía a autorizar",
+            "operationId": "solicitarAutorizacion",
+            "parameters": [_RFC],
+            "requestBody": {"required": True, "content": _json({"type": "object", "required": ["importe"], "properties": {
+                "importe": _MONEY, "moneda": {"type": "string", "default": "MXN"},
+                "operacion": {"type": "string", "default": "venta_credito"}, "plazo_dias": {"type": ["integer", "null"]},
+                "motivo": {"type": ["string", "null"]}}})},
+            "responses": {"201": {"description": "Solicitud registrada", "content": _json(authorization)},
+                          "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/authorizations": {"get": {
+            "summary": "Solicitudes de autorización de crédito",
+            "operationId": "listarAutorizaciones",
+            "parameters": _query([("estado", "pendiente, autorizada o denegada."), ("cliente", "RFC del cliente.")]),
+            "responses": {"200": {"description": "Solicitudes", "content": _json({"type": "object", "properties": {
+                "data": {"type": "array", "items": authorization}}})}, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/authorizations/{authorization_id}/decision": {"post": {
+            "summary": "Autoriza o deniega una solicitud (el token debe pertenecer a un usuario autorizador)",
+            "operationId": "resolverAutorizacion",
+            "parameters": [{"name": "authorization_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": _json({"type": "object", "required": ["autorizar"],
+                                                                "properties": {
+                "autorizar": {"type": "boolean"},
+                "motivo": {"type": ["string", "null"], "description": "Obligatorio al denegar."}}})},
+            "responses": {"200": {"description": "Solicitud resuelta", "content": _json(authorization)},
+                          "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
         }},
     }
 
