@@ -35,13 +35,14 @@ def credit_group() -> None:
 @click.option("--operation", "tipo", default="venta_credito", show_default=True,
               help="venta_credito, venta_contado, pedido, documento o cobro.")
 @click.option("--term", "plazo", type=int, help="Plazo solicitado en días.")
+@click.option("--form", "forma", metavar="FORMA", help="Forma de pago (c_FormaPago) con que pagará.")
 @json_option
 @pass_app
 def credit_check_cmd(app: AppContext, rfc: str, amount: Decimal, currency: str, tipo: str, plazo: int | None,
-                     as_json: bool) -> int:
+                     forma: str | None, as_json: bool) -> int:
     """Verifica si el cliente puede tomar la operación: información, advertencia, autorización o restricción."""
     with transaction(app.engine) as s:
-        data = credit.check_credit(s, rfc, amount, currency, tipo=tipo, plazo_dias=plazo).to_dict()
+        data = credit.check_credit(s, rfc, amount, currency, tipo=tipo, plazo_dias=plazo, forma_pago=forma).to_dict()
     if as_json:
         emit_json(data)
         return EXIT_OK
@@ -65,15 +66,17 @@ def authorize_group() -> None:
 @click.option("--operation", "tipo", default="venta_credito", show_default=True)
 @click.option("--term", "plazo", type=int)
 @click.option("--reason", "motivo", help="Por qué se solicita.")
+@click.option("--form", "forma", metavar="FORMA",
+              help="Forma de pago fuera de las condiciones del cliente (con --operation cobro).")
 @actor_option
 @json_option
 @pass_app
 def authorize_request(app: AppContext, rfc: str, amount: Decimal, currency: str, tipo: str, plazo: int | None,
-                      motivo: str | None, actor: str, as_json: bool) -> int:
+                      motivo: str | None, forma: str | None, actor: str, as_json: bool) -> int:
     """Registra una solicitud de autorización para una operación fuera de condiciones."""
     with transaction(app.engine) as s:
         data = credit.request_authorization(s, rfc, amount, currency, actor=actor, tipo=tipo, plazo_dias=plazo,
-                                            motivo=motivo)
+                                            motivo=motivo, forma_pago=forma)
     return reply(as_json, {"autorizacion": data.to_dict()}, f"Solicitud {data.id} registrada ({data.nivel}).")
 
 

@@ -52,13 +52,16 @@ def customer_group() -> None:
 @click.option("--contact", "contacto", help="Contacto de cuentas por pagar del cliente.")
 @click.option("--address", "domicilio", help="Domicilio (para las cartas).")
 @click.option("--usual-payment-form", "forma", help="Forma de pago habitual (c_FormaPago).")
+@click.option("--allowed-forms", "formas", metavar="01,03|todas",
+              help="Formas de pago que el cliente puede usar (c_FormaPago); «todas» quita la restricción.")
 @actor_option
 @json_option
 @pass_app
 def customer_set(app: AppContext, rfc: str, limits: tuple[str, ...], no_limits: tuple[str, ...], plazo: int | None,
                  control: str | None, estatus: str | None, tipo_cobranza: str | None, tolerancia: int | None,
                  vendedor: str | None, zona: str | None, clasificacion: str | None, sucursal: str | None,
-                 contacto: str | None, domicilio: str | None, forma: str | None, actor: str, as_json: bool) -> int:
+                 contacto: str | None, domicilio: str | None, forma: str | None, formas: str | None, actor: str,
+                 as_json: bool) -> int:
     """Fija las condiciones comerciales del cliente (solo lo indicado cambia)."""
     parsed: dict[str, Decimal | None] = {}
     for pair in limits:
@@ -74,7 +77,7 @@ def customer_set(app: AppContext, rfc: str, limits: tuple[str, ...], no_limits: 
     kwargs: dict[str, Any] = {}
     for name, opt_value in (("vendedor", vendedor), ("zona", zona), ("clasificacion", clasificacion),
                         ("sucursal", sucursal), ("contacto", contacto), ("domicilio", domicilio),
-                        ("forma_pago_habitual", forma)):
+                        ("forma_pago_habitual", forma), ("formas_permitidas", formas)):
         if opt_value is not None:
             kwargs[name] = opt_value
     with transaction(app.engine) as s:
@@ -97,7 +100,8 @@ def _print_conditions(d: dict[str, Any]) -> None:
     click.echo(f"Nivel de control: {d['nivel_control']}; estatus: {d['estatus']}; cobranza: {d['tipo_cobranza']}")
     click.echo(f"Vendedor: {d['vendedor'] or '-'}; zona: {d['zona'] or '-'}; clasificación: {d['clasificacion'] or '-'};"
                f" sucursal: {d['sucursal'] or '-'}")
-    click.echo(f"Forma de pago habitual: {d['forma_pago_habitual'] or '-'}")
+    click.echo(f"Forma de pago habitual: {d['forma_pago_habitual'] or '-'}; formas permitidas: "
+               f"{', '.join(d['formas_permitidas']) if d['formas_permitidas'] else 'todas'}")
 
 
 @customer_group.command("show")

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from cfdi_cobranza import catalogs
 from cfdi_cobranza.domain.money import ZERO, fmt_money, is_currency
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.states import CreditStatus
@@ -104,8 +105,17 @@ class CreditConditions:
     estatus: CreditStatus = CreditStatus.ACTIVO
     tipo_cobranza: CollectionType = CollectionType.NORMAL
     dias_atraso_tolerados: int = 0  # overdue beyond this breaks the conditions
+    # c_FormaPago codes the customer may pay with (None: any). E.g. no cheques after a returned one.
+    formas_permitidas: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.formas_permitidas is not None and not self.formas_permitidas:
+            raise ValidationError("Indique al menos una forma de pago permitida, o ninguna restricción.",
+                                  code="FORMAS_PAGO_VACIAS")
+        for forma in self.formas_permitidas or ():
+            if forma not in catalogs.keys("c_FormaPago"):
+                raise ValidationError(f"Forma de pago desconocida: {forma!r} (catálogo c_FormaPago).",
+                                      code="FORMA_PAGO_INVALIDA")
         for currency, limit in self.limites.items():
             _check_currency(currency)
             if not isinstance(limit, Decimal) or not limit.is_finite() or limit < 0:
@@ -152,6 +162,7 @@ class Operation:
     importe: Decimal
     moneda: str
     plazo_dias: int | None = None  # credit term the operation asks for
+    forma_pago: str | None = None  # c_FormaPago the customer will pay with, when known
 
     def __post_init__(self) -> None:
         _check_currency(self.moneda)
@@ -189,6 +200,27 @@ class CreditDecision:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.razones)
+
+
+def payment_form_reason(conditions: CreditConditions, forma_pago: str) -> CreditReason | None:
+    """Why paying with ``forma_pago`` breaks the customer's conditions (``None``: it does not).
+
+    A form outside ``formas_permitidas`` gives the level the customer's control level maps
+    to (informativo -> información, advertencia -> advertencia, autorizacion -> solicitud
+    de autorización, restrictivo -> restricción), code ``FORMA_PAGO_NO_PERMITIDA``. The
+    same rule answers the credit check (an operation with ``forma_pago``) and the
+    registration of a payment.
+    """
+    allowed = conditions.formas_permitidas
+    if allowed is None or forma_pago in allowed:
+        return None
+    name = catalogs.describe("c_FormaPago", forma_pago)
+    return CreditReason(
+        "FORMA_PAGO_NO_PERMITIDA",
+        f"La forma de pago {name} no está en las condiciones comerciales del cliente "
+        f"(permitidas: {', '.join(sorted(allowed))}).",
+        _BY_CONTROL[conditions.nivel_control],
+    )
 
 
 def credit_check(
@@ -284,6 +316,11 @@ def credit_check(
             f"El cliente tiene cobranza de tipo {conditions.tipo_cobranza.value}; revise sus condiciones.",
             DecisionLevel.ADVERTENCIA,
         )
+
+    if operation.forma_pago is not None:
+        form_reason = payment_form_reason(conditions, operation.forma_pago)
+        if form_reason is not None:
+            reasons.append(form_reason)
 
     moneda = operation.moneda
     saldo = exposure.saldos.get(moneda, ZERO)

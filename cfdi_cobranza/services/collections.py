@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -114,6 +115,7 @@ class ConditionsView:
             "estatus": c.estatus.value,
             "tipo_cobranza": c.tipo_cobranza.value,
             "dias_atraso_tolerados": c.dias_atraso_tolerados,
+            "formas_permitidas": sorted(c.formas_permitidas) if c.formas_permitidas is not None else None,
             "vendedor": self.vendedor,
             "zona": self.zona,
             "clasificacion": self.clasificacion,
@@ -135,7 +137,24 @@ def _conditions_of(row: CreditCondition | None) -> CreditConditions:
         estatus=CreditStatus(row.estatus),
         tipo_cobranza=CollectionType(row.tipo_cobranza),
         dias_atraso_tolerados=row.dias_atraso_tolerados,
+        formas_permitidas=parse_formas(row.formas_permitidas),
     )
+
+
+def parse_formas(text: str | Iterable[str] | None) -> frozenset[str] | None:
+    """``"01, 03,04"`` (or a list) -> the c_FormaPago codes; empty, ``None`` or "todas": no restriction."""
+    if text is None:
+        return None
+    items = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    codes = {i.strip().zfill(2) if i.strip().isdigit() else i.strip() for i in items if i and i.strip()}
+    if not codes or codes == {"todas"}:
+        return None
+    return frozenset(codes)
+
+
+def conditions_of(session: Session, customer_id: int) -> CreditConditions:
+    """The customer's commercial conditions (the defaults when none were set)."""
+    return _conditions_of(session.get(CreditCondition, customer_id))
 
 
 def get_conditions(session: Session, rfc: str) -> ConditionsView:
@@ -175,6 +194,7 @@ def set_conditions(
     contacto: str | None = _UNSET,
     domicilio: str | None = _UNSET,
     forma_pago_habitual: str | None = _UNSET,
+    formas_permitidas: str | Iterable[str] | None = _UNSET,
     clock: Clock = system_clock,
 ) -> ConditionsView:
     """Change only what is given; a limit of ``None`` removes that currency's credit.
@@ -205,6 +225,8 @@ def set_conditions(
         else _enum(CollectionType, tipo_cobranza, "Tipo de cobranza", "TIPO_COBRANZA_INVALIDO"),
         dias_atraso_tolerados=current.dias_atraso_tolerados if dias_atraso_tolerados is None
         else dias_atraso_tolerados,
+        formas_permitidas=current.formas_permitidas if formas_permitidas is _UNSET
+        else parse_formas(formas_permitidas),
     )
     if forma_pago_habitual not in (_UNSET, None) and forma_pago_habitual not in catalogs.keys("c_FormaPago"):
         raise ValidationError(f"Forma de pago desconocida: {forma_pago_habitual!r} (catálogo c_FormaPago).",
@@ -228,6 +250,8 @@ def set_conditions(
     row.estatus = proposed.estatus
     row.tipo_cobranza = proposed.tipo_cobranza.value
     row.dias_atraso_tolerados = proposed.dias_atraso_tolerados
+    row.formas_permitidas = (",".join(sorted(proposed.formas_permitidas))
+                             if proposed.formas_permitidas is not None else None)
     for name, value in (("vendedor", vendedor), ("zona", zona), ("clasificacion", clasificacion),
                         ("sucursal", sucursal), ("contacto", contacto), ("domicilio", domicilio)):
         if value is not _UNSET:
@@ -344,12 +368,16 @@ def check_credit(
     *,
     tipo: str = OperationKind.VENTA_CREDITO.value,
     plazo_dias: int | None = None,
+    forma_pago: str | None = None,
     clock: Clock = system_clock,
 ) -> CreditCheck:
     customer = find_customer(session, rfc)
+    if forma_pago is not None and forma_pago not in catalogs.keys("c_FormaPago"):
+        raise ValidationError(f"Forma de pago desconocida: {forma_pago!r} (catálogo c_FormaPago).",
+                              code="FORMA_PAGO_INVALIDA")
     operation = Operation(
         _enum(OperationKind, tipo, "Tipo de operación", "OPERACION_INVALIDA"), importe,
-        moneda.strip().upper(), plazo_dias,
+        moneda.strip().upper(), plazo_dias, forma_pago,
     )
     today = local_date(clock())
     exposure = exposure_of(session, customer.id, today)
@@ -379,12 +407,14 @@ class AuthorizationView:
     resuelta_por: str | None
     rol: str | None
     motivo_resolucion: str | None
+    forma_pago: str | None = None
+    usada: bool = False  # a payment-form authorization already let its receipt through
 
     @classmethod
     def of(cls, a: CreditAuthorization, key: str) -> AuthorizationView:
         return cls(a.id, key, a.operacion, a.importe, a.moneda, a.plazo_dias, a.nivel, a.razones, a.motivo,
                    a.requested_at, a.requested_by, AuthorizationStatus(a.status), a.decided_at, a.decided_by,
-                   a.decided_role, a.decision_motivo)
+                   a.decided_role, a.decision_motivo, a.forma_pago, a.settlement_id is not None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -393,17 +423,20 @@ class AuthorizationView:
             "razones": json.loads(self.razones), "motivo": self.motivo, "solicitada": self.solicitada.isoformat(),
             "solicitada_por": self.solicitada_por, "estado": self.estado.value,
             "resuelta": self.resuelta.isoformat() if self.resuelta else None, "resuelta_por": self.resuelta_por,
-            "rol": self.rol, "motivo_resolucion": self.motivo_resolucion,
+            "rol": self.rol, "motivo_resolucion": self.motivo_resolucion, "forma_pago": self.forma_pago,
+            "usada": self.usada,
         }
 
 
 def request_authorization(
     session: Session, rfc: str, importe: Decimal, moneda: str = "MXN", *, actor: str,
     tipo: str = OperationKind.VENTA_CREDITO.value, plazo_dias: int | None = None,
-    motivo: str | None = None, clock: Clock = system_clock,
+    motivo: str | None = None, forma_pago: str | None = None, clock: Clock = system_clock,
 ) -> AuthorizationView:
-    """Record a request for an operation the credit check sends to authorization."""
-    check = check_credit(session, rfc, importe, moneda, tipo=tipo, plazo_dias=plazo_dias, clock=clock)
+    """Record a request for an operation the credit check sends to authorization
+    (with ``forma_pago``: a receipt in a form outside the customer's conditions)."""
+    check = check_credit(session, rfc, importe, moneda, tipo=tipo, plazo_dias=plazo_dias, forma_pago=forma_pago,
+                         clock=clock)
     level = check.decision.nivel
     if level is DecisionLevel.RESTRICCION:
         raise ConflictError(
@@ -421,6 +454,7 @@ def request_authorization(
         razones=json.dumps([{"code": r.code, "mensaje": r.mensaje, "nivel": r.nivel.value}
                             for r in check.decision.razones], ensure_ascii=False),
         motivo=motivo, requested_at=clock(), requested_by=actor.strip().lower(), status=AuthorizationStatus.PENDIENTE,
+        forma_pago=forma_pago,
     )
     session.add(row)
     session.flush()

@@ -31,11 +31,14 @@ from cfdi_cobranza.db.models import (
     Payment,
     Settlement,
 )
+from cfdi_cobranza.db.models.collections import CreditAuthorization
 from cfdi_cobranza.domain import payments as dp
+from cfdi_cobranza.domain.credit import DecisionLevel, payment_form_reason
 from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
-from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
+from cfdi_cobranza.domain.states import AuthorizationStatus, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances, rep_links
+from cfdi_cobranza.services import collections as credit_service
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
 
@@ -123,11 +126,16 @@ def register_settlement(
             part = replace(part, forma_pago=usual)
         filled.append(part)
     settlement_in = dp.validate_settlement(filled)
+    authorizations = _allowed_forms(session, customer, settlement_in.receipts)
     now = clock()
     settlement = Settlement(customer_id=customer.id, fecha=settlement_in.receipts[0].fecha_pago,
                             notes=parts[0].notas, created_at=now, created_by=actor)
     session.add(settlement)
     session.flush()
+    for authorization in authorizations:
+        authorization.settlement_id = settlement.id
+        _audit(session, clock, actor, "autorizacion_usada", "credit_authorization", authorization.id,
+               {"forma": authorization.forma_pago, "liquidacion": settlement.id})
     for receipt in settlement_in.receipts:
         box = _cash_box(session, receipt.caja)
         payment = Payment(
@@ -148,6 +156,41 @@ def register_settlement(
     if customer.usual_forma_pago is None:
         customer.usual_forma_pago = settlement_in.receipts[0].forma_pago
     return settlement
+
+
+def _allowed_forms(session: Session, customer: Customer,
+                   receipts: Sequence[dp.Receipt]) -> list[CreditAuthorization]:
+    """Each receipt's payment form against the customer's conditions (``payment_form_reason``):
+    restricción refuses it (``FORMA_PAGO_NO_PERMITIDA``); solicitud de autorización needs an
+    authorized request for that form, currency and at least that amount, not used yet
+    (``FORMA_PAGO_REQUIERE_AUTORIZACION``), which this settlement then uses up;
+    información and advertencia let it through. Returns the authorizations to use."""
+    conditions = credit_service.conditions_of(session, customer.id)
+    used: list[CreditAuthorization] = []
+    for receipt in receipts:
+        reason = payment_form_reason(conditions, receipt.forma_pago)
+        if reason is None or reason.nivel in (DecisionLevel.INFORMACION, DecisionLevel.ADVERTENCIA):
+            continue
+        if reason.nivel is DecisionLevel.RESTRICCION:
+            raise ConflictError(f"{reason.mensaje} No se registró el pago.", code="FORMA_PAGO_NO_PERMITIDA")
+        authorization = session.scalar(
+            select(CreditAuthorization).where(
+                CreditAuthorization.customer_id == customer.id,
+                CreditAuthorization.status == AuthorizationStatus.AUTORIZADA,
+                CreditAuthorization.forma_pago == receipt.forma_pago,
+                CreditAuthorization.moneda == receipt.moneda,
+                CreditAuthorization.importe >= receipt.monto,
+                CreditAuthorization.settlement_id.is_(None),
+                CreditAuthorization.id.not_in([a.id for a in used]),
+            ).order_by(CreditAuthorization.importe, CreditAuthorization.id).limit(1).with_for_update())
+        if authorization is None:
+            raise ConflictError(
+                f"{reason.mensaje} Pida una autorización («cobranza credit authorize request --customer "
+                f"{customer.key} --operation cobro --form {receipt.forma_pago} --amount {receipt.monto}» o la "
+                "página del cliente) y registre el pago cuando esté autorizada.",
+                code="FORMA_PAGO_REQUIERE_AUTORIZACION")
+        used.append(authorization)
+    return used
 
 
 # --------------------------------------------------------------------------- applying

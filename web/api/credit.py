@@ -42,8 +42,9 @@ def credit_check(rfc: str) -> Any:
     moneda = (request.args.get("currency") or request.args.get("moneda") or "MXN")[:3]
     plazo = parse_int(request.args.get("plazo") or request.args.get("term"), "El plazo")
     tipo = (request.args.get("operacion") or request.args.get("operation") or "venta_credito")[:20]
+    forma = (request.args.get("forma_pago") or "").strip()[:2] or None
     check = credit.check_credit(get_session(), rfc[:20], importe, moneda, tipo=tipo, plazo_dias=plazo,
-                                clock=clock())
+                                forma_pago=forma, clock=clock())
     return jsonify(check.to_dict())
 
 
@@ -67,7 +68,8 @@ def request_authorization(rfc: str) -> Any:
     view = credit.request_authorization(
         db, rfc[:20], importe, _text(body.get("moneda") or "MXN", 3), actor=f"api:{g.api_token.name}",
         tipo=_text(body.get("operacion") or "venta_credito", 20), plazo_dias=plazo,
-        motivo=_text(body.get("motivo"), 1000) or None, clock=clock())
+        motivo=_text(body.get("motivo"), 1000) or None, forma_pago=_text(body.get("forma_pago"), 2) or None,
+        clock=clock())
     db.commit()
     return jsonify(view.to_dict()), 201
 

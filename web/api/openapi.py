@@ -261,7 +261,8 @@ def _credit_paths() -> dict[str, Any]:
                 ("amount", "Importe de la operación (obligatorio), p. ej. 15000.00."),
                 ("currency", "Moneda de la operación (MXN por omisión)."),
                 ("operacion", "venta_credito (por omisión), venta_contado, pedido, documento o cobro."),
-                ("plazo", "Plazo solicitado en días.")])],
+                ("plazo", "Plazo solicitado en días."),
+                ("forma_pago", "Forma de pago (c_FormaPago) con que pagará: se compara con las permitidas al cliente.")])],
             "responses": {"200": {"description": "Resultado de la verificación", "content": _json({
                 "type": "object", "required": ["nivel", "razones"], "properties": {
                     "rfc": {"type": "string"}, "nombre": {"type": ["string", "null"]},
@@ -279,7 +280,9 @@ def _credit_paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": _json({"type": "object", "required": ["importe"], "properties": {
                 "importe": _MONEY, "moneda": {"type": "string", "default": "MXN"},
                 "operacion": {"type": "string", "default": "venta_credito"}, "plazo_dias": {"type": ["integer", "null"]},
-                "motivo": {"type": ["string", "null"]}}})},
+                "motivo": {"type": ["string", "null"]},
+                "forma_pago": {"type": ["string", "null"],
+                               "description": "Con operacion «cobro»: forma de pago fuera de las condiciones."}}})},
             "responses": {"201": {"description": "Solicitud registrada", "content": _json(authorization)},
                           "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
         }},

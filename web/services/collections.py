@@ -452,21 +452,23 @@ def customer_file(session: Session, customer_id: int, today: date,
                        view.acciones, followups.follow_up_types(session),
                        detail=customer_detail(session, customer_id, today, pagina))
     if check_args and (check_args.get("importe") or "").strip():
-        out.check_form = {k: (check_args.get(k) or "").strip()[:30] for k in ("importe", "moneda", "operacion", "plazo")}
+        out.check_form = {k: (check_args.get(k) or "").strip()[:30]
+                          for k in ("importe", "moneda", "operacion", "plazo", "forma_pago")}
         try:
             amount = parse_money(out.check_form["importe"], "Importe de la operación", required=True)
             assert amount is not None
             out.check = credit.check_credit(
                 session, key, amount, out.check_form["moneda"] or "MXN",
                 tipo=out.check_form["operacion"] or "venta_credito",
-                plazo_dias=parse_int(out.check_form["plazo"], "Plazo", minimum=0)).to_dict()
+                plazo_dias=parse_int(out.check_form["plazo"], "Plazo", minimum=0),
+                forma_pago=out.check_form["forma_pago"][:2] or None).to_dict()
         except ValidationError as exc:
             out.check_error = exc.message
     return out
 
 
 CONDITION_FIELDS = ("plazo", "control", "estatus", "tipo_cobranza", "tolerancia", "vendedor", "zona",
-                    "clasificacion", "sucursal", "contacto", "domicilio", "forma_pago")
+                    "clasificacion", "sucursal", "contacto", "domicilio", "forma_pago", "formas_permitidas")
 
 
 def set_conditions(session: Session, customer_id: int, form: Mapping[str, str], *, actor: str, clock: Any) -> None:
@@ -487,6 +489,7 @@ def set_conditions(session: Session, customer_id: int, form: Mapping[str, str], 
         dias_atraso_tolerados=parse_int(text["tolerancia"], "Días de atraso tolerados", minimum=0),
         vendedor=text["vendedor"], zona=text["zona"], clasificacion=text["clasificacion"], sucursal=text["sucursal"],
         contacto=text["contacto"], domicilio=text["domicilio"], forma_pago_habitual=text["forma_pago"] or None,
+        **({"formas_permitidas": text["formas_permitidas"] or None} if "formas_permitidas" in form else {}),
         clock=clock)
 
 
@@ -499,7 +502,8 @@ def request_authorization(session: Session, customer_id: int, form: Mapping[str,
         session, key, amount, (form.get("moneda") or "MXN").strip()[:3], actor=actor,
         tipo=(form.get("operacion") or "venta_credito").strip()[:30],
         plazo_dias=parse_int(form.get("plazo"), "Plazo", minimum=0),
-        motivo=(form.get("motivo") or "").strip()[:500] or None, clock=clock)
+        motivo=(form.get("motivo") or "").strip()[:500] or None,
+        forma_pago=(form.get("forma_pago") or "").strip()[:2] or None, clock=clock)
 
 
 def decide_authorization(session: Session, customer_id: int, form: Mapping[str, str], *, actor: str,

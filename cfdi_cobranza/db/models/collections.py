@@ -58,6 +58,8 @@ class CreditCondition(Base):
     sucursal: Mapped[str | None] = mapped_column(String(100), index=True)  # default for new sales
     contacto: Mapped[str | None] = mapped_column(String(200))  # accounts payable contact
     domicilio: Mapped[str | None] = mapped_column(String(500))  # printed on letters
+    # Comma-separated c_FormaPago codes the customer may pay with; NULL: any form.
+    formas_permitidas: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(100))
 
@@ -100,6 +102,10 @@ class CreditAuthorization(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_role: Mapped[str | None] = mapped_column(String(20))
     decision_motivo: Mapped[str | None] = mapped_column(Text)
+    # A payment form outside the customer's conditions, authorized for one receipt; the
+    # settlement that used it (an authorization lets one payment through, not every later one).
+    forma_pago: Mapped[str | None] = mapped_column(String(2))
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlement.id"))
 
 
 class CustomerNote(Base):
