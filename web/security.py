@@ -98,6 +98,9 @@ def _before() -> Any:
     if isinstance(uid, int):
         db = get_session()
         user = users_service.get_active_user(db, uid)
+        # Companies are boundaries: a limited user's session sees only theirs (read in
+        # this same transaction, before it ends).
+        limit_to_companies(db, allowed_company_ids(db, user) if user is not None else None)
         # End the read transaction now: on SQLite every transaction takes the write
         # lock (BEGIN IMMEDIATE), and services such as the importer open their own.
         db.commit()
@@ -109,9 +112,6 @@ def _before() -> Any:
             flash("Su sesión terminó: la contraseña de su cuenta cambió o la cuenta fue desactivada. "
                   "Inicie sesión de nuevo.", "error")
         g.user = user
-        if user is not None:
-            # Companies are boundaries: a limited user's session sees only theirs.
-            limit_to_companies(db, allowed_company_ids(db, user))
     return None
 
 

@@ -48,13 +48,14 @@ def token_role(*roles: str) -> Callable[[F], F]:
             token = users_service.verify_token(db, value.strip(), clock=clock())
             if token is None:
                 return _error(401, "TOKEN_INVALIDO", "El token de acceso no es válido o fue revocado.")
+            # A token acts with its creator's companies (all of them for CLI-made tokens),
+            # read before the commit so no transaction stays open (SQLite: the write lock).
+            creator = db.get(User, token.user_id) if token.user_id is not None else None
+            limit_to_companies(db, allowed_company_ids(db, creator))
             db.commit()  # last_used_at
             if token.role not in allowed:
                 return _error(403, "PERMISO_DENEGADO", "El rol del token no permite esta operación.")
             g.api_token = token
-            # A token acts with its creator's companies (all of them for CLI-made tokens).
-            creator = db.get(User, token.user_id) if token.user_id is not None else None
-            limit_to_companies(db, allowed_company_ids(db, creator))
             return view(*args, **kwargs)
 
         wrapper.required_roles = allowed  # type: ignore[attr-defined]
