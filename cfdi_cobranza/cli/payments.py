@@ -52,24 +52,29 @@ def payment_group() -> None:
 @click.option("--foreign-bank", help="Nombre del banco extranjero ordenante.")
 @click.option("--beneficiary-bank-rfc", help="RFC del banco de la cuenta beneficiaria.")
 @click.option("--account", help="Cuenta beneficiaria.")
-@click.option("--box", help="Caja o cuenta bancaria donde se recibió.")
+@click.option("--box", "boxes", multiple=True,
+              help="Caja o cuenta bancaria donde se recibió; repítala como --form para dar a cada parte la suya.")
 @click.option("--notes")
 @json_option
 @pass_app
 def payment_add(app: AppContext, customer: str, company: str | None, when: str, amounts: tuple[str, ...],
                 forms: tuple[str, ...], currency: str, rate: str | None, operation: str | None,
                 payer_bank_rfc: str | None, payer_account: str | None, foreign_bank: str | None,
-                beneficiary_bank_rfc: str | None, account: str | None, box: str | None, notes: str | None,
+                beneficiary_bank_rfc: str | None, account: str | None, boxes: tuple[str, ...], notes: str | None,
                 as_json: bool) -> int:
     """Registra un pago (o una liquidación con varias formas de pago)."""
     fecha = _parse_when(when)
     if forms and len(forms) != len(amounts):
         raise click.BadParameter("repita --form tantas veces como --amount.", param_hint="--form")
+    if len(boxes) > 1 and len(boxes) != len(amounts):
+        raise click.BadParameter("use una sola --box para toda la liquidación, o repítala tantas veces como "
+                                 "--amount (una por parte).", param_hint="--box")
     parts = [
         ReceiptInput(customer=customer, company=company or "", fecha_pago=fecha, forma_pago=(forms[i] if forms else ""),
                      moneda=currency.upper(), monto=amount, tipo_cambio=rate, num_operacion=operation,
                      rfc_emisor_cta_ord=payer_bank_rfc, nom_banco_ord_ext=foreign_bank, cta_ordenante=payer_account,
-                     rfc_emisor_cta_ben=beneficiary_bank_rfc, cta_beneficiario=account, caja=box, notas=notes)
+                     rfc_emisor_cta_ben=beneficiary_bank_rfc, cta_beneficiario=account,
+                     caja=(boxes[i] if len(boxes) > 1 else (boxes[0] if boxes else None)), notas=notes)
         for i, amount in enumerate(amounts)
     ]
     with transaction(app.engine) as session:

@@ -36,6 +36,13 @@ def parse_date(text: str, *, code: str = "FECHA_INVALIDA") -> date:
     )
 
 
+def overdue_cutoff(as_of: date, today: date | None) -> date:
+    """The day a document must be due before to count as overdue in a report as of
+    ``as_of``: ``as_of`` itself, but never a day after ``today`` (a report dated in the
+    future must not call overdue what is not due yet)."""
+    return as_of if today is None else min(as_of, today)
+
+
 @dataclass(frozen=True, slots=True)
 class DateRange:
     """Closed range ``[desde, hasta]``: both days included."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from cfdi_cobranza.domain.ledger import LedgerEntry, ledger_entries
 from cfdi_cobranza.domain.money import ZERO
-from cfdi_cobranza.domain.period import DateRange
+from cfdi_cobranza.domain.period import DateRange, overdue_cutoff
 from cfdi_cobranza.domain.receivables import Application, Receivable, open_items
 
 
@@ -60,7 +60,7 @@ class Statement:
     total_cargos: Decimal
     total_abonos: Decimal
     saldo_final: Decimal
-    saldo_vencido: Decimal  # part of saldo_final past due at ``periodo.hasta``
+    saldo_vencido: Decimal  # part of saldo_final past due at ``periodo.hasta`` (today if that is later)
 
 
 def statement(
@@ -68,8 +68,10 @@ def statement(
     docs: Iterable[Receivable],
     applications: Iterable[Application],
     periodo: DateRange,
+    today: date | None = None,
 ) -> list[Statement]:
-    """Statements of ``rfc`` for ``periodo``, one per currency with activity or balance."""
+    """Statements of ``rfc`` for ``periodo``, one per currency with activity or balance.
+    ``today``: nothing due after it counts as overdue, even when ``periodo`` ends later."""
     own_docs = [d for d in docs if d.rfc == rfc]
     ids = {d.doc_id for d in own_docs}
     own_apps = [a for a in applications if a.doc_id in ids]
@@ -78,8 +80,9 @@ def statement(
     nombre = names[0] if names else rfc
 
     overdue: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    cutoff = overdue_cutoff(periodo.hasta, today)
     for item in open_items(own_docs, own_apps, periodo.hasta):
-        if item.vencimiento < periodo.hasta:
+        if item.vencimiento < cutoff:
             overdue[item.moneda] += item.saldo
 
     by_currency: dict[str, list[LedgerEntry]] = defaultdict(list)

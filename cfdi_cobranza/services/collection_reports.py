@@ -67,13 +67,14 @@ from cfdi_cobranza.domain.movement import (
     SummaryRow,
     receivables_movement,
 )
-from cfdi_cobranza.domain.period import DateRange, Granularity
+from cfdi_cobranza.domain.period import DateRange, Granularity, overdue_cutoff
 from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.statement import Statement, statement
 from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services.clock import system_clock
 from cfdi_cobranza.services.followups import list_follow_ups
 from cfdi_cobranza.services.ledger import find_customer
 from cfdi_cobranza.services.portfolio import (
@@ -84,6 +85,7 @@ from cfdi_cobranza.services.portfolio import (
     display_name,
     end_of,
     load_portfolio,
+    local_date,
     rates_to_mxn,
     sucursal_expr,
     vendedor_expr,
@@ -316,11 +318,13 @@ def movement(
     return receivables_movement(portfolio.docs, portfolio.applications, periodo, group_by)
 
 
-def customer_statement(session: Session, rfc: str, periodo: DateRange) -> list[Statement]:
+def customer_statement(session: Session, rfc: str, periodo: DateRange, *,
+                       today: date | None = None) -> list[Statement]:
     customer = find_customer(session, rfc)
     portfolio = load_portfolio(session, Filters(customer_ids=(customer.id,)), until=periodo.hasta,
                                with_payments=False, with_promises=False)
-    return statement(customer.key, portfolio.docs, portfolio.applications, periodo)
+    return statement(customer.key, portfolio.docs, portfolio.applications, periodo,
+                     today=today or local_date(system_clock()))
 
 
 SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.CARTERA)
@@ -356,9 +360,10 @@ COLLECTOR_LEVELS = (GroupBy.VENDEDOR, GroupBy.ZONA, GroupBy.CLASIFICACION, Group
 
 def collectors(
     session: Session, periodo: DateRange, *, group_by: GroupBy | str = GroupBy.VENDEDOR,
-    filters: Filters | None = None,
+    filters: Filters | None = None, today: date | None = None,
 ) -> CollectorsReport:
-    """What each collector group has to collect and what it collected in the period.
+    """What each collector group has to collect and what it collected in the period
+    (overdue: due before the period's end, or before today when the period ends later).
 
     Collections follow the sale: a payment counts for the branch/salesperson the paid
     invoice was assigned to when sold (``sale_assignment``), not the customer's current one.
@@ -373,11 +378,12 @@ def collectors(
     saldo: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     vencido: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     customers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    cutoff = overdue_cutoff(periodo.hasta, today or local_date(system_clock()))
     for item in open_items(session, periodo.hasta, filters=filters):
         k = (group_key(item, grouping)[0], item.moneda)
         saldo[k] += item.saldo
         customers[k].add(item.rfc)
-        if item.vencimiento < periodo.hasta:
+        if item.vencimiento < cutoff:
             vencido[k] += item.saldo
     # Customer -> groups (a customer's follow-ups count for each group it has debt in).
     cust_groups: dict[str, set[str]] = defaultdict(set)

@@ -345,3 +345,18 @@ def test_statement_pdf_from_the_cli(loaded, generated, tmp_path, monkeypatch, ca
             st = reports.customer_statement(s, CAC, DateRange(date(2026, 6, 1), AS_OF))[0]
         assert "Estado de cuenta" in text and CAC in text
         assert f"{st.saldo_final:,.2f}" in text  # the saldo final the service computed is what is printed
+
+
+def test_collectors_report_dated_in_the_future_counts_overdue_as_of_today(loaded, generated):
+    """The period ends after today: what falls due between today and then is not overdue yet."""
+    periodo = DateRange(AS_OF - timedelta(days=60), date(2026, 11, 30))
+    with transaction(loaded) as s:
+        got = reports.collectors(s, periodo, group_by="vendedor", today=AS_OF)
+        naive = reports.collectors(s, periodo, group_by="vendedor", today=periodo.hasta)
+    vencido = defaultdict(lambda: ZERO)
+    for d, b in _open(generated, periodo.hasta):
+        if d.vencimiento < AS_OF:
+            vencido[(_key(generated, d, "vendedor"), d.moneda)] += b
+    assert {(r.grupo, r.moneda): r.vencido for r in got.filas if r.vencido} == {k: v for k, v in vencido.items() if v}
+    # The generated portfolio has invoices due in November: the naive cut counted them.
+    assert sum(r.vencido for r in naive.filas) > sum(r.vencido for r in got.filas)

@@ -112,3 +112,24 @@ def test_cli_sets_and_clears_the_allowed_forms(book: Book, capsys):
     assert "FORMA_PAGO_NO_PERMITIDA" in {r["code"] for r in json.loads(capsys.readouterr().out)["razones"]}
     assert main(["--db", url, "customer", "set", RFC, "--allowed-forms", "todas", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["condiciones"]["formas_permitidas"] is None
+
+
+def test_cli_gives_each_part_of_a_settlement_its_own_box(book: Book, capsys):
+    from cfdi_cobranza.cli.main import main
+    from cfdi_cobranza.db.models import CashBox
+
+    url = book.engine.url.render_as_string(hide_password=False)
+    for name, kind in (("Caja chica", "caja"), ("Banorte 1234", "banco")):
+        assert main(["--db", url, "box", "add", name, "--kind", kind]) == 0
+    capsys.readouterr()
+    args = ["--db", url, "payment", "add", "--customer", RFC, "--date", "2026-10-15",
+            "--amount", "100.00", "--form", "01", "--box", "Caja chica",
+            "--amount", "200.00", "--form", "03", "--box", "Banorte 1234", "--json"]
+    assert main(args) == 0
+    ids = json.loads(capsys.readouterr().out)["payment_ids"]
+    with transaction(book.engine) as s:
+        boxes = {p.forma_pago: s.get(CashBox, p.cash_box_id).name for p in (s.get(Payment, i) for i in ids)}
+    assert boxes == {"01": "Caja chica", "03": "Banorte 1234"}
+    # Two parts, three boxes: a usage error, nothing stored.
+    assert main(args[:-1] + ["--box", "Caja chica", "--json"]) == 2
+    assert _payments(book) == 2

@@ -431,3 +431,15 @@ def test_typed_range_both_formats():
     with pytest.raises(ValidationError) as err:
         parse_date("2026/03/01")
     assert err.value.code == "FECHA_INVALIDA"
+
+
+def test_a_statement_dated_in_the_future_calls_nothing_overdue_that_is_not_due_yet():
+    docs = [doc("F1", "100", date(2026, 1, 1), date(2026, 2, 1)),   # overdue today
+            doc("F2", "50", date(2026, 2, 1), date(2026, 5, 1))]    # due after today, before the period's end
+    future = DateRange(date(2026, 1, 1), date(2026, 12, 31))
+    (without_today,) = statement(A, docs, [], future)
+    assert without_today.saldo_vencido == D("150")  # what the period's end alone would say
+    (st,) = statement(A, docs, [], future, today=date(2026, 3, 15))
+    assert st.saldo_final == D("150") and st.saldo_vencido == D("100")
+    (past,) = statement(A, docs, [], DateRange(date(2026, 1, 1), date(2026, 6, 30)), today=date(2026, 12, 1))
+    assert past.saldo_vencido == D("150")  # a past date keeps its own cut

@@ -119,6 +119,7 @@ class ReportParams:
     limit: int = DEFAULT_LIMIT
     detail: bool = False
     filter_values: dict[str, str] = field(default_factory=dict)
+    today: date | None = None  # the real today: nothing due after it is overdue, whatever the dates asked
 
     def rango(self, default_days: int = 0) -> DateRange:
         desde = self.desde or (self.as_of.replace(day=1) if default_days == 0 else self.as_of)
@@ -143,7 +144,7 @@ def parse_params(args: Mapping[str, str], today: date, *, default_group: str = "
     Granularity.parse(periodo)
     return ReportParams(form=form, as_of=as_of, desde=desde, hasta=hasta, group_by=group, buckets=buckets,
                         granularity=periodo, limit=parse_limit(form["limite"]), detail=form["detalle"] == "1",
-                        filter_values={k: form[k] for k in FILTER_FIELDS if form[k]})
+                        filter_values={k: form[k] for k in FILTER_FIELDS if form[k]}, today=today)
 
 
 def _filters(session: Session, p: ReportParams) -> Filters | None:
@@ -235,7 +236,7 @@ def summary_page(session: Session, p: ReportParams, *, for_download: bool = Fals
 
 
 def collectors_page(session: Session, p: ReportParams, *, for_download: bool = False) -> ReportPage:
-    rep = reports.collectors(session, p.rango(), group_by=p.group_by, filters=_filters(session, p))
+    rep = reports.collectors(session, p.rango(), group_by=p.group_by, filters=_filters(session, p), today=p.today)
     return ReportPage(tables.collectors_report(rep))
 
 
@@ -267,7 +268,7 @@ def statement_page(session: Session, p: ReportParams, *, pdf: bool = False) -> S
         return StatementPage(None)
     rango = p.rango()
     customer = find_customer(session, rfc)
-    statements = reports.customer_statement(session, customer.key, rango)
+    statements = reports.customer_statement(session, customer.key, rango, today=p.today)
     report = tables.statement_report(customer.key, statements, rango.desde, rango.hasta)
     data = None
     if pdf:
