@@ -46,6 +46,7 @@ from decimal import Decimal
 
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.matching import Deposit
+from cfdi_cobranza.domain.period import date_in_window, window_message
 from cfdi_cobranza.domain.rfc import find_in_text as rfcs_in_text
 from cfdi_cobranza.errors import ValidationError
 
@@ -164,9 +165,12 @@ def parse_bank_date(text: str, formato: str = "auto") -> date:
     raw = raw.split(" ")[0].split("T")[0]
     for fmt in candidates:
         try:
-            return datetime.strptime(raw, fmt).date()
+            parsed = datetime.strptime(raw, fmt).date()
         except ValueError:
             continue
+        if not date_in_window(parsed):
+            raise RowProblem("FECHA_FUERA_DE_RANGO", window_message("La fecha", parsed))
+        return parsed
     raise RowProblem("FECHA_INVALIDA", f"La fecha {text.strip()!r} no es válida "
                                        "(use dd/mm/aaaa o aaaa-mm-dd).")
 

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.session import make_engine, migrate, require_current_schema, transaction
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
-from cfdi_cobranza.domain.period import DateRange, parse_date
+from cfdi_cobranza.domain.period import DateRange, date_in_window, parse_date, window_message
 from cfdi_cobranza.errors import CobranzaError, ValidationError
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services.clock import system_clock
@@ -103,9 +103,12 @@ def parse_date_option(_ctx: click.Context, param: click.Parameter, value: str | 
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"fecha inválida «{value}»; use AAAA-MM-DD.", param=param) from None
+    if not date_in_window(day):
+        raise click.BadParameter(window_message("la fecha", day), param=param)
+    return day
 
 
 def table(rows: list[list[str]], headers: list[str], right: set[int] | None = None) -> str:

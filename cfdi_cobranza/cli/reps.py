@@ -21,6 +21,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.domain.period import date_in_window, window_message
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
@@ -207,6 +208,8 @@ def rep_pending(app: AppContext, as_of: str | None, as_json: bool) -> int:
         today = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         raise click.BadParameter(f"fecha inválida «{as_of}»; use AAAA-MM-DD.", param_hint="--as-of") from None
+    if not date_in_window(today):
+        raise click.BadParameter(window_message("la fecha", today), param_hint="--as-of")
     with transaction(app.engine) as session:
         rows = stamping.pending(session, today=today, deadline_day=app.settings.rep_deadline_day)
     if as_json:
