@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from cfdi_cobranza.config import Settings, normalize_url
 from cfdi_cobranza.db.session import make_engine
 from cfdi_cobranza.services.clock import system_clock
-from web import db, errors, filters, nav, security
+from web import db, errors, filters, input_guard, nav, security
 from web.api import bp as api_bp
 from web.auth import bp as auth_bp
 from web.banks import bp as banks_bp
@@ -100,6 +100,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
+    input_guard.init_app(app)  # before security: its hook already reads the database
     security.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
