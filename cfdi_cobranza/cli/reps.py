@@ -18,6 +18,7 @@ from cfdi_cobranza.cli.common import (
     json_option,
     pass_app,
     table,
+    write_output,
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
@@ -42,13 +43,12 @@ def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | No
     data = result.to_dict()
     data["xml_path"] = data["pdf_path"] = None
     if out is not None and result.status == RepStatus.TIMBRADO and result.xml is not None:
-        out.mkdir(parents=True, exist_ok=True)
         stem = f"REP-{result.serie}{result.folio}-{result.uuid}"
         xml_path, pdf_path = out / f"{stem}.xml", out / f"{stem}.pdf"
-        xml_path.write_bytes(result.xml)
+        write_output(xml_path, result.xml, mkdir=True)
         from cfdi_cobranza.pdf.rep import render_rep_pdf  # fpdf: 0.2 s, only with --out
 
-        pdf_path.write_bytes(render_rep_pdf(result.xml, sandbox=result.sandbox))
+        write_output(pdf_path, render_rep_pdf(result.xml, sandbox=result.sandbox))
         data["xml_path"], data["pdf_path"] = str(xml_path), str(pdf_path)
     return data
 
@@ -191,9 +191,9 @@ def rep_pdf(app: AppContext, uuid: str, out: Path, as_html: bool) -> int:
     )
 
     if as_html:
-        out.write_text(render_rep_html(xml, sandbox=sandbox), encoding="utf-8")
+        write_output(out, render_rep_html(xml, sandbox=sandbox))
     else:
-        out.write_bytes(render_rep_pdf(xml, sandbox=sandbox))
+        write_output(out, render_rep_pdf(xml, sandbox=sandbox))
     click.echo(f"Escrito {out}" + (f" — {SANDBOX_NOTE}" if sandbox else ""))
     return EXIT_OK
 

@@ -156,3 +156,10 @@ def test_customer_term_out_of_range(engine, ledger, db, capsys, term):
     assert "PLAZO_INVALIDO" in err or "--term" in err, err
     code, data = run_json(capsys, [*db, "customer", "show", CUSTOMER])
     assert code == 0 and 0 <= data["condiciones"]["plazo_maximo_dias"] <= 3650, data
+
+
+def test_report_to_an_unwritable_path_is_a_user_error(engine, ledger, db, capsys, tmp_path):
+    for target in ("/proc/self/mem", str(tmp_path / "no-such-dir" / "aging.csv")):
+        code, data = run_json(capsys, [*db, "report", "aging", "--format", "csv", "--out", target])
+        assert code == 1 and data["error"]["code"] == "SALIDA_NO_ESCRIBIBLE", data
+        assert "No se pudo escribir" in data["error"]["message"]

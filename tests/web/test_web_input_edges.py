@@ -132,3 +132,17 @@ def test_nul_in_report_filters_and_forms(client, engine, login):
     resp = client.get("/reportes/antiguedad?vendedor=a%00b")
     assert resp.status_code == 400 and b"CARACTER_NULO" in resp.data
     assert client.get("/reportes/antiguedad?vendedor=ab").status_code == 200
+
+
+# --------------------------------------------------------------------------- CLI output paths
+
+
+@pytest.mark.parametrize("target", ["/proc/self/mem", "/nonexistent-dir/rep.pdf"])
+def test_rep_pdf_to_an_unwritable_path_is_a_user_error(app, rep_world, capsys, target):
+    from cfdi_cobranza.cli.main import main
+
+    url = app.extensions["cobranza_engine"].url.render_as_string(hide_password=False)
+    code = main(["--db", url, "rep", "pdf", rep_world["rep_uuid"], "--out", target])
+    err = capsys.readouterr().err
+    assert code == 1 and "SALIDA_NO_ESCRIBIBLE" in err and target in err, err
+    assert not (target.startswith("/nonexistent") and __import__("os").path.exists(target))
