@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from cfdi_cobranza.config import normalize_url
+from cfdi_cobranza.db import storage_errors
 from cfdi_cobranza.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -47,8 +48,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 dbapi_conn.isolation_level = None
 
             event.listen(engine, "begin", _sqlite_begin)
+            storage_errors.install(engine)
             return engine
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        storage_errors.install(engine)
+        return engine
     except Exception as exc:  # bad URL, missing driver
         raise ConfigurationError(
             f"No se puede usar la base de datos «{url.split('@')[-1]}»: {exc}", code="BD_URL_INVALIDA"
@@ -99,6 +103,8 @@ def require_current_schema(engine: Engine) -> None:
     """
     current: set[str] = set()
     database = engine.url.database or ":memory:"
+    if database.startswith("file:"):  # a URI filename (``?mode=ro&uri=true``): the path before the query
+        database = database.removeprefix("file:").split("?", 1)[0]
     if engine.dialect.name != "sqlite" or database == ":memory:" or Path(database).exists():
         with engine.connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())
