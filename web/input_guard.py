@@ -24,13 +24,11 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 
+from cfdi_cobranza.domain.text import check_no_nul
 from cfdi_cobranza.errors import ValidationError
 
 MAX_JSON_BYTES = 1024 * 1024  # an API body is a few kB: 500 allocations fit with room to spare
 MAX_JSON_DEPTH = 20  # the deepest body the API documents is 3 levels
-NUL = "\x00"
-NUL_MESSAGE = ("El dato «{campo}» contiene un carácter nulo (NUL, \\x00), que no se admite en ningún texto. "
-               "Quítelo e inténtelo de nuevo; no se guardó nada.")
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _UNSET = object()
@@ -80,13 +78,6 @@ def _strings(value: Any, name: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, name)
 
 
-def _check_nul(pairs: Iterator[tuple[str, str]]) -> None:
-    for name, text in pairs:
-        if NUL in text:
-            raise ValidationError(NUL_MESSAGE.format(campo=name.replace(NUL, "")[:40] or "cuerpo"),
-                                  code="CARACTER_NULO", campo=name.replace(NUL, "")[:40])
-
-
 def json_body() -> Any:
     """The request's JSON body, parsed once with the limits above (``None`` when it is not JSON)."""
     cached = g.get("input_json", _UNSET)
@@ -119,13 +110,13 @@ def _guard() -> Response | Any | None:
     if request.endpoint == "static":
         return None
     try:
-        _check_nul(_form_pairs())
+        check_no_nul(_form_pairs())
         if request.is_json and request.method in ("POST", "PUT", "PATCH", "DELETE"):
             length = request.content_length
             if length is not None and length > MAX_JSON_BYTES:
                 raise ValidationError(f"El cuerpo JSON supera el límite de {MAX_JSON_BYTES // 1024} KB.",
                                       code="JSON_DEMASIADO_GRANDE")
-            _check_nul(_strings(json_body(), "cuerpo"))
+            check_no_nul(_strings(json_body(), "cuerpo"))
     except ValidationError as exc:
         return _refusal(exc)
     return None

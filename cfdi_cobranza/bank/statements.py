@@ -48,6 +48,7 @@ from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.matching import Deposit
 from cfdi_cobranza.domain.period import date_in_window, window_message
 from cfdi_cobranza.domain.rfc import find_in_text as rfcs_in_text
+from cfdi_cobranza.domain.text import check_no_nul
 from cfdi_cobranza.errors import ValidationError
 
 _ACCOUNT_RE = re.compile(r"(?:CTA|CUENTA|CLABE|CTA\.? ORD(?:ENANTE)?)\.?[:\s]*([0-9]{10,18})")
@@ -217,6 +218,11 @@ class _Builder:
     def add(self, *, fila: int, fecha: date, importe: Decimal, moneda: str, descripcion: str,
             referencia: str, cuenta: str | None = None, rfc: str | None = None,
             cuenta_ordenante: str | None = None, nombre: str | None = None) -> None:
+        try:
+            check_no_nul([("descripción", descripcion), ("referencia", referencia), ("cuenta", cuenta),
+                          ("RFC", rfc), ("cuenta ordenante", cuenta_ordenante), ("nombre", nombre)])
+        except ValidationError as exc:
+            raise RowProblem(exc.code, exc.message) from None
         account = (cuenta or self.cuenta).strip()
         if not money.is_currency(moneda):
             raise RowProblem("MONEDA_DESCONOCIDA", f"La moneda {moneda!r} no existe en c_Moneda.")

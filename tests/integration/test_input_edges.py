@@ -163,3 +163,21 @@ def test_report_to_an_unwritable_path_is_a_user_error(engine, ledger, db, capsys
         code, data = run_json(capsys, [*db, "report", "aging", "--format", "csv", "--out", target])
         assert code == 1 and data["error"]["code"] == "SALIDA_NO_ESCRIBIBLE", data
         assert "No se pudo escribir" in data["error"]["message"]
+
+
+# --------------------------------------------------------------------------- bank rows
+
+
+def test_bank_rows_with_nul_or_a_far_date_are_refused_one_by_one():
+    from pathlib import Path
+
+    from cfdi_cobranza.bank.statements import parse_statement
+
+    data = (Path(__file__).resolve().parents[1] / "data" / "bank" / "banorte.csv").read_bytes()
+    lines = data.split(b"\n")
+    lines[1] = lines[1].replace(b"SPEI RECIBIDO DE", b"SPEI\x00RECIBIDO DE")
+    lines[3] = lines[3].replace(b"07/03/2024", b"31/12/9999")
+    result = parse_statement(b"\n".join(lines), "banorte")
+    codes = {e.fila: e.code for e in result.errores}
+    assert sorted(codes.values()) == ["CARACTER_NULO", "FECHA_FUERA_DE_RANGO", "IMPORTE_INVALIDO"], codes
+    assert all("\x00" not in m.descripcion for m in result.depositos)
