@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -33,7 +34,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN so read-then-write (balance checks) is serialised.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only file cannot take it: read with a plain BEGIN, and a write is refused
+    # as BASE_SOLO_LECTURA (db/storage_errors.py) instead of every read failing too.
+    conn.exec_driver_sql("BEGIN" if _sqlite_read_only(conn.engine.url) else "BEGIN IMMEDIATE")
+
+
+def _sqlite_read_only(url: Any) -> bool:
+    """Opened with ``?mode=ro``, or a file this process may not write (checked each time:
+    permissions can change while the server runs)."""
+    if url.query.get("mode") == "ro":
+        return True
+    database = str(url.database or "")
+    path = database.removeprefix("file:").split("?", 1)[0]
+    return bool(path) and path != ":memory:" and os.path.exists(path) and not os.access(path, os.W_OK)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

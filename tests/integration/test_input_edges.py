@@ -181,3 +181,8 @@ def test_bank_rows_with_nul_or_a_far_date_are_refused_one_by_one():
     codes = {e.fila: e.code for e in result.errores}
     assert sorted(codes.values()) == ["CARACTER_NULO", "FECHA_FUERA_DE_RANGO", "IMPORTE_INVALIDO"], codes
     assert all("\x00" not in m.descripcion for m in result.depositos)
+
+
+def test_an_id_too_big_for_the_database_is_bad_input(engine, ledger, db, capsys):
+    code, data = run_json(capsys, [*db, "payment", "apply", "99999999999999999999", "--oldest-first"])
+    assert code == 1 and data["error"]["code"] == "VALOR_FUERA_DE_RANGO", data
