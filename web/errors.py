@@ -22,6 +22,8 @@ MESSAGES: dict[int, tuple[str, str, str]] = {
           "Los archivos enviados superan el límite de {limit}. Divida la carga en varios envíos más pequeños."),
     500: ("ERROR_INTERNO", "Error interno", "Ocurrió un error inesperado; no se guardó nada de esta operación."),
 }
+STORAGE_TITLES = {"ALMACENAMIENTO_LLENO": "Disco lleno", "BASE_SOLO_LECTURA": "Base de datos de solo lectura",
+                  "BASE_NO_DISPONIBLE": "Base de datos no disponible"}
 CSRF_MESSAGE = ("El formulario caducó o no trae su código de seguridad (CSRF); no se guardó nada. "
                 "Vuelva a cargar la página e inténtelo de nuevo.")
 
@@ -66,8 +68,8 @@ def init_app(app: Flask) -> None:
                 session.rollback()
         if request.path.startswith("/api/"):
             return jsonify({"error": {"code": exc.code, "message": exc.message}}), 503
-        return render_template("error.html", status=503, title="Base de datos no disponible", message=exc.message,
-                               code=exc.code), 503
+        title = STORAGE_TITLES.get(exc.code, "Base de datos no disponible")
+        return render_template("error.html", status=503, title=title, message=exc.message, code=exc.code), 503
 
     app.register_error_handler(StorageError, storage_failure)
     app.register_error_handler(OverflowError, out_of_range)
