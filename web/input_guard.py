@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
@@ -29,21 +30,18 @@ from cfdi_cobranza.errors import ValidationError
 
 MAX_JSON_BYTES = 1024 * 1024  # an API body is a few kB: 500 allocations fit with room to spare
 MAX_JSON_DEPTH = 20  # the deepest body the API documents is 3 levels
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, escapes included
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
 _UNSET = object()
 
 
 def json_depth(raw: bytes) -> int:
     """Deepest nesting of arrays and objects in ``raw`` JSON, strings ignored (no parsing)."""
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    brackets = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -146,3 +146,12 @@ def test_rep_pdf_to_an_unwritable_path_is_a_user_error(app, rep_world, capsys, t
     err = capsys.readouterr().err
     assert code == 1 and "SALIDA_NO_ESCRIBIBLE" in err and target in err, err
     assert not (target.startswith("/nonexistent") and __import__("os").path.exists(target))
+
+
+def test_json_depth_ignores_brackets_inside_strings():
+    from web.input_guard import json_depth
+
+    assert json_depth(b'"x"') == 0 and json_depth(b"[[]]") == 2
+    assert json_depth(b'{"a": "[[[[\\"[["}') == 1
+    assert json_depth(b'{"a\\\\": [[1]]}') == 3  # an escaped backslash ends the key
+    assert json_depth(b'[1, [2, {"a": [3]}]]') == 4
