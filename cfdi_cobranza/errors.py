@@ -73,3 +73,10 @@ class PacError(CobranzaError):
     """The PAC refused, failed or answered something we cannot read."""
 
     code = "PAC_ERROR"
+
+
+class StorageError(CobranzaError):
+    """The database cannot be used now: disk full (``ALMACENAMIENTO_LLENO``), read-only
+    (``BASE_SOLO_LECTURA``) or unreachable (``BASE_NO_DISPONIBLE``). Nothing was saved."""
+
+    code = "BASE_NO_DISPONIBLE"

@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from cfdi_cobranza.config import Settings, normalize_url
 from cfdi_cobranza.db.session import make_engine
 from cfdi_cobranza.services.clock import system_clock
-from web import db, errors, filters, nav, security
+from web import db, errors, filters, input_guard, nav, security
 from web.api import bp as api_bp
 from web.auth import bp as auth_bp
 from web.banks import bp as banks_bp
@@ -30,6 +30,7 @@ from web.customers import bp as customers_bp
 from web.dashboard import bp as dashboard_bp
 from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
+from web.health import bp as health_bp
 from web.imports import bp as imports_bp
 from web.payments import bp as payments_bp
 from web.reports import bp as reports_bp
@@ -100,12 +101,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
+    input_guard.init_app(app)  # before security: its hook already reads the database
     security.init_app(app)
     nav.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
-               reports_bp, followups_bp, settings_bp, companies_bp, api_bp):
+               reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp):
         app.register_blueprint(bp)
     return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from cfdi_cobranza.errors import StorageError
 from web.db import get_session
 
 MESSAGES: dict[int, tuple[str, str, str]] = {
@@ -20,6 +22,8 @@ MESSAGES: dict[int, tuple[str, str, str]] = {
           "Los archivos enviados superan el límite de {limit}. Divida la carga en varios envíos más pequeños."),
     500: ("ERROR_INTERNO", "Error interno", "Ocurrió un error inesperado; no se guardó nada de esta operación."),
 }
+STORAGE_TITLES = {"ALMACENAMIENTO_LLENO": "Disco lleno", "BASE_SOLO_LECTURA": "Base de datos de solo lectura",
+                  "BASE_NO_DISPONIBLE": "Base de datos no disponible"}
 CSRF_MESSAGE = ("El formulario caducó o no trae su código de seguridad (CSRF); no se guardó nada. "
                 "Vuelva a cargar la página e inténtelo de nuevo.")
 
@@ -56,6 +60,18 @@ def init_app(app: Flask) -> None:
             return jsonify({"error": {"code": code, "message": message}}), 400
         return render_template("error.html", status=400, title="Solicitud inválida", message=message, code=code), 400
 
+    def storage_failure(exc: StorageError) -> Any:
+        # Disk full, read-only or unreachable database: say which, to everyone, with 503.
+        session = g.get("db")
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.rollback()
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"code": exc.code, "message": exc.message}}), 503
+        title = STORAGE_TITLES.get(exc.code, "Base de datos no disponible")
+        return render_template("error.html", status=503, title=title, message=exc.message, code=exc.code), 503
+
+    app.register_error_handler(StorageError, storage_failure)
     app.register_error_handler(OverflowError, out_of_range)
     app.register_error_handler(DataError, out_of_range)
 

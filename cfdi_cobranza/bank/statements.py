@@ -46,7 +46,9 @@ from decimal import Decimal
 
 from cfdi_cobranza.domain import money
 from cfdi_cobranza.domain.matching import Deposit
+from cfdi_cobranza.domain.period import date_in_window, window_message
 from cfdi_cobranza.domain.rfc import find_in_text as rfcs_in_text
+from cfdi_cobranza.domain.text import check_no_nul
 from cfdi_cobranza.errors import ValidationError
 
 _ACCOUNT_RE = re.compile(r"(?:CTA|CUENTA|CLABE|CTA\.? ORD(?:ENANTE)?)\.?[:\s]*([0-9]{10,18})")
@@ -164,9 +166,12 @@ def parse_bank_date(text: str, formato: str = "auto") -> date:
     raw = raw.split(" ")[0].split("T")[0]
     for fmt in candidates:
         try:
-            return datetime.strptime(raw, fmt).date()
+            parsed = datetime.strptime(raw, fmt).date()
         except ValueError:
             continue
+        if not date_in_window(parsed):
+            raise RowProblem("FECHA_FUERA_DE_RANGO", window_message("La fecha", parsed))
+        return parsed
     raise RowProblem("FECHA_INVALIDA", f"La fecha {text.strip()!r} no es válida "
                                        "(use dd/mm/aaaa o aaaa-mm-dd).")
 
@@ -213,6 +218,11 @@ class _Builder:
     def add(self, *, fila: int, fecha: date, importe: Decimal, moneda: str, descripcion: str,
             referencia: str, cuenta: str | None = None, rfc: str | None = None,
             cuenta_ordenante: str | None = None, nombre: str | None = None) -> None:
+        try:
+            check_no_nul([("descripción", descripcion), ("referencia", referencia), ("cuenta", cuenta),
+                          ("RFC", rfc), ("cuenta ordenante", cuenta_ordenante), ("nombre", nombre)])
+        except ValidationError as exc:
+            raise RowProblem(exc.code, exc.message) from None
         account = (cuenta or self.cuenta).strip()
         if not money.is_currency(moneda):
             raise RowProblem("MONEDA_DESCONOCIDA", f"La moneda {moneda!r} no existe en c_Moneda.")

@@ -7,6 +7,8 @@ unexpected is reported without a traceback (set ``COBRANZA_DEBUG=1`` to see one)
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import os
@@ -24,7 +26,7 @@ from sqlalchemy import Engine
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.session import make_engine, migrate, require_current_schema, transaction
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
-from cfdi_cobranza.domain.period import DateRange, parse_date
+from cfdi_cobranza.domain.period import DateRange, date_in_window, parse_date, window_message
 from cfdi_cobranza.errors import CobranzaError, ValidationError
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services.clock import system_clock
@@ -103,9 +105,50 @@ def parse_date_option(_ctx: click.Context, param: click.Parameter, value: str | 
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"fecha inválida «{value}»; use AAAA-MM-DD.", param=param) from None
+    if not date_in_window(day):
+        raise click.BadParameter(window_message("la fecha", day), param=param)
+    return day
+
+
+_OS_REASONS = {
+    errno.EACCES: "no tiene permiso para escribir ahí",
+    errno.EPERM: "no tiene permiso para escribir ahí",
+    errno.ENOENT: "la carpeta no existe",
+    errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.EISDIR: "es una carpeta, no un archivo",
+    errno.ENOSPC: "el disco está lleno",
+    errno.EROFS: "el sistema de archivos es de solo lectura",
+    errno.ENAMETOOLONG: "el nombre es demasiado largo",
+    errno.EEXIST: "ya existe un archivo con ese nombre",
+}
+
+
+def output_error(path: Path, exc: OSError) -> CobranzaError:
+    """An output path the system refuses, as a user error in Spanish (exit 1)."""
+    reason = _OS_REASONS.get(exc.errno or 0, "el sistema no permite escribir en esa ruta")
+    return CobranzaError(f"No se pudo escribir «{path}»: {reason}. Indique otra ruta con --out.",
+                         code="SALIDA_NO_ESCRIBIBLE", archivo=str(path))
+
+
+def write_output(path: Path, data: bytes | str, *, mkdir: bool = False) -> None:
+    """Write a command's output file; a refused path is a user error, and a file this call
+    created is not left half-written."""
+    existed = path.exists()
+    try:
+        if mkdir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        if not existed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise output_error(path, exc) from exc
 
 
 def table(rows: list[list[str]], headers: list[str], right: set[int] | None = None) -> str:
@@ -231,7 +274,7 @@ def emit_report(report: Report, fmt: str | None, out: Path | None, as_json: bool
             raise click.UsageError("el formato xlsx necesita --out ARCHIVO.")
         click.echo(data.decode("utf-8-sig"), nl=False)
         return EXIT_OK
-    out.write_bytes(data)
+    write_output(out, data)
     if not as_json:
         click.echo(f"Reporte escrito en {out} ({kind.value}).", err=True)
     else:

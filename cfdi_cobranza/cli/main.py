@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 
 import click
+from sqlalchemy.exc import DataError
 
 from cfdi_cobranza import __version__
 from cfdi_cobranza.cli import (
@@ -132,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ITEMS_FAILED
     except KeyboardInterrupt:
         return 130
+    except (OverflowError, DataError):
+        # A number too big for the database (an id like 10**20): bad input, as on the web.
+        error = CobranzaError("Un número de la solicitud está fuera del rango permitido.",
+                              code="VALOR_FUERA_DE_RANGO")
+        if as_json:
+            emit_json({"error": error.to_dict()})
+        else:
+            click.echo(f"Error [{error.code}]: {error.message}", err=True)
+        return EXIT_ITEMS_FAILED
     except Exception as exc:
         if os.environ.get("COBRANZA_DEBUG"):
             raise

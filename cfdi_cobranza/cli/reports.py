@@ -33,6 +33,7 @@ from cfdi_cobranza.cli.common import (
     range_options,
     table,
     today,
+    write_output,
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.fx import parse_rates
@@ -141,7 +142,7 @@ def statement_cmd(app: AppContext, rfc: str, desde: date, hasta: date, fmt: str 
     if as_pdf and out is not None and empresa is not None:
         from cfdi_cobranza.pdf.statement import render_statement_pdf  # fpdf: 0.2 s, only PDF output
 
-        out.write_bytes(render_statement_pdf(sts, empresa=empresa, fecha_corte=rango.hasta))
+        write_output(out, render_statement_pdf(sts, empresa=empresa, fecha_corte=rango.hasta))
         if as_json:
             emit_json({"archivo": str(out), "formato": "pdf", "rfc": key, "monedas": [st.moneda for st in sts]})
         else:
@@ -215,7 +216,7 @@ def letters_cmd(app: AppContext, kind: str, as_of: date | None, min_days: int, t
 
     with transaction(app.engine) as s:
         batch = letters_pdf(s, kind, cut, filters=filters, min_dias_vencido=min_days, template=text, firmante=firmante)
-    out.write_bytes(batch.pdf)
+    write_output(out, batch.pdf)
     if as_json:
         emit_json({"archivo": str(out), "tipo": kind, "fecha_corte": cut, "cartas": [lt.to_dict() for lt in batch.letters]})
     else:

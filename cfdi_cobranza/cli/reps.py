@@ -19,9 +19,11 @@ from cfdi_cobranza.cli.common import (
     pass_app,
     reply,
     table,
+    write_output,
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.money import fmt_money
+from cfdi_cobranza.domain.period import date_in_window, window_message
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import settings as app_settings
@@ -38,13 +40,12 @@ def _write_outputs(app: AppContext, result: stamping.IssueResult, out: Path | No
     data = result.to_dict()
     data["xml_path"] = data["pdf_path"] = None
     if out is not None and result.status == RepStatus.TIMBRADO and result.xml is not None:
-        out.mkdir(parents=True, exist_ok=True)
         stem = f"REP-{result.serie}{result.folio}-{result.uuid}"
         xml_path, pdf_path = out / f"{stem}.xml", out / f"{stem}.pdf"
-        xml_path.write_bytes(result.xml)
+        write_output(xml_path, result.xml, mkdir=True)
         from cfdi_cobranza.pdf.rep import render_rep_pdf  # fpdf: 0.2 s, only with --out
 
-        pdf_path.write_bytes(render_rep_pdf(result.xml, sandbox=result.sandbox))
+        write_output(pdf_path, render_rep_pdf(result.xml, sandbox=result.sandbox))
         data["xml_path"], data["pdf_path"] = str(xml_path), str(pdf_path)
     return data
 
@@ -187,9 +188,9 @@ def rep_pdf(app: AppContext, uuid: str, out: Path, as_html: bool) -> int:
     )
 
     if as_html:
-        out.write_text(render_rep_html(xml, sandbox=sandbox), encoding="utf-8")
+        write_output(out, render_rep_html(xml, sandbox=sandbox))
     else:
-        out.write_bytes(render_rep_pdf(xml, sandbox=sandbox))
+        write_output(out, render_rep_pdf(xml, sandbox=sandbox))
     click.echo(f"Escrito {out}" + (f" — {SANDBOX_NOTE}" if sandbox else ""))
     return EXIT_OK
 
@@ -204,6 +205,8 @@ def rep_pending(app: AppContext, as_of: str | None, as_json: bool) -> int:
         today = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         raise click.BadParameter(f"fecha inválida «{as_of}»; use AAAA-MM-DD.", param_hint="--as-of") from None
+    if not date_in_window(today):
+        raise click.BadParameter(window_message("la fecha", today), param_hint="--as-of")
     with transaction(app.engine) as session:
         rows = stamping.pending(session, today=today, deadline_day=app.settings.rep_deadline_day)
     if as_json:

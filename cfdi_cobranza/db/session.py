@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 # Registers the listener that keeps a session limited to some companies inside them.
 import cfdi_cobranza.db.scope  # noqa: F401
 from cfdi_cobranza.config import normalize_url
+from cfdi_cobranza.db import storage_errors
 from cfdi_cobranza.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -34,7 +36,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN so read-then-write (balance checks) is serialised.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only file cannot take it: read with a plain BEGIN, and a write is refused
+    # as BASE_SOLO_LECTURA (db/storage_errors.py) instead of every read failing too.
+    conn.exec_driver_sql("BEGIN" if _sqlite_read_only(conn.engine.url) else "BEGIN IMMEDIATE")
+
+
+def _sqlite_read_only(url: Any) -> bool:
+    """Opened with ``?mode=ro``, or a file this process may not write (checked each time:
+    permissions can change while the server runs)."""
+    if url.query.get("mode") == "ro":
+        return True
+    database = str(url.database or "")
+    path = database.removeprefix("file:").split("?", 1)[0]
+    return bool(path) and path != ":memory:" and os.path.exists(path) and not os.access(path, os.W_OK)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,8 +63,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 dbapi_conn.isolation_level = None
 
             event.listen(engine, "begin", _sqlite_begin)
+            storage_errors.install(engine)
             return engine
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        storage_errors.install(engine)
+        return engine
     except Exception as exc:  # bad URL, missing driver
         raise ConfigurationError(
             f"No se puede usar la base de datos «{url.split('@')[-1]}»: {exc}", code="BD_URL_INVALIDA"
@@ -101,6 +118,8 @@ def require_current_schema(engine: Engine) -> None:
     """
     current: set[str] = set()
     database = engine.url.database or ":memory:"
+    if database.startswith("file:"):  # a URI filename (``?mode=ro&uri=true``): the path before the query
+        database = database.removeprefix("file:").split("?", 1)[0]
     if engine.dialect.name != "sqlite" or database == ":memory:" or Path(database).exists():
         with engine.connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())

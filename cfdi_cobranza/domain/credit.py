@@ -21,6 +21,7 @@ from cfdi_cobranza.errors import ValidationError
 
 # Share of the limit from which an informational "close to the limit" reason is given.
 NEAR_LIMIT = Decimal("0.9")
+MAX_TERM_DAYS = 3650  # ten years: any longer term is a typo, and day arithmetic must not overflow
 
 
 class CollectionType(StrEnum):
@@ -128,9 +129,21 @@ class CreditConditions:
             raise ValidationError(
                 "El plazo máximo de crédito no puede ser negativo.", code="PLAZO_INVALIDO"
             )
+        if self.plazo_maximo_dias > MAX_TERM_DAYS:
+            raise ValidationError(
+                f"El plazo máximo de crédito ({self.plazo_maximo_dias} días) excede el límite de "
+                f"{MAX_TERM_DAYS} días.",
+                code="PLAZO_INVALIDO",
+            )
         if self.dias_atraso_tolerados < 0:
             raise ValidationError(
                 "Los días de atraso tolerados no pueden ser negativos.", code="PLAZO_INVALIDO"
+            )
+        if self.dias_atraso_tolerados > MAX_TERM_DAYS:
+            raise ValidationError(
+                f"Los días de atraso tolerados ({self.dias_atraso_tolerados}) exceden el límite de "
+                f"{MAX_TERM_DAYS} días.",
+                code="PLAZO_INVALIDO",
             )
 
 
@@ -177,6 +190,11 @@ class Operation:
             )
         if self.plazo_dias is not None and self.plazo_dias < 0:
             raise ValidationError("El plazo no puede ser negativo.", code="PLAZO_INVALIDO")
+        if self.plazo_dias is not None and self.plazo_dias > MAX_TERM_DAYS:
+            raise ValidationError(
+                f"El plazo ({self.plazo_dias} días) excede el límite de {MAX_TERM_DAYS} días.",
+                code="PLAZO_INVALIDO",
+            )
 
 
 @dataclass(frozen=True, slots=True)

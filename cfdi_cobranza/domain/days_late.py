@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from cfdi_cobranza.domain.fx import MxnRates, as_rates
 from cfdi_cobranza.domain.money import ZERO
+from cfdi_cobranza.domain.period import add_days
 from cfdi_cobranza.domain.receivables import (
     Application,
     ApplicationKind,
@@ -136,7 +137,7 @@ def customer_days_late(
     rates = as_rates(rates_to_mxn)
     own = [d for d in docs if d.fecha <= as_of]
     rates.require(d.moneda for d in own)
-    since = as_of - timedelta(days=window_days)
+    since = add_days(as_of, -window_days)
     by_doc = applications_by_doc(applications, until=as_of)
     recent: dict[str, list[DocumentDaysLate]] = defaultdict(list)
     overall: dict[str, list[DocumentDaysLate]] = defaultdict(list)

@@ -29,14 +29,21 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from cfdi_cobranza.domain.days_late import settlement_delays
 from cfdi_cobranza.domain.fx import MXN, MxnRates, as_rates
 from cfdi_cobranza.domain.money import ZERO
-from cfdi_cobranza.domain.period import DateRange, Granularity, Period, period_of, periods_between
+from cfdi_cobranza.domain.period import (
+    DateRange,
+    Granularity,
+    Period,
+    add_days,
+    period_of,
+    periods_between,
+)
 from cfdi_cobranza.domain.promises import Promise, evaluate_promise
 from cfdi_cobranza.domain.receivables import (
     Application,
@@ -225,8 +232,8 @@ def project_income(
     ``hasta`` defaults to 90 days after ``as_of``; what falls later is ``posterior``.
     """
     gran = granularity if isinstance(granularity, Granularity) else Granularity.parse(granularity)
-    start = as_of + timedelta(days=1)
-    end = hasta if hasta is not None else as_of + timedelta(days=DEFAULT_HORIZON_DAYS)
+    start = add_days(as_of, 1)
+    end = hasta if hasta is not None else add_days(as_of, DEFAULT_HORIZON_DAYS)
     rango = DateRange(start, end)
     rates = as_rates(rates_to_mxn)
     open_list = [i for i in items if i.saldo > 0]
@@ -245,7 +252,7 @@ def project_income(
                 moneda=item.moneda,
                 importe=rest,
                 vencimiento=item.vencimiento,
-                fecha_esperada=max(item.vencimiento + timedelta(days=delay), start),
+                fecha_esperada=max(add_days(item.vencimiento, delay), start),
                 origen=origin,
             )
         )
@@ -365,7 +372,7 @@ def backtest(
             "El horizonte de la prueba debe ser de al menos un día.", code="HORIZONTE_INVALIDO"
         )
     rates = as_rates(rates_to_mxn)
-    end = cutoff + timedelta(days=horizon_days)
+    end = add_days(cutoff, horizon_days)
     seen_docs = [d for d in history.docs if d.fecha <= cutoff]
     seen_apps = [a for a in history.applications if a.fecha <= cutoff]
     seen_promises = [p for p in history.promises if p.fecha_registro <= cutoff]

@@ -36,7 +36,7 @@ from datetime import date, datetime, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.domain import money, pagos20, rfc
+from cfdi_cobranza.domain import money, pagos20, period, rfc
 from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.errors import ConflictError, ValidationError
 
@@ -150,6 +150,11 @@ def receipt_findings(inp: ReceiptInput) -> tuple[Receipt | None, list[Finding]]:
     else:
         # Unknown time of day: the SAT guidance is 12:00:00.
         fecha = datetime.combine(inp.fecha_pago, time(12, 0, 0))
+    if fecha is not None and not period.date_in_window(fecha):
+        # One rule for the web form, the CLI, the API and bank deposits.
+        findings.append(Finding("FECHA_FUERA_DE_RANGO", period.window_message("La fecha de pago", fecha),
+                                "fecha_pago"))
+        fecha = None
 
     forma = inp.forma_pago.strip()
     forma_ok = False

@@ -20,6 +20,60 @@ def fmt_date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+# The one window of dates any input may carry (a payment, a bank row, a report filter).
+# Day and month arithmetic near year 1 or 9999 overflows (the REP deadline is the 5th
+# of the next month), and no receivable is dated before 1900 or after 2999.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
+
+def date_in_window(day: date) -> bool:
+    """Whether ``day`` (or a datetime's day) falls inside ``MIN_DATE``..``MAX_DATE``."""
+    only_day = day.date() if isinstance(day, datetime) else day
+    return MIN_DATE <= only_day <= MAX_DATE
+
+
+def window_message(label: str, day: date) -> str:
+    """Spanish refusal of a date outside the window, naming the field."""
+    return (f"{label} {day.isoformat()[:10]} está fuera del rango permitido "
+            f"({fmt_date(MIN_DATE)} a {fmt_date(MAX_DATE)}).")
+
+
+def check_date_window(day: date, label: str = "La fecha", *, code: str = "FECHA_FUERA_DE_RANGO") -> date:
+    """``day`` itself, or a ``ValidationError`` when it is outside the window."""
+    if not date_in_window(day):
+        raise ValidationError(window_message(label, day), code=code, fecha=day.isoformat()[:10])
+    return day
+
+
+def add_days(day: date, days: int) -> date:
+    """``day + days``, held at ``date.min``/``date.max`` instead of overflowing.
+
+    Stored dates came through the window above, but a rule may still add a long term or
+    horizon to them; reports must never crash on arithmetic.
+    """
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+def last_of_month(day: date) -> date:
+    """The last day of ``day``'s month (December 9999 included)."""
+    if day.month == 12:
+        return day.replace(day=31)
+    return day.replace(month=day.month + 1, day=1) - timedelta(days=1)
+
+
+def day_of_next_month(day: date, which: int) -> date:
+    """Day ``which`` of the month after ``day``; ``date.max`` past the calendar's end."""
+    if day.month < 12:
+        return day.replace(month=day.month + 1, day=which)
+    if day.year >= date.max.year:
+        return date.max
+    return date(day.year + 1, 1, which)
+
+
 def parse_date(text: str, *, code: str = "FECHA_INVALIDA") -> date:
     """Read ``dd/mm/aaaa`` (what users type) or ``aaaa-mm-dd`` (what APIs send)."""
     cleaned = text.strip()
@@ -28,7 +82,7 @@ def parse_date(text: str, *, code: str = "FECHA_INVALIDA") -> date:
             parsed = datetime.strptime(cleaned, fmt).date()
         except ValueError:
             continue
-        if 1900 <= parsed.year <= 2999:  # day arithmetic near year 1 or 9999 overflows
+        if date_in_window(parsed):
             return parsed
         break
     raise ValidationError(
@@ -107,13 +161,12 @@ class Period:
 
 def period_of(day: date, granularity: Granularity) -> Period:
     if granularity is Granularity.SEMANA:
-        start = day - timedelta(days=day.weekday())
+        start = add_days(day, -day.weekday())
         iso_year, iso_week, _ = start.isocalendar()
         # ISO year, not calendar year: 29/12/2025 belongs to 2026-S01.
-        return Period(start, start + timedelta(days=6), f"{iso_year}-S{iso_week:02d}")
+        return Period(start, add_days(start, 6), f"{iso_year}-S{iso_week:02d}")
     start = day.replace(day=1)
-    next_month = (start + timedelta(days=32)).replace(day=1)
-    return Period(start, next_month - timedelta(days=1), f"{start.year}-{start.month:02d}")
+    return Period(start, last_of_month(start), f"{start.year}-{start.month:02d}")
 
 
 def periods_between(rng: DateRange, granularity: Granularity) -> Iterator[Period]:
@@ -121,4 +174,6 @@ def periods_between(rng: DateRange, granularity: Granularity) -> Iterator[Period
     current = period_of(rng.desde, granularity)
     while current.inicio <= rng.hasta:
         yield current
+        if current.fin >= date.max:
+            return
         current = period_of(current.fin + timedelta(days=1), granularity)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from cfdi_cobranza.domain.money import ZERO
+from cfdi_cobranza.domain.period import add_days
 from cfdi_cobranza.domain.receivables import Application, ApplicationKind
 from cfdi_cobranza.domain.states import (
     PromiseStatus as PromiseStatus,  # re-exported: its state set lives there
@@ -60,7 +61,7 @@ class PromiseOutcome:
 def evaluate_promise(
     promise: Promise, applications: Iterable[Application], as_of: date, *, grace_days: int = 0
 ) -> PromiseOutcome:
-    deadline = promise.fecha_promesa + timedelta(days=grace_days)
+    deadline = add_days(promise.fecha_promesa, grace_days)
     docs = set(promise.doc_ids)
     paid = sum(
         (

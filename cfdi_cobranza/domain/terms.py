@@ -11,7 +11,9 @@ Rule (documented in the README):
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
+
+from cfdi_cobranza.domain.period import add_days
 
 _DAYS_RE = re.compile(
     r"(?:(?:neto|net|cr[eé]dito(?:\s+a)?|plazo(?:\s+de)?)\s*(\d{1,3})\b)|(?:\b(\d{1,3})\s*d[ií]as?\b)",
@@ -36,5 +38,5 @@ def days_from_conditions(condiciones: str | None) -> int | None:
 def due_date(fecha: date, condiciones: str | None, customer_days: int | None, default_days: int) -> date:
     stated = days_from_conditions(condiciones)
     if stated is not None:
-        return fecha + timedelta(days=stated)
-    return fecha + timedelta(days=customer_days if customer_days is not None else default_days)
+        return add_days(fecha, stated)
+    return add_days(fecha, customer_days if customer_days is not None else default_days)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -142,7 +143,11 @@ def to_text(report: Report) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def safe_text(value: Any) -> Any:
+    """A text cell for a CSV: quoted with ``'`` when a spreadsheet would take it as a formula."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -159,6 +164,10 @@ def _csv_cell(value: Any, kind: Kind, currency: str) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a number, even negative, is not a formula: no quote (Excel reads -14 as -14)
+    if kind in (Kind.INT, Kind.RATE) and _NUMBER.fullmatch(str(value)):
+        return str(value)
     return str(safe_text(str(value)))
 
 
@@ -198,6 +207,15 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+def _text_typed(cell: Any) -> None:
+    """A string cell typed as text: never a formula, and no apostrophe shows. The quote
+    prefix keeps Excel from reading it as a formula when the user edits the cell."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+
+
 def to_xlsx(report: Report) -> bytes:
     # openpyxl takes a quarter of a second to import; only Excel output pays for it.
     from openpyxl import Workbook
@@ -225,6 +243,8 @@ def to_xlsx(report: Report) -> bytes:
         ws["A1"].font = Font(bold=True, size=13)
         for label, value in report.meta:
             ws.append([label, value])
+            for cell in ws[ws.max_row]:
+                _text_typed(cell)  # filter values are typed by users
         ws.append([])
         ws.append([c.title for c in t.columns])
         header_row = ws.max_row  # after the append: an empty row adds no cells to max_row
@@ -239,13 +259,12 @@ def to_xlsx(report: Report) -> bytes:
                     v = quantize(Decimal(v), currency_decimals(currency))
                 elif c.kind is Kind.PCT and v is not None:
                     v = quantize(Decimal(v), 2)
-                elif isinstance(v, str):
-                    v = safe_text(v)
                 values.append(v)
             ws.append(values)
             row_idx = ws.max_row
             for i, c in enumerate(t.columns, start=1):
                 cell = ws.cell(row=row_idx, column=i)
+                _text_typed(cell)
                 if c.kind is Kind.MONEY:
                     cell.number_format = _money_format(currency)
                 elif c.kind is Kind.PCT:

@@ -67,7 +67,7 @@ from cfdi_cobranza.domain.movement import (
     SummaryRow,
     receivables_movement,
 )
-from cfdi_cobranza.domain.period import DateRange, Granularity, overdue_cutoff
+from cfdi_cobranza.domain.period import DateRange, Granularity, add_days, overdue_cutoff
 from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.statement import Statement, statement
@@ -176,7 +176,7 @@ def _bucket_conditions(as_of: date, buckets: AgingBuckets) -> list[Any]:
     keeps the SQL identical on PostgreSQL and SQLite.
     """
     venc = Document.vencimiento
-    edges = [as_of] + [as_of - timedelta(days=b) for b in buckets.bounds]
+    edges = [as_of] + [add_days(as_of, -b) for b in buckets.bounds]
     conds: list[Any] = [or_(venc.is_(None), venc >= edges[0])]
     for upper, lower in pairwise(edges):
         conds.append(and_(venc < upper, venc >= lower))

@@ -19,7 +19,12 @@ from cfdi_cobranza.db.models.settings import CompanyPacSetting
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import NotFoundError
 from cfdi_cobranza.pac.base import StampRequest, StampResult
-from cfdi_cobranza.services.settings import clear_company_pac, company_pacs, get_pac_setting, set_pac_setting
+from cfdi_cobranza.services.settings import (
+    clear_company_pac,
+    company_pacs,
+    get_pac_setting,
+    set_pac_setting,
+)
 from cfdi_cobranza.services.stamping import Stamper
 
 D = Decimal

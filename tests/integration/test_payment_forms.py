@@ -131,5 +131,5 @@ def test_cli_gives_each_part_of_a_settlement_its_own_box(book: Book, capsys):
         boxes = {p.forma_pago: s.get(CashBox, p.cash_box_id).name for p in (s.get(Payment, i) for i in ids)}
     assert boxes == {"01": "Caja chica", "03": "Banorte 1234"}
     # Two parts, three boxes: a usage error, nothing stored.
-    assert main(args[:-1] + ["--box", "Caja chica", "--json"]) == 2
+    assert main([*args[:-1], "--box", "Caja chica", "--json"]) == 2
     assert _payments(book) == 2

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from cfdi_cobranza.db.models.users import ApiToken
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import users as users_service

@@ -18,6 +18,7 @@ from cfdi_cobranza.errors import (
     ConflictError,
     ImportRefused,
     NotFoundError,
+    StorageError,
     ValidationError,
 )
 from cfdi_cobranza.services.stamping import RepRefused
@@ -29,6 +30,7 @@ STATUS_FOR: list[tuple[type[CobranzaError], int]] = [
     (ValidationError, 400),
     (ConflictError, 409),
     (ImportRefused, 422),
+    (StorageError, 503),
 ]
 
 

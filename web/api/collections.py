@@ -14,6 +14,7 @@ from web.api import bp
 from web.api.auth import token_role
 from web.clock import clock, today
 from web.db import get_session
+from web.input_guard import json_body
 from web.security import READERS
 from web.services import collections as view
 from web.services.inputs import parse_date
@@ -63,7 +64,7 @@ def customer_summary(rfc: str) -> Any:
 @bp.route("/followups", methods=["POST"])
 @token_role(*FOLLOWERS)
 def add_follow_up() -> Any:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ValidationError("Envíe un objeto JSON con cliente y tipo del seguimiento.", code="JSON_INVALIDO")
     fields = {"cliente": "cliente", "tipo": "tipo", "notas": "notas", "promesa_fecha": "promesa_fecha",

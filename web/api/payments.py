@@ -7,11 +7,11 @@ numbers are accepted too and converted through their text, never through float m
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from flask import g, jsonify, request
 
+from cfdi_cobranza.domain.fx import parse_rates
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import payments as pay
@@ -19,6 +19,7 @@ from web.api import bp
 from web.api.auth import token_role
 from web.clock import clock
 from web.db import get_session
+from web.input_guard import json_body as parsed_body
 from web.payments import PAYERS
 from web.security import READERS
 
@@ -27,7 +28,7 @@ RECEIPT_FIELDS = ("forma_pago", "moneda", "monto", "tipo_cambio", "num_operacion
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True) if request.is_json else None
+    data = parsed_body()  # size, depth and NUL already checked by web.input_guard
     if not isinstance(data, dict):
         raise ValidationError("El cuerpo debe ser un objeto JSON (Content-Type: application/json).",
                               code="JSON_INVALIDO")
@@ -98,12 +99,8 @@ def apply_payment(payment_id: int) -> Any:
     rates_raw = body.get("tipos_cambio") or {}
     if not isinstance(rates_raw, dict):
         raise ValidationError("«tipos_cambio» debe ser un objeto {\"USD\": \"17.20\"}.", code="TIPO_CAMBIO_INVALIDO")
-    rates = {}
-    for k, v in rates_raw.items():
-        try:
-            rates[str(k).upper()[:3]] = Decimal(_text(v) or "")
-        except ArithmeticError:
-            raise ValidationError(f"Tipo de cambio inválido para {k}.", code="TIPO_CAMBIO_INVALIDO") from None
+    # The same rule as --rate on the CLI: finite, above zero, at most 10 decimals.
+    rates = parse_rates(f"{str(k)[:3]}={_text(v) or ''}" for k, v in list(rates_raw.items())[:20])
     db = get_session()
     if body.get("mas_antiguas_primero") or body.get("oldest_first"):
         result = pay.apply_oldest_first(db, payment_id, rates=rates, actor=_actor(), clock=clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from cfdi_cobranza.domain.period import date_in_window
 from cfdi_cobranza.errors import ValidationError
 
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -26,8 +27,8 @@ def parse_date(text: str | None, label: str) -> date | None:
         raise ValidationError(
             f"{label}: «{value[:20]}» no es una fecha válida; use dd/mm/aaaa.", code="FECHA_INVALIDA"
         ) from None
-    if not 1900 <= result.year <= 2999:
-        # Day arithmetic near year 1 or 9999 overflows; no receivable lives there.
+    if not date_in_window(result):
+        # The domain's one window (1900-2999): day arithmetic near year 1 or 9999 overflows.
         raise ValidationError(f"{label}: el año debe estar entre 1900 y 2999.", code="FECHA_INVALIDA")
     return result
 

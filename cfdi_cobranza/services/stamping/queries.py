@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Credit, Customer, Payment, Rep, RepLine
+from cfdi_cobranza.domain.period import day_of_next_month
 from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, RepStatus
 from cfdi_cobranza.errors import ConflictError, NotFoundError
 
 
 def deadline_for(fecha_pago: date, day: int = 5) -> date:
     """The REP is due by ``day`` of the month after the payment (RMF 2.7.1.32: the 5th)."""
-    year, month = (fecha_pago.year + 1, 1) if fecha_pago.month == 12 else (fecha_pago.year, fecha_pago.month + 1)
-    return date(year, month, day)
+    return day_of_next_month(fecha_pago, day)  # never overflows, even for 9999-12-31
 
 
 def uncovered_credits(session: Session, payment_ids: Sequence[int]) -> dict[int, list[Credit]]:
