@@ -107,7 +107,7 @@ def letters() -> Any:
 def letters_pdf() -> Any:
     form = {k: request.form.get(k, "")[:120] for k in ("tipo", "corte", "cliente", "vendedor", "zona",
                                                        "clasificacion", "sucursal", "empresa", "dias_minimos",
-                                                       "firmante")}
+                                                       "firmante", "tipo_cobranza")}
     db = get_session()
     try:
         pdf, letters, kind = view.letters(db, form, today())

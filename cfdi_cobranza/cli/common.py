@@ -218,7 +218,8 @@ def date_range(desde: date | None, hasta: date | None) -> DateRange:
 
 
 _FILTERS = (("empresa", "RFC de la empresa emisora."), ("sucursal", "Sucursal."),
-            ("clasificacion", "Clasificación del cliente."), ("zona", "Zona del cliente."), ("vendedor", "Vendedor."))
+            ("clasificacion", "Clasificación del cliente."), ("zona", "Zona del cliente."), ("vendedor", "Vendedor."),
+            ("tipo_cobranza", "Tipo de cobranza del cliente: normal, judicial, especial u otra."))
 
 
 def filters_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,7 +242,7 @@ def filters_option(f: Callable[..., Any]) -> Callable[..., Any]:
         return f(*args, filters=filters, **kwargs)
 
     for name, help_text in _FILTERS:
-        command = click.option(f"--{name}", name, metavar="TEXTO",
+        command = click.option(f"--{name.replace('_', '-')}", name, metavar="TEXTO",
                                help=f"Solo {help_text[0].lower()}{help_text[1:]}")(command)
     return click.option("--customer", "customers", multiple=True, metavar="RFC",
                         help="Solo este cliente (se puede repetir).")(command)

@@ -175,6 +175,7 @@ class GroupBy(StrEnum):
     CLASIFICACION = "clasificacion"
     SUCURSAL = "sucursal"
     EMPRESA = "empresa"
+    TIPO_COBRANZA = "tipo_cobranza"  # normal, judicial, especial, otra
     CARTERA = "cartera"  # the whole portfolio in one group
 
     @classmethod
@@ -182,7 +183,7 @@ class GroupBy(StrEnum):
         if isinstance(text, GroupBy):
             return text
         try:
-            return cls(text.strip().lower().replace("ó", "o"))
+            return cls(text.strip().lower().replace("ó", "o").replace(" ", "_").replace("-", "_"))
         except ValueError:
             options = ", ".join(g.value for g in cls)
             raise ValidationError(
@@ -199,6 +200,7 @@ class GroupBy(StrEnum):
             "clasificacion": "Clasificación",
             "sucursal": "Sucursal",
             "empresa": "Empresa",
+            "tipo_cobranza": "Tipo de cobranza",
             "cartera": "Cartera",
         }[self.value]
 

@@ -46,6 +46,7 @@ class Receivable:
     clasificacion: str | None = None
     sucursal: str | None = None
     empresa: str | None = None
+    tipo_cobranza: str | None = None  # normal, judicial, especial u otra (the customer's)
 
     def __post_init__(self) -> None:
         if self.total < 0:
@@ -105,6 +106,7 @@ class OpenItem:
     clasificacion: str | None = None
     sucursal: str | None = None
     empresa: str | None = None
+    tipo_cobranza: str | None = None  # normal, judicial, especial u otra (the customer's)
 
 
 def applications_by_doc(
@@ -163,6 +165,7 @@ def to_open_item(doc: Receivable, saldo: Decimal) -> OpenItem:
         clasificacion=doc.clasificacion,
         sucursal=doc.sucursal,
         empresa=doc.empresa,
+        tipo_cobranza=doc.tipo_cobranza,
     )
 
 

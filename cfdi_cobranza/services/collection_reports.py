@@ -88,6 +88,7 @@ from cfdi_cobranza.services.portfolio import (
     local_date,
     rates_to_mxn,
     sucursal_expr,
+    tipo_cobranza_expr,
     vendedor_expr,
 )
 
@@ -101,14 +102,14 @@ def _needs(group_by: GroupBy | None, filters: Filters | None) -> set[str]:
         need.add("customer")
     if group_by in (GroupBy.VENDEDOR, GroupBy.SUCURSAL):
         need |= {"cc", "sa"}
-    if group_by in (GroupBy.ZONA, GroupBy.CLASIFICACION):
+    if group_by in (GroupBy.ZONA, GroupBy.CLASIFICACION, GroupBy.TIPO_COBRANZA):
         need.add("cc")
     if group_by is GroupBy.EMPRESA:
         need.add("company")
     if filters is not None:
         if filters.vendedor or filters.sucursal:
             need |= {"cc", "sa"}
-        if filters.zona or filters.clasificacion:
+        if filters.zona or filters.clasificacion or filters.tipo_cobranza:
             need.add("cc")
         if filters.empresa:
             need.add("company")
@@ -140,6 +141,8 @@ def _group_expr(group_by: GroupBy) -> Any:
         return CreditCondition.clasificacion
     if group_by is GroupBy.EMPRESA:
         return Company.rfc
+    if group_by is GroupBy.TIPO_COBRANZA:
+        return tipo_cobranza_expr()
     return literal("*")
 
 
@@ -286,7 +289,7 @@ def open_items(
     stmt = select(
         Document.uuid, Document.serie, Document.folio, Customer.key, Customer.nombre, Document.moneda,
         saldo, Document.vencimiento, vendedor_expr(), CreditCondition.zona, CreditCondition.clasificacion,
-        sucursal_expr(), Company.rfc,
+        sucursal_expr(), Company.rfc, tipo_cobranza_expr(),
     ).select_from(Document)
     if later is not None:
         stmt = stmt.outerjoin(later, later.c.doc_id == Document.id)
@@ -294,12 +297,12 @@ def open_items(
     if due is not None:
         stmt = stmt.where(Document.vencimiento >= due.desde, Document.vencimiento <= due.hasta)
     out = []
-    for uuid, serie, folio, key, nombre, moneda, bal, venc, vend, zona, clas, suc, emp in session.execute(
+    for uuid, serie, folio, key, nombre, moneda, bal, venc, vend, zona, clas, suc, emp, tipo in session.execute(
         stmt.order_by(Document.vencimiento, Document.id)
     ):
         ref = f"{serie or ''}{'-' if serie and folio else ''}{folio or ''}"
         out.append(OpenItem(uuid, key, display_name(nombre), moneda, bal, venc or NO_DUE_DATE, ref,
-                            vend, zona, clas, suc, emp))
+                            vend, zona, clas, suc, emp, tipo))
     return out
 
 
@@ -327,7 +330,7 @@ def customer_statement(session: Session, rfc: str, periodo: DateRange, *,
                      today=today or local_date(system_clock()))
 
 
-SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.CARTERA)
+SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.TIPO_COBRANZA, GroupBy.CARTERA)
 
 
 def summary(
@@ -337,7 +340,7 @@ def summary(
     """Receivables summary at company, branch or salesperson level for a time range."""
     grouping = GroupBy.parse(group_by)
     if grouping not in SUMMARY_LEVELS:
-        raise ValidationError("El resumen se agrupa por empresa, sucursal, vendedor o cartera.",
+        raise ValidationError("El resumen se agrupa por empresa, sucursal, vendedor, tipo de cobranza o cartera.",
                               code="AGRUPACION_INVALIDA")
     mov = movement(session, periodo, group_by=grouping, filters=filters)
     overdue: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
@@ -355,7 +358,7 @@ def summary(
     )
 
 
-COLLECTOR_LEVELS = (GroupBy.VENDEDOR, GroupBy.ZONA, GroupBy.CLASIFICACION, GroupBy.SUCURSAL)
+COLLECTOR_LEVELS = (GroupBy.VENDEDOR, GroupBy.ZONA, GroupBy.CLASIFICACION, GroupBy.SUCURSAL, GroupBy.TIPO_COBRANZA)
 
 
 def collectors(
@@ -370,7 +373,8 @@ def collectors(
     """
     grouping = GroupBy.parse(group_by)
     if grouping not in COLLECTOR_LEVELS:
-        raise ValidationError("El reporte de cobradores se agrupa por vendedor, zona, clasificación o sucursal.",
+        raise ValidationError("El reporte de cobradores se agrupa por vendedor, zona, clasificación, sucursal o "
+                              "tipo de cobranza.",
                               code="AGRUPACION_INVALIDA")
     portfolio = load_portfolio(session, filters, until=periodo.hasta, with_payments=False)
     mov = receivables_movement(portfolio.docs, portfolio.applications, periodo, grouping)

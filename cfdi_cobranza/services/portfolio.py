@@ -36,12 +36,14 @@ from cfdi_cobranza.db.models.collections import (
     FollowUpDocument,
     SaleAssignment,
 )
+from cfdi_cobranza.domain.credit import CollectionType
 from cfdi_cobranza.domain.fx import MXN, MxnRates
 from cfdi_cobranza.domain.money import ZERO
 from cfdi_cobranza.domain.promises import Promise
 from cfdi_cobranza.domain.receivables import Application, ApplicationKind, Receivable
 from cfdi_cobranza.domain.receivables import Payment as PaymentRecord
 from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
+from cfdi_cobranza.errors import ValidationError
 
 # CFDI dates are local; timestamps are UTC. Follow-ups are dated in the business's zone.
 LOCAL_TZ = ZoneInfo("America/Mexico_City")
@@ -69,6 +71,21 @@ class Filters:
     clasificacion: str | None = None
     sucursal: str | None = None
     empresa: str | None = None  # company RFC
+    tipo_cobranza: str | None = None  # normal, judicial, especial u otra
+
+    def __post_init__(self) -> None:
+        if self.tipo_cobranza is not None:
+            value = self.tipo_cobranza.strip().lower()
+            if value not in {t.value for t in CollectionType}:
+                raise ValidationError(
+                    f"Tipo de cobranza desconocido: {self.tipo_cobranza!r}. Opciones: "
+                    + ", ".join(t.value for t in CollectionType) + ".", code="TIPO_COBRANZA_INVALIDO")
+            object.__setattr__(self, "tipo_cobranza", value)
+
+
+def tipo_cobranza_expr() -> ColumnElement[Any]:
+    """The customer's collection type; a customer without conditions is ``normal``."""
+    return func.coalesce(CreditCondition.tipo_cobranza, "normal")
 
 
 def vendedor_expr() -> ColumnElement[Any]:
@@ -104,6 +121,8 @@ def apply_filters(stmt: AnySelect, filters: Filters | None) -> AnySelect:
         stmt = stmt.where(sucursal_expr() == filters.sucursal)
     if filters.empresa:
         stmt = stmt.where(Company.rfc == filters.empresa.strip().upper())
+    if filters.tipo_cobranza:
+        stmt = stmt.where(tipo_cobranza_expr() == filters.tipo_cobranza.strip().lower())
     return stmt
 
 
@@ -144,7 +163,7 @@ def load_portfolio(
             Document.id, Document.uuid, Document.serie, Document.folio, Document.fecha,
             Document.vencimiento, Document.moneda, Document.total, Customer.key, Customer.nombre,
             vendedor_expr(), CreditCondition.zona, CreditCondition.clasificacion, sucursal_expr(),
-            Company.rfc,
+            Company.rfc, tipo_cobranza_expr(),
         ).where(*live_invoices())
     )
     stmt = apply_filters(stmt, filters)
@@ -153,11 +172,12 @@ def load_portfolio(
     by_id: dict[int, Receivable] = {}
     for row in session.execute(stmt.order_by(Document.fecha, Document.id)):
         (doc_id, uuid, serie, folio, fecha, venc, moneda, total, key, nombre,
-         vendedor, zona, clasif, sucursal, empresa) = row
+         vendedor, zona, clasif, sucursal, empresa, tipo_cobranza) = row
         rec = Receivable(
             doc_id=uuid, rfc=key, nombre=display_name(nombre), moneda=moneda, total=total,
             fecha=fecha.date(), vencimiento=venc or NO_DUE_DATE, referencia=_serie_folio(serie, folio),
             vendedor=vendedor, zona=zona, clasificacion=clasif, sucursal=sucursal, empresa=empresa,
+            tipo_cobranza=tipo_cobranza,
         )
         by_id[doc_id] = rec
         out.docs.append(rec)
@@ -182,7 +202,8 @@ def _customer_ids(session: Session, filters: Filters | None) -> tuple[int, ...] 
     if filters is None:
         return None
     if filters.customer_ids is not None and not any(
-        (filters.vendedor, filters.zona, filters.clasificacion, filters.sucursal, filters.empresa)
+        (filters.vendedor, filters.zona, filters.clasificacion, filters.sucursal, filters.empresa,
+         filters.tipo_cobranza)
     ):
         return filters.customer_ids
     stmt = apply_filters(with_attributes(select(Document.customer_id).distinct()), filters)

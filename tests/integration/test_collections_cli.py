@@ -148,3 +148,34 @@ def test_letters_command_writes_a_pdf(db, capsys, tmp_path):
                                    "--customer", "CAC070627H79", "--out", str(out)])
     assert code == 0 and [c["rfc"] for c in data["cartas"]] == ["CAC070627H79"]
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_collection_type_filters_and_groups_the_reports_and_selects_letters(db, capsys, tmp_path):
+    """Collection type (normal, judicial, especial, otra) filters and groups aging,
+    collectors and the summary, and picks the customers of a letter batch."""
+    judicial = "CAC070627H79"
+    assert main([*db, "customer", "set", judicial, "--collection-type", "judicial"]) == 0
+    capsys.readouterr()
+    base = [*db, "report", "aging", "--as-of", "31/10/2026", "--rate", "USD=17.5"]
+    _, everyone = run_json(capsys, base)
+    _, only = run_json(capsys, [*base, "--tipo-cobranza", "judicial"])
+    assert {r["grupo"] for r in only["filas"]} == {judicial}
+    assert len({r["grupo"] for r in everyone["filas"]}) > 1
+    _, grouped = run_json(capsys, [*base, "--by", "tipo_cobranza"])
+    groups = {r["grupo"]: r for r in grouped["filas"]}
+    assert set(groups) == {"judicial", "normal"}
+    judicial_total = sum(float(r["total"]) for r in only["filas"] if r["moneda"] == "MXN")
+    assert float(next(r["total"] for r in grouped["filas"]
+                      if r["grupo"] == "judicial" and r["moneda"] == "MXN")) == judicial_total
+    code, collectors = run_json(capsys, [*db, "report", "collectors", "--from", "2026-09-01", "--to", "2026-10-31",
+                                         "--by", "tipo_cobranza"])
+    assert code == 0 and {r["grupo"] for r in collectors["filas"]} <= {"judicial", "normal"}
+    code, summary = run_json(capsys, [*db, "report", "summary", "--from", "2026-09-01", "--to", "2026-10-31",
+                                      "--by", "tipo_cobranza", "--tipo-cobranza", "judicial"])
+    assert code == 0 and {r["grupo"] for r in summary["filas"]} == {"judicial"}
+    out = tmp_path / "prejuridicas.pdf"
+    code, letters = run_json(capsys, [*db, "letters", "--kind", "prejuridica", "--as-of", "2026-10-31",
+                                      "--tipo-cobranza", "judicial", "--out", str(out)])
+    assert code == 0 and {c["rfc"] for c in letters["cartas"]} == {judicial}
+    code, _out, err = run(capsys, [*base, "--tipo-cobranza", "planeta"])
+    assert code == 1 and "TIPO_COBRANZA_INVALIDO" in err

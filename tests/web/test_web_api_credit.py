@@ -92,3 +92,17 @@ def test_request_and_decide_an_authorization(app, client, limited):
     resp = client.post(f"/api/v1/authorizations/{request_id}/decision", json={"autorizar": False, "motivo": "x"},
                        headers=person)
     assert resp.status_code == 409  # already decided
+
+
+def test_reports_filter_and_group_by_collection_type_through_the_api(app, client, imported, web_clock):
+    headers = _token(app, "consulta")
+    with transaction(app.extensions["cobranza_engine"]) as s:
+        credit.set_conditions(s, RFC, actor="pruebas", tipo_cobranza="judicial", clock=web_clock)
+    grouped = client.get("/api/v1/reports/aging?agrupar=tipo_cobranza", headers=headers)
+    assert grouped.status_code == 200, grouped.json
+    assert {r["grupo"] for r in grouped.json["filas"]} == {"judicial"}
+    normal = client.get("/api/v1/reports/aging?tipo_cobranza=normal", headers=headers).json
+    judicial = client.get("/api/v1/reports/aging?tipo_cobranza=judicial", headers=headers).json
+    assert normal["filas"] == [] and {r["grupo"] for r in judicial["filas"]} == {RFC}
+    bad = client.get("/api/v1/reports/aging?tipo_cobranza=planeta", headers=headers)
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "TIPO_COBRANZA_INVALIDO"

@@ -150,6 +150,7 @@ _REPORT_FILTERS = [
     ("cliente", "RFC del cliente."), ("vendedor", "Vendedor."), ("zona", "Zona."),
     ("clasificacion", "Clasificación del cliente."), ("sucursal", "Sucursal de la venta."),
     ("empresa", "RFC de la empresa emisora."),
+    ("tipo_cobranza", "Tipo de cobranza del cliente: normal, judicial, especial u otra."),
 ]
 
 
@@ -158,7 +159,8 @@ LOCAL_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
 # Values the API checks against a closed list: documented as enums.
 _ENUMS = {
     "estado": ["abiertos", "pagados"],
-    "agrupar": ["cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa", "cartera"],
+    "agrupar": ["cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa", "tipo_cobranza", "cartera"],
+    "tipo_cobranza": ["normal", "judicial", "especial", "otra"],
     "periodo": ["semana", "mes"],
     "tipo": ["I", "E", "P"],
 }

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 MAX_TEXT = 100
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
-FILTER_FIELDS = ("cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa")
+FILTER_FIELDS = ("cliente", "vendedor", "zona", "clasificacion", "sucursal", "empresa", "tipo_cobranza")
 GROUP_LABELS = {g.value: g.titulo for g in GroupBy}
 
 
