@@ -78,6 +78,7 @@ _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _DUMMY_HASH = generate_password_hash("cfdi-cobranza-no-user", method="pbkdf2:sha256:1000")
 
 GENERIC_REFUSAL = "Usuario o contraseña incorrectos."
+CLI_CREATOR = "cli"  # ApiToken.created_by for tokens made with ``cobranza token-crear``
 ADMIN_ROLE = "administrador"
 
 
@@ -427,14 +428,20 @@ def hash_token(token: str) -> str:
 
 def create_token(session: Session, name: str, role: str, *, created_by: str,
                  clock: Clock = system_clock) -> tuple[ApiToken, str]:
-    """A new token; the clear text is returned once and never stored."""
+    """A new token; the clear text is returned once and never stored.
+
+    ``created_by`` is the signed-in user who creates it (the token is tied to that
+    user: see ``verify_token``), or ``CLI_CREATOR`` for the command line."""
     label = name.strip()
     if not label or len(label) > 100:
         raise ValidationError("Indique un nombre para el token (máximo 100 caracteres).", code="TOKEN_NOMBRE_INVALIDO")
     role = validate_role(role)
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    creator_id = None
+    if created_by != CLI_CREATOR:
+        creator_id = get_user(session, created_by).id
     token = ApiToken(name=label, token_hash=hash_token(clear), prefix=clear[:12], role=role,
-                     created_by=created_by[:64], created_at=clock())
+                     created_by=created_by[:64], created_at=clock(), user_id=creator_id)
     session.add(token)
     session.flush()
     record_audit(session, created_by, "token_creado", "api_token", str(token.id), f"nombre={label} rol={role}",
@@ -446,10 +453,28 @@ def verify_token(session: Session, clear: str, *, clock: Clock = system_clock) -
     if not clear.startswith(TOKEN_PREFIX) or len(clear) > 200:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(clear)))
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or not _creator_still_allows(session, token):
         return None
     token.last_used_at = clock()
     return token
+
+
+def _creator_still_allows(session: Session, token: ApiToken) -> bool:
+    """A token is worth no more than its creator today: it stops working when the user
+    who created it is deactivated or deleted, or no longer holds the token's role (an
+    administrator may create a token of any role; anyone else only of their own).
+    Tokens created from the command line (``CLI_CREATOR``) answer to whoever runs the
+    server and carry no user. Tokens made before ``user_id`` was filled are matched by
+    the creator's username."""
+    if token.user_id is not None:
+        creator = session.get(User, token.user_id)
+    elif token.created_by == CLI_CREATOR:
+        return True
+    else:
+        creator = session.scalar(select(User).where(User.username == token.created_by))
+    if creator is None or not creator.active:
+        return False
+    return creator.role == ADMIN_ROLE or creator.role == token.role
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

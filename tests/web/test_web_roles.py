@@ -50,7 +50,7 @@ def params(app, imported, rep_world):
     eng = app.extensions["cobranza_engine"]
     with transaction(eng) as session:
         customer_id = session.scalar(select(Customer.id))
-        token, _ = users_service.create_token(session, "ERP", "consulta", created_by="pruebas")
+        token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
         return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
@@ -129,7 +129,7 @@ def test_api_every_route_every_token_role(app, params):
     tokens = {}
     with transaction(eng) as session:
         for role in ROLES:
-            tokens[role] = users_service.create_token(session, f"sistema-{role}", role, created_by="pruebas")[1]
+            tokens[role] = users_service.create_token(session, f"sistema-{role}", role, created_by="administrador")[1]
     client = app.test_client()
     for rule in _routes(app):
         if not rule.endpoint.startswith("api."):
