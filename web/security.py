@@ -17,7 +17,10 @@ authenticates with a Bearer token, never with the cookie.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import string
+import zlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -41,6 +44,40 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+
+
+SECRET_KEY_MIN_BYTES = 32
+SECRET_KEY_HOWTO = ('Genere una con: python -c "import secrets; print(secrets.token_urlsafe(48))" '
+                    "y póngala en COBRANZA_SECRET_KEY (la misma en todos los procesos del servidor).")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak to sign session cookies in production (Spanish), or None.
+
+    Anyone who knows or guesses the key can forge a signed-in cookie, so production
+    asks for at least 32 random bytes (256 bits): e.g. 43 characters of base64 or 64
+    hexadecimal digits. The key's randomness cannot be known, only estimated: the
+    estimate is its length times the bits per character of the alphabet it uses, and a
+    key that repeats itself (few distinct characters, or compresses to less than half)
+    is refused whatever its length.
+    """
+    if len(key.encode("utf-8")) < SECRET_KEY_MIN_BYTES:
+        return (f"COBRANZA_SECRET_KEY es demasiado corta: tiene {len(key)} caracteres y se necesitan al menos "
+                f"{SECRET_KEY_MIN_BYTES} bytes aleatorios. {SECRET_KEY_HOWTO}")
+    if set(key) <= set(string.hexdigits):
+        alphabet = 16
+    else:
+        alphabet = sum(size for chars, size in ((string.ascii_lowercase, 26), (string.ascii_uppercase, 26),
+                                                (string.digits, 10), (string.punctuation, 32))
+                       if any(c in chars for c in key))
+        alphabet += 128 if any(ord(c) > 127 for c in key) else 0
+    bits = len(key) * math.log2(max(alphabet, 2))
+    data = key.encode("utf-8")
+    repetitive = len(set(key)) < 10 or len(zlib.compress(data, 9)) < len(data) // 2
+    if bits < SECRET_KEY_MIN_BYTES * 8 or repetitive:
+        return ("COBRANZA_SECRET_KEY no parece aleatoria (se necesitan al menos 32 bytes aleatorios, p. ej. 43 "
+                f"caracteres base64 o 64 hexadecimales, sin repeticiones). {SECRET_KEY_HOWTO}")
+    return None
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
