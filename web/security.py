@@ -5,9 +5,12 @@ with the role read fresh from the database so a deactivated user is out at once)
 or ``@public`` (login page, health). The table-driven test walks ``app.url_map``
 and fails on a view that declares neither.
 
-Sessions: the signed cookie holds the user id and the user's ``session_epoch`` at
-sign-in. Each request reloads the user; a deactivated user, or a cookie whose epoch
-is older than the user's (the password changed or was reset), is signed out.
+Sessions: the signed cookie holds the user id, the user's ``session_epoch`` at
+sign-in and the random id of a server-side session (``web_session``). Each request
+reloads the user and that session; a deactivated user, a cookie whose epoch is older
+than the user's (the password changed or was reset), or a session that was signed
+out or expired on the server is signed out. So a cookie copied before ``/logout``
+opens nothing, and neither does one forged with a leaked secret key.
 
 CSRF: a random token per session, sent in every form as ``csrf_token`` and checked
 before any view runs for POST/PUT/PATCH/DELETE; the JSON API is exempt because it
@@ -25,10 +28,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 
 from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.services import users as users_service
+from web.clock import clock
 from web.db import get_session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,6 +137,8 @@ def _before() -> Any:
     if isinstance(uid, int):
         db = get_session()
         user = users_service.get_active_user(db, uid)
+        if user is not None and not users_service.web_session_open(db, session.get("sid"), user.id, clock=clock()):
+            user = None  # signed out (this cookie is a copy), expired, or never issued by us
         # End the read transaction now: on SQLite every transaction takes the write
         # lock (BEGIN IMMEDIATE), and services such as the importer open their own.
         db.commit()
@@ -149,11 +155,20 @@ def _before() -> Any:
 
 def start_session(user: User) -> None:
     """A fresh signed-in session for ``user``: nothing set before survives (fixation),
-    and it carries the user's current epoch."""
+    it carries the user's current epoch and a new server-side session (the caller
+    commits the database session)."""
+    close_session()
     session.clear()
     session["uid"] = user.id
     session["epoch"] = user.session_epoch
+    session["sid"] = users_service.open_web_session(
+        get_session(), user, lifetime=current_app.permanent_session_lifetime, clock=clock())
     session.permanent = True
+
+
+def close_session() -> None:
+    """End the current server-side session (sign-out); the caller commits."""
+    users_service.close_web_session(get_session(), session.get("sid"))
 
 
 def _headers(response: Response) -> Response:

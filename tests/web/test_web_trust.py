@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -90,3 +91,117 @@ def test_serve_mode_keeps_plain_cookies_and_any_key(app_config, monkeypatch):
     app = create_app(app_config)  # `cobranza serve` (local, plain http): not production
     assert app.config["SESSION_COOKIE_SECURE"] is False
     assert "Secure" not in [part.strip() for part in _login_cookie(app).split(";")]
+
+
+# -- Sign-out ends the session on the server ---------------------------------------------
+def _copy_cookie(source, target):
+    target.set_cookie("cobranza_session", source.get_cookie("cobranza_session").value)
+
+
+def test_cookie_copied_before_logout_stops_working(app, login):
+    browser, thief = app.test_client(), app.test_client()
+    token = login(browser, "administrador")
+    _copy_cookie(browser, thief)
+    assert thief.get("/configuracion/usuarios").status_code == 200  # the copy works while signed in
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    resp = thief.get("/configuracion/usuarios")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_logout_ends_only_that_session(app, login):
+    office, laptop = app.test_client(), app.test_client()
+    token = login(office, "cobranza")
+    login(laptop, "cobranza")
+    office.post("/logout", data={"csrf_token": token})
+    assert laptop.get("/").status_code == 200
+    assert office.get("/").status_code == 302
+
+
+def test_server_side_session_expires_with_the_cookie_lifetime(app, login, web_clock):
+    client = app.test_client()
+    login(client, "consulta")
+    web_clock.now += app.permanent_session_lifetime
+    assert client.get("/").status_code == 302
+
+
+def test_cookie_forged_with_the_secret_key_opens_nothing(app):
+    # Someone who learnt the secret key signs {"uid": <admin>} offline; without a live
+    # server-side session it is refused.
+    from sqlalchemy import select
+
+    from cfdi_cobranza.db.models.users import User
+
+    with transaction(app.extensions["cobranza_engine"]) as s:
+        admin = s.scalar(select(User).where(User.username == "administrador"))
+        uid, epoch = admin.id, admin.session_epoch
+    serializer = app.session_interface.get_signing_serializer(app)
+    for forged in ({"uid": uid, "epoch": epoch, "_permanent": True},
+                   {"uid": uid, "epoch": epoch, "sid": "inventado-por-el-atacante"}):
+        client = app.test_client()
+        client.set_cookie("cobranza_session", serializer.dumps(forged))
+        resp = client.get("/configuracion/usuarios")
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+# -- The same answer whether the username exists or not ---------------------------------
+def _attempts(app, username, n, remote="192.0.2.10"):
+    client = app.test_client()
+    out = []
+    for _ in range(n):
+        resp = client.post("/login", data={"username": username, "password": "no-es-la-clave-9",
+                                           "csrf_token": csrf_of(client)}, environ_base={"REMOTE_ADDR": remote})
+        found = re.search(r'role="alert">([^<]*)<', resp.get_data(as_text=True))
+        message = found.group(1) if found else None
+        out.append((resp.status_code, message))
+    return out
+
+
+def test_unknown_and_real_usernames_get_the_same_answers(app):
+    real = _attempts(app, "cobranza", 7)
+    unknown = _attempts(app, "no-existe-nadie", 7)
+    assert real == unknown
+    assert [status for status, _ in real] == [401, 401, 401, 401, 429, 429, 429]
+    assert real[0][1] == "Usuario o contraseña incorrectos."
+    assert real[4][1] == "Demasiados intentos fallidos. Intente de nuevo en 1 minuto."
+
+
+def test_guessing_from_one_address_does_not_lock_the_owner_out(app):
+    _attempts(app, "cobranza", 12, remote="203.0.113.66")
+    owner = app.test_client()
+    resp = owner.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf_of(owner)},
+                      environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    assert resp.status_code == 302
+
+
+def test_unknown_user_pays_the_same_hash_as_a_real_one(app, monkeypatch):
+    checked: list[str] = []
+    real_check = users_service.check_password_hash
+
+    def spy(pwhash, password):
+        checked.append(pwhash.split("$")[0])  # the method and its parameters, no salt
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(users_service, "check_password_hash", spy)
+    _attempts(app, "no-existe-nadie", 1)
+    _attempts(app, "cobranza", 1)
+    assert checked == [FAST_HASH, FAST_HASH] and app.config["PASSWORD_HASH"] == FAST_HASH
+
+
+def test_dummy_hash_matches_real_scrypt_hashes(engine):
+    # Production hashes with scrypt: an unknown username is checked against a scrypt hash
+    # with the same parameters (it was a cheap pbkdf2: 6 ms against 100 ms).
+    from unittest import mock
+
+    with transaction(engine) as s:
+        user = users_service.add_user(s, "scrypta", PASSWORD, "consulta", hash_method="scrypt")
+        real_method = user.password_hash.split("$")[0]
+    assert real_method.startswith("scrypt:")
+    seen: list[str] = []
+    real_check = users_service.check_password_hash
+    spy = mock.patch.object(users_service, "check_password_hash",
+                            side_effect=lambda h, p: seen.append(h.split("$")[0]) or real_check(h, p))
+    with spy, transaction(engine) as s:
+        a = users_service.authenticate(s, "nadie-aqui", "una-clave-9", hash_method="scrypt", remote="192.0.2.1")
+        b = users_service.authenticate(s, "scrypta", "una-clave-9", hash_method="scrypt", remote="192.0.2.1")
+    assert seen == [real_method, real_method]
+    assert (a.code, a.message) == (b.code, b.message) == ("CREDENCIALES_INVALIDAS", users_service.GENERIC_REFUSAL)
