@@ -14,7 +14,7 @@ further failure up to ``MAX_DELAY``; attempts during the wait are refused
 success (or a password reset) clears the pair. Because the address is part of the key,
 guessing from one address cannot lock the account's owner out at another: there is no
 per-account hard lock any more. Failures are forgotten after ``ATTEMPT_MEMORY``
-without one. ``User.failed_logins``/``locked_until`` still show, for administrators,
+without one (and their rows purged at the next successful sign-in). ``User.failed_logins``/``locked_until`` still show, for administrators,
 the failures since the last success and the latest delay.
 
 Sign-in is also throttled per client address (``remote``), against password spraying
@@ -320,6 +320,9 @@ def _authenticate_account(session: Session, username: str, password: str, *, now
         record_audit(session, name or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
         return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
     session.execute(delete(LoginAttempt).where(LoginAttempt.username == name, LoginAttempt.ip == key[1]))
+    # Guesses at made-up usernames leave rows behind; those past their memory go here.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.last_failure_at < now - ATTEMPT_MEMORY,
+                                               LoginAttempt.username != name))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

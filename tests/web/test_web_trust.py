@@ -205,3 +205,22 @@ def test_dummy_hash_matches_real_scrypt_hashes(engine):
         b = users_service.authenticate(s, "scrypta", "una-clave-9", hash_method="scrypt", remote="192.0.2.1")
     assert seen == [real_method, real_method]
     assert (a.code, a.message) == (b.code, b.message) == ("CREDENCIALES_INVALIDAS", users_service.GENERIC_REFUSAL)
+
+
+def test_old_attempts_at_made_up_usernames_are_purged(app, engine, web_clock):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from cfdi_cobranza.db.models.users import LoginAttempt
+
+    for name in ("inventado-1", "inventado-2"):
+        _attempts(app, name, 2, remote="203.0.113.5")
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 2
+    web_clock.now += users_service.ATTEMPT_MEMORY + timedelta(minutes=1)
+    client = app.test_client()
+    assert client.post("/login", data={"username": "consulta", "password": PASSWORD,
+                                       "csrf_token": csrf_of(client)}).status_code == 302
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 0
