@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cfdi_cobranza.config import Settings, normalize_url
 from cfdi_cobranza.db.session import make_engine
+from cfdi_cobranza.errors import ConfigurationError
 from cfdi_cobranza.services.clock import system_clock
 from web import db, errors, filters, input_guard, nav, security
 from web.api import bp as api_bp
@@ -68,8 +69,21 @@ def _trusted_proxies(value: object) -> int:
     return count
 
 
+def _secure_cookies(production: bool) -> bool:
+    """Secure session cookies: on by default in production (gunicorn, ``web.wsgi``),
+    off by default for ``cobranza serve`` on plain http; ``COBRANZA_SECURE_COOKIES``
+    (1/0) overrides either."""
+    value = os.environ.get("COBRANZA_SECURE_COOKIES", "").strip()
+    if value not in ("", "0", "1"):
+        raise ConfigurationError(f"COBRANZA_SECURE_COOKIES debe ser 1 o 0, no {value!r}.", code="CONFIGURACION")
+    return production if value == "" else value == "1"
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """``config["PRODUCTION"]`` (set by ``web.wsgi``, the gunicorn entry point): Secure
+    cookies by default and a strong secret key required (``security.secret_key_problem``)."""
     cfg = dict(config or {})
+    production = bool(cfg.get("PRODUCTION", False))
     settings = Settings.from_env(cfg.get("DATABASE_URL"))
     if cfg.get("INSTANCE_PATH"):
         settings = replace(settings, instance_path=Path(cfg["INSTANCE_PATH"]).resolve())
@@ -78,7 +92,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("COBRANZA_SECURE_COOKIES", "0") == "1",
+        SESSION_COOKIE_SECURE=_secure_cookies(production),
+        PRODUCTION=production,
         SESSION_COOKIE_NAME="cobranza_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         MAX_CONTENT_LENGTH=max_mb * 1024 * 1024,
@@ -91,6 +106,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(cfg)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(settings.instance_path)
+    if production:
+        problem = security.secret_key_problem(str(app.config["SECRET_KEY"]))
+        if problem is not None:
+            raise ConfigurationError(problem, code="CLAVE_SECRETA_DEBIL")
     app.extensions["cobranza_engine"] = make_engine(normalize_url(settings.database_url))
     proxies = _trusted_proxies(app.config.get("TRUSTED_PROXIES", os.environ.get("COBRANZA_TRUSTED_PROXIES", "0")))
     if proxies:

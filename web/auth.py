@@ -21,7 +21,7 @@ from cfdi_cobranza.errors import CobranzaError, ValidationError
 from cfdi_cobranza.services import users as users_service
 from web.clock import clock
 from web.db import get_session
-from web.security import ALL_ROLES, public, require_role, start_session
+from web.security import ALL_ROLES, close_session, public, require_role, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -48,7 +48,8 @@ def login() -> Any:
     username = request.form.get("username", "")[:64]
     password = request.form.get("password", "")[:1024]
     db = get_session()
-    outcome = users_service.authenticate(db, username, password, clock=clock(), remote=request.remote_addr)
+    outcome = users_service.authenticate(db, username, password, clock=clock(), remote=request.remote_addr,
+                                         hash_method=current_app.config["PASSWORD_HASH"])
     db.commit()  # the failure counter and the audit entry are kept even when refused
     if not outcome.ok or outcome.user is None:
         status = 429 if outcome.code in ("USUARIO_BLOQUEADO", "IP_BLOQUEADA") else 401
@@ -56,6 +57,7 @@ def login() -> Any:
                                username=username), status
     # A fresh session on sign-in: nothing set before login (fixation) survives.
     start_session(outcome.user)
+    db.commit()
     current_app.logger.info("login %s", outcome.user.username)
     return redirect(_safe_next(request.form.get("next")))
 
@@ -63,6 +65,9 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @require_role(*ALL_ROLES)
 def logout() -> Any:
+    # Ended on the server: a copy of this cookie taken before now opens nothing.
+    close_session()
+    get_session().commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -92,7 +97,8 @@ def change_password() -> Any:
         if new != confirm:
             raise ValidationError("La contraseña nueva y su confirmación no coinciden.", code="CONTRASENA_NO_COINCIDE")
         user = users_service.change_password(db, g.user.username, current, new, clock=clock(),
-                                             hash_method=current_app.config["PASSWORD_HASH"])
+                                             hash_method=current_app.config["PASSWORD_HASH"],
+                                             remote=request.remote_addr)
         db.commit()
     except users_service.CurrentPasswordRefused as exc:
         db.commit()  # the failed attempt counts toward the lock, like a failed sign-in
@@ -103,6 +109,7 @@ def change_password() -> Any:
     # Other sessions of this user carry the old epoch and end on their next request;
     # this one continues with a fresh session and the new epoch.
     start_session(user)
+    db.commit()
     g.user = user
     current_app.logger.info("password changed %s", user.username)
     flash("Contraseña cambiada. Las demás sesiones abiertas con su usuario se cerraron.", "ok")

@@ -5,9 +5,12 @@ with the role read fresh from the database so a deactivated user is out at once)
 or ``@public`` (login page, health). The table-driven test walks ``app.url_map``
 and fails on a view that declares neither.
 
-Sessions: the signed cookie holds the user id and the user's ``session_epoch`` at
-sign-in. Each request reloads the user; a deactivated user, or a cookie whose epoch
-is older than the user's (the password changed or was reset), is signed out.
+Sessions: the signed cookie holds the user id, the user's ``session_epoch`` at
+sign-in and the random id of a server-side session (``web_session``). Each request
+reloads the user and that session; a deactivated user, a cookie whose epoch is older
+than the user's (the password changed or was reset), or a session that was signed
+out or expired on the server is signed out. So a cookie copied before ``/logout``
+opens nothing, and neither does one forged with a leaked secret key.
 
 CSRF: a random token per session, sent in every form as ``csrf_token`` and checked
 before any view runs for POST/PUT/PATCH/DELETE; the JSON API is exempt because it
@@ -17,17 +20,21 @@ authenticates with a Bearer token, never with the cookie.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import string
+import zlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 
 from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.services import users as users_service
 from cfdi_cobranza.services.user_companies import allowed_company_ids
+from web.clock import clock
 from web.db import get_session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +50,40 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+
+
+SECRET_KEY_MIN_BYTES = 32
+SECRET_KEY_HOWTO = ('Genere una con: python -c "import secrets; print(secrets.token_urlsafe(48))" '
+                    "y póngala en COBRANZA_SECRET_KEY (la misma en todos los procesos del servidor).")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak to sign session cookies in production (Spanish), or None.
+
+    Anyone who knows or guesses the key can forge a signed-in cookie, so production
+    asks for at least 32 random bytes (256 bits): e.g. 43 characters of base64 or 64
+    hexadecimal digits. The key's randomness cannot be known, only estimated: the
+    estimate is its length times the bits per character of the alphabet it uses, and a
+    key that repeats itself (few distinct characters, or compresses to less than half)
+    is refused whatever its length.
+    """
+    if len(key.encode("utf-8")) < SECRET_KEY_MIN_BYTES:
+        return (f"COBRANZA_SECRET_KEY es demasiado corta: tiene {len(key)} caracteres y se necesitan al menos "
+                f"{SECRET_KEY_MIN_BYTES} bytes aleatorios. {SECRET_KEY_HOWTO}")
+    if set(key) <= set(string.hexdigits):
+        alphabet = 16
+    else:
+        alphabet = sum(size for chars, size in ((string.ascii_lowercase, 26), (string.ascii_uppercase, 26),
+                                                (string.digits, 10), (string.punctuation, 32))
+                       if any(c in chars for c in key))
+        alphabet += 128 if any(ord(c) > 127 for c in key) else 0
+    bits = len(key) * math.log2(max(alphabet, 2))
+    data = key.encode("utf-8")
+    repetitive = len(set(key)) < 10 or len(zlib.compress(data, 9)) < len(data) // 2
+    if bits < SECRET_KEY_MIN_BYTES * 8 or repetitive:
+        return ("COBRANZA_SECRET_KEY no parece aleatoria (se necesitan al menos 32 bytes aleatorios, p. ej. 43 "
+                f"caracteres base64 o 64 hexadecimales, sin repeticiones). {SECRET_KEY_HOWTO}")
+    return None
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
@@ -98,6 +139,8 @@ def _before() -> Any:
     if isinstance(uid, int):
         db = get_session()
         user = users_service.get_active_user(db, uid)
+        if user is not None and not users_service.web_session_open(db, session.get("sid"), user.id, clock=clock()):
+            user = None  # signed out (this cookie is a copy), expired, or never issued by us
         # Companies are boundaries: a limited user's session sees only theirs (read in
         # this same transaction, before it ends).
         limit_to_companies(db, allowed_company_ids(db, user) if user is not None else None)
@@ -117,11 +160,20 @@ def _before() -> Any:
 
 def start_session(user: User) -> None:
     """A fresh signed-in session for ``user``: nothing set before survives (fixation),
-    and it carries the user's current epoch."""
+    it carries the user's current epoch and a new server-side session (the caller
+    commits the database session)."""
+    close_session()
     session.clear()
     session["uid"] = user.id
     session["epoch"] = user.session_epoch
+    session["sid"] = users_service.open_web_session(
+        get_session(), user, lifetime=current_app.permanent_session_lifetime, clock=clock())
     session.permanent = True
+
+
+def close_session() -> None:
+    """End the current server-side session (sign-out); the caller commits."""
+    users_service.close_web_session(get_session(), session.get("sid"))
 
 
 def _headers(response: Response) -> Response:

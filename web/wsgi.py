@@ -1,7 +1,8 @@
 """WSGI entry point for production servers:
 ``gunicorn -c python:web.gunicorn_conf -w 4 'web.wsgi:app'`` (``web.gunicorn_conf``).
 
-The same application as ``web:create_app()``, with each worker warmed up before its
+The same application as ``web:create_app()`` in production mode (Secure session
+cookies by default, a strong secret key required), with each worker warmed up before its
 first request (``cfdi_cobranza.warmup.warm_up``): the SAT schemas and stylesheets
 compiled and the catalogs loaded, so the first REPs and imports do not pay for it.
 """
@@ -11,5 +12,6 @@ from __future__ import annotations
 from cfdi_cobranza.warmup import warm_up
 from web import create_app
 
-app = create_app()
+# Production: Secure cookies by default, a weak COBRANZA_SECRET_KEY refused (README, «Seguridad»).
+app = create_app({"PRODUCTION": True})
 warm_up()

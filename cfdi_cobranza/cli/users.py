@@ -210,7 +210,7 @@ def token_group() -> None:
 def token_create(app: AppContext, name: str, role: str, as_json: bool) -> int:
     """Crea un token de API; se muestra una sola vez."""
     with transaction(app.engine) as session:
-        token, clear = users_service.create_token(session, name, role, created_by="cli")
+        token, clear = users_service.create_token(session, name, role, created_by=users_service.CLI_CREATOR)
         out = {"id": token.id, "name": token.name, "role": token.role, "token": clear}
     if as_json:
         emit_json(out)

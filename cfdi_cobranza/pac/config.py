@@ -8,7 +8,9 @@ Keys (environment variables, or the same names in a mapping / TOML file):
   token). ``COBRANZA_PAC_TOKEN``: SW's long-lived account token.
 - ``COBRANZA_PAC_PASSWORD_SEALED`` / ``COBRANZA_PAC_TOKEN_SEALED``: the same secrets as
   :class:`~cfdi_cobranza.secrets.SecretBox` tokens, for config files kept on disk.
-- ``COBRANZA_PAC_URL``: override the host (tests point it at a loopback fake).
+- ``COBRANZA_PAC_URL``: override the host (tests point it at a loopback fake). In
+  production only ``https://`` to a public host (``cfdi_cobranza.pac.urls``); the
+  address each connection reaches is checked too.
 - ``COBRANZA_PAC_SAT_STATUS_URL``: override the SAT status service (SW).
 - ``COBRANZA_PAC_CONNECT_TIMEOUT`` (10 s), ``COBRANZA_PAC_TIMEOUT`` (read, 60 s),
   ``COBRANZA_PAC_RETRIES`` (3 attempts when nothing was sent), ``COBRANZA_PAC_BACKOFF``
@@ -36,6 +38,7 @@ from cfdi_cobranza.errors import ConfigurationError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.pac.transport import HttpTransport, RetryPolicy, Timeouts
+from cfdi_cobranza.pac.urls import address_allowed, pac_url_problem
 from cfdi_cobranza.secrets import SecretBox
 
 PREFIX = "COBRANZA_PAC_"
@@ -138,7 +141,13 @@ def pac_from_config(
             folder = str(base / "sandbox-pac")
         return SandboxPac(folder)
 
+    url = settings.get("url")
+    for key in ("url", "sat_status_url"):
+        problem = pac_url_problem(settings[key], environment) if settings.get(key) else None
+        if problem is not None:
+            raise ConfigurationError(f"COBRANZA_PAC_{key.upper()}: {problem}", code="PAC_URL_INVALIDA")
     transport = HttpTransport(
+        allow_address=lambda address: address_allowed(address, environment),
         timeouts=Timeouts(
             connect=_number(settings, "connect_timeout", 10.0),
             read=_number(settings, "timeout", 60.0),
@@ -148,7 +157,6 @@ def pac_from_config(
             backoff=_number(settings, "backoff", 0.5),
         ),
     )
-    url = settings.get("url")
     password = _secret(settings, "password", instance)
     if name == "finkok":
         user = settings.get("user")

@@ -44,6 +44,19 @@ class AmbiguousError(TransportError):
         self.timed_out = timed_out
 
 
+class AddressNotAllowedError(NotSentError):
+    """The host resolved to an address the PAC may not use (internal, link-local...);
+    nothing of the request was written."""
+
+
+def _peer_address(conn: http.client.HTTPConnection) -> str | None:
+    try:
+        peer = conn.sock.getpeername() if conn.sock is not None else None
+    except OSError:
+        return None
+    return str(peer[0]) if peer else None
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -76,8 +89,12 @@ class HttpTransport:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         ssl_context: ssl.SSLContext | None = None,
+        allow_address: Callable[[str], bool] | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
+        # Checked on the address the socket reached, before the request is written
+        # (``cfdi_cobranza.pac.urls``: no internal addresses for a production PAC).
+        self.allow_address = allow_address
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._ssl_context = ssl_context or ssl.create_default_context()
@@ -138,6 +155,10 @@ class HttpTransport:
                 # Refused, unreachable, DNS failure, connect timeout, TLS handshake:
                 # the PAC has not seen a single byte of the request.
                 raise NotSentError(f"{type(exc).__name__}: {exc}") from exc
+            if self.allow_address is not None:
+                peer = _peer_address(conn)
+                if peer is None or not self.allow_address(peer):
+                    raise AddressNotAllowedError(f"the PAC host resolved to a refused address ({peer})")
             if conn.sock is not None:
                 conn.sock.settimeout(self.timeouts.read)
             try:

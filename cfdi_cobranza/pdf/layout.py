@@ -1,10 +1,16 @@
 """The page every printed document shares: fonts, margins, header, footer, tables.
 
-Text uses the PDF core font Helvetica in Windows-1252 (WinAnsiEncoding): it covers
-every Spanish letter (á é í ó ú ü ñ ¿ ¡) plus the dash and quotes, needs no font file
-and no embedding, which is what keeps a REP under a few milliseconds. A character
-outside Windows-1252 is replaced by its unaccented form or "?" instead of failing the
-whole document.
+Text uses the PDF core font Helvetica in Windows-1252 (WinAnsiEncoding) while it can:
+it covers every Spanish letter (á é í ó ú ü ñ ¿ ¡) plus the dash and quotes, needs no
+font file and no embedding, which is what keeps a REP under a few milliseconds. The
+first text outside Windows-1252 (a Cyrillic or Greek name, ő, ł, →, ✓, ☺...) switches
+the rest of that document to the embedded Unicode font DejaVu Sans (shipped in
+``pdf/fonts``, Bitstream Vera licence: any use, bundling allowed), subset to the glyphs
+used; only such documents pay for it (tens of milliseconds, mostly the font parsing).
+DejaVu Sans covers Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew/Arabic basics,
+arrows, symbols and a few monochrome emoji (😀); a character it lacks (CJK, most
+emoji) is printed as its compatibility decomposition when that exists, else "?". It has
+no italic here: italic text in such a document prints upright.
 
 Sandbox documents carry a red banner at the top and a translucent diagonal watermark
 drawn in ``footer()``, i.e. *over* the page content, so no table fill can hide it.
@@ -16,13 +22,19 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import TextEmphasis, XPos, YPos
 
 FONT = "Helvetica"
 MONO = "Courier"
 ENCODING = "windows-1252"
+UNICODE_FONT = "DejaVu"
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+UNICODE_FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
+MISSING_GLYPH = "?"
 
 SANDBOX_BANNER = "SIN VALIDEZ FISCAL — timbrado de prueba (sandbox)"
 SANDBOX_WATERMARK = "SIN VALIDEZ FISCAL"
@@ -46,13 +58,42 @@ def _fallback(ch: str) -> str:
 
 
 def pdf_text(value: object) -> str:
-    """``value`` as text the core font can show (see the module docstring)."""
-    text = "" if value is None else str(value)
+    """``value`` as text for a cell. Characters are kept: the document picks the font
+    that can show them (``PrintedDocument.normalize_text``, see the module docstring)."""
+    return "" if value is None else str(value)
+
+
+def core_text(text: str) -> str:
+    """``text`` in what the core fonts can show: unaccented form or "?" outside Windows-1252."""
     try:
         text.encode(ENCODING)
     except UnicodeEncodeError:
         return "".join(ch if _encodable(ch) else _fallback(ch) for ch in text)
     return text
+
+
+@lru_cache(maxsize=1)
+def _unicode_cmap() -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # fpdf2's own dependency; loaded only when needed
+
+    with TTFont(str(UNICODE_FONT_FILES[""]), lazy=True) as font:
+        regular = set(font.getBestCmap())
+    with TTFont(str(UNICODE_FONT_FILES["B"]), lazy=True) as font:
+        return frozenset(regular & set(font.getBestCmap()))
+
+
+@lru_cache(maxsize=4096)
+def _unicode_char(ch: str) -> str:
+    cmap = _unicode_cmap()
+    if ord(ch) in cmap or ch in "\n\r\t":
+        return ch
+    decomposed = "".join(c for c in unicodedata.normalize("NFKD", ch) if ord(c) in cmap)
+    return decomposed or MISSING_GLYPH
+
+
+def unicode_text(text: str) -> str:
+    """``text`` with the characters DejaVu Sans lacks replaced (see the module docstring)."""
+    return "".join(_unicode_char(ch) for ch in text)
 
 
 @lru_cache(maxsize=4096)
@@ -97,6 +138,45 @@ class PrintedDocument(FPDF):
         if title:
             self.set_title(pdf_text(title))
         self.set_text_color(*INK)
+        self.unicode_font = False  # True once text outside Windows-1252 needed DejaVu Sans
+
+    # -- fonts ----------------------------------------------------------------------
+
+    def set_font(self, family: str | None = None, style: str | TextEmphasis = "",
+                 size: float = 0) -> None:
+        if isinstance(style, TextEmphasis):
+            style = style.style
+        if self.unicode_font and (family or self.font_family).lower() in ("helvetica", UNICODE_FONT.lower()):
+            family, style = UNICODE_FONT, "B" if "B" in style.upper() else ""
+            if f"{UNICODE_FONT.lower()}{style}" not in self.fonts:  # each style parsed only when used
+                self.add_font(UNICODE_FONT, style, str(UNICODE_FONT_FILES[style]))
+        super().set_font(family, style, size)
+
+    def normalize_text(self, text: str) -> str:
+        """Switch the rest of the document to the embedded Unicode font at the first text
+        the core font cannot show; replace what no font here has (module docstring)."""
+        if not self.unicode_font and not self.is_ttf_font and self.font_family == "helvetica":
+            try:
+                text.encode(ENCODING)
+            except UnicodeEncodeError:
+                self._use_unicode_font()
+        if self.is_ttf_font:
+            return unicode_text(text)
+        return super().normalize_text(core_text(text))
+
+    def _use_unicode_font(self) -> None:
+        self.unicode_font = True
+        self.set_font(UNICODE_FONT, self.font_style, self.font_size_pt)
+
+    def output(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().output(*args, **kwargs)
+        finally:
+            # fpdf2 closes only the font files whose glyphs it embedded.
+            for font in self.fonts.values():
+                close = getattr(font, "close", None)
+                if close is not None:
+                    close()
 
     # -- page furniture ------------------------------------------------------------
 

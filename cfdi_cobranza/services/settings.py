@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from cfdi_cobranza.domain.aging import AgingBuckets
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pac.base import Pac
 from cfdi_cobranza.pac.config import ENVIRONMENTS, NAMES, pac_from_config
+from cfdi_cobranza.pac.urls import pac_url_problem
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.users import record_audit
@@ -158,11 +158,10 @@ def get_pac_setting(session: Session, *, environ: Mapping[str, str] | None = Non
                    row.updated_at, row.updated_by, override)
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        raise ValidationError("La URL del PAC debe empezar con http:// o https:// e incluir el servidor.",
-                              code="PAC_URL_INVALIDA")
+def _check_url(url: str, env: str) -> None:
+    problem = pac_url_problem(url, env)
+    if problem is not None:
+        raise ValidationError(problem, code="PAC_URL_INVALIDA")
 
 
 def set_pac_setting(
@@ -209,7 +208,7 @@ def set_pac_setting(
         raise ValidationError("El usuario, la contraseña, el token o la URL del PAC son demasiado largos.",
                               code="PAC_DATO_DEMASIADO_LARGO")
     if url:
-        _check_url(url)
+        _check_url(url, env)
 
     company = _company(session, company_rfc) if company_rfc else None
     row = _pac_row(session, company.id if company else None)

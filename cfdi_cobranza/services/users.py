@@ -1,10 +1,21 @@
 """Users, sign-in with throttling, API tokens and the audit entries they leave.
 
-Passwords are kept only as werkzeug hashes (scrypt by default). After
-``MAX_FAILURES`` wrong passwords in a row an account is locked for ``LOCK_TIME``;
-the lock is per account, so guessing cannot be spread over many attempts, and the
-same vague message is given for an unknown user, a wrong password or an inactive
-account so the form does not tell which usernames exist.
+Passwords are kept only as werkzeug hashes (scrypt by default). Sign-in gives the
+same answer, after the same work, whether the username exists or not: an unknown
+username is checked against a dummy hash made with the same method and parameters as
+real ones (``dummy_hash``), and its failures are counted and delayed exactly like a
+real account's, so neither the status, the message nor the time tells which
+usernames exist.
+
+Failed sign-ins are counted per (username, client address) in ``login_attempt``: after
+``MAX_FAILURES`` in a row that pair must wait ``FIRST_DELAY``, doubling with each
+further failure up to ``MAX_DELAY``; attempts during the wait are refused
+(``USUARIO_BLOQUEADO``, HTTP 429) without checking the password and do not count. A
+success (or a password reset) clears the pair. Because the address is part of the key,
+guessing from one address cannot lock the account's owner out at another: there is no
+per-account hard lock any more. Failures are forgotten after ``ATTEMPT_MEMORY``
+without one (and their rows purged at the next successful sign-in). ``User.failed_logins``/``locked_until`` still show, for administrators,
+the failures since the last success and the latest delay.
 
 Sign-in is also throttled per client address (``remote``), against password spraying
 (one or two guesses on each of many accounts never trips the per-account lock) and
@@ -47,13 +58,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cfdi_cobranza.db.dialects import insert_if_missing
 from cfdi_cobranza.db.models import AuditEntry
-from cfdi_cobranza.db.models.users import ApiToken, LoginAttemptIp, User
+from cfdi_cobranza.db.models.users import ApiToken, LoginAttempt, LoginAttemptIp, User, WebSession
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services.clock import Clock, system_clock
 
@@ -65,7 +76,12 @@ ROLES: dict[str, str] = {
     "consulta": "Consulta (solo lectura)",
 }
 MAX_FAILURES = 5
-LOCK_TIME = timedelta(minutes=15)
+# The wait after MAX_FAILURES failures of one (username, address) pair; it doubles with
+# each further failure up to MAX_DELAY (LOCK_TIME, the old hard lock's length).
+FIRST_DELAY = timedelta(minutes=1)
+LOCK_TIME = MAX_DELAY = timedelta(minutes=15)
+ATTEMPT_MEMORY = timedelta(hours=24)
+LOCAL_ADDRESS = "local"  # the address key for sign-ins without one (command line, tests)
 # Per client address: IP_MAX_FAILURES failed sign-ins within IP_WINDOW block it for IP_BLOCK_TIME.
 IP_MAX_FAILURES = 20
 IP_WINDOW = timedelta(minutes=15)
@@ -74,10 +90,10 @@ MIN_PASSWORD = 10
 DEFAULT_HASH = "scrypt"
 TOKEN_PREFIX = "cbz_"
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-# Checked when the username does not exist, so both paths cost one hash check.
-_DUMMY_HASH = generate_password_hash("cfdi-cobranza-no-user", method="pbkdf2:sha256:1000")
+_DUMMY_HASHES: dict[str, str] = {}
 
 GENERIC_REFUSAL = "Usuario o contraseña incorrectos."
+CLI_CREATOR = "cli"  # ApiToken.created_by for tokens made with ``cobranza token-crear``
 ADMIN_ROLE = "administrador"
 
 
@@ -87,6 +103,14 @@ class CurrentPasswordRefused(ValidationError):
     The failed-attempt counter (and the lock, at ``MAX_FAILURES``) was updated in the
     session before raising: commit it, as with a refused ``authenticate``.
     """
+
+
+def dummy_hash(method: str = DEFAULT_HASH) -> str:
+    """A hash made with ``method`` (the one new passwords use) of a password nobody has:
+    checked when the username does not exist, so that path costs what a real one does."""
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(24), method=method)
+    return _DUMMY_HASHES[method]
 
 
 def record_audit(session: Session, actor: str, action: str, entity: str, entity_id: str | None = None,
@@ -209,29 +233,58 @@ def _try_again(until: datetime, now: datetime) -> str:
     return f"Intente de nuevo en {minutes} minuto{'s' if minutes != 1 else ''}."
 
 
-def _locked_refusal(user: User, now: datetime) -> str | None:
-    """The refusal to show while ``user``'s account is locked, else None."""
-    if user.locked_until is not None and user.locked_until > now:
-        return f"Demasiados intentos fallidos. {_try_again(user.locked_until, now)}"
+def _attempt_key(username: str, remote: str | None) -> tuple[str, str]:
+    return normalize_username(username)[:64], _ip_key(remote) if remote else LOCAL_ADDRESS
+
+
+def _delay_refusal(session: Session, key: tuple[str, str], now: datetime) -> str | None:
+    """The refusal to show while the (username, address) pair must wait, else None."""
+    row = session.get(LoginAttempt, key)
+    if row is not None and row.blocked_until is not None and row.blocked_until > now:
+        return f"Demasiados intentos fallidos. {_try_again(row.blocked_until, now)}"
     return None
 
 
-def _count_failure(session: Session, user: User, now: datetime, clock: Clock, where: str | None) -> str | None:
-    """One more wrong password for ``user``. At ``MAX_FAILURES`` the account is locked
-    for ``LOCK_TIME`` (audited) and the refusal to show is returned; else None."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins < MAX_FAILURES:
+def _count_failure(session: Session, key: tuple[str, str], user: User | None, now: datetime, clock: Clock,
+                   where: str | None) -> str | None:
+    """One more failure for the (username, address) pair. From ``MAX_FAILURES`` on it
+    must wait a growing delay (audited); the refusal to show is returned, else None."""
+    name, ip = key
+    insert_if_missing(session, LoginAttempt, {"username": name, "ip": ip, "failures": 0, "last_failure_at": now,
+                                              "blocked_until": None}, key=["username", "ip"])
+    row = session.scalars(
+        select(LoginAttempt).where(LoginAttempt.username == name, LoginAttempt.ip == ip).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if now - row.last_failure_at >= ATTEMPT_MEMORY:
+        row.failures = 0
+    row.failures = (row.failures or 0) + 1
+    row.last_failure_at = now
+    if user is not None:
+        user.failed_logins = (user.failed_logins or 0) + 1
+    if row.failures < MAX_FAILURES:
+        session.flush()
         return None
-    user.locked_until = now + LOCK_TIME
-    user.failed_logins = 0
-    record_audit(session, user.username, "usuario_bloqueado", "usuario", user.username, where, clock=clock)
-    return f"Demasiados intentos fallidos. La cuenta quedó bloqueada {int(LOCK_TIME.total_seconds() // 60)} minutos."
+    delay = min(FIRST_DELAY * 2 ** (row.failures - MAX_FAILURES), MAX_DELAY)
+    row.blocked_until = now + delay
+    if user is not None:
+        user.locked_until = row.blocked_until
+    session.flush()
+    seconds = int(delay.total_seconds())
+    record_audit(session, name or "(vacío)", "usuario_bloqueado", "usuario", name or None,
+                 f"{where or 'ip=' + ip}; espera {seconds} s", clock=clock)
+    return f"Demasiados intentos fallidos. {_try_again(row.blocked_until, now)}"
+
+
+def _clear_failures(session: Session, username: str) -> None:
+    session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
 
 
 def authenticate(session: Session, username: str, password: str, *, clock: Clock = system_clock,
-                 remote: str | None = None) -> LoginOutcome:
-    """Check a password; count failures and lock the account after ``MAX_FAILURES``
-    and the client address after ``IP_MAX_FAILURES`` (see the module docstring)."""
+                 remote: str | None = None, hash_method: str = DEFAULT_HASH) -> LoginOutcome:
+    """Check a password; delay the (username, address) pair after ``MAX_FAILURES`` and
+    block the client address after ``IP_MAX_FAILURES`` (see the module docstring).
+    ``hash_method`` is the one new passwords are hashed with (the dummy hash's)."""
     now = clock()
     if remote:
         blocked_until = _ip_blocked_until(session, remote, now)
@@ -240,32 +293,36 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
             # log; the block itself was audited ("ip_bloqueada").
             return LoginOutcome(None, "IP_BLOQUEADA", "Demasiados intentos fallidos desde esta dirección. "
                                 + _try_again(blocked_until, now))
-    outcome = _authenticate_account(session, username, password, now=now, clock=clock, remote=remote)
+    outcome = _authenticate_account(session, username, password, now=now, clock=clock, remote=remote,
+                                    hash_method=hash_method)
     if remote and not outcome.ok:
         _count_ip_failure(session, remote, now, clock)
     return outcome
 
 
 def _authenticate_account(session: Session, username: str, password: str, *, now: datetime, clock: Clock,
-                          remote: str | None) -> LoginOutcome:
-    """The per-account check and lock (unchanged by the per-address throttling)."""
-    name = normalize_username(username)
+                          remote: str | None, hash_method: str) -> LoginOutcome:
+    """The per-(username, address) check: the same steps whether the user exists or not."""
+    key = _attempt_key(username, remote)
+    name = key[0]
     user = session.scalar(select(User).where(User.username == name)) if name else None
     where = f"ip={remote}" if remote else None
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        record_audit(session, name[:100] or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
+    delayed = _delay_refusal(session, key, now)
+    if delayed is not None:
+        record_audit(session, name or "(vacío)", "login_bloqueado", "usuario", name or None, where, clock=clock)
+        return LoginOutcome(None, "USUARIO_BLOQUEADO", delayed)
+    # One hash check of the same cost on every path: the user's, or the dummy one.
+    matches = check_password_hash(user.password_hash if user is not None else dummy_hash(hash_method), password)
+    if user is None or not matches or not user.active:
+        refusal = _count_failure(session, key, user, now, clock, where)
+        if refusal is not None:
+            return LoginOutcome(None, "USUARIO_BLOQUEADO", refusal)
+        record_audit(session, name or "(vacío)", "login_fallido", "usuario", name or None, where, clock=clock)
         return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
-    locked = _locked_refusal(user, now)
-    if locked is not None:
-        record_audit(session, name, "login_bloqueado", "usuario", name, where, clock=clock)
-        return LoginOutcome(None, "USUARIO_BLOQUEADO", locked)
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        locked = _count_failure(session, user, now, clock, where)
-        if locked is not None:
-            return LoginOutcome(None, "USUARIO_BLOQUEADO", locked)
-        record_audit(session, name, "login_fallido", "usuario", name, where, clock=clock)
-        return LoginOutcome(None, "CREDENCIALES_INVALIDAS", GENERIC_REFUSAL)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.username == name, LoginAttempt.ip == key[1]))
+    # Guesses at made-up usernames leave rows behind; those past their memory go here.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.last_failure_at < now - ATTEMPT_MEMORY,
+                                               LoginAttempt.username != name))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -357,10 +414,11 @@ def set_role(session: Session, username: str, role: str, *, actor: str, clock: C
     return user
 
 
-def _set_password(user: User, new: str, hash_method: str) -> None:
+def _set_password(session: Session, user: User, new: str, hash_method: str) -> None:
     user.password_hash = generate_password_hash(new, method=hash_method)
     user.failed_logins = 0
     user.locked_until = None
+    _clear_failures(session, user.username)
     _end_sessions(user)
 
 
@@ -372,19 +430,23 @@ def change_password(
     *,
     clock: Clock = system_clock,
     hash_method: str = DEFAULT_HASH,
+    remote: str | None = None,
 ) -> User:
     """The user's own change: the current password must match. Ends the user's other
-    sessions (the caller gives the session that made the change the new epoch)."""
+    sessions (the caller gives the session that made the change the new epoch). A wrong
+    current password counts for the (user, ``remote``) pair like a failed sign-in."""
     now = clock()
     user = get_user(session, username)
     name = user.username
     if not user.active:
         raise ConflictError(f"El usuario «{name}» está desactivado.", code="USUARIO_INACTIVO")
-    locked = _locked_refusal(user, now)
+    key = _attempt_key(name, remote)
+    locked = _delay_refusal(session, key, now)
     if locked is not None:
         raise CurrentPasswordRefused(locked, code="USUARIO_BLOQUEADO")
     if not check_password_hash(user.password_hash, current):
-        locked = _count_failure(session, user, now, clock, "cambio de contraseña")
+        where = f"cambio de contraseña; ip={remote}" if remote else "cambio de contraseña"
+        locked = _count_failure(session, key, user, now, clock, where)
         if locked is not None:
             raise CurrentPasswordRefused(locked, code="USUARIO_BLOQUEADO")
         record_audit(session, name, "cambio_contrasena_fallido", "usuario", name, clock=clock)
@@ -392,7 +454,7 @@ def change_password(
     validate_password(new)
     if new == current:
         raise ValidationError("La contraseña nueva debe ser distinta de la actual.", code="CONTRASENA_REPETIDA")
-    _set_password(user, new, hash_method)
+    _set_password(session, user, new, hash_method)
     record_audit(session, name, "contrasena_cambiada", "usuario", name, clock=clock)
     return user
 
@@ -415,9 +477,35 @@ def reset_password(
         raise ConflictError("Para cambiar su propia contraseña use «Mi cuenta»; se le pedirá la actual.",
                             code="USUARIO_PROPIO")
     validate_password(new)
-    _set_password(user, new, hash_method)
+    _set_password(session, user, new, hash_method)
     record_audit(session, actor, "contrasena_restablecida", "usuario", user.username, clock=clock)
     return user
+
+
+# -- Web sessions ---------------------------------------------------------------
+def open_web_session(session: Session, user: User, *, lifetime: timedelta, clock: Clock = system_clock) -> str:
+    """A new server-side session for ``user``; returns the random id for the cookie
+    (only its SHA-256 is stored). Expired sessions of everybody are purged here."""
+    now = clock()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    clear = secrets.token_urlsafe(32)
+    session.add(WebSession(id_hash=hash_token(clear), user_id=user.id, created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return clear
+
+
+def web_session_open(session: Session, session_id: object, user_id: int, *, clock: Clock = system_clock) -> bool:
+    """Is ``session_id`` (from the cookie) a live session of ``user_id``?"""
+    if not isinstance(session_id, str) or not session_id or len(session_id) > 100:
+        return False
+    row = session.get(WebSession, hash_token(session_id))
+    return row is not None and row.user_id == user_id and row.expires_at > clock()
+
+
+def close_web_session(session: Session, session_id: object) -> None:
+    """Sign-out: the session ends on the server, so a copy of the cookie is worthless."""
+    if isinstance(session_id, str) and session_id:
+        session.execute(delete(WebSession).where(WebSession.id_hash == hash_token(session_id)))
 
 
 # -- API tokens -----------------------------------------------------------------
@@ -427,14 +515,20 @@ def hash_token(token: str) -> str:
 
 def create_token(session: Session, name: str, role: str, *, created_by: str,
                  clock: Clock = system_clock) -> tuple[ApiToken, str]:
-    """A new token; the clear text is returned once and never stored."""
+    """A new token; the clear text is returned once and never stored.
+
+    ``created_by`` is the signed-in user who creates it (the token is tied to that
+    user: see ``verify_token``), or ``CLI_CREATOR`` for the command line."""
     label = name.strip()
     if not label or len(label) > 100:
         raise ValidationError("Indique un nombre para el token (máximo 100 caracteres).", code="TOKEN_NOMBRE_INVALIDO")
     role = validate_role(role)
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    creator_id = None
+    if created_by != CLI_CREATOR:
+        creator_id = get_user(session, created_by).id
     token = ApiToken(name=label, token_hash=hash_token(clear), prefix=clear[:12], role=role,
-                     created_by=created_by[:64], created_at=clock())
+                     created_by=created_by[:64], created_at=clock(), user_id=creator_id)
     session.add(token)
     session.flush()
     record_audit(session, created_by, "token_creado", "api_token", str(token.id), f"nombre={label} rol={role}",
@@ -446,10 +540,28 @@ def verify_token(session: Session, clear: str, *, clock: Clock = system_clock) -
     if not clear.startswith(TOKEN_PREFIX) or len(clear) > 200:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(clear)))
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or not _creator_still_allows(session, token):
         return None
     token.last_used_at = clock()
     return token
+
+
+def _creator_still_allows(session: Session, token: ApiToken) -> bool:
+    """A token is worth no more than its creator today: it stops working when the user
+    who created it is deactivated or deleted, or no longer holds the token's role (an
+    administrator may create a token of any role; anyone else only of their own).
+    Tokens created from the command line (``CLI_CREATOR``) answer to whoever runs the
+    server and carry no user. Tokens made before ``user_id`` was filled are matched by
+    the creator's username."""
+    if token.user_id is not None:
+        creator = session.get(User, token.user_id)
+    elif token.created_by == CLI_CREATOR:
+        return True
+    else:
+        creator = session.scalar(select(User).where(User.username == token.created_by))
+    if creator is None or not creator.active:
+        return False
+    return creator.role == ADMIN_ROLE or creator.role == token.role
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

@@ -111,12 +111,12 @@ def test_pac_for_precedence(engine: Engine, box: SecretBox, clock: object, tmp_p
         pac = svc.pac_for(s, box, instance, environ=NO_ENV)
     assert isinstance(pac, SandboxPac) and pac.is_sandbox and pac.folder == instance / "sandbox-pac"
 
-    _save(engine, box, clock, url="http://127.0.0.1:9/finkok", env="production")
+    _save(engine, box, clock, url="https://pac.example.com/finkok", env="production")
     with transaction(engine) as s:
         pac = svc.pac_for(s, box, instance, environ={"COBRANZA_PAC_TIMEOUT": "5"})
     assert isinstance(pac, FinkokPac) and not pac.is_sandbox
     assert pac._password == PASSWORD and pac._username == "usuario@empresa.mx"
-    assert pac.environment == "production" and pac.base_url == "http://127.0.0.1:9/finkok"
+    assert pac.environment == "production" and pac.base_url == "https://pac.example.com/finkok"
     assert pac.transport.timeouts.read == 5.0
 
     _save(engine, box, clock, name="sw", env="test", user="", password="", token=TOKEN, url="")

@@ -114,11 +114,11 @@ def test_change_password_wrong_current_locks_after_max_failures(people, clock):
                                                            hash_method=FAST))
         codes.append(exc.value.code)
     assert codes == ["CONTRASENA_ACTUAL_INCORRECTA"] * (svc.MAX_FAILURES - 1) + ["USUARIO_BLOQUEADO"]
-    assert _user(people, "ana").locked_until == clock() + svc.LOCK_TIME
-    # Locked: even the right current password is refused, and sign-in too.
+    assert _user(people, "ana").locked_until == clock() + svc.FIRST_DELAY
+    # Delayed: even the right current password is refused, and sign-in from the same place too.
     with pytest.raises(svc.CurrentPasswordRefused) as exc:
         _attempt(people, lambda s: svc.change_password(s, "ana", OLD, NEW, clock=clock, hash_method=FAST))
-    assert exc.value.code == "USUARIO_BLOQUEADO" and "15 minutos" in exc.value.message
+    assert exc.value.code == "USUARIO_BLOQUEADO" and "1 minuto." in exc.value.message
     with transaction(people) as s:
         assert svc.authenticate(s, "ana", OLD, clock=clock).code == "USUARIO_BLOQUEADO"
 
@@ -370,10 +370,10 @@ def test_ip_failures_counted_per_window(people, clock):
     assert _login(people, "ana", OLD, clock)[0] is None
 
 
-def test_account_lock_unchanged_and_counted_for_ip(people, clock):
+def test_account_delay_counted_for_ip(people, clock):
     codes = [_login(people, "ana", "mala-clave-1", clock)[0] for _ in range(svc.MAX_FAILURES + 1)]
     assert codes == ["CREDENCIALES_INVALIDAS"] * (svc.MAX_FAILURES - 1) + ["USUARIO_BLOQUEADO"] * 2
-    assert _user(people, "ana").locked_until == clock() + svc.LOCK_TIME
+    assert _user(people, "ana").locked_until == clock() + svc.FIRST_DELAY
     # Every refused attempt counts for the address, the one refused by the account lock too.
     assert _ip_row(people).failures == svc.MAX_FAILURES + 1
     # An inactive account's correct password counts as a failure too.

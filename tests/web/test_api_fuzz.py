@@ -18,7 +18,7 @@ from cfdi_cobranza.services import users as users_service
 
 def test_api_never_fails_with_a_server_error(app, imported):  # type: ignore[no-untyped-def]
     with transaction(app.extensions["cobranza_engine"]) as session:
-        _row, token = users_service.create_token(session, "fuzz", "administrador", created_by="pruebas")
+        _row, token = users_service.create_token(session, "fuzz", "administrador", created_by="administrador")
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -40,7 +40,7 @@ def _check(operation, headers):  # type: ignore[no-untyped-def]
 
 def test_ids_too_big_for_the_database_are_a_400(app, client):  # type: ignore[no-untyped-def]
     with transaction(app.extensions["cobranza_engine"]) as session:
-        _row, token = users_service.create_token(session, "fuzz", "administrador", created_by="pruebas")
+        _row, token = users_service.create_token(session, "fuzz", "administrador", created_by="administrador")
     headers = {"Authorization": f"Bearer {token}"}
     resp = client.post("/api/v1/reps", json={"mensual": False, "payment_ids": [2**63]}, headers=headers)
     assert resp.status_code == 400

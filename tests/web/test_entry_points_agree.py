@@ -33,7 +33,7 @@ def world(app, app_config, tmp_path, monkeypatch, settings, clock) -> dict[str, 
     generated = generate(factory)
     import_all(engine, settings, factory, generated, clock)
     with transaction(engine) as s:
-        token = users_service.create_token(s, "erp", "consulta", created_by="pruebas")[1]
+        token = users_service.create_token(s, "erp", "consulta", created_by="administrador")[1]
     monkeypatch.setenv("COBRANZA_INSTANCE", str(tmp_path / "cli-instance"))
     return {"db": ["--db", app_config["DATABASE_URL"]], "auth": {"Authorization": f"Bearer {token}"},
             "generated": generated}
@@ -96,7 +96,7 @@ def test_payments_with_their_applications(client, capsys, app, app_config, sandb
     applied = rep_support.payment(engine, "1500.00")
     rep_support.payment(engine, "100.00", apply=False)
     with transaction(engine) as s:
-        token = users_service.create_token(s, "erp", "consulta", created_by="pruebas")[1]
+        token = users_service.create_token(s, "erp", "consulta", created_by="administrador")[1]
     world = {"db": ["--db", app_config["DATABASE_URL"]], "auth": {"Authorization": f"Bearer {token}"}}
     from_cli = cli(capsys, world, "payments", "--customer", rep_support.CUSTOMER_RFC)["payments"]
     from_api = api(client, world, f"/api/v1/payments?cliente={rep_support.CUSTOMER_RFC}")["data"]
@@ -110,7 +110,7 @@ def test_a_stamped_rep(client, capsys, app, app_config, rep_world):
 
     engine = app.extensions["cobranza_engine"]
     with transaction(engine) as s:
-        token = users_service.create_token(s, "erp", "consulta", created_by="pruebas")[1]
+        token = users_service.create_token(s, "erp", "consulta", created_by="administrador")[1]
     world = {"db": ["--db", app_config["DATABASE_URL"]], "auth": {"Authorization": f"Bearer {token}"}}
     from_cli = cli(capsys, world, "rep", "show", rep_world["rep_uuid"])
     from_api = api(client, world, f"/api/v1/reps/{rep_world['rep_uuid']}")

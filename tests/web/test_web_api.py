@@ -15,7 +15,7 @@ from cfdi_cobranza.services import users as users_service
 
 def _token(engine, role):
     with transaction(engine) as s:
-        return users_service.create_token(s, f"sistema-{role}", role, created_by="pruebas")[1]
+        return users_service.create_token(s, f"sistema-{role}", role, created_by="administrador")[1]
 
 
 def test_missing_and_invalid_token_401_json(client):
@@ -100,3 +100,58 @@ def test_token_created_in_ui_shown_once_stored_hashed(client, login, engine):
         stored = s.scalar(select(ApiToken))
         assert stored.token_hash == users_service.hash_token(clear) and clear not in stored.token_hash
     assert client.get("/api/v1/customers", headers={"Authorization": f"Bearer {clear}"}).status_code == 200
+
+
+def _second_admin(engine):
+    with transaction(engine) as s:
+        users_service.add_user(s, "jefa", "clave-de-prueba-123", "administrador", hash_method="pbkdf2:sha256:1000")
+
+
+def _api_status(client, clear):
+    return client.get("/api/v1/customers", headers={"Authorization": f"Bearer {clear}"}).status_code
+
+
+def test_token_stops_when_its_creator_is_deactivated(client, engine):
+    _second_admin(engine)
+    with transaction(engine) as s:
+        clear = users_service.create_token(s, "ERP", "facturacion", created_by="jefa")[1]
+    assert _api_status(client, clear) == 200
+    with transaction(engine) as s:
+        users_service.set_active(s, "jefa", False, actor="administrador")
+    assert _api_status(client, clear) == 401
+    with transaction(engine) as s:  # active again: the token was never revoked, it answers again
+        users_service.set_active(s, "jefa", True, actor="administrador")
+    assert _api_status(client, clear) == 200
+
+
+def test_token_stops_when_its_creator_loses_the_role(client, engine):
+    _second_admin(engine)
+    with transaction(engine) as s:
+        admin_token = users_service.create_token(s, "ERP", "administrador", created_by="jefa")[1]
+        billing_token = users_service.create_token(s, "ERP2", "facturacion", created_by="jefa")[1]
+    assert _api_status(client, admin_token) == 200 and _api_status(client, billing_token) == 200
+    with transaction(engine) as s:  # demoted to facturación: the admin token is worth nothing now
+        users_service.set_role(s, "jefa", "facturacion", actor="administrador")
+    assert _api_status(client, admin_token) == 401
+    assert _api_status(client, billing_token) == 200  # a role the creator still holds
+    with transaction(engine) as s:
+        users_service.set_role(s, "jefa", "consulta", actor="administrador")
+    assert _api_status(client, billing_token) == 401
+
+
+def test_token_of_a_creator_from_before_user_id_is_matched_by_name(client, engine):
+    _second_admin(engine)
+    with transaction(engine) as s:
+        row, clear = users_service.create_token(s, "ERP", "consulta", created_by="jefa")
+        row.user_id = None  # as stored before tokens carried their creator's id
+    assert _api_status(client, clear) == 200
+    with transaction(engine) as s:
+        users_service.set_active(s, "jefa", False, actor="administrador")
+    assert _api_status(client, clear) == 401
+
+
+def test_token_from_the_command_line_has_no_user(client, engine):
+    with transaction(engine) as s:
+        row, clear = users_service.create_token(s, "ERP", "consulta", created_by=users_service.CLI_CREATOR)
+        assert row.user_id is None
+    assert _api_status(client, clear) == 200

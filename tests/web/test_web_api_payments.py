@@ -11,7 +11,7 @@ from cfdi_cobranza.services import users as users_service
 
 def _headers(engine, role):
     with transaction(engine) as s:
-        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by='t')[1]}"}
+        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by='administrador')[1]}"}
 
 
 def test_register_apply_issue_fetch(client, app, engine, sandbox_env, count):

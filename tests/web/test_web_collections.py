@@ -280,7 +280,7 @@ def test_dashboard_shows_follow_ups_and_projection(client, login, imported):
 
 def _token(app, role):
     with transaction(app.extensions["cobranza_engine"]) as s:
-        return users_service.create_token(s, f"erp-{role}", role, created_by="pruebas")[1]
+        return users_service.create_token(s, f"erp-{role}", role, created_by="administrador")[1]
 
 
 def test_api_collections(app, client, imported, count):

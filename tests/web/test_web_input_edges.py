@@ -40,7 +40,7 @@ def app_config(request, tmp_path, sqlite_template, web_clock) -> dict[str, Any]:
 
 def _headers(engine, role="administrador"):
     with transaction(engine) as s:
-        token = users_service.create_token(s, f"api-{role}-{uuid.uuid4().hex[:6]}", role, created_by="t")[1]
+        token = users_service.create_token(s, f"api-{role}-{uuid.uuid4().hex[:6]}", role, created_by=users_service.CLI_CREATOR)[1]
     return {"Authorization": f"Bearer {token}"}
 
 

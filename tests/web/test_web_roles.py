@@ -31,6 +31,10 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
 }
 
 
+# API reads that need a query parameter to be a valid question.
+REQUIRED_QUERY = {"api.credit_check": "?amount=10.00"}
+
+
 def _routes(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -50,8 +54,8 @@ def params(app, imported, rep_world):
     eng = app.extensions["cobranza_engine"]
     with transaction(eng) as session:
         customer_id = session.scalar(select(Customer.id))
-        token, _ = users_service.create_token(session, "ERP", "consulta", created_by="pruebas")
-        return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id,
+        token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
+        return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id, "authorization_id": 1,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
 
@@ -129,7 +133,7 @@ def test_api_every_route_every_token_role(app, params):
     tokens = {}
     with transaction(eng) as session:
         for role in ROLES:
-            tokens[role] = users_service.create_token(session, f"sistema-{role}", role, created_by="pruebas")[1]
+            tokens[role] = users_service.create_token(session, f"sistema-{role}", role, created_by="administrador")[1]
     client = app.test_client()
     for rule in _routes(app):
         if not rule.endpoint.startswith("api."):
@@ -138,7 +142,7 @@ def test_api_every_route_every_token_role(app, params):
         allowed = getattr(view, "required_roles", None)
         if allowed is None:
             continue
-        url = _url(rule, params)
+        url = _url(rule, params) + REQUIRED_QUERY.get(rule.endpoint, "")
         for role, tok in tokens.items():
             headers = {"Authorization": f"Bearer {tok}"}
             method = "GET" if "GET" in rule.methods else "POST"

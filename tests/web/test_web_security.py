@@ -79,19 +79,22 @@ def test_login_wrong_password_spanish(client, csrf):
     assert "Usuario o contraseña incorrectos." in resp.get_data(as_text=True)
 
 
-def test_login_throttling_locks_15_minutes(client, csrf, web_clock, count):
-    for _ in range(5):
-        client.post("/login", data={"username": "cobranza", "password": "mala-clave", "csrf_token": csrf(client)})
-    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
+def test_login_throttling_growing_delay(client, csrf, web_clock, count):
+    # Issue 14: a growing delay per (username, address) instead of a 15-minute hard lock.
+    def attempt(password):
+        return client.post("/login", data={"username": "cobranza", "password": password, "csrf_token": csrf(client)})
+
+    assert [attempt("mala-clave").status_code for _ in range(5)] == [401, 401, 401, 401, 429]
+    resp = attempt(PASSWORD)  # during the wait even the right password is refused, unchecked
     assert resp.status_code == 429
-    assert "Demasiados intentos fallidos" in resp.get_data(as_text=True)
-    web_clock.now += timedelta(minutes=14)
-    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
-    assert resp.status_code == 429
-    web_clock.now += timedelta(minutes=2)
-    resp = client.post("/login", data={"username": "cobranza", "password": PASSWORD, "csrf_token": csrf(client)})
-    assert resp.status_code == 302
-    assert count(AuditEntry) >= 7
+    assert "Demasiados intentos fallidos. Intente de nuevo en 1 minuto." in resp.get_data(as_text=True)
+    web_clock.now += timedelta(seconds=61)
+    assert attempt("mala-clave").status_code == 429  # the 6th failure: 2 minutes now
+    web_clock.now += timedelta(seconds=119)
+    assert attempt(PASSWORD).status_code == 429
+    web_clock.now += timedelta(seconds=2)
+    assert attempt(PASSWORD).status_code == 302
+    assert count(AuditEntry) >= 9
 
 
 def test_login_throttling_per_address_429(app, csrf, engine):

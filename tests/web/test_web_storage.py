@@ -31,7 +31,7 @@ def _config(app_config, url):
 
 def _token(engine, role="administrador"):
     with transaction(engine) as s:
-        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by='t')[1]}"}
+        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by=users_service.CLI_CREATOR)[1]}"}
 
 
 def _free_port() -> int:
@@ -87,6 +87,8 @@ def full_disk(monkeypatch):
     def pragmas(dbapi_conn, record):
         original(dbapi_conn, record)
         cur = dbapi_conn.cursor()
+        if cur.execute("PRAGMA freelist_count").fetchone()[0]:
+            cur.execute("VACUUM")  # migrations that rebuild tables leave free pages a write could reuse
         pages = cur.execute("PRAGMA page_count").fetchone()[0]
         cur.execute(f"PRAGMA max_page_count = {pages}")
         cur.close()

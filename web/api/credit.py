@@ -18,6 +18,7 @@ from flask import g, jsonify, request
 from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.errors import ConflictError, ValidationError
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services.ledger import find_customer
 from web.api import bp
 from web.api.auth import token_role
 from web.api.payments import json_body
@@ -37,6 +38,7 @@ def _text(value: object, limit: int = 200) -> str:
 @bp.route("/customers/<rfc>/credit-check", methods=["GET"])
 @token_role(*READERS)
 def credit_check(rfc: str) -> Any:
+    find_customer(get_session(), rfc[:20])  # an unknown (or another company's) customer is 404 first
     importe = parse_money(request.args.get("amount") or request.args.get("importe"), "El importe", required=True)
     assert importe is not None
     moneda = (request.args.get("currency") or request.args.get("moneda") or "MXN")[:3]

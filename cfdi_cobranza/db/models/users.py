@@ -10,13 +10,19 @@ SHA-256 of the token is stored, so a leaked database does not leak usable tokens
 accounts, unknown usernames): failed attempts in the current window and the block, if
 any. It lives in the database so every web worker sees the same counters.
 ``UserCompany`` limits a user to some companies (accounting firms serving many clients).
+``LoginAttempt`` counts failed sign-ins per (username, address) pair, known usernames
+and unknown ones alike, and holds the growing delay they earned (the per-account
+throttle; ``failed_logins``/``locked_until`` on the user are kept for display only).
+``WebSession`` is one signed-in browser session: the cookie carries its random id, the
+table its SHA-256, and signing out deletes the row (expiry ends it too) on the server, so a copied
+cookie stops working.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cfdi_cobranza.db.models.base import Base
@@ -74,3 +80,27 @@ class LoginAttemptIp(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(UtcDateTime())
     blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins for one username from one address; see ``services.users.authenticate``."""
+
+    __tablename__ = "login_attempt"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class WebSession(Base):
+    """A signed-in browser session; no row (signed out, expired, purged) means no session."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_user_id", "user_id"), Index("ix_web_session_expires_at", "expires_at"))
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the id in the cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,7 +1,7 @@
 """companies are boundaries: user_company and company_pac_setting
 
 Revision ID: 0018
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-06 22:30:00.000000
 
 One row per (user, company) the user is limited to. A user without rows sees every
@@ -17,7 +17,7 @@ from alembic import op
 import cfdi_cobranza.db.types
 
 revision = '0018'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
