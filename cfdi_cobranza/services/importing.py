@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,7 @@ from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
 from cfdi_cobranza.domain.invoice_facts import facts_json
 from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.domain.terms import due_date
-from cfdi_cobranza.errors import CobranzaError, ImportRefused
+from cfdi_cobranza.errors import CobranzaError, ConflictError, ImportRefused
 from cfdi_cobranza.services import balances
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.payments import renumber_instalments
@@ -500,6 +500,60 @@ class Importer:
             balances.refresh_saldo(session, doc)
         session.add(ImportLog(batch=batch_id, file=name[-500:], status="imported", uuid=rec.uuid, tipo=rec.tipo,
                               sha256=loaded.sha256, created_at=now))
+
+    def replace_document(self, session: Session, doc: Document, loaded: LoadedCfdi, name: str) -> None:
+        """Put ``loaded`` in place of ``doc`` (same UUID), keeping the row and what refers to it.
+
+        Only ``services.conflicts`` calls this, after the user chose to. What the old
+        document did to others (a complement's or a note's credits) is undone and redone
+        from the new one; payments applied here to an invoice stay, and must still fit.
+        """
+        rec = loaded.record
+        company = session.scalar(select(Company).where(Company.rfc == rec.emisor.rfc.upper()))
+        if company is None:
+            raise ConflictError(
+                f"El emisor {rec.emisor.rfc} del nuevo documento no es una de sus empresas: no se reemplaza.",
+                code="CONFLICTO_NO_REEMPLAZABLE")
+        touched = {
+            t for t in session.scalars(select(Credit.document_id).where(Credit.source_document_id == doc.id))
+            if t is not None and t != doc.id
+        }
+        session.execute(delete(Credit).where(Credit.source_document_id == doc.id))
+        session.execute(delete(ExternalPayment).where(ExternalPayment.complement_id == doc.id))
+        for model in (DocumentConcept, DocumentTax, DocumentRelation):
+            session.execute(delete(model).where(model.document_id == doc.id))  # type: ignore[attr-defined]
+        customer = self._customer(session, rec.receptor)
+        now = self.clock()
+        row = self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, name, now)
+        for key, value in row.items():
+            setattr(doc, key, value)
+        session.flush()
+        for model, rows in ((DocumentConcept, _concept_rows(doc.id, rec)), (DocumentTax, _tax_rows(doc.id, rec)),
+                            (DocumentRelation, _relation_rows(doc.id, rec))):
+            if rows:
+                session.execute(insert(model), rows)
+        if rec.tipo == "P":
+            self._store_complement(session, rec, doc)
+        elif rec.tipo == "E":
+            balances.allocate_credit_note(session, doc)
+        elif rec.tipo == "I":
+            balances.attach_waiting_credits(session, doc)
+            for note in balances.notes_relating(session, doc.uuid):
+                balances.allocate_credit_note(session, note)
+            session.flush()
+            balances.refresh_saldo(session, doc)
+            if doc.saldo < 0:
+                raise ConflictError(
+                    f"Lo ya abonado a la factura excede el total del nuevo documento ({doc.total} {doc.moneda}): "
+                    "desaplique los pagos y vuelva a intentarlo.", code="CONFLICTO_CON_PAGOS")
+        for target_id in touched:
+            target = session.get(Document, target_id)
+            if target is not None:
+                balances.refresh_saldo(session, target)
+                renumber_instalments(session, target)
+        session.add(ImportLog(batch=str(uuidlib.uuid4()), file=name[-500:], status="replaced", uuid=rec.uuid,
+                              tipo=rec.tipo, sha256=loaded.sha256, created_at=now))
+        session.flush()
 
     def _store_complement(self, session: Session, rec: CfdiRecord, doc: Document) -> None:
         line = 0
