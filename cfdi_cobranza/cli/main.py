@@ -22,6 +22,7 @@ from cfdi_cobranza.cli import (
     reps,
     users,
 )
+from cfdi_cobranza.cli import conflicts
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
 from cfdi_cobranza.errors import CobranzaError
 
@@ -82,6 +83,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 # Each module adds its command group(s).
 for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
     _module.register(cli)
+conflicts.register(cli)
 
 
 _CLICK_ES = [

@@ -20,13 +20,17 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.cfdi.loader import load_cfdi
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Document
+from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ConflictError, NotFoundError
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.importing import Importer, is_verified, verification_label
 from cfdi_cobranza.services.settings import pac_environment
-from cfdi_cobranza.services.users import record_audit
+from cfdi_cobranza.services.users import normalize_username, record_audit
+
+# Who may replace a stored document: the roles that may import (web.security.IMPORTERS).
+REPLACER_ROLES = ("administrador", "facturacion", "contabilidad")
 
 
 @dataclass(frozen=True)
@@ -109,11 +113,19 @@ def replace_with_conflict(
 ) -> ReplaceResult:
     """Replace the stored document with conflict ``conflict_id``'s file; audited.
 
-    Refused (nothing written): ``CONFLICTO_NO_ENCONTRADO``, ``CONFLICTO_RESUELTO``,
+    ``actor`` must be an active user with a role in ``REPLACER_ROLES`` (``USUARIO_NO_ENCONTRADO``,
+    ``PERMISO_DENEGADO``). Refused (nothing written): ``CONFLICTO_NO_ENCONTRADO``, ``CONFLICTO_RESUELTO``,
     ``CONFLICTO_NO_REEMPLAZABLE`` (the file does not verify better than the stored
     document), ``CONFLICTO_CON_PAGOS``, or the importer's own refusal of the file now.
     """
     with transaction(engine) as session:
+        user = session.scalar(select(User).where(User.username == normalize_username(actor)))
+        if user is None or not user.active:
+            raise NotFoundError(f"No existe un usuario activo «{actor}».", code="USUARIO_NO_ENCONTRADO")
+        if user.role not in REPLACER_ROLES:
+            raise ConflictError(
+                f"El rol «{user.role}» no puede reemplazar documentos importados "
+                f"(roles permitidos: {', '.join(REPLACER_ROLES)}).", code="PERMISO_DENEGADO")
         conflict = session.scalar(select(ImportConflict).where(ImportConflict.id == conflict_id).with_for_update())
         if conflict is None:
             raise NotFoundError(f"No existe el conflicto {conflict_id}.", code="CONFLICTO_NO_ENCONTRADO")

@@ -236,9 +236,17 @@ def test_same_bytes_stay_a_duplicate(engine, settings, clock) -> None:
     assert (result.results[0].status, result.results[0].code) == ("duplicate", "DUPLICADO")
 
 
+def _user(engine, username: str, role: str) -> None:
+    from cfdi_cobranza.services.users import add_user
+
+    with transaction(engine) as s:
+        add_user(s, username, "una-clave-larga-1", role, hash_method="pbkdf2:sha256:1000")
+
+
 def test_replace_needs_a_verified_incoming_and_is_audited(engine, settings, clock) -> None:
     from cfdi_cobranza.services.conflicts import list_conflicts, replace_with_conflict
 
+    _user(engine, "ana", "facturacion")
     _import(engine, settings, clock, ("falsa.xml", _forged_real()))
     res = _import(engine, settings, clock, ("cfdi40-real.xml", REAL40.read_bytes()))
     conflict_id = res.results[0].conflict["id"]
@@ -268,6 +276,7 @@ def test_an_unverified_file_cannot_replace_a_verified_document(engine, settings,
     from cfdi_cobranza.errors import CobranzaError
     from cfdi_cobranza.services.conflicts import replace_with_conflict
 
+    _user(engine, "ana", "administrador")
     _import(engine, settings, clock, ("cfdi40-real.xml", REAL40.read_bytes()))
     res = _import(engine, settings, clock, ("falsa.xml", _forged_real()))
     r = res.results[0]
@@ -277,3 +286,23 @@ def test_an_unverified_file_cannot_replace_a_verified_document(engine, settings,
     assert info.value.code == "CONFLICTO_NO_REEMPLAZABLE"
     with transaction(engine) as s:
         assert s.scalar(select(Document.xml)) == REAL40.read_bytes()
+
+
+@pytest.mark.parametrize(("username", "role", "code"), [
+    ("luis", "cobranza", "PERMISO_DENEGADO"), ("eva", "consulta", "PERMISO_DENEGADO"),
+    ("cli", None, "USUARIO_NO_ENCONTRADO"),
+])
+def test_replace_is_role_restricted(engine, settings, clock, username, role, code) -> None:
+    from cfdi_cobranza.errors import CobranzaError
+    from cfdi_cobranza.services.conflicts import replace_with_conflict
+
+    if role:
+        _user(engine, username, role)
+    _import(engine, settings, clock, ("falsa.xml", _forged_real()))
+    res = _import(engine, settings, clock, ("cfdi40-real.xml", REAL40.read_bytes()))
+    with pytest.raises(CobranzaError) as info:
+        replace_with_conflict(engine, settings, res.results[0].conflict["id"], actor=username, clock=clock)
+    assert info.value.code == code
+    with transaction(engine) as s:
+        assert s.scalar(select(Document.xml)) != REAL40.read_bytes()
+        assert s.scalar(select(ImportConflict.status)) == "pendiente"
