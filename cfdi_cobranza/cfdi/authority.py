@@ -78,7 +78,7 @@ def _norm(text: str) -> str:
     return " ".join(plain.upper().split())
 
 
-def _value(attr: x509.NameAttribute) -> str:
+def _value(attr: x509.NameAttribute[str | bytes]) -> str:
     value = attr.value
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import click
 
-from cfdi_cobranza.cli.common import EXIT_OK, AppContext, actor_option, emit_json, json_option, pass_app, table
+from cfdi_cobranza.cli.common import (
+    EXIT_OK,
+    AppContext,
+    actor_option,
+    emit_json,
+    json_option,
+    pass_app,
+    table,
+)
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.services import conflicts as svc
 

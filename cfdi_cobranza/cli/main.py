@@ -12,6 +12,7 @@ import click
 from cfdi_cobranza import __version__
 from cfdi_cobranza.cli import (
     bank,
+    conflicts,
     credit,
     customers,
     debts,
@@ -22,7 +23,6 @@ from cfdi_cobranza.cli import (
     reps,
     users,
 )
-from cfdi_cobranza.cli import conflicts
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
 from cfdi_cobranza.errors import CobranzaError
 

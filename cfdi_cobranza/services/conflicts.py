@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.cfdi.loader import load_cfdi
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Document
-from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.models.conflicts import ImportConflict
+from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ConflictError, NotFoundError
 from cfdi_cobranza.services.clock import Clock, system_clock

@@ -32,7 +32,6 @@ from cfdi_cobranza.cfdi.parser import parse_xml
 from cfdi_cobranza.cfdi.reader import read_invoice_parts
 from cfdi_cobranza.cfdi.sources import Candidate, iter_paths
 from cfdi_cobranza.config import Settings
-from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.models import (
     Company,
     Credit,
@@ -44,6 +43,7 @@ from cfdi_cobranza.db.models import (
     ExternalPayment,
     ImportLog,
 )
+from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain import pagos20
 from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
@@ -418,8 +418,8 @@ class Importer:
             f"Este archivo: {verification_label(loaded.sello_sat, loaded.autoridad)}."
         )
         if replaceable:
-            message += (f" Este archivo está verificado y el guardado no: puede reemplazarlo "
-                        f"(conflicto {conflict_id}, «cobranza conflicts replace {conflict_id}»).")
+            message += (f" Este archivo está verificado y el guardado no: puede reemplazarlo (conflicto "
+                        f"{conflict_id}: «Reemplazar» en Importar, o «cobranza conflicts replace {conflict_id}»).")
         return FileResult(
             name, "refused", uuid=rec.uuid, tipo=rec.tipo, code="UUID_EN_CONFLICTO", message=message,
             sello_sat=loaded.sello_sat, autoridad=loaded.autoridad, sin_validez_fiscal=loaded.sin_validez_fiscal,
@@ -521,7 +521,7 @@ class Importer:
         session.execute(delete(Credit).where(Credit.source_document_id == doc.id))
         session.execute(delete(ExternalPayment).where(ExternalPayment.complement_id == doc.id))
         for model in (DocumentConcept, DocumentTax, DocumentRelation):
-            session.execute(delete(model).where(model.document_id == doc.id))  # type: ignore[attr-defined]
+            session.execute(delete(model).where(model.document_id == doc.id))
         customer = self._customer(session, rec.receptor)
         now = self.clock()
         row = self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, name, now)

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from support_forgery import (
     REAL33,
     REAL40,
+    ca_key,
     copied_sat_name_forgery,
     make_certificate,
     reseal,
     self_signed_forgery,
     unknown_sat_authority_document,
     unknown_sat_authority_name,
-    ca_key,
 )
 
 from cfdi_cobranza.cfdi.authority import check_issuer_certificate
