@@ -194,6 +194,7 @@ class Importer:
         self.verify = verify
         # "test" or "production"; None: the configured PAC's (services.settings.pac_environment).
         self.environment = environment
+        self._batch_environment = environment or "test"
         self._sessions = session_factory(engine)
 
     def import_candidates(self, candidates: Iterable[Candidate], *, chunk_size: int = 500) -> BatchResult:
@@ -201,8 +202,8 @@ class Importer:
         batch = BatchResult()
         batch_id = str(uuidlib.uuid4())
         with self._sessions() as session:
-            if self.environment is None:
-                self.environment = pac_environment(session)
+            # Per batch: the PAC setting may change while an Importer lives (the web, the API).
+            self._batch_environment = self.environment or pac_environment(session)
             companies = {c.rfc: c for c in session.scalars(select(Company))}
             register_issuers = not companies
             chunk: list[tuple[int, Candidate, LoadedCfdi]] = []
@@ -228,7 +229,7 @@ class Importer:
             return FileResult(cand.name, "refused", code=cand.code, message=cand.message)
         try:
             loaded = load_cfdi(cand.data, verify=self.verify, extra_cert_dirs=self.extra_cert_dirs,
-                               environment="production" if self.environment == "production" else "test")
+                               environment="production" if self._batch_environment == "production" else "test")
         except ImportRefused as exc:
             return FileResult(cand.name, "refused", code=exc.code, message=exc.message)
         rec = loaded.record
