@@ -306,3 +306,39 @@ def test_replace_is_role_restricted(engine, settings, clock, username, role, cod
     with transaction(engine) as s:
         assert s.scalar(select(Document.xml)) != REAL40.read_bytes()
         assert s.scalar(select(ImportConflict.status)) == "pendiente"
+
+
+def test_replacing_a_complement_redoes_its_credits(engine, settings, clock, tmp_path) -> None:
+    """The replacement machinery itself (reached only through a verified conflict): a payment
+    complement replaced by another with the same UUID moves the paid invoice's balance."""
+    from cfdi_cobranza.cfdi.factory import PaidDoc
+    from cfdi_cobranza.db.models import Credit
+
+    fixed = uuidlib.UUID("0000AAAA-0000-4000-8000-000000000001")
+    counter = itertools.count(1)
+    base = CfdiFactory(tmp_path / "sb", uuid_source=lambda: uuidlib.UUID(int=next(counter) + 0xBEEF0000),
+                       clock=lambda: datetime(2026, 10, 1, 12, 0, 0))
+    same_uuid = CfdiFactory(tmp_path / "sb", uuid_source=lambda: fixed, clock=lambda: datetime(2026, 10, 1, 12, 0, 0))
+    inv = base.invoice(lines=[Line(Decimal("1000.00"))], fecha=datetime(2026, 9, 1, 10, 0))
+    pay_500 = same_uuid.payment([PaidDoc(inv.uuid, 1, inv.total, Decimal("500.00"))],
+                                fecha_pago=datetime(2026, 9, 5, 10, 0), fecha=datetime(2026, 9, 6, 10, 0))
+    pay_300 = same_uuid.payment([PaidDoc(inv.uuid, 1, inv.total, Decimal("300.00"))],
+                                fecha_pago=datetime(2026, 9, 5, 10, 0), fecha=datetime(2026, 9, 6, 11, 0))
+    assert pay_500.uuid == pay_300.uuid and pay_500.xml != pay_300.xml
+    _import(engine, settings, clock, ("f.xml", inv.xml), ("p.xml", pay_500.xml), factory=base)
+    with transaction(engine) as s:
+        assert s.scalar(select(Document.saldo).where(Document.uuid == inv.uuid)) == inv.total - Decimal("500.00")
+    res = _import(engine, settings, clock, ("p2.xml", pay_300.xml), factory=base)
+    assert res.results[0].code == "UUID_EN_CONFLICTO" and res.results[0].conflict["replaceable"] is False
+
+    importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[base.sandbox_dir], environment="test")
+    loaded = load_cfdi(pay_300.xml, extra_cert_dirs=[base.sandbox_dir])
+    with transaction(engine) as s:
+        complement = s.scalar(select(Document).where(Document.uuid == pay_300.uuid))
+        complement_id = complement.id
+        importer.replace_document(s, complement, loaded, "p2.xml")
+    with transaction(engine) as s:
+        assert s.scalar(select(Document.saldo).where(Document.uuid == inv.uuid)) == inv.total - Decimal("300.00")
+        credits = s.execute(select(Credit.amount, Credit.source_document_id)).all()
+        assert credits == [(Decimal("300.00"), complement_id)]
+        assert s.scalar(select(Document.sha256).where(Document.id == complement_id)) == loaded.sha256
