@@ -89,8 +89,10 @@ def main() -> int:
             args.crash_dir.mkdir(parents=True, exist_ok=True)
             for name, data in batch:
                 try:
-                    importer.import_candidates([Candidate(name=name, data=data)])
+                    single = importer.import_candidates([Candidate(name=name, data=data)])
+                    outcomes[f"{single.results[0].status}:{single.results[0].code or '-'}"] += 1
                 except Exception as exc:
+                    outcomes["EXCEPCION"] += 1
                     crashes.append(f"{name}: {type(exc).__name__}: {exc}")
                     (args.crash_dir / name).write_bytes(data)
                     (args.crash_dir / f"{name}.txt").write_text(traceback.format_exc())
