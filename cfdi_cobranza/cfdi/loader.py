@@ -2,9 +2,9 @@
 
 Order matters and is fixed: strict parse -> version -> TimbreFiscalDigital present ->
 XSD + catalogs -> read into a ``CfdiRecord`` -> seals and the issuer certificate's
-authority (``environment``: the PAC's, "test" accepts the SAT's test certificates). Each step refuses with a stable
-``ImportRefused`` code, so a batch can report every file's outcome. Tipos N and T load
-like the others; the importer decides what to ignore.
+authority (``environment``: the PAC's; "test" accepts the SAT's test certificates). Each
+step refuses with a stable ``ImportRefused`` code, so a batch can report every file's
+outcome. Tipos N and T load like the others; the importer decides what to ignore.
 """
 
 from __future__ import annotations
