@@ -23,6 +23,7 @@ company's RFC in its subject. This module checks the certificate itself:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import unicodedata
@@ -167,12 +168,19 @@ _stores_lock = threading.Lock()
 
 def authority_store(dirs: Iterable[str | Path] | None = None) -> AuthorityStore:
     """The (cached) store of ``dirs``; by default the package's ``sat_ca/``."""
-    key = tuple(str(Path(d).resolve()) for d in (dirs if dirs is not None else (PACKAGE_CA_DIR,)))
+    if dirs is None:
+        return _default_store()
+    key = tuple(str(Path(d).resolve()) for d in dirs)
     store = _stores.get(key)
     if store is None:
         with _stores_lock:
             store = _stores.setdefault(key, AuthorityStore(map(Path, key)))
     return store
+
+
+@functools.cache
+def _default_store() -> AuthorityStore:
+    return authority_store([PACKAGE_CA_DIR])
 
 
 def _check_validity(cert: Certificate, fecha: datetime) -> None:
@@ -185,6 +193,32 @@ def _check_validity(cert: Certificate, fecha: datetime) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Issuer:
+    kind: Literal["pruebas", "sat", "otro"]
+    authority: str
+    # "sat" only: True signed by a store authority of its issuer's name, False named like
+    # one that does not verify it, None no authority of that name in the store.
+    verified: bool | None = None
+
+
+@functools.lru_cache(maxsize=512)
+def _classify(der: bytes, store: AuthorityStore) -> _Issuer:
+    """The issuer's kind, once per certificate: issuers repeat across a batch, and the
+    name normalisation and the authority's RSA check cost more than the rest of a load."""
+    cert = x509.load_der_x509_certificate(der)
+    issuer = cert.issuer
+    authority = _attr(issuer, NameOID.COMMON_NAME) or issuer.rfc4514_string()[:120]
+    if is_test_authority(issuer):
+        return _Issuer("pruebas", authority)
+    if not claims_sat(issuer):
+        return _Issuer("otro", authority)
+    candidates = store.candidates(issuer)
+    if not candidates:
+        return _Issuer("sat", authority)
+    return _Issuer("sat", authority, any(signed_by(cert, ca) for ca in candidates))
+
+
 def check_issuer_certificate(
     cert: Certificate,
     fecha: datetime,
@@ -194,9 +228,9 @@ def check_issuer_certificate(
 ) -> AuthorityResult:
     """Classify the certificate that sealed a CFDI dated ``fecha``; raise ImportRefused when it
     cannot be trusted (see the module docstring for the policy)."""
-    issuer = cert.cert.issuer
-    authority = _attr(issuer, NameOID.COMMON_NAME) or issuer.rfc4514_string()[:120]
-    if is_test_authority(issuer):
+    issuer = _classify(cert.der, store or authority_store())
+    authority = issuer.authority
+    if issuer.kind == "pruebas":
         if environment != "test":
             raise ImportRefused(
                 f"El CFDI está sellado con un certificado de pruebas del SAT ({authority}, ACDMA-SAT): "
@@ -209,15 +243,14 @@ def check_issuer_certificate(
             "pruebas", authority,
             ("Certificado de pruebas del SAT (ACDMA-SAT): el CFDI no tiene validez fiscal.",),
         )
-    if not claims_sat(issuer):
+    if issuer.kind == "otro":
         raise ImportRefused(
             f"El certificado {cert.no_certificado} no fue emitido por el SAT (emisor: {authority}): "
             "un CFDI solo puede sellarse con un CSD que expide el SAT.",
             code="CERTIFICADO_NO_SAT",
         )
-    candidates = (store or authority_store()).candidates(issuer)
-    if candidates:
-        if not any(signed_by(cert.cert, ca) for ca in candidates):
+    if issuer.verified is not None:
+        if not issuer.verified:
             raise ImportRefused(
                 f"El certificado {cert.no_certificado} dice haber sido emitido por la autoridad del SAT "
                 f"«{authority}», pero la firma de esa autoridad no lo verifica: el certificado es falso.",
