@@ -6,16 +6,23 @@ With ``static/importar.js`` the browser sends the same files in one request to
 from the JSON answer. One request, not one per file, on purpose: the importer decides
 which issuers are the user's companies from the whole batch, so splitting it would
 refuse invoices the form accepts.
+
+A file whose UUID is stored with other content is refused as ``UUID_EN_CONFLICTO``; the
+page lists the pending conflicts with both documents' verification status, and a
+button (same roles as importing; audited) replaces the stored document with a verified
+file.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from cfdi_cobranza.db.scope import company_ids
+from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import CobranzaError
+from cfdi_cobranza.services.conflicts import ConflictView, list_conflicts, replace_with_conflict
 from cfdi_cobranza.services.uploads import import_uploads
 from web.clock import clock
 from web.db import engine, get_session, settings
@@ -25,10 +32,28 @@ from web.security import IMPORTERS, require_role
 bp = Blueprint("imports", __name__, url_prefix="/importar")
 
 
+def _conflicts() -> list[ConflictView]:
+    with transaction(engine()) as session:
+        return list_conflicts(session)
+
+
 @bp.route("/", methods=["GET"])
 @require_role(*IMPORTERS)
 def index() -> Any:
-    return render_template("imports.html", batch=None, error=None)
+    return render_template("imports.html", batch=None, error=None, conflicts=_conflicts())
+
+
+@bp.route("/conflictos/<int:conflict_id>/reemplazar", methods=["POST"])
+@require_role(*IMPORTERS)
+def replace(conflict_id: int) -> Any:
+    """The explicit action: the stored document gives way to the conflict's verified file."""
+    try:
+        result = replace_with_conflict(engine(), settings(), conflict_id, actor=g.user.username, clock=clock())
+    except CobranzaError as exc:
+        flash(f"{exc.message} [{exc.code}]", "error")
+    else:
+        flash(result.message, "ok")
+    return redirect(url_for("imports.index") + "#conflictos")
 
 
 @bp.route("/", methods=["POST"])
@@ -39,8 +64,8 @@ def upload() -> Any:
         batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock(),
                                company_ids=company_ids(get_session()))
     except CobranzaError as exc:
-        return render_template("imports.html", batch=None, error=exc.message), 400
-    return render_template("imports.html", batch=batch, error=None)
+        return render_template("imports.html", batch=None, error=exc.message, conflicts=_conflicts()), 400
+    return render_template("imports.html", batch=batch, error=None, conflicts=_conflicts())
 
 
 @bp.route("/json", methods=["POST"])

@@ -1,9 +1,10 @@
 """The one entry point the importer calls to take a CFDI file in.
 
 Order matters and is fixed: strict parse -> version -> TimbreFiscalDigital present ->
-XSD + catalogs -> read into a ``CfdiRecord`` -> seals. Each step refuses with a stable
-``ImportRefused`` code, so a batch can report every file's outcome. Tipos N and T load
-like the others; the importer decides what to ignore.
+XSD + catalogs -> read into a ``CfdiRecord`` -> seals and the issuer certificate's
+authority (``environment``: the PAC's; "test" accepts the SAT's test certificates). Each
+step refuses with a stable ``ImportRefused`` code, so a batch can report every file's
+outcome. Tipos N and T load like the others; the importer decides what to ignore.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cfdi_cobranza.cfdi import schema
+from cfdi_cobranza.cfdi.authority import AutoridadStatus, Environment
 from cfdi_cobranza.cfdi.parser import DEFAULT_MAX_BYTES, parse_xml, read_limited
 from cfdi_cobranza.cfdi.reader import find_stamp_element, no_stamp, read_cfdi
 from cfdi_cobranza.cfdi.verify import SelloSatStatus, verify_seals
@@ -29,6 +31,12 @@ class LoadedCfdi:
     sello_ok: bool
     sello_sat: SelloSatStatus
     warnings: list[str] = field(default_factory=list)
+    # Who issued the sealing certificate (cfdi.authority); "pruebas": no fiscal validity.
+    autoridad: AutoridadStatus = "no verificada"
+
+    @property
+    def sin_validez_fiscal(self) -> bool:
+        return self.autoridad == "pruebas"
 
 
 def load_cfdi(
@@ -37,6 +45,7 @@ def load_cfdi(
     verify: bool = True,
     extra_cert_dirs: Iterable[str | Path] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
+    environment: Environment = "test",
 ) -> LoadedCfdi:
     """Parse, validate, read and (with ``verify``) check the seals of one CFDI file."""
     root = parse_xml(data, max_bytes=max_bytes)  # also refuses other versions
@@ -47,10 +56,12 @@ def load_cfdi(
     warnings: list[str] = []
     sello_ok = False
     sello_sat: SelloSatStatus = "no verificado"
+    autoridad: AutoridadStatus = "no verificada"
     if verify:
-        result = verify_seals(root, record, extra_cert_dirs=extra_cert_dirs)
+        result = verify_seals(root, record, extra_cert_dirs=extra_cert_dirs, environment=environment)
         sello_ok = result.sello_ok
         sello_sat = result.sello_sat
+        autoridad = result.autoridad
         warnings.extend(result.warnings)
     else:
         warnings.append("Los sellos no se verificaron (verificación desactivada)")
@@ -62,6 +73,7 @@ def load_cfdi(
         sello_ok=sello_ok,
         sello_sat=sello_sat,
         warnings=warnings,
+        autoridad=autoridad,
     )
 
 
@@ -71,8 +83,10 @@ def load_cfdi_file(
     verify: bool = True,
     extra_cert_dirs: Iterable[str | Path] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
+    environment: Environment = "test",
 ) -> LoadedCfdi:
     """``load_cfdi`` on a file, reading at most ``max_bytes + 1`` bytes of it."""
     with open(path, "rb") as fh:
         data = read_limited(fh, max_bytes)
-    return load_cfdi(data, verify=verify, extra_cert_dirs=extra_cert_dirs, max_bytes=max_bytes)
+    return load_cfdi(data, verify=verify, extra_cert_dirs=extra_cert_dirs, max_bytes=max_bytes,
+                     environment=environment)

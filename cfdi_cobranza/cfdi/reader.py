@@ -109,24 +109,37 @@ def _req(el: etree._Element, attr: str) -> str:
     return value
 
 
+# What the ledger stores exactly on both databases (db.types): Money keeps 6 decimals in a
+# 64-bit integer on SQLite (|x| < 9.2e12), Rate 10 decimals (|x| < 9.2e8). No real CFDI
+# comes near; beyond these a value is refused here, not a crash at INSERT (found by fuzzing).
+MAX_AMOUNT = Decimal("1e12")
+MAX_RATE = Decimal("1e8")
+RATE_ATTRS = frozenset({"TipoCambio", "TipoCambioP", "EquivalenciaDR", "TipoCambioDR"})
+
+
+def _bounded(el: etree._Element, attr: str, text: str) -> Decimal:
+    try:
+        value = parse_amount(text)
+    except MoneyError as exc:
+        raise _invalid(el, attr, text, "un importe válido") from exc
+    limit = MAX_RATE if attr in RATE_ATTRS else MAX_AMOUNT
+    if abs(value) >= limit:
+        raise _invalid(el, attr, text, f"un valor que el sistema pueda guardar (menor que {limit:,.0f})")
+    return value
+
+
 def _amount(el: etree._Element, attr: str) -> Decimal:
     text = el.get(attr)
     if text is None:
         raise _missing(el, attr)
-    try:
-        return parse_amount(text)
-    except MoneyError as exc:
-        raise _invalid(el, attr, text, "un importe válido") from exc
+    return _bounded(el, attr, text)
 
 
 def _opt_amount(el: etree._Element, attr: str) -> Decimal | None:
     text = el.get(attr)
     if text is None:
         return None
-    try:
-        return parse_amount(text)
-    except MoneyError as exc:
-        raise _invalid(el, attr, text, "un importe válido") from exc
+    return _bounded(el, attr, text)
 
 
 def _datetime(el: etree._Element, attr: str) -> datetime:

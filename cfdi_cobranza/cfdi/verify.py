@@ -9,6 +9,9 @@
   ``NoCertificadoSAT`` is in the local store (package ``sat_certs/`` plus directories
   the caller adds, e.g. the sandbox PAC's); otherwise it is reported "no verificado",
   which is not a refusal (the SAT publishes hundreds of stamping certificates).
+* The issuer's certificate itself must come from an SAT authority and be valid on the
+  invoice's date (``cfdi.authority``): a self-made certificate carrying the company's
+  RFC seals a document perfectly well, so a verified Sello alone proves nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from typing import Literal
 
 from lxml import etree
 
+from cfdi_cobranza.cfdi.authority import (
+    AuthorityStore,
+    AutoridadStatus,
+    Environment,
+    check_issuer_certificate,
+)
 from cfdi_cobranza.cfdi.cadena import cadena_original, cadena_tfd
 from cfdi_cobranza.cfdi.reader import find_stamp_element, no_stamp
 from cfdi_cobranza.domain.cfdi import CfdiRecord
@@ -41,6 +50,7 @@ class SealResult:
     sello_ok: bool
     sello_sat: SelloSatStatus
     warnings: tuple[str, ...] = field(default=())
+    autoridad: AutoridadStatus = "no verificada"
 
 
 class SatCertificateStore:
@@ -129,6 +139,8 @@ def verify_seals(
     *,
     extra_cert_dirs: Iterable[str | Path] = (),
     store: SatCertificateStore | None = None,
+    environment: Environment = "test",
+    authorities: AuthorityStore | None = None,
 ) -> SealResult:
     """Verify Sello and SelloSAT of ``root``; raise ImportRefused when one is invalid."""
     sello = root.get("Sello")
@@ -156,6 +168,7 @@ def verify_seals(
             "El sello del emisor no corresponde al contenido: el CFDI fue alterado",
             code="SELLO_INVALIDO",
         )
+    authority = check_issuer_certificate(cert, record.fecha, environment=environment, store=authorities)
 
     tfd = find_stamp_element(root)
     if tfd is None:
@@ -173,13 +186,16 @@ def verify_seals(
             sello_ok=True,
             sello_sat="no verificado",
             warnings=(
+                *authority.warnings,
                 f"No se verificó el sello del SAT: el certificado "
                 f"{record.stamp.no_certificado_sat} no está en el almacén local",
             ),
+            autoridad=authority.status,
         )
     if not verify(sat_cert, cadena_tfd(tfd), record.stamp.sello_sat, "sha256"):
         raise ImportRefused(
             "El sello del SAT (SelloSAT) no corresponde al timbre: el timbre fue alterado",
             code="SELLO_SAT_INVALIDO",
         )
-    return SealResult(sello_ok=True, sello_sat="verificado")
+    return SealResult(sello_ok=True, sello_sat="verificado", warnings=authority.warnings,
+                      autoridad=authority.status)

@@ -103,6 +103,9 @@ def documents_cmd(app: AppContext, customer_rfc: str | None, open_only: bool, as
          r.vencimiento.strftime("%d/%m/%Y") if r.vencimiento else ""]
         for r in rows
     ]
+    for line, r in zip(body, rows, strict=True):
+        if r.sin_validez_fiscal:  # sealed with an SAT test certificate (cfdi.authority)
+            line[3] += " (SIN VALIDEZ FISCAL)"
     click.echo(table(body, ["Fecha", "Tipo", "Serie/Folio", "Folio fiscal", "Cliente", "Método", "Total", "Saldo", "Vence"], {6, 7}))
     return EXIT_OK
 

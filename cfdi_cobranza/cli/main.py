@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError
 from cfdi_cobranza import __version__
 from cfdi_cobranza.cli import (
     bank,
+    conflicts,
     credit,
     customers,
     debts,
@@ -83,6 +84,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 # Each module adds its command group(s).
 for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
     _module.register(cli)
+conflicts.register(cli)
 
 
 _CLICK_ES = [

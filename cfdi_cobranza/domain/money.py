@@ -8,7 +8,7 @@ an attribute is written or a balance is stored.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from cfdi_cobranza import catalogs
 
@@ -68,8 +68,13 @@ def is_currency(code: str) -> bool:
 
 
 def quantize(value: Decimal, decimals: int) -> Decimal:
-    """Round half up to ``decimals`` places."""
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    """Round half up to ``decimals`` places; exact for any finite value, however long
+    (the default context's 28 digits made a 40-digit amount raise InvalidOperation)."""
+    exponent = Decimal(1).scaleb(-decimals)
+    digits = value.adjusted() + decimals + 2 if value.is_finite() and value else 0
+    if digits <= 28:
+        return value.quantize(exponent, rounding=ROUND_HALF_UP)
+    return value.quantize(exponent, rounding=ROUND_HALF_UP, context=Context(prec=digits))
 
 
 def round_currency(value: Decimal, currency: str) -> Decimal:

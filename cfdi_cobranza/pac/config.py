@@ -109,6 +109,22 @@ def _secret(settings: Mapping[str, str], key: str, instance_path: Path | None) -
     return SecretBox.for_instance(instance_path).open(sealed.encode("ascii")).decode("utf-8")
 
 
+def environment_from_config(source: Mapping[str, str] | None = None) -> str:
+    """``test`` or ``production``: the environment of the PAC ``source`` describes (the
+    sandbox is always ``test``). What the importer accepts follows it: the SAT's test
+    certificates only in ``test``."""
+    settings = _merged(source)
+    environment = settings.get("env", "test").lower()
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"COBRANZA_PAC_ENV={environment!r} no es válido; use test o production",
+            code="PAC_CONFIGURACION",
+        )
+    if settings.get("name", "sandbox").lower() == "sandbox":
+        return "test"
+    return environment
+
+
 def pac_from_config(
     source: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None
 ) -> Pac:

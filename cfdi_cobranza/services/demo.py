@@ -103,7 +103,9 @@ def seed_demo(engine: Engine, settings: Settings, *, clock: Clock = system_clock
     half = (second.total / 2).quantize(Decimal("0.01"))
     docs.append(factory.payment([PaidDoc(second.uuid, 1, second.total, half, iva=IVA16)],
                                 receptor=DEMO_CUSTOMERS[0], folio="8001", fecha_pago=now - timedelta(days=1)))
-    importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[factory.sandbox_dir])
+    # The demo is sandbox through and through: its documents carry the SAT test CSD, imported as "pruebas"
+    # (sin validez fiscal) whatever PAC the server is configured with.
+    importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[factory.sandbox_dir], environment="test")
     result = importer.import_candidates(Candidate(f"demo-{i:03d}.xml", d.xml) for i, d in enumerate(docs))
     s = result.summary
     users = _demo_users(engine, settings, clock)

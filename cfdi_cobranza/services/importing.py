@@ -4,6 +4,13 @@ One call takes a batch of candidates (files, folder contents, ZIP members) and
 gives every one an outcome: ``imported``, ``duplicate``, ``refused`` (with a code
 and a Spanish message) or ``ignored`` (nómina, traslado). Each file is stored in its
 own savepoint: a refused file writes nothing and never spoils the rest.
+
+A duplicate is the same UUID with the same bytes. The same UUID with different bytes
+is a conflict (``UUID_EN_CONFLICTO``): refused, kept in ``import_conflict`` with its
+verification status beside the stored document's, and resolved only by an explicit,
+audited replacement (``services.conflicts``). The issuer certificate's authority is
+checked against the PAC's environment (``cfdi.authority``): the SAT's test
+certificates import only in a test environment, marked without fiscal validity.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +43,7 @@ from cfdi_cobranza.db.models import (
     ExternalPayment,
     ImportLog,
 )
+from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain import pagos20
@@ -43,10 +51,11 @@ from cfdi_cobranza.domain.cfdi import CfdiRecord, Party, TaxLine
 from cfdi_cobranza.domain.invoice_facts import facts_json
 from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.domain.terms import due_date
-from cfdi_cobranza.errors import CobranzaError, ImportRefused
+from cfdi_cobranza.errors import CobranzaError, ConflictError, ImportRefused
 from cfdi_cobranza.services import balances
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.payments import renumber_instalments
+from cfdi_cobranza.services.settings import pac_environment
 
 GENERIC_RFCS = {"XAXX010101000", "XEXX010101000"}
 IGNORED_TIPOS = {
@@ -64,6 +73,10 @@ class FileResult:
     code: str | None = None
     message: str | None = None
     sello_sat: str | None = None
+    autoridad: str | None = None
+    sin_validez_fiscal: bool = False
+    # UUID_EN_CONFLICTO: both documents' verification status and the conflict's id.
+    conflict: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,12 +115,29 @@ def _duplicate(name: str, rec: CfdiRecord) -> FileResult:
 
 
 def _imported(name: str, loaded: LoadedCfdi) -> FileResult:
-    if loaded.sello_sat == "verificado":
-        message = "Importado."
-    else:
-        message = "Importado; sello del SAT no verificado (certificado del SAT no disponible localmente)."
+    notes = []
+    if loaded.sin_validez_fiscal:
+        notes.append("SIN VALIDEZ FISCAL (sellado con un certificado de pruebas del SAT)")
+    elif loaded.autoridad == "no verificada":
+        notes.append("autoridad no verificada (la autoridad del SAT que expidió el certificado del emisor "
+                     "no está en el almacén local)")
+    if loaded.sello_sat != "verificado":
+        notes.append("sello del SAT no verificado (certificado del SAT no disponible localmente)")
+    message = "Importado; " + "; ".join(notes) + "." if notes else "Importado."
     rec = loaded.record
-    return FileResult(name, "imported", uuid=rec.uuid, tipo=rec.tipo, message=message, sello_sat=loaded.sello_sat)
+    return FileResult(name, "imported", uuid=rec.uuid, tipo=rec.tipo, message=message, sello_sat=loaded.sello_sat,
+                      autoridad=loaded.autoridad, sin_validez_fiscal=loaded.sin_validez_fiscal)
+
+
+def is_verified(sello_sat: str, autoridad: str) -> bool:
+    """Both the SAT's seal and the issuer certificate's authority verified locally."""
+    return sello_sat == "verificado" and autoridad == "verificada"
+
+
+def verification_label(sello_sat: str, autoridad: str) -> str:
+    parts = [f"sello del SAT {sello_sat}"]
+    parts.append("certificado de pruebas (sin validez fiscal)" if autoridad == "pruebas" else f"autoridad {autoridad}")
+    return ", ".join(parts)
 
 
 def _concept_rows(doc_id: int, rec: CfdiRecord) -> list[dict[str, Any]]:
@@ -157,6 +187,7 @@ class Importer:
         extra_cert_dirs: Iterable[Path] = (),
         verify: bool = True,
         company_ids: tuple[int, ...] | None = None,
+        environment: str | None = None,
     ) -> None:
         self.engine = engine
         # A user limited to some companies imports only their invoices: the others' are
@@ -166,6 +197,9 @@ class Importer:
         self.clock = clock
         self.extra_cert_dirs = tuple(extra_cert_dirs)
         self.verify = verify
+        # "test" or "production"; None: the configured PAC's (services.settings.pac_environment).
+        self.environment = environment
+        self._batch_environment = environment or "test"
         self._sessions = session_factory(engine)
 
     def import_candidates(self, candidates: Iterable[Candidate], *, chunk_size: int = 500) -> BatchResult:
@@ -174,6 +208,8 @@ class Importer:
         batch_id = str(uuidlib.uuid4())
         with self._sessions() as session:
             limit_to_companies(session, self.company_ids)
+            # Per batch: the PAC setting may change while an Importer lives (the web, the API).
+            self._batch_environment = self.environment or pac_environment(session)
             companies = {c.rfc: c for c in session.scalars(select(Company))}
             register_issuers = not companies
             chunk: list[tuple[int, Candidate, LoadedCfdi]] = []
@@ -198,7 +234,8 @@ class Importer:
         if cand.data is None:
             return FileResult(cand.name, "refused", code=cand.code, message=cand.message)
         try:
-            loaded = load_cfdi(cand.data, verify=self.verify, extra_cert_dirs=self.extra_cert_dirs)
+            loaded = load_cfdi(cand.data, verify=self.verify, extra_cert_dirs=self.extra_cert_dirs,
+                               environment="production" if self._batch_environment == "production" else "test")
         except ImportRefused as exc:
             return FileResult(cand.name, "refused", code=exc.code, message=exc.message)
         rec = loaded.record
@@ -217,21 +254,28 @@ class Importer:
         batch_id: str,
     ) -> None:
         uuids = [loaded.record.uuid for _, _, loaded in chunk]
-        existing = set(session.scalars(select(Document.uuid).where(Document.uuid.in_(uuids))))
+        existing: dict[str, str] = {
+            row.uuid: row.sha256
+            for row in session.execute(select(Document.uuid, Document.sha256).where(Document.uuid.in_(uuids)))
+        }
         # Invoices nobody refers to yet go through the bulk path; anything that touches
         # other documents (credit notes, complements, invoices with waiting credits or
         # notes) takes the per-document path, which keeps every balance rule in one place.
         waiting = set(session.scalars(select(Credit.target_uuid).where(Credit.target_uuid.in_(uuids))))
         waiting |= set(session.scalars(select(DocumentRelation.related_uuid).where(DocumentRelation.related_uuid.in_(uuids))))
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         bulk: list[tuple[int, Candidate, LoadedCfdi, Company]] = []
         single: list[tuple[int, Candidate, LoadedCfdi]] = []
+        later: list[tuple[int, Candidate, LoadedCfdi]] = []  # same UUID as another: after the rest is stored
         for pos, cand, loaded in chunk:
             rec = loaded.record
-            if rec.uuid in existing or rec.uuid in seen:
+            if existing.get(rec.uuid, seen.get(rec.uuid)) == loaded.sha256:
                 batch.results[pos] = _duplicate(cand.name, rec)
                 continue
-            seen.add(rec.uuid)
+            if rec.uuid in existing or rec.uuid in seen:
+                later.append((pos, cand, loaded))
+                continue
+            seen[rec.uuid] = loaded.sha256
             company = companies.get(rec.emisor.rfc.upper())
             if company is None and register_issuers:
                 company = self._register_company(session, rec, companies, batch)
@@ -250,7 +294,7 @@ class Importer:
                 # file by file so each gets its own outcome.
                 single.extend((pos, cand, loaded) for pos, cand, loaded, _ in bulk)
                 single.sort(key=lambda item: item[0])
-        for pos, cand, loaded in single:
+        for pos, cand, loaded in [*single, *later]:
             batch.results[pos] = self._one(session, cand, loaded, companies, register_issuers, batch, batch_id)
 
     def _bulk_invoices(self, session: Session, items: list[tuple[int, Candidate, LoadedCfdi, Company]],
@@ -311,7 +355,7 @@ class Importer:
             "exportacion": rec.exportacion, "lugar_expedicion": rec.lugar_expedicion,
             "pagos_version": rec.pagos_version, "vencimiento": vencimiento,
             "saldo": rec.total if rec.tipo == "I" else Decimal(0), "status": DocumentStatus.VIGENTE,
-            "sello_sat": loaded.sello_sat, "sha256": loaded.sha256, "xml": loaded.raw,
+            "sello_sat": loaded.sello_sat, "autoridad": loaded.autoridad, "sha256": loaded.sha256, "xml": loaded.raw,
             "pagos_facts": _pagos_facts(rec, loaded.sha256) if rec.tipo == "I" else None,
             "source_name": name[-500:], "imported_at": now,
         }
@@ -341,7 +385,7 @@ class Importer:
     ) -> FileResult:
         rec = loaded.record
         if session.scalar(select(Document.id).where(Document.uuid == rec.uuid)) is not None:
-            return _duplicate(cand.name, rec)
+            return self._clash(session, cand.name, loaded)
         issuer = rec.emisor.rfc.upper()
         company = companies.get(issuer)
         if company is None and not register_issuers:
@@ -357,10 +401,64 @@ class Importer:
                     company = self._register_company(session, rec, companies, batch)
                 self._store(session, loaded, company, cand.name, batch_id)
         except IntegrityError:
-            return _duplicate(cand.name, rec)
+            return self._clash(session, cand.name, loaded)
         except CobranzaError as exc:
             return FileResult(cand.name, "refused", uuid=rec.uuid, tipo=rec.tipo, code=exc.code, message=exc.message)
         return _imported(cand.name, loaded)
+
+    def _clash(self, session: Session, name: str, loaded: LoadedCfdi) -> FileResult:
+        """The UUID is already stored: a duplicate (same bytes) or a conflict, recorded."""
+        rec = loaded.record
+        stored = session.execute(
+            select(Document.sha256, Document.sello_sat, Document.autoridad, Document.source_name)
+            .where(Document.uuid == rec.uuid)
+        ).first()
+        if stored is None or stored.sha256 == loaded.sha256:
+            return _duplicate(name, rec)
+        conflict_id = self._record_conflict(session, name, loaded, stored.sha256)
+        incoming_ok = is_verified(loaded.sello_sat, loaded.autoridad)
+        stored_ok = is_verified(stored.sello_sat, stored.autoridad)
+        replaceable = incoming_ok and not stored_ok
+        message = (
+            f"Ya hay otro documento con el folio fiscal {rec.uuid} y contenido distinto: no se importó. "
+            f"Guardado: {verification_label(stored.sello_sat, stored.autoridad)}. "
+            f"Este archivo: {verification_label(loaded.sello_sat, loaded.autoridad)}."
+        )
+        if replaceable:
+            message += (f" Este archivo está verificado y el guardado no: puede reemplazarlo (conflicto "
+                        f"{conflict_id}: «Reemplazar» en Importar, o «cobranza conflicts replace {conflict_id}»).")
+        return FileResult(
+            name, "refused", uuid=rec.uuid, tipo=rec.tipo, code="UUID_EN_CONFLICTO", message=message,
+            sello_sat=loaded.sello_sat, autoridad=loaded.autoridad, sin_validez_fiscal=loaded.sin_validez_fiscal,
+            conflict={
+                "id": conflict_id,
+                "replaceable": replaceable,
+                "stored": {"sha256": stored.sha256, "sello_sat": stored.sello_sat, "autoridad": stored.autoridad,
+                           "verified": stored_ok, "file": stored.source_name},
+                "incoming": {"sha256": loaded.sha256, "sello_sat": loaded.sello_sat, "autoridad": loaded.autoridad,
+                             "verified": incoming_ok, "file": name[-500:]},
+            },
+        )
+
+    def _record_conflict(self, session: Session, name: str, loaded: LoadedCfdi, stored_sha256: str) -> int:
+        rec = loaded.record
+        found = session.scalar(select(ImportConflict.id).where(
+            ImportConflict.uuid == rec.uuid, ImportConflict.sha256 == loaded.sha256))
+        if found is not None:
+            return found
+        conflict = ImportConflict(uuid=rec.uuid, sha256=loaded.sha256, xml=loaded.raw, file=name[-500:],
+                                  sello_sat=loaded.sello_sat, autoridad=loaded.autoridad,
+                                  existing_sha256=stored_sha256, status="pendiente", created_at=self.clock())
+        try:
+            with session.begin_nested():
+                session.add(conflict)
+                session.flush()
+        except IntegrityError:  # recorded meanwhile by a concurrent import
+            found = session.scalar(select(ImportConflict.id).where(
+                ImportConflict.uuid == rec.uuid, ImportConflict.sha256 == loaded.sha256))
+            assert found is not None
+            return found
+        return conflict.id
 
     def _customer(self, session: Session, party: Party) -> Customer:
         key = customer_key(party)
@@ -409,6 +507,60 @@ class Importer:
             balances.refresh_saldo(session, doc)
         session.add(ImportLog(batch=batch_id, file=name[-500:], status="imported", uuid=rec.uuid, tipo=rec.tipo,
                               sha256=loaded.sha256, created_at=now))
+
+    def replace_document(self, session: Session, doc: Document, loaded: LoadedCfdi, name: str) -> None:
+        """Put ``loaded`` in place of ``doc`` (same UUID), keeping the row and what refers to it.
+
+        Only ``services.conflicts`` calls this, after the user chose to. What the old
+        document did to others (a complement's or a note's credits) is undone and redone
+        from the new one; payments applied here to an invoice stay, and must still fit.
+        """
+        rec = loaded.record
+        company = session.scalar(select(Company).where(Company.rfc == rec.emisor.rfc.upper()))
+        if company is None:
+            raise ConflictError(
+                f"El emisor {rec.emisor.rfc} del nuevo documento no es una de sus empresas: no se reemplaza.",
+                code="CONFLICTO_NO_REEMPLAZABLE")
+        touched = {
+            t for t in session.scalars(select(Credit.document_id).where(Credit.source_document_id == doc.id))
+            if t is not None and t != doc.id
+        }
+        session.execute(delete(Credit).where(Credit.source_document_id == doc.id))
+        session.execute(delete(ExternalPayment).where(ExternalPayment.complement_id == doc.id))
+        for model in (DocumentConcept, DocumentTax, DocumentRelation):
+            session.execute(delete(model).where(model.document_id == doc.id))
+        customer = self._customer(session, rec.receptor)
+        now = self.clock()
+        row = self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, name, now)
+        for key, value in row.items():
+            setattr(doc, key, value)
+        session.flush()
+        for model, rows in ((DocumentConcept, _concept_rows(doc.id, rec)), (DocumentTax, _tax_rows(doc.id, rec)),
+                            (DocumentRelation, _relation_rows(doc.id, rec))):
+            if rows:
+                session.execute(insert(model), rows)
+        if rec.tipo == "P":
+            self._store_complement(session, rec, doc)
+        elif rec.tipo == "E":
+            balances.allocate_credit_note(session, doc)
+        elif rec.tipo == "I":
+            balances.attach_waiting_credits(session, doc)
+            for note in balances.notes_relating(session, doc.uuid):
+                balances.allocate_credit_note(session, note)
+            session.flush()
+            balances.refresh_saldo(session, doc)
+            if doc.saldo < 0:
+                raise ConflictError(
+                    f"Lo ya abonado a la factura excede el total del nuevo documento ({doc.total} {doc.moneda}): "
+                    "desaplique los pagos y vuelva a intentarlo.", code="CONFLICTO_CON_PAGOS")
+        for target_id in touched:
+            target = session.get(Document, target_id)
+            if target is not None:
+                balances.refresh_saldo(session, target)
+                renumber_instalments(session, target)
+        session.add(ImportLog(batch=str(uuidlib.uuid4()), file=name[-500:], status="replaced", uuid=rec.uuid,
+                              tipo=rec.tipo, sha256=loaded.sha256, created_at=now))
+        session.flush()
 
     def _store_complement(self, session: Session, rec: CfdiRecord, doc: Document) -> None:
         line = 0

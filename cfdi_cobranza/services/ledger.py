@@ -52,6 +52,12 @@ class DocumentRow:
     vencimiento: date | None
     customer_rfc: str
     customer_nombre: str | None
+    # Who issued the sealing certificate (cfdi.authority); "pruebas": no fiscal validity.
+    autoridad: str = "no verificada"
+
+    @property
+    def sin_validez_fiscal(self) -> bool:
+        return self.autoridad == "pruebas"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,8 @@ class DocumentRow:
             "vencimiento": self.vencimiento.isoformat() if self.vencimiento else None,
             "customer_rfc": self.customer_rfc,
             "customer_nombre": self.customer_nombre,
+            "autoridad": self.autoridad,
+            "sin_validez_fiscal": self.sin_validez_fiscal,
         }
 
 
@@ -173,7 +181,7 @@ def _document_row(row: Any) -> DocumentRow:
     doc, rfc, nombre = row[0], row[1], row[2]
     saldo = doc.total - Decimal(row[3]) if len(row) > 3 and doc.tipo == "I" else doc.saldo
     return DocumentRow(doc.uuid, doc.serie, doc.folio, doc.fecha, doc.tipo, doc.metodo_pago, doc.moneda,
-                       doc.total, saldo, doc.vencimiento, rfc, nombre)
+                       doc.total, saldo, doc.vencimiento, rfc, nombre, doc.autoridad)
 
 
 def list_documents(

@@ -29,7 +29,7 @@ from cfdi_cobranza.db.models.settings import PAC_SETTING_ID, CompanyPacSetting, 
 from cfdi_cobranza.domain.aging import AgingBuckets
 from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.pac.base import Pac
-from cfdi_cobranza.pac.config import ENVIRONMENTS, NAMES, pac_from_config
+from cfdi_cobranza.pac.config import ENVIRONMENTS, NAMES, environment_from_config, pac_from_config
 from cfdi_cobranza.pac.urls import pac_url_problem
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -293,6 +293,18 @@ def pac_source(session: Session, box: SecretBox, *, environ: Mapping[str, str] |
     return source
 
 
+def pac_environment(session: Session, *, environ: Mapping[str, str] | None = None) -> str:
+    """``test`` or ``production``: the environment of the PAC ``pac_for`` would use. The
+    importer accepts the SAT's test certificates only in ``test`` (``cfdi.authority``)."""
+    env = os.environ if environ is None else environ
+    if pac_env_override(env):
+        return environment_from_config(env)
+    row = _pac_row(session)
+    if row is None or row.name == "sandbox":
+        return "test"
+    return "production" if row.env == "production" else "test"
+
+
 def pac_for(session: Session, box: SecretBox, instance_path: str | Path, *,
             environ: Mapping[str, str] | None = None, company_id: int | None = None) -> Pac:
     """The PAC to stamp with: the environment when ``COBRANZA_PAC`` (or ``COBRANZA_PAC_CONFIG``) is set,
@@ -322,6 +334,7 @@ __all__ = [
     "company_pacs",
     "get_pac_setting",
     "pac_env_override",
+    "pac_environment",
     "pac_for",
     "pac_source",
     "set_aging_buckets",

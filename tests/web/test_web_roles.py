@@ -28,6 +28,8 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "settings.tokens": ADMIN_ONLY,
     "settings.create_token": ADMIN_ONLY,
     "settings.revoke_token": ADMIN_ONLY,
+    # Replacing a stored CFDI by a conflicting verified file (issue 14): the roles that import.
+    "imports.replace": frozenset({"administrador", "facturacion", "contabilidad"}),
 }
 
 
@@ -57,7 +59,8 @@ def params(app, imported, rep_world):
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
         return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id, "authorization_id": 1,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
-                "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
+                "rfc": session.scalar(select(Customer.key).order_by(Customer.id)),
+                "conflict_id": 1}  # none recorded: the walk checks who may post, not the outcome
 
 
 @pytest.fixture

@@ -29,6 +29,10 @@
     tr.appendChild(el("td", r.file, "file"));
     var td = document.createElement("td");
     td.appendChild(el("span", r.status_label || r.status, "pill pill-" + r.status));
+    if (r.sin_validez_fiscal) {  // sealed with an SAT test certificate (docs/import.md)
+      td.appendChild(document.createTextNode(" "));
+      td.appendChild(el("span", "SIN VALIDEZ FISCAL", "pill pill-sandbox"));
+    }
     tr.appendChild(td);
     var uuid = el("td", "", "mono");
     if (r.uuid && (r.status === "imported" || r.status === "duplicate")) {
@@ -39,7 +43,13 @@
     tr.appendChild(uuid);
     tr.appendChild(el("td", r.tipo_label || "—"));
     tr.appendChild(el("td", r.code || "", "mono"));
-    tr.appendChild(el("td", r.message || ""));
+    var motivo = el("td", r.message || "");
+    if (r.conflict) {  // UUID_EN_CONFLICTO: the conflicts table (and its replace button) is on the page, reloaded
+      var link = el("a", " Ver conflicto " + r.conflict.id);
+      link.href = "/importar/#conflicto-" + r.conflict.id;
+      motivo.appendChild(link);
+    }
+    tr.appendChild(motivo);
     tbody.appendChild(tr);
   }
 

@@ -2,6 +2,7 @@
 
 from cfdi_cobranza.db.models.base import Base
 from cfdi_cobranza.db.models.collections import *  # noqa: F403  (registers the collections tables)
+from cfdi_cobranza.db.models.conflicts import ImportConflict  # noqa: F401  (registers the table)
 from cfdi_cobranza.db.models.ledger import (
     Company,
     Credit,

@@ -104,6 +104,9 @@ class Document(Base):
     saldo: Mapped[Decimal] = mapped_column(Money())
     status: Mapped[str] = mapped_column(String(20), default="vigente")  # domain.states.DocumentStatus
     sello_sat: Mapped[str] = mapped_column(String(20))  # verificado | no verificado
+    # Who issued the sealing certificate (cfdi.authority): verificada | no verificada |
+    # pruebas (SAT test certificate: no fiscal validity). Rows before 0011: no verificada.
+    autoridad: Mapped[str] = mapped_column(String(20), server_default="no verificada")
     sha256: Mapped[str] = mapped_column(String(64))
     xml: Mapped[bytes] = mapped_column(LargeBinary)
     # What issuing a REP reads of this invoice, as JSON tagged with the XML's SHA-256
@@ -123,6 +126,10 @@ class Document(Base):
     relations: Mapped[list[DocumentRelation]] = relationship(
         back_populates="document", cascade="all, delete-orphan"
     )
+
+    @property
+    def sin_validez_fiscal(self) -> bool:
+        return self.autoridad == "pruebas"
 
     @property
     def serie_folio(self) -> str:
