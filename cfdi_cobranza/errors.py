@@ -73,3 +73,10 @@ class PacError(CobranzaError):
     """The PAC refused, failed or answered something we cannot read."""
 
     code = "PAC_ERROR"
+
+
+class SatServiceError(CobranzaError):
+    """A SAT or Banxico service (CFDI status, 69-B list, SIE API) failed or refused;
+    ``details['codigo_servicio']`` carries the service's own code when it gave one."""
+
+    code = "SAT_ERROR"

@@ -20,6 +20,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sat_status,
     users,
 )
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
@@ -80,7 +81,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 
 # Each module adds its command group(s).
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat_status):
     _module.register(cli)
 
 

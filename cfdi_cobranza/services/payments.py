@@ -35,7 +35,7 @@ from cfdi_cobranza.domain import payments as dp
 from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
 from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances, rep_links
+from cfdi_cobranza.services import balances, rates, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
 
@@ -113,6 +113,7 @@ def register_settlement(
     customer = find_customer(session, parts[0].customer)
     company = _company_for(session, customer, parts[0].company or None)
     filled = []
+    rate_sources: list[dict[str, str]] = []
     for part in parts:
         part = replace(part, customer=customer.key, company=company.rfc)
         if not part.forma_pago:
@@ -121,14 +122,16 @@ def register_settlement(
                 raise ValidationError("Indique la forma de pago (c_FormaPago): el cliente no tiene una habitual.",
                                       code="FORMA_PAGO_REQUERIDA")
             part = replace(part, forma_pago=usual)
+        part, rate_source = _default_rate(session, part)
         filled.append(part)
+        rate_sources.append(rate_source)
     settlement_in = dp.validate_settlement(filled)
     now = clock()
     settlement = Settlement(customer_id=customer.id, fecha=settlement_in.receipts[0].fecha_pago,
                             notes=parts[0].notas, created_at=now, created_by=actor)
     session.add(settlement)
     session.flush()
-    for receipt in settlement_in.receipts:
+    for receipt, rate_source in zip(settlement_in.receipts, rate_sources, strict=True):
         box = _cash_box(session, receipt.caja)
         payment = Payment(
             settlement_id=settlement.id, company_id=company.id, customer_id=customer.id,
@@ -144,10 +147,31 @@ def register_settlement(
         session.flush()
         _audit(session, clock, actor, "registrar_pago", "payment", payment.id,
                {"monto": str(payment.monto), "moneda": payment.moneda, "forma": payment.forma_pago,
-                "cliente": customer.rfc})
+                "cliente": customer.rfc, "tipo_cambio": str(payment.tipo_cambio), **rate_source})
     if customer.usual_forma_pago is None:
         customer.usual_forma_pago = settlement_in.receipts[0].forma_pago
     return settlement
+
+
+def _default_rate(session: Session, part: dp.ReceiptInput) -> tuple[dp.ReceiptInput, dict[str, str]]:
+    """A foreign-currency payment without a rate takes the DOF rate of its date (the SAT's
+    rule for TipoCambioP, ``services.rates.dof_rate``); a rate the user typed stands, and
+    when it differs from the DOF one the audit records both (the override)."""
+    moneda = (part.moneda or "").strip().upper()
+    if moneda in ("", "MXN"):
+        return part, {}
+    day = part.fecha_pago.date() if isinstance(part.fecha_pago, datetime) else part.fecha_pago
+    dof = rates.dof_rate(session, moneda, day)
+    typed = part.tipo_cambio if not (isinstance(part.tipo_cambio, str) and not part.tipo_cambio.strip()) else None
+    if typed is None:
+        if dof is None:
+            return part, {}
+        return (replace(part, tipo_cambio=dof.tipo_cambio),
+                {"tipo_cambio_fuente": "dof", "fecha_fix": dof.fecha_fix.isoformat(), "serie": dof.fuente})
+    source = {"tipo_cambio_fuente": "usuario"}
+    if dof is not None:
+        source["tipo_cambio_dof"] = format(dof.tipo_cambio, "f")
+    return part, source
 
 
 # --------------------------------------------------------------------------- applying
