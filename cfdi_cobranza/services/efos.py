@@ -27,6 +27,7 @@ from cfdi_cobranza.sat import efos as sat_efos
 from cfdi_cobranza.sat import readonly_http
 from cfdi_cobranza.sat.readonly_http import ReadPolicy
 from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.ledger import find_customer
 
 # The situations that matter for credit and the report; Desvirtuado / Sentencia Favorable
 # are kept (history) but affect nothing.
@@ -137,3 +138,8 @@ def download_list(url: str | None = None, *, policy: ReadPolicy | None = None) -
     policy = policy or ReadPolicy(timeouts=Timeouts(connect=10.0, read=120.0))  # a ~2 MB file
     return sat_efos.download(readonly_http.transport_for(policy), url or os.environ.get(URL_ENV) or sat_efos.URL,
                              policy=policy)
+
+
+def customer_standing(session: Session, rfc_or_key: str) -> dict[str, str | None] | None:
+    """``{situacion, fecha}`` of a customer (by RFC or key) on the 69-B list, or None."""
+    return standing_dict(standing(session, find_customer(session, rfc_or_key).rfc))

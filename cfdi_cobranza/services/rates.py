@@ -137,7 +137,7 @@ def list_rates(session: Session, *, moneda: str | None = None, desde: date | Non
         stmt = stmt.where(ExchangeRate.fecha >= desde)
     if hasta:
         stmt = stmt.where(ExchangeRate.fecha <= hasta)
-    return [RateRow(r.fecha, r.moneda, r.tipo_cambio, r.fuente) for r in session.scalars(stmt)]
+    return [RateRow(r.fecha, r.moneda, _plain(r.tipo_cambio), r.fuente) for r in session.scalars(stmt)]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,11 @@ class DofRate:
     tipo_cambio: Decimal
     fecha_fix: date  # date of determination of the FIX used
     fuente: str
+
+
+def _plain(value: Decimal) -> Decimal:
+    """The stored rate without the column's trailing zeros (19.1500000000 -> 19.15)."""
+    return Decimal(format(value.normalize(), "f"))
 
 
 def dof_rate(session: Session, moneda: str, day: date) -> DofRate | None:
@@ -156,7 +161,7 @@ def dof_rate(session: Session, moneda: str, day: date) -> DofRate | None:
     if found is None:
         return None
     fuente = next(r.fuente for r in rows if r.fecha == found[0])
-    return DofRate(found[1], found[0], fuente)
+    return DofRate(_plain(found[1]), found[0], fuente)
 
 
 URL_ENV = "COBRANZA_BANXICO_URL"
