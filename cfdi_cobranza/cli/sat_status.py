@@ -8,6 +8,7 @@ run again, asks only for what is missing.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -223,11 +224,16 @@ def rates_list_cmd(app: AppContext, moneda: str | None, desde: date | None, hast
     if as_json:
         emit_json({"tipos_de_cambio": [r.to_dict() for r in rows]})
     elif rows:
-        click.echo(table([[r.fecha.isoformat(), r.moneda, format(r.tipo_cambio, "f"), r.fuente] for r in rows],
+        click.echo(table([[r.fecha.isoformat(), r.moneda, _rate_text(r.tipo_cambio), r.fuente] for r in rows],
                          ["Fecha", "Moneda", "Tipo de cambio", "Fuente"], right={2}))
     else:
         click.echo("No hay tipos de cambio guardados; use «cobranza rates update» o «cobranza rates import».")
     return EXIT_OK
+
+
+def _rate_text(value: Decimal) -> str:
+    """At least the FIX's four decimals (20.4 -> 20.4000), more when the rate has them."""
+    return f"{value:.4f}" if value == round(value, 4) else format(value, "f")
 
 
 def register(cli: click.Group) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.db.models import AuditEntry, Customer, Document
 from cfdi_cobranza.db.models.sat import EfosEntry
 from cfdi_cobranza.domain.credit import EfosStanding
+from cfdi_cobranza.domain.money import round_currency
 from cfdi_cobranza.domain.states import DocumentStatus
 from cfdi_cobranza.pac.transport import Timeouts
 from cfdi_cobranza.sat import efos as sat_efos
@@ -109,7 +110,7 @@ class AffectedCustomer:
     def to_dict(self) -> dict[str, Any]:
         return {"rfc": self.rfc, "nombre": self.nombre, "situacion": self.situacion,
                 "fecha": self.fecha.isoformat() if self.fecha else None,
-                "saldo": {k: format(v, "f") for k, v in sorted(self.saldo.items())}}
+                "saldo": {k: format(round_currency(v, k), "f") for k, v in sorted(self.saldo.items())}}
 
 
 def affected_customers(session: Session) -> list[AffectedCustomer]:

@@ -546,6 +546,7 @@ class PaymentRow:
     status: str
     caja: str | None
     aplicaciones: tuple[PaymentApplication, ...]
+    revisar: str | None = None  # why a person must look at it (e.g. its invoice was cancelled at the SAT)
 
     @property
     def saldo_a_favor(self) -> Decimal:
@@ -560,6 +561,7 @@ class PaymentRow:
             "monto": format(quantize(self.monto, d), "f"), "aplicado": format(quantize(self.aplicado, d), "f"),
             "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"), "num_operacion": self.num_operacion,
             "status": self.status, "caja": self.caja, "aplicaciones": [a.to_dict() for a in self.aplicaciones],
+            "revisar": self.revisar,
         }
 
 
@@ -588,7 +590,7 @@ def list_payments(session: Session, customer_rfc: str | None = None, *, q: str =
     return [
         PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda, p.tipo_cambio,
                    p.monto, p.aplicado, p.num_operacion, p.status, p.cash_box.name if p.cash_box else None,
-                   tuple(applied[p.id]))
+                   tuple(applied[p.id]), p.revisar)
         for p, c in session.execute(stmt)
     ]
 
