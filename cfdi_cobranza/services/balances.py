@@ -77,7 +77,8 @@ def allocate_credit_note(session: Session, note: Document) -> None:
         if target is None:
             # Unknown yet: reserve the remainder so the note takes effect on arrival.
             amount = remaining
-        elif target.tipo != "I" or target.moneda != note.moneda or target.customer_id != note.customer_id:
+        elif (target.tipo != "I" or target.moneda != note.moneda or target.customer_id != note.customer_id
+              or target.status == DocumentStatus.CANCELADO):  # a cancelled invoice owes nothing to credit
             amount = Decimal(0)
         else:
             available = target.total - live_credits(session, target.id, exclude_source=note.id)

@@ -231,3 +231,15 @@ def test_usd_payment_without_a_stored_rate_still_asks_for_one(book: Book) -> Non
     with pytest.raises(Exception) as info:
         book.pay("100.00", currency="USD", fecha=datetime(2026, 10, 15, 12, 0))
     assert "TIPO_CAMBIO_REQUERIDO" in str(getattr(info.value, "code", "")) + str(info.value)
+
+
+def test_a_credit_note_for_a_cancelled_invoice_stays_with_the_customer(book: Book) -> None:
+    inv = book.invoices(A=[Line(D("10000.00"))])["A"]
+    with transaction(book.engine) as s:
+        sat_status.mark_cancelled(s, inv, date(2026, 11, 2), fuente="usuario", motivo="Acuse", clock=book.clock)
+    note = book.load({"N": book.factory.invoice([Line(D("1000.00"))], tipo="E", folio="300",
+                                                related=[("01", [inv])])})["N"]
+    with transaction(book.engine) as s:
+        # The note credits nothing: all of it is the customer's saldo a favor.
+        assert s.scalar(select(Document.saldo).where(Document.uuid == note)) == D("1160.00")
+        assert s.scalar(select(Document.saldo).where(Document.uuid == inv)) == 0
