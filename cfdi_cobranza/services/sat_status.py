@@ -44,7 +44,7 @@ from cfdi_cobranza.db.models import (
     RepLine,
 )
 from cfdi_cobranza.db.models.sat import SatStatusCheck
-from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, DocumentStatus
+from cfdi_cobranza.domain.states import LIVE_REP_STATUSES, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.sat import consulta as sat_consulta
 from cfdi_cobranza.sat import readonly_http
@@ -112,6 +112,67 @@ def _substitute(session: Session, doc: Document) -> Document | None:
         .order_by(Document.fecha_timbrado, Document.id).limit(1).with_for_update())
 
 
+def _cancel_prefix(uuid: str) -> str:
+    return f"CFDI {uuid} cancelado en el SAT"
+
+
+_NO_ROOM = "El saldo del CFDI sustituto no alcanzó."
+
+
+def _review_note(uuid: str) -> str:
+    return f"La factura {uuid} fue cancelada en el SAT; su aplicación volvió como saldo a favor."
+
+
+def _move(session: Session, credit: Credit, doc: Document, substitute: Document, actor: str) -> MovedApplication:
+    """A new application of the same payment and amounts to ``substitute``; ``credit`` (already
+    reversed) says where it went."""
+    new = Credit(kind="pago", target_uuid=substitute.uuid, document_id=substitute.id, source_line=0,
+                 amount=credit.amount, fecha=credit.fecha, payment_id=credit.payment_id, amount_p=credit.amount_p,
+                 equivalencia_dr=credit.equivalencia_dr, requires_rep=substitute.metodo_pago == "PPD",
+                 warning=credit.warning, note=f"Trasladada de {doc.uuid} (sustituido, TipoRelacion 04)",
+                 created_by=actor)
+    session.add(new)
+    credit.reverse_reason = f"{(credit.reverse_reason or _cancel_prefix(doc.uuid))[:420]}; trasladada a {substitute.uuid}"
+    session.flush()
+    return MovedApplication(credit.payment_id or 0, credit.id, new.id, credit.amount, doc.moneda)
+
+
+def _move_waiting_to_substitute(session: Session, doc: Document, fuente: str, *, actor: str,
+                                clock: Clock) -> Cancellation:
+    """For an invoice already cancelled: the applications its cancellation sent back as
+    unapplied balance move to a substitute imported since, while the payment still has
+    that balance unapplied and the substitute's balance allows it."""
+    substitute = _substitute(session, doc) if doc.tipo == "I" else None
+    if substitute is None:
+        return Cancellation(doc.uuid, doc.fecha_cancelacion, fuente, True)
+    waiting = session.scalars(select(Credit).where(
+        Credit.document_id == doc.id, Credit.kind == "pago", Credit.reversed_at.is_not(None),
+        Credit.reverse_reason.startswith(_cancel_prefix(doc.uuid), autoescape=True),
+        ~Credit.reverse_reason.contains("; trasladada a ", autoescape=True)).order_by(Credit.id).with_for_update()).all()
+    room = substitute.saldo
+    moved: list[MovedApplication] = []
+    for credit in waiting:
+        payment = session.get(Payment, credit.payment_id, with_for_update=True) if credit.payment_id else None
+        amount_p = credit.amount_p or Decimal(0)
+        if (payment is None or payment.status != PaymentStatus.ACTIVO or payment.monto - payment.aplicado < amount_p
+                or credit.amount > room):
+            continue
+        room -= credit.amount
+        payment.aplicado = payment.aplicado + amount_p
+        moved.append(_move(session, credit, doc, substitute, actor))
+        if payment.revisar:
+            payment.revisar = (payment.revisar.replace(f"{_review_note(doc.uuid)} {_NO_ROOM}", "")
+                               .replace(_review_note(doc.uuid), "").strip() or None)
+    if not moved:
+        return Cancellation(doc.uuid, doc.fecha_cancelacion, fuente, True)
+    balances.refresh_saldo(session, substitute)
+    renumber_instalments(session, substitute)
+    result = Cancellation(doc.uuid, doc.fecha_cancelacion, fuente, True, substitute.uuid, tuple(moved))
+    _audit(session, clock, actor, "aplicaciones_a_sustituto", "document", doc.uuid,
+           {"sustituto": substitute.uuid, "movidas": result.to_dict()["movidas"]})
+    return result
+
+
 def parse_fuente(fuente: str) -> str:
     if fuente not in FUENTES:
         raise ValidationError(f"Fuente de cancelación desconocida: {fuente}.", code="FUENTE_INVALIDA")
@@ -142,7 +203,8 @@ def mark_cancelled(
             doc.fecha_cancelacion = fecha_cancelacion
             _audit(session, clock, actor, "fecha_cancelacion_sat", "document", doc.uuid,
                    {"fecha_cancelacion": fecha_cancelacion, "fuente": fuente})
-        return Cancellation(doc.uuid, doc.fecha_cancelacion, fuente, True)
+        # The substitute may have arrived since: the applications still waiting move now.
+        return _move_waiting_to_substitute(session, doc, fuente, actor=actor, clock=clock)
     DocumentStatus(doc.status).check_move(DocumentStatus.CANCELADO)
     now = clock()
     reason = f"CFDI {doc.uuid} cancelado en el SAT ({fuente})" + (f": {motivo.strip()}" if motivo else "")
@@ -167,14 +229,7 @@ def mark_cancelled(
             credit.reverse_reason = reason[:500]
             if substitute is not None and credit.amount <= room:
                 room -= credit.amount
-                new = Credit(kind="pago", target_uuid=substitute.uuid, document_id=substitute.id,
-                             source_line=0, amount=credit.amount, fecha=credit.fecha, payment_id=credit.payment_id,
-                             amount_p=credit.amount_p, equivalencia_dr=credit.equivalencia_dr,
-                             requires_rep=substitute.metodo_pago == "PPD", warning=credit.warning,
-                             note=f"Trasladada de {doc.uuid} (sustituido, TipoRelacion 04)", created_by=actor)
-                session.add(new)
-                session.flush()
-                moved.append(MovedApplication(credit.payment_id or 0, credit.id, new.id, credit.amount, doc.moneda))
+                moved.append(_move(session, credit, doc, substitute, actor))
                 touched[substitute.id] = substitute
                 continue
             if payment is not None:
@@ -182,8 +237,7 @@ def mark_cancelled(
                 to_review[payment.id] = payment
             reversed_.append(MovedApplication(credit.payment_id or 0, credit.id, None, credit.amount, doc.moneda))
         for payment in to_review.values():
-            note = (f"La factura {doc.uuid} fue cancelada en el SAT; su aplicación volvió como saldo a favor"
-                    + (" (el saldo del CFDI sustituto no alcanzó)" if substitute is not None else "") + ".")
+            note = _review_note(doc.uuid) + (f" {_NO_ROOM}" if substitute is not None else "")
             payment.revisar = ((payment.revisar + " " if payment.revisar else "") + note)[:500]
     else:
         # A cancelled credit note or complement no longer credits the invoices it named.

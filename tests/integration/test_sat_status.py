@@ -243,3 +243,29 @@ def test_a_credit_note_for_a_cancelled_invoice_stays_with_the_customer(book: Boo
         # The note credits nothing: all of it is the customer's saldo a favor.
         assert s.scalar(select(Document.saldo).where(Document.uuid == note)) == D("1160.00")
         assert s.scalar(select(Document.saldo).where(Document.uuid == inv)) == 0
+
+
+def test_a_substitute_imported_after_the_cancellation_takes_the_waiting_applications(book: Book) -> None:
+    inv = book.invoices(A=[Line(D("10000.00"))])["A"]
+    p1, p2 = book.pay("3000.00"), book.pay("2000.00")
+    book.apply(p1, [(inv, "3000.00")])
+    book.apply(p2, [(inv, "2000.00")])
+    with transaction(book.engine) as s:
+        first = sat_status.mark_cancelled(s, inv, date(2026, 11, 2), fuente="metadata", clock=book.clock)
+        assert first.sustituto is None and len(first.revertidas) == 2
+    # p2's balance is used elsewhere meanwhile; p1's is still unapplied.
+    other = book.invoices(B=([Line(D("5000.00"))], {"folio": "150"}))["B"]
+    book.apply(p2, [(other, "2000.00")])
+    sub = book.invoices(S=([Line(D("10000.00"))], {"folio": "201", "related": [("04", [inv])]}))["S"]
+    with transaction(book.engine) as s:  # the next metadata run (or the user) reports it again
+        again = sat_status.mark_cancelled(s, inv, date(2026, 11, 2), fuente="metadata", clock=book.clock)
+    assert again.ya_cancelado and again.sustituto == sub and [m.payment_id for m in again.movidas] == [p1]
+    with transaction(book.engine) as s:
+        assert s.scalar(select(Document.saldo).where(Document.uuid == sub)) == D("8600.00")
+        assert (s.get(Payment, p1).aplicado, s.get(Payment, p1).revisar) == (D("3000.00"), None)
+        assert s.get(Payment, p2).aplicado == D("2000.00") and inv in s.get(Payment, p2).revisar
+        # Running it once more moves nothing twice.
+        third = sat_status.mark_cancelled(s, inv, date(2026, 11, 2), fuente="metadata", clock=book.clock)
+        assert third.movidas == ()
+    (entry,) = audit(book.engine, "aplicaciones_a_sustituto")
+    assert entry["sustituto"] == sub and [m["payment_id"] for m in entry["movidas"]] == [p1]
