@@ -13,7 +13,8 @@ pairs of UUID and cancellation date) or a user (``cobranza document cancelled``)
   unapplied balance and the payment is flagged for review (``payment.revisar``);
 * lists the live REPs that cite the document: they must be cancelled or substituted;
 * writes one audit entry with all of it. Marking an already cancelled document again
-  changes nothing (the cancellation date is filled in if it was missing).
+  changes nothing (the cancellation date is filled in if it was missing), except that a
+  substitute imported since takes the applications still waiting for one.
 
 A cancelled credit note or payment complement stops crediting the invoices it named.
 """
