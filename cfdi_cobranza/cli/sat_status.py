@@ -28,6 +28,7 @@ from cfdi_cobranza.cli.common import (
 )
 from cfdi_cobranza.db.locks import run_lock
 from cfdi_cobranza.db.session import session_factory, transaction
+from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import efos as efos_service
 from cfdi_cobranza.services import rates as rates_service
 from cfdi_cobranza.services import sat_status
@@ -187,8 +188,8 @@ def rates_group() -> None:
 @pass_app
 def rates_update_cmd(app: AppContext, desde: date | None, hasta: date | None, actor: str, as_json: bool) -> int:
     """Descarga del SIE de Banxico el FIX (serie SF43718) del periodo."""
-    token = rates_service.banxico_token()
     with run_lock(app.engine, "rates update"), transaction(app.engine) as s:
+        token = rates_service.banxico_token(s, SecretBox.for_instance(app.settings.instance_path))
         start, end = rates_service.default_range(s, today())
         results = rates_service.update_range(s, rates_service.banxico_fetcher(token), desde or start, hasta or end,
                                              actor=actor)
@@ -196,6 +197,19 @@ def rates_update_cmd(app: AppContext, desde: date | None, hasta: date | None, ac
     text = "\n".join(f"{r.fuente}: {r.nuevos} nuevos, {r.cambiados} cambiados, {r.sin_cambio} sin cambio."
                      for r in results)
     return reply(as_json, data, text)
+
+
+@rates_group.command("token")
+@click.option("--clear", is_flag=True, help="Olvida el token guardado.")
+@actor_option
+@pass_app
+def rates_token_cmd(app: AppContext, clear: bool, actor: str) -> int:
+    """Guarda (cifrado) el token del SIE de Banxico; lo pide sin mostrarlo."""
+    token = "" if clear else click.prompt("Token del SIE de Banxico", hide_input=True)
+    with transaction(app.engine) as s:
+        rates_service.set_banxico_token(s, token, SecretBox.for_instance(app.settings.instance_path), actor=actor)
+    click.echo("Token olvidado." if clear else "Token guardado.")
+    return EXIT_OK
 
 
 @rates_group.command("import")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry
-from cfdi_cobranza.db.models.sat import ExchangeRate
+from cfdi_cobranza.db.models.sat import BanxicoSetting, ExchangeRate
 from cfdi_cobranza.domain import fx
 from cfdi_cobranza.errors import ConfigurationError, ValidationError
 from cfdi_cobranza.sat import banxico, readonly_http
 from cfdi_cobranza.sat.banxico import RatePoint
 from cfdi_cobranza.sat.readonly_http import ReadPolicy
+from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 
 TOKEN_ENV = "COBRANZA_BANXICO_TOKEN"
@@ -79,12 +80,40 @@ def store(session: Session, points: Sequence[RatePoint], *, fuente: str, actor: 
     return result
 
 
-def banxico_token(configured: str | None = None) -> str:
-    token = (configured or os.environ.get(TOKEN_ENV) or "").strip()
+def banxico_token(session: Session, box: SecretBox, *, environ: Mapping[str, str] | None = None) -> str:
+    """``COBRANZA_BANXICO_TOKEN``, else the token saved in Configuración."""
+    env = os.environ if environ is None else environ
+    token = (env.get(TOKEN_ENV) or "").strip()
     if not token:
-        raise ConfigurationError(f"Falta el token del SIE de Banxico: defina {TOKEN_ENV}.",
+        row = session.get(BanxicoSetting, 1)
+        if row is not None:
+            token = box.open(row.token_sealed).decode("utf-8")
+    if not token:
+        raise ConfigurationError(f"Falta el token del SIE de Banxico: guárdelo en Configuración o defina {TOKEN_ENV}.",
                                  code="BANXICO_TOKEN_REQUERIDO")
     return token
+
+
+def has_banxico_token(session: Session) -> bool:
+    return session.get(BanxicoSetting, 1) is not None
+
+
+def set_banxico_token(session: Session, token: str, box: SecretBox, *, actor: str,
+                      clock: Clock = system_clock) -> None:
+    """Save (sealed) or, with an empty ``token``, forget the SIE token; audited without it."""
+    token = token.strip()
+    if token and (len(token) < 20 or len(token) > 200 or not token.isalnum()):
+        raise ValidationError("El token del SIE de Banxico son 64 caracteres hexadecimales.", code="BANXICO_TOKEN_INVALIDO")
+    row = session.get(BanxicoSetting, 1)
+    if not token:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(BanxicoSetting(id=1, token_sealed=box.seal(token.encode()), updated_at=clock(), updated_by=actor))
+    else:
+        row.token_sealed, row.updated_at, row.updated_by = box.seal(token.encode()), clock(), actor
+    session.add(AuditEntry(at=clock(), actor=actor, action="token_banxico", entity="banxico_setting", entity_id="1",
+                           detail=json.dumps({"guardado": bool(token)})))
 
 
 def update_range(session: Session, fetch: Fetcher, desde: date, hasta: date, *, monedas: Sequence[str] = ("USD",),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cfdi_cobranza.db.models.base import Base
@@ -59,3 +68,19 @@ class ExchangeRate(Base):
     tipo_cambio: Mapped[Decimal] = mapped_column(Rate())
     fuente: Mapped[str] = mapped_column(String(40))  # "banxico:SF43718" | "archivo:<name>"
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class BanxicoSetting(Base):
+    """The SIE API token entered in Configuración: one row, the token only sealed
+    (:class:`~cfdi_cobranza.secrets.SecretBox`); ``COBRANZA_BANXICO_TOKEN`` wins over it."""
+
+    __tablename__ = "banxico_setting"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    token_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+    def __repr__(self) -> str:  # never the sealed token
+        return f"BanxicoSetting(updated_by={self.updated_by!r})"

@@ -1,4 +1,4 @@
-"""SAT status answers, the 69-B list, exchange rates; a document's SAT state and a payment's review flag
+"""SAT status answers, the 69-B list, exchange rates, the Banxico token; a document's SAT state and a payment's review flag
 
 Revision ID: 0017
 Revises: 0010
@@ -61,6 +61,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_rate')),
     sa.UniqueConstraint('moneda', 'fecha', name='uq_exchange_rate_moneda_fecha')
     )
+    op.create_table('banxico_setting',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('token_sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('updated_at', cfdi_cobranza.db.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_by', sa.String(length=100), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_banxico_setting_single_row')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_banxico_setting'))
+    )
     op.add_column('document', sa.Column('estado_sat', sa.String(length=30), nullable=True))
     op.add_column('document', sa.Column('fecha_cancelacion', sa.Date(), nullable=True))
     op.add_column('payment', sa.Column('revisar', sa.String(length=500), nullable=True))
@@ -72,6 +80,7 @@ def downgrade() -> None:
     op.drop_column('payment', 'revisar')
     op.drop_column('document', 'fecha_cancelacion')
     op.drop_column('document', 'estado_sat')
+    op.drop_table('banxico_setting')
     op.drop_table('exchange_rate')
     op.drop_table('efos_entry')
     op.drop_index('ix_sat_status_check_document_at', table_name='sat_status_check')
