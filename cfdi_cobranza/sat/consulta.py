@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lxml import etree
+
 from cfdi_cobranza.errors import SatServiceError
 from cfdi_cobranza.pac import soap
 from cfdi_cobranza.pac.transport import HttpTransport
@@ -61,6 +63,19 @@ class EstadoCfdi:
 def expresion(uuid: str, rfc_emisor: str, rfc_receptor: str, total: Decimal | str) -> str:
     """The QR expression of a CFDI 4.0 (the total as written in the CFDI)."""
     return f"?re={rfc_emisor}&rr={rfc_receptor}&tt={total}&id={uuid.upper()}"
+
+
+_XML = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=True)
+
+
+def total_as_written(xml: bytes) -> str | None:
+    """The CFDI's ``Total`` exactly as its XML writes it: the QR expression the SAT matches
+    carries that text, not a reformatted number."""
+    try:
+        value = etree.fromstring(xml, _XML).get("Total")
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    return value.strip() if value else None
 
 
 def consultar(

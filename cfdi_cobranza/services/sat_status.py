@@ -324,7 +324,7 @@ class StatusRun:
                 "errores": sum(1 for a in self.respuestas if a.error)}
 
 
-Asker = Callable[[str, str, str, Decimal], EstadoCfdi]
+Asker = Callable[[str, str, str, str], EstadoCfdi]  # uuid, RFC emisor, RFC receptor, Total as written
 
 
 def documents_to_check(session: Session, uuids: Sequence[str], *, open_only: bool) -> list[Document]:
@@ -384,7 +384,8 @@ def check_status(
             last_call = time.monotonic()
             now = clock()
             try:
-                answer = ask(doc.uuid, company.rfc, customer.rfc, doc.total)
+                total = sat_consulta.total_as_written(doc.xml) or format(doc.total.normalize(), "f")
+                answer = ask(doc.uuid, company.rfc, customer.rfc, total)
             except CobranzaError as exc:
                 session.add(SatStatusCheck(document_id=doc.id, checked_at=now, error_code=exc.code,
                                            error_message=exc.message[:500]))
@@ -417,7 +418,7 @@ def sat_asker(url: str | None = None, *, policy: ReadPolicy | None = None) -> As
     transport = readonly_http.transport_for(policy)
     target = url or os.environ.get(CONSULTA_URL_ENV) or sat_consulta.URLS["production"]
 
-    def ask(uuid: str, rfc_emisor: str, rfc_receptor: str, total: Decimal) -> EstadoCfdi:
+    def ask(uuid: str, rfc_emisor: str, rfc_receptor: str, total: str) -> EstadoCfdi:
         return sat_consulta.consultar(transport, target, uuid, rfc_emisor, rfc_receptor, total, policy=policy)
 
     return ask

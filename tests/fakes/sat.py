@@ -51,6 +51,7 @@ class SatConsultaFake(FakePac):
     fail_first: list[int] = field(default_factory=list)
     fault: tuple[str, str] | None = None
     asked: list[str] = field(default_factory=list)
+    totals: dict[str, str] = field(default_factory=dict)  # UUID -> tt as received
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if method != "POST" or not path.endswith("/ConsultaCFDIService.svc"):
@@ -68,6 +69,7 @@ class SatConsultaFake(FakePac):
             return Reply(200, consulta_response("N - 601: La expresión impresa proporcionada no es válida.",
                                                 "No Encontrado", None, None, None))
         self.asked.append(params["id"])
+        self.totals[params["id"]] = params["tt"]
         known = self.estados.get(params["id"])
         if known is None:
             return Reply(200, consulta_response("N - 602: Comprobante no encontrado.", "No Encontrado",

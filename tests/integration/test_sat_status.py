@@ -75,6 +75,8 @@ def test_cancelled_by_the_status_service_leaves_receivables(book: Book) -> None:
         again = sat_status.check_status(session_factory(book.engine), [doc_id, other_id], ask, min_interval=0,
                                         clock=book.clock, skip_checked_since=book.clock() - timedelta(hours=1))
         assert again.omitidos == 2 and again.respuestas == [] and len(fake.asked) == 2
+        # The QR expression carries the Total as the CFDI writes it (the database keeps 6 decimals).
+        assert fake.totals == {invs["A"]: "11600.00", invs["B"]: "1160.00"}
 
     # Out of aging; the customer's exposure no longer counts it.
     assert invs["A"] not in aging_uuids(book.engine) and invs["B"] in aging_uuids(book.engine)
