@@ -150,7 +150,6 @@ def customer_summary(app: AppContext, rfc: str, as_of: date | None, desde: date 
     with transaction(app.engine) as s:
         view = reports.customer_overview(s, rfc, cut, periodo=periodo, rates=parse_rates(rates))
         data = tables.customer_summary_payload(view)
-        data["efos"] = efos_service.customer_standing(s, rfc)
     if as_json:
         emit_json(data)
         return EXIT_OK

@@ -29,7 +29,6 @@ from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
-from cfdi_cobranza.services import efos as efos_service
 from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.customers import (
     CustomerChoice,
@@ -448,7 +447,6 @@ def customer_file(session: Session, customer_id: int, today: date,
     key = customer_key(session, customer_id)
     view = reports.customer_overview(session, key, today, actions_limit=15)
     payload = tables.customer_summary_payload(view)
-    payload["efos"] = efos_service.customer_standing(session, key)
     out = CustomerFile(customer_id, key, payload, view.summary.documentos,
                        [a.to_dict() for a in credit.list_authorizations(session, rfc=key)],
                        view.acciones, followups.follow_up_types(session),
