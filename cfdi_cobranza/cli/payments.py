@@ -10,6 +10,7 @@ import click
 from cfdi_cobranza.cli.common import (
     EXIT_OK,
     AppContext,
+    actor_option,
     emit_json,
     json_option,
     pass_app,
@@ -141,6 +142,19 @@ def payment_unapply(app: AppContext, payment_id: int, uuid: str | None, reason: 
         ids = svc.unapply(session, payment_id, uuid, reason=reason, actor="cli")
     return reply(as_json, {"payment_id": payment_id, "reversed_credit_ids": ids},
                  f"Revertidas {len(ids)} aplicaciones del pago {payment_id}.")
+
+
+@payment_group.command("reviewed")
+@click.argument("payment_id", type=int)
+@click.option("--note", required=True, help="Qué se hizo (queda en la bitácora).")
+@actor_option
+@json_option
+@pass_app
+def payment_reviewed(app: AppContext, payment_id: int, note: str, actor: str, as_json: bool) -> int:
+    """Quita la marca de revisión de un pago (p. ej. tras cancelarse su factura en el SAT)."""
+    with transaction(app.engine) as session:
+        svc.mark_reviewed(session, payment_id, note=note, actor=actor)
+    return reply(as_json, {"payment_id": payment_id, "revisar": None}, f"Pago {payment_id} revisado.")
 
 
 @click.command("payments")

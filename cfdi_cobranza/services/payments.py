@@ -473,6 +473,22 @@ def unapply(
     return [c.id for c in credits]
 
 
+def mark_reviewed(session: Session, payment_id: int, *, note: str, actor: str = "sistema",
+                  clock: Clock = system_clock) -> None:
+    """Clear a payment's review flag (``revisar``) once a person has dealt with it; audited
+    with what the flag said and the note."""
+    if not note or not note.strip():
+        raise ValidationError("Indique qué se hizo con el pago (--note).", code="NOTA_REQUERIDA")
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    if payment.revisar is None:
+        raise ConflictError(f"El pago {payment_id} no está marcado para revisión.", code="PAGO_SIN_REVISION")
+    _audit(session, clock, actor, "pago_revisado", "payment", payment.id,
+           {"revisar": payment.revisar, "nota": note.strip()[:500]})
+    payment.revisar = None
+
+
 def renumber_instalments(session: Session, doc: Document) -> None:
     """Recompute NumParcialidad and saldos of this document's applications not yet complemented.
 

@@ -62,6 +62,14 @@ def test_sat_status_document_cancelled_and_documents_json(book, db, capsys, monk
     code, pays = run_json(capsys, [*db, "payments"])
     (p,) = pays["payments"]
     assert p["saldo_a_favor"] == "500.00" and invs["B"] in p["revisar"]
+    code, err = run_json(capsys, [*db, "payment", "reviewed", str(p["id"]), "--note", " "])
+    assert code == 1 and err["error"]["code"] == "NOTA_REQUERIDA"
+    code, done = run_json(capsys, [*db, "payment", "reviewed", str(p["id"]), "--note", "Se devolvió al cliente"])
+    assert code == 0 and done["revisar"] is None
+    code, pays = run_json(capsys, [*db, "payments"])
+    assert pays["payments"][0]["revisar"] is None
+    code, err = run_json(capsys, [*db, "payment", "reviewed", str(p["id"]), "--note", "otra vez"])
+    assert code == 1 and err["error"]["code"] == "PAGO_SIN_REVISION"
     code, cancelled = run_json(capsys, [*db, "document", "cancelled", invs["A"], "--fecha", "02/11/2026",
                                         "--reason", "Acuse SAT"])
     assert code == 0 and cancelled["fecha_cancelacion"] == "2026-11-02" and cancelled["fuente"] == "usuario"
