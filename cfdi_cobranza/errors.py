@@ -80,3 +80,10 @@ class StorageError(CobranzaError):
     (``BASE_SOLO_LECTURA``) or unreachable (``BASE_NO_DISPONIBLE``). Nothing was saved."""
 
     code = "BASE_NO_DISPONIBLE"
+
+
+class SatServiceError(CobranzaError):
+    """A SAT or Banxico service (CFDI status, 69-B list, SIE API) failed or refused;
+    ``details['codigo_servicio']`` carries the service's own code when it gave one."""
+
+    code = "SAT_ERROR"

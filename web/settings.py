@@ -24,13 +24,14 @@ from flask import (
 )
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
-from cfdi_cobranza.services import ledger
+from cfdi_cobranza.secrets import SecretBox
+from cfdi_cobranza.services import ledger, rates
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services import user_companies as user_companies_service
 from cfdi_cobranza.services import users as users_service
 from web.clock import clock
-from web.db import get_session
+from web.db import get_session, settings
 from web.security import ADMINS, require_role
 
 bp = Blueprint("settings", __name__, url_prefix="/configuracion")
@@ -218,7 +219,8 @@ def _collections_page(error: str | None = None, section: str | None = None, form
     db = get_session()
     db.rollback()
     return render_template("settings/collections.html", cajas=pay.cash_box_summary(db),
-                           buckets=app_settings.aging_buckets(db), error=error, section=section, form=form or {}), status
+                           buckets=app_settings.aging_buckets(db), error=error, section=section, form=form or {},
+                           banxico_guardado=rates.has_banxico_token(db)), status
 
 
 @bp.route("/cobranza", methods=["GET"])
@@ -258,3 +260,20 @@ def aging_buckets() -> Any:
         return _collections_page(exc.message, "rangos", {"rangos": spec}, 400)
     flash("Rangos de antigüedad guardados: " + ", ".join(buckets.labels) + ".", "ok")
     return redirect(url_for("settings.collections"))
+
+
+@bp.route("/cobranza/banxico", methods=["POST"])
+@require_role(*COLLECTION_SETTINGS)
+def banxico_token() -> Any:
+    """The SIE token for ``cobranza rates update``: saved sealed, never shown back."""
+    token = "" if request.form.get("borrar") else request.form.get("token", "")[:300]
+    db = get_session()
+    try:
+        rates.set_banxico_token(db, token, SecretBox.for_instance(settings().instance_path), actor=g.user.username,
+                                clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return _collections_page(exc.message, "banxico", {}, 400)
+    flash("Token de Banxico guardado." if token.strip() else "Token de Banxico borrado.", "ok")
+    return redirect(url_for("settings.collections") + "#banxico")

@@ -28,6 +28,7 @@ from cfdi_cobranza.domain.period import DateRange, fmt_date
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services import efos as efos_service
 
 
 @click.group("customer")
@@ -113,10 +114,13 @@ def customer_show(app: AppContext, rfc: str, as_json: bool) -> int:
     with transaction(app.engine) as s:
         data = credit.get_conditions(s, rfc).to_dict()
         notes = [n.to_dict() for n in credit.list_notes(s, rfc)]
+        efos = efos_service.customer_standing(s, rfc)
     if as_json:
-        emit_json({"condiciones": data, "notas": notes})
+        emit_json({"condiciones": data, "notas": notes, "efos": efos})
         return EXIT_OK
     _print_conditions(data)
+    if efos:
+        click.echo(f"Listado 69-B (EFOS): {efos['situacion']}" + (f" desde {efos['fecha']}" if efos["fecha"] else ""))
     for n in notes:
         click.echo(f"  [{n['fecha'][:16]}] {n['autor']}: {n['texto']}")
     return EXIT_OK
@@ -158,6 +162,8 @@ def customer_summary(app: AppContext, rfc: str, as_of: date | None, desde: date 
         return ", ".join(fmt_money(Decimal(v), k) for k, v in d.items()) or "$0.00"
 
     click.echo(f"{data['nombre']} ({data['rfc']}) — fecha de corte {fmt_date(cut)}")
+    if data["efos"]:
+        click.echo(f"Listado 69-B (EFOS): {data['efos']['situacion']} ({data['efos']['fecha'] or 'sin fecha'})")
     click.echo(f"Saldo: {amounts(data['saldo'])}; vencido: {amounts(data['saldo_vencido'])}; "
                f"sin aplicar: {amounts(data['saldo_sin_aplicar'])}")
     click.echo(f"Pagos en el periodo: {amounts(data['pagos'])}; notas de crédito: {amounts(data['notas_credito'])}")

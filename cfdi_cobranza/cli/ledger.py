@@ -100,7 +100,7 @@ def documents_cmd(app: AppContext, customer_rfc: str | None, open_only: bool, as
     body = [
         [r.fecha.strftime("%d/%m/%Y"), r.tipo, f"{r.serie or ''}{r.folio or ''}", r.uuid, r.customer_rfc,
          r.metodo_pago or "", fmt_money(r.total, r.moneda), fmt_money(r.saldo, r.moneda),
-         r.vencimiento.strftime("%d/%m/%Y") if r.vencimiento else ""]
+         _due_or_cancelled(r)]
         for r in rows
     ]
     for line, r in zip(body, rows, strict=True):
@@ -108,6 +108,13 @@ def documents_cmd(app: AppContext, customer_rfc: str | None, open_only: bool, as
             line[3] += " (SIN VALIDEZ FISCAL)"
     click.echo(table(body, ["Fecha", "Tipo", "Serie/Folio", "Folio fiscal", "Cliente", "Método", "Total", "Saldo", "Vence"], {6, 7}))
     return EXIT_OK
+
+
+def _due_or_cancelled(r: ledger.DocumentRow) -> str:
+    """A document cancelled at the SAT shows that (and when) instead of a due date."""
+    if r.status == "cancelado":
+        return "CANCELADO " + (r.fecha_cancelacion.strftime("%d/%m/%Y") if r.fecha_cancelacion else "")
+    return r.vencimiento.strftime("%d/%m/%Y") if r.vencimiento else ""
 
 
 @click.command("customers")

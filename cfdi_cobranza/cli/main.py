@@ -22,6 +22,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sat_status,
     users,
 )
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
@@ -82,7 +83,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 
 # Each module adds its command group(s).
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat_status):
     _module.register(cli)
 conflicts.register(cli)
 

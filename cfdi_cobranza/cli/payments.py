@@ -10,6 +10,7 @@ import click
 from cfdi_cobranza.cli.common import (
     EXIT_OK,
     AppContext,
+    actor_option,
     emit_json,
     json_option,
     pass_app,
@@ -45,7 +46,7 @@ def payment_group() -> None:
               help="Importe; repita --amount/--form para una liquidación con varias formas de pago.")
 @click.option("--form", "forms", multiple=True, metavar="FF", help="Forma de pago c_FormaPago (por omisión la habitual).")
 @click.option("--currency", default="MXN", show_default=True)
-@click.option("--rate", help="Tipo de cambio a MXN (obligatorio si la moneda no es MXN).")
+@click.option("--rate", help="Tipo de cambio a MXN; si la moneda no es MXN y se omite, el publicado en el DOF para la fecha del pago (cobranza rates).")
 @click.option("--operation", help="Número de operación.")
 @click.option("--payer-bank-rfc", help="RFC del banco emisor de la cuenta ordenante.")
 @click.option("--payer-account", help="Cuenta ordenante.")
@@ -148,6 +149,19 @@ def payment_unapply(app: AppContext, payment_id: int, uuid: str | None, reason: 
                  f"Revertidas {len(ids)} aplicaciones del pago {payment_id}.")
 
 
+@payment_group.command("reviewed")
+@click.argument("payment_id", type=int)
+@click.option("--note", required=True, help="Qué se hizo (queda en la bitácora).")
+@actor_option
+@json_option
+@pass_app
+def payment_reviewed(app: AppContext, payment_id: int, note: str, actor: str, as_json: bool) -> int:
+    """Quita la marca de revisión de un pago (p. ej. tras cancelarse su factura en el SAT)."""
+    with transaction(app.engine) as session:
+        svc.mark_reviewed(session, payment_id, note=note, actor=actor)
+    return reply(as_json, {"payment_id": payment_id, "revisar": None}, f"Pago {payment_id} revisado.")
+
+
 @click.command("payments")
 @click.option("--customer", metavar="RFC")
 @json_option
@@ -165,6 +179,9 @@ def payments_cmd(app: AppContext, customer: str | None, as_json: bool) -> int:
     body = [[str(r.id), r.fecha_pago.date().isoformat(), r.customer_rfc, r.forma_pago, fmt_money(r.monto, r.moneda),
              fmt_money(r.aplicado, r.moneda), fmt_money(r.saldo_a_favor, r.moneda), r.status] for r in rows]
     click.echo(table(body, ["Id", "Fecha", "Cliente", "Forma", "Monto", "Aplicado", "Saldo a favor", "Estado"], {4, 5, 6}))
+    for r in rows:
+        if r.revisar:
+            click.echo(f"Revisar pago {r.id}: {r.revisar}")
     return EXIT_OK
 
 

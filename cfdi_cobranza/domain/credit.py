@@ -241,8 +241,17 @@ def payment_form_reason(conditions: CreditConditions, forma_pago: str) -> Credit
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EfosStanding:
+    """The customer's entry on the SAT's 69-B list (EFOS): situation and its publication date."""
+
+    situacion: str  # Presunto | Desvirtuado | Definitivo | Sentencia Favorable
+    fecha: date | None
+
+
 def credit_check(
-    conditions: CreditConditions, exposure: Exposure, operation: Operation
+    conditions: CreditConditions, exposure: Exposure, operation: Operation,
+    efos: EfosStanding | None = None,
 ) -> CreditDecision:
     """Decide the level of ``operation`` for a customer with ``conditions`` and ``exposure``.
 
@@ -271,6 +280,10 @@ def credit_check(
       información (``LIMITE_CERCANO``, ``SALDO_VENCIDO``).
     * Cash sales and collection steps with overdue balance -> información
       (``SALDO_VENCIDO``), so the seller can ask for it.
+    * On the SAT's 69-B list (``efos``): ``Definitivo`` -> **restricción** for any sale,
+      order or document (``EFOS_DEFINITIVO``: its CFDI do not support operations);
+      ``Presunto`` -> advertencia (``EFOS_PRESUNTO``). A collection step is información.
+      Desvirtuado and Sentencia Favorable add nothing.
     * With no reason at all: información ``DENTRO_DE_CONDICIONES``.
     """
     reasons: list[CreditReason] = []
@@ -389,6 +402,22 @@ def credit_check(
                 "SALDO_VENCIDO",
                 f"El cliente tiene saldo vencido; el documento más antiguo lleva {oldest} días vencido.",
                 DecisionLevel.INFORMACION,
+            )
+
+    if efos is not None and efos.situacion in ("Definitivo", "Presunto"):
+        when = f" (publicado el {efos.fecha:%d/%m/%Y})" if efos.fecha else ""
+        if efos.situacion == "Definitivo":
+            add(
+                "EFOS_DEFINITIVO",
+                f"El RFC del cliente está en el listado definitivo del artículo 69-B del CFF{when}: "
+                "sus comprobantes no amparan operaciones.",
+                DecisionLevel.INFORMACION if kind is OperationKind.COBRO else DecisionLevel.RESTRICCION,
+            )
+        else:
+            add(
+                "EFOS_PRESUNTO",
+                f"El RFC del cliente está en el listado de presuntos del artículo 69-B del CFF{when}.",
+                DecisionLevel.INFORMACION if kind is OperationKind.COBRO else DecisionLevel.ADVERTENCIA,
             )
 
     if not reasons:

@@ -7,7 +7,8 @@ one), so the same report can be rebuilt later with the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 
 from cfdi_cobranza.domain.money import MoneyError, parse_amount
@@ -83,3 +84,35 @@ class MxnRates:
 
 def as_rates(rates: MxnRates | Mapping[str, Decimal] | None) -> MxnRates:
     return rates if isinstance(rates, MxnRates) else MxnRates(rates)
+
+
+def _next_weekday(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def dof_rate(fix: Sequence[tuple[date, Decimal]], day: date, *,
+             max_age_days: int = 10) -> tuple[date, Decimal] | None:
+    """The rate the DOF publishes for ``day`` (the SAT's rule for ``TipoCambioP``), from the
+    FIX series ``fix`` (``(date of determination, rate)``, any order).
+
+    Banxico determines the FIX each banking day and the DOF publishes it the next banking
+    day; on a day with no publication (weekend, holiday) the last published rate rules.
+    So the rate of ``day`` is the FIX whose publication date is the latest on or before
+    ``day``: a FIX is published on the next date of the series (the next banking day),
+    or, for the newest one, the next weekday. ``None`` when no FIX qualifies or the one
+    found was determined more than ``max_age_days`` before ``day`` (a gap in the stored
+    series, not a long weekend): the caller then asks for the rate.
+    """
+    points = sorted(fix)
+    best: tuple[date, Decimal] | None = None
+    for i, (determined, rate) in enumerate(points):
+        published = points[i + 1][0] if i + 1 < len(points) else _next_weekday(determined)
+        if published > day:
+            break
+        best = (determined, rate)
+    if best is None or (day - best[0]).days > max_age_days:
+        return None
+    return best

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import Credit, Document, DocumentRelation
+from cfdi_cobranza.domain.states import DocumentStatus
 
 CREDIT_NOTE_RELATIONS = ("01", "03")  # nota de crédito, devolución
 
@@ -26,7 +27,9 @@ def live_credits(session: Session, document_id: int, *, exclude_source: int | No
 
 
 def refresh_saldo(session: Session, doc: Document) -> None:
-    if doc.tipo == "I":
+    if doc.status == DocumentStatus.CANCELADO:
+        doc.saldo = Decimal(0)  # cancelled at the SAT: owes nothing and leaves nothing to apply
+    elif doc.tipo == "I":
         doc.saldo = doc.total - live_credits(session, doc.id)
     elif doc.tipo == "E":
         applied = session.execute(
@@ -74,7 +77,8 @@ def allocate_credit_note(session: Session, note: Document) -> None:
         if target is None:
             # Unknown yet: reserve the remainder so the note takes effect on arrival.
             amount = remaining
-        elif target.tipo != "I" or target.moneda != note.moneda or target.customer_id != note.customer_id:
+        elif (target.tipo != "I" or target.moneda != note.moneda or target.customer_id != note.customer_id
+              or target.status == DocumentStatus.CANCELADO):  # a cancelled invoice owes nothing to credit
             amount = Decimal(0)
         else:
             available = target.total - live_credits(session, target.id, exclude_source=note.id)

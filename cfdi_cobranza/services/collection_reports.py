@@ -74,6 +74,7 @@ from cfdi_cobranza.domain.statement import Statement, statement
 from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services import efos
 from cfdi_cobranza.services.clock import system_clock
 from cfdi_cobranza.services.followups import list_follow_ups
 from cfdi_cobranza.services.ledger import find_customer
@@ -481,7 +482,7 @@ def customer_overview(
         acciones=acciones,
         notas=[n.to_dict() for n in credit.list_notes(session, customer.key)],
         documentos_cobranza=[v.to_dict() for v in credit.list_debt_documents(session, customer.key)],
-        extra={"acciones_total": len(follow)},
+        extra={"acciones_total": len(follow), "efos": efos.standing_dict(efos.standing(session, customer.rfc))},
     )
 
 

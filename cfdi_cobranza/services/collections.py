@@ -45,6 +45,7 @@ from cfdi_cobranza.domain.credit import (
     CreditConditions,
     CreditDecision,
     DecisionLevel,
+    EfosStanding,
     Exposure,
     Operation,
     OperationKind,
@@ -61,6 +62,7 @@ from cfdi_cobranza.domain.states import (
 )
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances
+from cfdi_cobranza.services import efos as efos_service
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
 from cfdi_cobranza.services.portfolio import local_date
@@ -340,6 +342,7 @@ class CreditCheck:
     decision: CreditDecision
     exposure: Exposure
     fecha: date
+    efos: EfosStanding | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = self.decision
@@ -357,6 +360,7 @@ class CreditCheck:
             "saldos": {k: _money(v, k) for k, v in sorted(self.exposure.saldos.items())},
             "saldo_vencido": {k: _money(v, k) for k, v in sorted(self.exposure.saldo_vencido.items())},
             "dias_vencido_max": self.exposure.dias_vencido_max,
+            "efos": efos_service.standing_dict(self.efos),
         }
 
 
@@ -382,8 +386,9 @@ def check_credit(
     today = local_date(clock())
     exposure = exposure_of(session, customer.id, today)
     conditions = _conditions_of(session.get(CreditCondition, customer.id))
-    return CreditCheck(customer.key, customer.nombre, operation, credit_check(conditions, exposure, operation),
-                       exposure, today)
+    efos = efos_service.standing(session, customer.rfc)
+    return CreditCheck(customer.key, customer.nombre, operation,
+                       credit_check(conditions, exposure, operation, efos), exposure, today, efos)
 
 
 # --------------------------------------------------------------------------- authorizations

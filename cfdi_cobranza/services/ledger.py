@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, not_, or_, select
+from sqlalchemy import Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cfdi_cobranza.db.dialects import query_plan
@@ -58,6 +58,9 @@ class DocumentRow:
     @property
     def sin_validez_fiscal(self) -> bool:
         return self.autoridad == "pruebas"
+    status: str = DocumentStatus.VIGENTE.value
+    estado_sat: str | None = None  # the SAT status service's last Estado
+    fecha_cancelacion: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,9 @@ class DocumentRow:
             "customer_nombre": self.customer_nombre,
             "autoridad": self.autoridad,
             "sin_validez_fiscal": self.sin_validez_fiscal,
+            "status": self.status,
+            "estado_sat": self.estado_sat,
+            "fecha_cancelacion": self.fecha_cancelacion.isoformat() if self.fecha_cancelacion else None,
         }
 
 
@@ -142,7 +148,8 @@ def _documents(flt: DocumentFilter, today: date) -> Select[Any]:
         paid = credited_as_of(flt.corte)
         credited = func.coalesce(paid.c.paid, 0)
         columns.append(credited)
-        is_open = credited < Document.total
+        # A document cancelled at the SAT owes nothing, whatever the date of the corte.
+        is_open = and_(credited < Document.total, Document.status != DocumentStatus.CANCELADO)
     stmt = select(*columns).join(Customer, Customer.id == Document.customer_id)
     if flt.corte is not None:
         stmt = stmt.outerjoin(paid, paid.c.doc == Document.id).where(
@@ -180,8 +187,11 @@ def _documents(flt: DocumentFilter, today: date) -> Select[Any]:
 def _document_row(row: Any) -> DocumentRow:
     doc, rfc, nombre = row[0], row[1], row[2]
     saldo = doc.total - Decimal(row[3]) if len(row) > 3 and doc.tipo == "I" else doc.saldo
+    if doc.status == DocumentStatus.CANCELADO:
+        saldo = Decimal(0)
     return DocumentRow(doc.uuid, doc.serie, doc.folio, doc.fecha, doc.tipo, doc.metodo_pago, doc.moneda,
-                       doc.total, saldo, doc.vencimiento, rfc, nombre, doc.autoridad)
+                       doc.total, saldo, doc.vencimiento, rfc, nombre, doc.autoridad, doc.status, doc.estado_sat,
+                       doc.fecha_cancelacion)
 
 
 def list_documents(

@@ -37,7 +37,7 @@ from cfdi_cobranza.domain.credit import DecisionLevel, payment_form_reason
 from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
 from cfdi_cobranza.domain.states import AuthorizationStatus, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances, rep_links
+from cfdi_cobranza.services import balances, rates, rep_links
 from cfdi_cobranza.services import collections as credit_service
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
@@ -116,6 +116,7 @@ def register_settlement(
     customer = find_customer(session, parts[0].customer)
     company = _company_for(session, customer, parts[0].company or None)
     filled = []
+    rate_sources: list[dict[str, str]] = []
     for part in parts:
         part = replace(part, customer=customer.key, company=company.rfc)
         if not part.forma_pago:
@@ -124,7 +125,9 @@ def register_settlement(
                 raise ValidationError("Indique la forma de pago (c_FormaPago): el cliente no tiene una habitual.",
                                       code="FORMA_PAGO_REQUERIDA")
             part = replace(part, forma_pago=usual)
+        part, rate_source = _default_rate(session, part)
         filled.append(part)
+        rate_sources.append(rate_source)
     settlement_in = dp.validate_settlement(filled)
     authorizations = _allowed_forms(session, customer, settlement_in.receipts)
     now = clock()
@@ -136,7 +139,7 @@ def register_settlement(
         authorization.settlement_id = settlement.id
         _audit(session, clock, actor, "autorizacion_usada", "credit_authorization", authorization.id,
                {"forma": authorization.forma_pago, "liquidacion": settlement.id})
-    for receipt in settlement_in.receipts:
+    for receipt, rate_source in zip(settlement_in.receipts, rate_sources, strict=True):
         box = _cash_box(session, receipt.caja)
         payment = Payment(
             settlement_id=settlement.id, company_id=company.id, customer_id=customer.id,
@@ -152,7 +155,7 @@ def register_settlement(
         session.flush()
         _audit(session, clock, actor, "registrar_pago", "payment", payment.id,
                {"monto": str(payment.monto), "moneda": payment.moneda, "forma": payment.forma_pago,
-                "cliente": customer.rfc})
+                "cliente": customer.rfc, "tipo_cambio": str(payment.tipo_cambio), **rate_source})
     if customer.usual_forma_pago is None:
         customer.usual_forma_pago = settlement_in.receipts[0].forma_pago
     return settlement
@@ -191,6 +194,27 @@ def _allowed_forms(session: Session, customer: Customer,
                 code="FORMA_PAGO_REQUIERE_AUTORIZACION")
         used.append(authorization)
     return used
+
+
+def _default_rate(session: Session, part: dp.ReceiptInput) -> tuple[dp.ReceiptInput, dict[str, str]]:
+    """A foreign-currency payment without a rate takes the DOF rate of its date (the SAT's
+    rule for TipoCambioP, ``services.rates.dof_rate``); a rate the user typed stands, and
+    when it differs from the DOF one the audit records both (the override)."""
+    moneda = (part.moneda or "").strip().upper()
+    if moneda in ("", "MXN"):
+        return part, {}
+    day = part.fecha_pago.date() if isinstance(part.fecha_pago, datetime) else part.fecha_pago
+    dof = rates.dof_rate(session, moneda, day)
+    typed = part.tipo_cambio if not (isinstance(part.tipo_cambio, str) and not part.tipo_cambio.strip()) else None
+    if typed is None:
+        if dof is None:
+            return part, {}
+        return (replace(part, tipo_cambio=dof.tipo_cambio),
+                {"tipo_cambio_fuente": "dof", "fecha_fix": dof.fecha_fix.isoformat(), "serie": dof.fuente})
+    source = {"tipo_cambio_fuente": "usuario"}
+    if dof is not None:
+        source["tipo_cambio_dof"] = format(dof.tipo_cambio, "f")
+    return part, source
 
 
 # --------------------------------------------------------------------------- applying
@@ -492,6 +516,22 @@ def unapply(
     return [c.id for c in credits]
 
 
+def mark_reviewed(session: Session, payment_id: int, *, note: str, actor: str = "sistema",
+                  clock: Clock = system_clock) -> None:
+    """Clear a payment's review flag (``revisar``) once a person has dealt with it; audited
+    with what the flag said and the note."""
+    if not note or not note.strip():
+        raise ValidationError("Indique qué se hizo con el pago (--note).", code="NOTA_REQUERIDA")
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    if payment.revisar is None:
+        raise ConflictError(f"El pago {payment_id} no está marcado para revisión.", code="PAGO_SIN_REVISION")
+    _audit(session, clock, actor, "pago_revisado", "payment", payment.id,
+           {"revisar": payment.revisar, "nota": note.strip()[:500]})
+    payment.revisar = None
+
+
 def renumber_instalments(session: Session, doc: Document) -> None:
     """Recompute NumParcialidad and saldos of this document's applications not yet complemented.
 
@@ -565,6 +605,7 @@ class PaymentRow:
     status: str
     caja: str | None
     aplicaciones: tuple[PaymentApplication, ...]
+    revisar: str | None = None  # why a person must look at it (e.g. its invoice was cancelled at the SAT)
 
     @property
     def saldo_a_favor(self) -> Decimal:
@@ -579,6 +620,7 @@ class PaymentRow:
             "monto": format(quantize(self.monto, d), "f"), "aplicado": format(quantize(self.aplicado, d), "f"),
             "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"), "num_operacion": self.num_operacion,
             "status": self.status, "caja": self.caja, "aplicaciones": [a.to_dict() for a in self.aplicaciones],
+            "revisar": self.revisar,
         }
 
 
@@ -607,7 +649,7 @@ def list_payments(session: Session, customer_rfc: str | None = None, *, q: str =
     return [
         PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda, p.tipo_cambio,
                    p.monto, p.aplicado, p.num_operacion, p.status, p.cash_box.name if p.cash_box else None,
-                   tuple(applied[p.id]))
+                   tuple(applied[p.id]), p.revisar)
         for p, c in session.execute(stmt)
     ]
 

@@ -44,6 +44,7 @@ from cfdi_cobranza.domain.receivables import Application, ApplicationKind, Recei
 from cfdi_cobranza.domain.receivables import Payment as PaymentRecord
 from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import rates as stored_rates
 
 # CFDI dates are local; timestamps are UTC. Follow-ups are dated in the business's zone.
 LOCAL_TZ = ZoneInfo("America/Mexico_City")
@@ -365,17 +366,24 @@ def rates_to_mxn(
     session: Session, currencies: Iterable[str], as_of: date,
     overrides: Mapping[str, Decimal] | None = None,
 ) -> MxnRates:
-    """Rates for the MXN view: the user's, else the latest one the ledger saw by ``as_of``.
+    """Rates for the MXN view: the user's, else the stored DOF rate of ``as_of``, else the
+    latest one the ledger saw by ``as_of``.
 
-    The latest TipoCambio of an invoice or receipt in that currency dated on or before
-    the fecha de corte; a currency never seen with a rate must be given by the user
-    (the domain then refuses with ``TIPO_CAMBIO_FALTANTE``).
+    The stored rate is the one the DOF publishes for the fecha de corte, from the FIX that
+    ``cobranza rates update|import`` keep (``services.rates.dof_rate``). Without one: the
+    latest TipoCambio of an invoice or receipt in that currency dated on or before the
+    fecha de corte; a currency never seen with a rate must be given by the user (the
+    domain then refuses with ``TIPO_CAMBIO_FALTANTE``).
     """
     rates: dict[str, Decimal] = {}
     end = end_of(as_of)
     for currency in sorted(set(currencies) - {MXN}):
         if overrides and currency in overrides:
             rates[currency] = overrides[currency]
+            continue
+        stored = stored_rates.dof_rate(session, currency, as_of)
+        if stored is not None:
+            rates[currency] = stored.tipo_cambio
             continue
         found = session.execute(
             select(Document.tipo_cambio).where(

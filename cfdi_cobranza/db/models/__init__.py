@@ -17,6 +17,12 @@ from cfdi_cobranza.db.models.ledger import (
 from cfdi_cobranza.db.models.ledger_version import LedgerVersion  # noqa: F401  (registers the table)
 from cfdi_cobranza.db.models.payments import AuditEntry, BankMovement, CashBox, Payment, Settlement
 from cfdi_cobranza.db.models.reps import CompanyCsd, FolioSequence, Rep, RepLine
+from cfdi_cobranza.db.models.sat import (  # noqa: F401  (registers the tables)
+    BanxicoSetting,
+    EfosEntry,
+    ExchangeRate,
+    SatStatusCheck,
+)
 from cfdi_cobranza.db.models.settings import CompanyPacSetting, PacSetting  # noqa: F401  (registers the tables)
 from cfdi_cobranza.db.models.users import ApiToken, User, UserCompany  # noqa: F401  (registers the tables)
 

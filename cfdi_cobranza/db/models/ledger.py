@@ -103,6 +103,10 @@ class Document(Base):
     vencimiento: Mapped[date | None] = mapped_column(Date)
     saldo: Mapped[Decimal] = mapped_column(Money())
     status: Mapped[str] = mapped_column(String(20), default="vigente")  # domain.states.DocumentStatus
+    # The SAT's last word on it (services/sat_status.py): the status service's Estado and,
+    # once cancelled (by that service, the bulk download's metadata or a user), the date.
+    estado_sat: Mapped[str | None] = mapped_column(String(30))
+    fecha_cancelacion: Mapped[date | None] = mapped_column(Date)
     sello_sat: Mapped[str] = mapped_column(String(20))  # verificado | no verificado
     # Who issued the sealing certificate (cfdi.authority): verificada | no verificada |
     # pruebas (SAT test certificate: no fiscal validity). Rows before 0011: no verificada.

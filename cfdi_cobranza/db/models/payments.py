@@ -70,6 +70,9 @@ class Payment(Base):
     bank_movement_id: Mapped[int | None] = mapped_column(ForeignKey("bank_movement.id"))
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="activo")  # domain.states.PaymentStatus
+    # Why this payment needs a person to look at it (e.g. its invoice was cancelled at the
+    # SAT and its applications came back as unapplied balance); None when nothing is pending.
+    revisar: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(100))
 

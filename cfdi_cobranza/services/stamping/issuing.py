@@ -205,18 +205,26 @@ def _credits(session: Session, payment_ids: Sequence[int],
     return by_payment
 
 
-def _nothing_to_issue(session: Session, payments: Sequence[Payment]) -> str:
+def _nothing_to_issue(session: Session, payments: Sequence[Payment]) -> tuple[str, str]:
+    """Why no REP can be issued for ``payments``, and the code of that reason."""
     ids = [p.id for p in payments]
     pue = session.scalar(select(func.count(Credit.id)).where(
         Credit.payment_id.in_(ids), Credit.reversed_at.is_(None), Credit.requires_rep.is_(False)))
     if pue:
         return ("El pago solo se aplicó a facturas PUE (pago en una sola exhibición): no requiere "
-                "complemento de pago.")
+                "complemento de pago.", "REP_SIN_APLICACIONES")
     applied = session.scalar(select(func.count(Credit.id)).where(Credit.payment_id.in_(ids),
                                                                  Credit.reversed_at.is_(None)))
     if not applied:
-        return "El pago no está aplicado a ninguna factura: aplíquelo antes de emitir el REP."
-    return "Las aplicaciones de este pago ya están amparadas por un REP vigente."
+        cancelled = session.scalars(select(Document.uuid).join(Credit, Credit.document_id == Document.id).where(
+            Credit.payment_id.in_(ids), Credit.kind == "pago", Document.status == "cancelado")
+            .distinct().order_by(Document.uuid)).all()
+        if cancelled:
+            return (f"La factura {', '.join(cancelled)} fue cancelada en el SAT: no se le puede emitir complemento. "
+                    "El pago quedó como saldo a favor del cliente, marcado para revisión; aplíquelo a otra "
+                    "factura antes de emitir el REP.", "DOCUMENTO_CANCELADO")
+        return "El pago no está aplicado a ninguna factura: aplíquelo antes de emitir el REP.", "REP_SIN_APLICACIONES"
+    return "Las aplicaciones de este pago ya están amparadas por un REP vigente.", "REP_SIN_APLICACIONES"
 
 
 def _header(company: Company, customer: Customer, fecha: datetime, serie: str, folio: str | None,
@@ -309,7 +317,8 @@ def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: 
     payments = sorted((p for p, _company, _customer in inputs.rows), key=lambda p: (p.fecha_pago, p.id))
     credits = [c for p in payments for c in inputs.credits.get(p.id, ())]
     if not credits:
-        raise RepRefused(_nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
+        message, code = _nothing_to_issue(session, payments)
+        raise RepRefused(message, code=code)
     complemento = pagos20.build_complement(
         [_group(p, inputs.credits[p.id], inputs.documents, inputs.paid_before, stamper.invoices)
          for p in payments if inputs.credits.get(p.id)])

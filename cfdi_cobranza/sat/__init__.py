@@ -1,0 +1,1 @@
+"""Adaptadores de los servicios del SAT y de Banxico."""
