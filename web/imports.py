@@ -10,7 +10,7 @@ refuse invoices the form accepts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from flask import Blueprint, g, jsonify, render_template, request
 
@@ -24,6 +24,11 @@ from web.security import IMPORTERS, require_role
 bp = Blueprint("imports", __name__, url_prefix="/importar")
 
 
+def _uploaded() -> list[tuple[str, IO[bytes]]]:
+    # The spooled uploads themselves: a ZIP is read member by member, not copied to memory.
+    return [(f.filename or "", f.stream) for f in request.files.getlist("archivos") if f and f.filename]
+
+
 @bp.route("/", methods=["GET"])
 @require_role(*IMPORTERS)
 def index() -> Any:
@@ -33,7 +38,7 @@ def index() -> Any:
 @bp.route("/", methods=["POST"])
 @require_role(*IMPORTERS)
 def upload() -> Any:
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
+    files = _uploaded()
     try:
         batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock())
     except CobranzaError as exc:
@@ -45,7 +50,7 @@ def upload() -> Any:
 @require_role(*IMPORTERS)
 def upload_json() -> Any:
     """The form's files answered as JSON (a row per file): the progress-bar path."""
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
+    files = _uploaded()
     try:
         batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock())
     except CobranzaError as exc:

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a CFDI of 5 MB is already extraordinary
 MAX_ZIP_TOTAL = 2 * 1024 * 1024 * 1024
@@ -85,7 +85,7 @@ def _too_big(name: str, size: int, max_bytes: int) -> Candidate:
     )
 
 
-def iter_upload(name: str, data: bytes | BinaryIO, *, max_bytes: int = MAX_FILE_BYTES,
+def iter_upload(name: str, data: bytes | IO[bytes], *, max_bytes: int = MAX_FILE_BYTES,
                 on_count: Callable[[int], None] | None = None, _expansion: _Expansion | None = None) -> Iterator[Candidate]:
     """An uploaded blob (web or API): a ZIP is opened, anything else is a CFDI candidate.
 
@@ -93,7 +93,7 @@ def iter_upload(name: str, data: bytes | BinaryIO, *, max_bytes: int = MAX_FILE_
     ZIP is then read member by member from the file, never copied whole into memory.
     """
     if isinstance(data, bytes | bytearray):
-        fh: BinaryIO = io.BytesIO(data)
+        fh: IO[bytes] = io.BytesIO(data)
     else:
         fh = data
     head = fh.read(4)

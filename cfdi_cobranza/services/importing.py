@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -487,7 +487,7 @@ def import_paths(engine: Engine, settings: Settings, paths: Iterable[str], **kwa
 def import_package(
     engine: Engine,
     settings: Settings,
-    source: str | os.PathLike[str] | BinaryIO,
+    source: str | os.PathLike[str] | IO[bytes],
     *,
     name: str | None = None,
     progress: Progress | None = None,
@@ -511,7 +511,7 @@ def import_package(
         nonlocal members
         members += n
 
-    def run(fh: BinaryIO, label: str) -> BatchResult:
+    def run(fh: IO[bytes], label: str) -> BatchResult:
         return Importer(engine, settings, **kwargs).import_candidates(
             iter_upload(label, fh, on_count=count), chunk_size=chunk_size, chunk_bytes=chunk_bytes,
             progress=progress, total=lambda: members)
