@@ -8,6 +8,7 @@ import io
 import itertools
 import sqlite3
 import threading
+import time
 import zipfile
 from datetime import datetime
 from decimal import Decimal
@@ -138,11 +139,12 @@ def test_parsing_holds_no_write_lock(sqlite_engine, settings, factory, clock, mo
 
 
 def test_other_users_wait_under_a_second_during_a_large_import(sqlite_engine, settings, factory, clock):
-    """A batch of large invoices (seconds of parsing) while another connection reads and
-    writes with a one-second busy timeout: none of its statements gives up."""
-    lines = [Line(Decimal("10.00") + i, descripcion=f"Partida {i} " + "x" * 40) for i in range(1500)]
-    big = [factory.invoice(lines, folio=f"G{i}", receptor=Receptor(nombre="CLIENTE GRANDE")).xml for i in range(8)]
-    assert all(len(d) > 500_000 for d in big)
+    """A batch of large invoices (seconds of parsing and verifying in all) while another
+    connection reads and writes with a one-second busy timeout: none of its statements
+    gives up. (Before issue 14 the first chunk was parsed inside the write transaction.)"""
+    lines = [Line(Decimal("10.00") + i, descripcion=f"Partida {i} " + "x" * 40) for i in range(300)]
+    big = [factory.invoice(lines, folio=f"G{i}", receptor=Receptor(nombre="CLIENTE GRANDE")).xml for i in range(40)]
+    assert all(len(d) > 100_000 for d in big)
     path = _sqlite_path(sqlite_engine)
     errors: list[str] = []
     done = threading.Event()
@@ -153,15 +155,17 @@ def test_other_users_wait_under_a_second_during_a_large_import(sqlite_engine, se
         conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
         try:
             while not done.is_set():
+                step, start = "select", time.monotonic()
                 try:
                     conn.execute("SELECT count(*) FROM document").fetchone()
+                    step, start = "begin", time.monotonic()
                     conn.execute("BEGIN IMMEDIATE")
                     conn.execute("INSERT INTO audit_log (at, actor, action, entity) "
                                  "VALUES ('2026-12-06 00:00:00', 'otro', 'prueba', 'prueba')")
                     conn.execute("COMMIT")
                     writes += 1
                 except sqlite3.OperationalError as exc:
-                    errors.append(str(exc))
+                    errors.append(f"{step}: {exc} after {time.monotonic() - start:.2f} s")
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                 done.wait(0.02)
@@ -178,7 +182,7 @@ def test_other_users_wait_under_a_second_during_a_large_import(sqlite_engine, se
     finally:
         done.set()
         thread.join()
-    assert result.summary["imported"] == 8
+    assert result.summary["imported"] == 40
     assert errors == [] and writes > 0
 
 
@@ -210,7 +214,7 @@ def test_import_package_streams_a_zip_with_progress(engine, settings, factory, c
     result = import_package(engine, settings, path, chunk_size=10, progress=lambda d, t: seen.append((d, t)),
                             clock=clock, extra_cert_dirs=[factory.sandbox_dir])
     assert result.summary == {"imported": 23, "duplicate": 0, "refused": 0, "ignored": 1, "total": 24}
-    assert seen[-1] == (24, 24)
+    assert seen[-1] == (24, 24) and len(set(seen)) == len(seen)  # each step reported once
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 3
     assert all(t == 24 for _, t in seen)
     with transaction(engine) as s:
@@ -220,3 +224,14 @@ def test_import_package_streams_a_zip_with_progress(engine, settings, factory, c
     with path.open("rb") as fh:
         again = import_package(engine, settings, fh, clock=clock, extra_cert_dirs=[factory.sandbox_dir])
     assert again.summary["duplicate"] == 23 and again.results[0].file.startswith("sat.zip!")
+
+
+def test_progress_counts_refusals_too(sqlite_engine, settings, factory, clock):
+    """A package of mostly unreadable members still reports progress per chunk."""
+    package = _zip({f"{i}.xml": b"<roto" for i in range(30)} | {"ok.xml": factory.invoice(folio="OK").xml})
+    seen: list[tuple[int, int | None]] = []
+    result = import_package(sqlite_engine, settings, io.BytesIO(package), name="lote.zip", chunk_size=10,
+                            progress=lambda d, t: seen.append((d, t)), clock=clock,
+                            extra_cert_dirs=[factory.sandbox_dir])
+    assert result.summary["refused"] == 30 and result.summary["imported"] == 1
+    assert seen == [(10, 31), (20, 31), (30, 31), (31, 31)]
