@@ -36,7 +36,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-def write_package(path: Path, n: int, sandbox: Path) -> None:
+def write_package(path: Path, n: int, sandbox: Path, concepts: int) -> None:
     from cfdi_cobranza.cfdi.factory import IVA16, RET_ISR10, CfdiFactory, Line, Receptor
 
     factory = CfdiFactory(sandbox)
@@ -45,6 +45,9 @@ def write_package(path: Path, n: int, sandbox: Path) -> None:
         Line(Decimal("99.90")),
         Line(Decimal("15.00"), cantidad=Decimal("4")),
     ]
+    if concepts:  # large documents: ``concepts`` lines each (11,000 make ~4.4 MB)
+        lines = [Line(Decimal("10.00") + i % 1000, descripcion=f"Partida {i} de un pedido grande", taxes=(IVA16,))
+                 for i in range(concepts)]
     receptors = [Receptor(rfc=f"CAC{(i % 9) + 10:02d}{(i % 12) + 1:02d}{(i % 28) + 1:02d}H79",
                           nombre=f"CLIENTE {i:03d}") for i in range(200)]
     start = time.perf_counter()
@@ -53,21 +56,21 @@ def write_package(path: Path, n: int, sandbox: Path) -> None:
         for i in range(n):
             doc = factory.invoice(lines, folio=str(i), receptor=receptors[i % 200])
             zf.writestr(f"{doc.uuid}.xml", doc.xml)
-            if (i + 1) % 10_000 == 0:
+            if (i + 1) % 10_000 == 0 or concepts:
                 print(f"  generated {i + 1:,} ({(i + 1) / (time.perf_counter() - start):,.0f} docs/s)", flush=True)
     tmp.rename(path)
     (path.parent / (path.name + ".sandbox")).write_text(str(sandbox))
 
 
 def measure(zip_path: Path, sandbox: Path, sample: int, chunk_size: int,
-            chunk_bytes: int) -> dict[str, float | int | str]:
+            chunk_bytes: int, via: str) -> dict[str, float | int | str]:
     """Runs in its own process: baseline, import, satcfdi; returns the figures."""
     from lxml import etree
 
     from cfdi_cobranza.cfdi import schema
     from cfdi_cobranza.config import Settings
     from cfdi_cobranza.db.session import make_engine, migrate
-    from cfdi_cobranza.services.importing import CHUNK_BYTES, import_package
+    from cfdi_cobranza.services import importing
 
     schema.structural_validator()
     out: dict[str, float | int | str] = {"rss_start_mb": _rss_mb()}
@@ -95,8 +98,12 @@ def measure(zip_path: Path, sandbox: Path, sample: int, chunk_size: int,
                 print(f"  {done:,}/{total:,}  peak RSS {_rss_mb():.0f} MB", flush=True)
 
         start = time.perf_counter()
-        result = import_package(engine, settings, zip_path, progress=progress, chunk_size=chunk_size,
-                                chunk_bytes=chunk_bytes or CHUNK_BYTES, extra_cert_dirs=[sandbox])
+        if via == "paths":  # what ``cobranza import x.zip`` runs; exists before issue 14 too
+            result = importing.import_paths(engine, settings, [str(zip_path)], extra_cert_dirs=[sandbox])
+        else:
+            result = importing.import_package(engine, settings, zip_path, progress=progress, chunk_size=chunk_size,
+                                              chunk_bytes=chunk_bytes or importing.CHUNK_BYTES,
+                                              extra_cert_dirs=[sandbox])
         out["import_s"] = time.perf_counter() - start
         out["rss_after_import_mb"] = _rss_mb()
         out["summary"] = json.dumps(result.summary)
@@ -122,12 +129,15 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=3_000, help="members parsed by satcfdi")
     ap.add_argument("--chunk-size", type=int, default=500)
     ap.add_argument("--chunk-bytes", type=int, default=0, help="0: the importer's default (CHUNK_BYTES)")
+    ap.add_argument("--concepts", type=int, default=0, help="large invoices of this many concepts")
+    ap.add_argument("--via", choices=("package", "paths"), default="package",
+                    help="paths: import_paths, to measure code from before import_package existed")
     ap.add_argument("--measure", nargs=2, metavar=("ZIP", "SANDBOX"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.measure:
         print("RESULT " + json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]), args.sample,
-                                             args.chunk_size, args.chunk_bytes)), flush=True)
+                                             args.chunk_size, args.chunk_bytes, args.via)), flush=True)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,12 +149,12 @@ def main() -> None:
         else:
             sandbox = (zip_path.parent / (zip_path.stem + "-sandbox")) if args.zip else Path(tmp) / "sandbox"
             print(f"writing {args.n:,} invoices to {zip_path} ...", flush=True)
-            write_package(zip_path, args.n, sandbox)
+            write_package(zip_path, args.n, sandbox, args.concepts)
         size = zip_path.stat().st_size
         print(f"package: {size / 1048576:.1f} MB", flush=True)
         proc = subprocess.run(
             [sys.executable, __file__, "--measure", str(zip_path), str(sandbox), "--sample", str(args.sample),
-             "--chunk-size", str(args.chunk_size), "--chunk-bytes", str(args.chunk_bytes)],
+             "--chunk-size", str(args.chunk_size), "--chunk-bytes", str(args.chunk_bytes), "--via", args.via],
             check=True, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
         lines = proc.stdout.splitlines()
         print("\n".join(line for line in lines if not line.startswith("RESULT ")))
@@ -154,7 +164,7 @@ def main() -> None:
     rows = [
         ("bare lxml parse, member by member (baseline)", n, r["lxml_s"]),
         (f"satcfdi CFDI.from_string (first {r['satcfdi_n']:,})", r["satcfdi_n"], r["satcfdi_s"]),
-        ("import_package: verify + store in SQLite", n, r["import_s"]),
+        (f"import_{args.via}: verify + store in SQLite", n, r["import_s"]),
     ]
     base = n / r["lxml_s"]
     sat = r["satcfdi_n"] / r["satcfdi_s"]
@@ -162,7 +172,7 @@ def main() -> None:
     print(f"{'step':<48}{'docs/s':>10}{'vs lxml':>10}{'vs satcfdi':>12}")
     for name, count, secs in rows:
         rate = count / secs
-        print(f"{name:<48}{rate:>10,.0f}{rate / base:>9.2f}x{rate / sat:>11.2f}x")
+        print(f"{name:<48}{rate:>10,.{0 if rate >= 100 else 2}f}{rate / base:>9.2f}x{rate / sat:>11.2f}x")
     print(f"\npeak RSS: {r['rss_start_mb']:.0f} MB after start-up, {r['rss_after_lxml_mb']:.0f} MB after the "
           f"lxml pass, {r['rss_after_import_mb']:.0f} MB after the import (limit 300 MB)")
 
