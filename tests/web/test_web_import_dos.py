@@ -89,3 +89,51 @@ def test_body_over_the_limit_still_says_megabytes(app_config):
     resp = _post(client, "/importar/", csrf_of(client), [("a.xml", b"<a>" + b"x" * 100_000 + b"</a>")])
     assert resp.status_code == 413 and "superan el límite de 64 KB" in resp.get_data(as_text=True)
     app.extensions["cobranza_engine"].dispose()
+
+
+def test_browser_shows_what_was_exceeded(app):
+    """The importer page (importar.js, one XHR) with 1,001 files: the user reads that the
+    limit is the number of parts, not 50 MB."""
+    import threading
+    from pathlib import Path
+
+    import pytest
+    from werkzeug.serving import make_server
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        print(f"SKIP: no existe {chromium}; la prueba de navegador necesita Chromium de Debian.")
+        pytest.skip(f"{chromium} no está instalado")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from web_support import PASSWORD
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium),
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="es-MX")
+            page.goto(base + "/login")
+            page.fill("input[name=username]", "facturacion")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/")
+            page.goto(base + "/importar/")
+            hint = page.inner_text("form#form-importar + p, #form-importar ~ p.muted")
+            files = [{"name": f"f{i}.xml", "mimeType": "application/xml", "buffer": b"<x/>"} for i in range(1001)]
+            page.set_input_files("input[name=archivos]", files)
+            page.click("form >> text=Importar")
+            page.wait_for_selector(".alert-error")
+            text = page.inner_text(".alert-error")
+            page.screenshot(path=str(artifacts / "importdos-demasiadas-partes.png"))  # the top: the message
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert "1,000 partes" in text and "ZIP" in text and "50 MB" not in text
+    assert "50 MB y 999 archivos" in hint  # the form says both limits (the CSRF field is a part)
