@@ -122,6 +122,42 @@ def measure(zip_path: Path, sandbox: Path, sample: int, chunk_size: int,
     return out
 
 
+def overhead(n: int) -> None:
+    """Memory a package's size costs by itself: N one-line members, every one refused.
+
+    What remains is zipfile's directory and one outcome per member, the part of the peak
+    that grows with a SAT package of 200,000 CFDI. Runs in a child process."""
+    import uuid
+
+    from cfdi_cobranza.cfdi import schema
+    from cfdi_cobranza.config import Settings
+    from cfdi_cobranza.db.session import make_engine, migrate
+    from cfdi_cobranza.services.importing import import_package
+
+    step = os.environ.get("BENCH_OVERHEAD_STEP")
+    if step is None:  # each step in a fresh process: Linux keeps ru_maxrss across fork + exec
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("write", "measure"):
+                env = os.environ | {"BENCH_OVERHEAD_STEP": name, "BENCH_OVERHEAD_ZIP": str(Path(tmp) / "p.zip")}
+                subprocess.run([sys.executable, __file__, "--overhead", str(n)], check=True, env=env)
+        return
+    if step == "write":
+        with zipfile.ZipFile(os.environ["BENCH_OVERHEAD_ZIP"], "w", zipfile.ZIP_DEFLATED) as zf:
+            for _ in range(n):
+                zf.writestr(f"{str(uuid.uuid4()).upper()}.xml", b"<cfdi:Comprobante")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        schema.structural_validator()
+        db = Path(tmp) / "bench.db"
+        engine = make_engine(f"sqlite:///{db}")
+        migrate(engine)
+        before = _rss_mb()
+        start = time.perf_counter()
+        result = import_package(engine, Settings(f"sqlite:///{db}", Path(tmp)), os.environ["BENCH_OVERHEAD_ZIP"])
+        print(f"{n:,} refused members in {time.perf_counter() - start:.1f} s: {result.summary}")
+        print(f"peak RSS {before:.0f} MB before the import, {_rss_mb():.0f} MB after (limit 300 MB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=50_000)
@@ -132,9 +168,18 @@ def main() -> None:
     ap.add_argument("--concepts", type=int, default=0, help="large invoices of this many concepts")
     ap.add_argument("--via", choices=("package", "paths"), default="package",
                     help="paths: import_paths, to measure code from before import_package existed")
+    ap.add_argument("--write", nargs=2, metavar=("ZIP", "SANDBOX"), help=argparse.SUPPRESS)
     ap.add_argument("--measure", nargs=2, metavar=("ZIP", "SANDBOX"), help=argparse.SUPPRESS)
+    ap.add_argument("--overhead", type=int, default=0, metavar="N",
+                    help="only the memory of N members that are all refused (directory + outcomes)")
     args = ap.parse_args()
 
+    if args.overhead:
+        overhead(args.overhead)
+        return
+    if args.write:
+        write_package(Path(args.write[0]), args.n, Path(args.write[1]), args.concepts)
+        return
     if args.measure:
         print("RESULT " + json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]), args.sample,
                                              args.chunk_size, args.chunk_bytes, args.via)), flush=True)
@@ -149,7 +194,11 @@ def main() -> None:
         else:
             sandbox = (zip_path.parent / (zip_path.stem + "-sandbox")) if args.zip else Path(tmp) / "sandbox"
             print(f"writing {args.n:,} invoices to {zip_path} ...", flush=True)
-            write_package(zip_path, args.n, sandbox, args.concepts)
+            # In a child of its own: Linux keeps a process's peak RSS across fork + exec,
+            # so the measuring child must not be forked from a process that held 50,000
+            # ZipInfo while writing.
+            subprocess.run([sys.executable, __file__, "--write", str(zip_path), str(sandbox), "--n", str(args.n),
+                            "--concepts", str(args.concepts)], check=True)
         size = zip_path.stat().st_size
         print(f"package: {size / 1048576:.1f} MB", flush=True)
         proc = subprocess.run(
