@@ -33,6 +33,7 @@ from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
 from web.health import bp as health_bp
 from web.imports import bp as imports_bp
+from web.limits import CobranzaRequest
 from web.payments import bp as payments_bp
 from web.reports import bp as reports_bp
 from web.reps import bp as reps_bp
@@ -88,6 +89,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if cfg.get("INSTANCE_PATH"):
         settings = replace(settings, instance_path=Path(cfg["INSTANCE_PATH"]).resolve())
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.request_class = CobranzaRequest
     max_mb = int(os.environ.get("COBRANZA_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB))
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -33,6 +33,24 @@ def _limit_text(app: Flask) -> str:
     return f"{limit / 1048576:.0f} MB" if limit >= 1048576 else f"{limit / 1024:.0f} KB"
 
 
+def _what_was_exceeded(app: Flask) -> tuple[str, str] | None:
+    """A 413 for a body within the size limit: werkzeug refused the form for its number of
+    parts (``MAX_FORM_PARTS``) or for one non-file field (``MAX_FORM_MEMORY_SIZE``). Say
+    which, instead of blaming a size the upload did not exceed."""
+    length = request.content_length
+    limit = app.config.get("MAX_CONTENT_LENGTH")
+    if length is None or (limit is not None and length > limit) or request.mimetype != "multipart/form-data":
+        return None
+    memory = app.config.get("MAX_FORM_MEMORY_SIZE")
+    if memory is None or length <= memory:  # no single field can be longer than the body
+        parts = app.config.get("MAX_FORM_PARTS") or 1000
+        return "DEMASIADAS_PARTES", (
+            f"La solicitud trae más de {parts:,} partes (archivos y campos del formulario); el máximo es "
+            f"{parts:,} por envío. Junte los archivos en un ZIP o divídalos en varios envíos.")
+    return "CAMPO_DEMASIADO_GRANDE", (
+        f"Un campo del formulario (que no es un archivo) supera {memory / 1048576:.0f} MB; no se procesó nada.")
+
+
 def init_app(app: Flask) -> None:
     def handle(exc: HTTPException) -> Any:
         status = exc.code or 500
@@ -40,10 +58,12 @@ def init_app(app: Flask) -> None:
         if status == 400 and exc.description == "csrf":
             code, message = "CSRF_INVALIDO", CSRF_MESSAGE
         message = message.format(limit=_limit_text(app))
+        if status == 413:
+            code, message = _what_was_exceeded(app) or (code, message)
         # A 405 must say which methods the address accepts (RFC 9110).
         headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if isinstance(exc, MethodNotAllowed) and \
             exc.valid_methods else {}
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.path == "/importar/json":
             return jsonify({"error": {"code": code, "message": message}}), status, headers
         return render_template("error.html", status=status, title=title, message=message, code=code), status, headers
 

@@ -15,7 +15,7 @@ file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
@@ -35,6 +35,11 @@ bp = Blueprint("imports", __name__, url_prefix="/importar")
 def _conflicts() -> list[ConflictView]:
     with transaction(engine()) as session:
         return list_conflicts(session)
+
+
+def _uploaded() -> list[tuple[str, IO[bytes]]]:
+    # The spooled uploads themselves: a ZIP is read member by member, not copied to memory.
+    return [(f.filename or "", f.stream) for f in request.files.getlist("archivos") if f and f.filename]
 
 
 @bp.route("/", methods=["GET"])
@@ -59,7 +64,7 @@ def replace(conflict_id: int) -> Any:
 @bp.route("/", methods=["POST"])
 @require_role(*IMPORTERS)
 def upload() -> Any:
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
+    files = _uploaded()
     try:
         batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock(),
                                company_ids=company_ids(get_session()))
@@ -72,7 +77,7 @@ def upload() -> Any:
 @require_role(*IMPORTERS)
 def upload_json() -> Any:
     """The form's files answered as JSON (a row per file): the progress-bar path."""
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("archivos") if f and f.filename]
+    files = _uploaded()
     try:
         batch = import_uploads(engine(), settings(), files, actor=g.user.username, clock=clock(),
                                company_ids=company_ids(get_session()))

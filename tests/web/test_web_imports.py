@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 from sqlalchemy import select
@@ -39,9 +40,12 @@ def test_upload_real_then_duplicate_and_audit(client, login, engine):
     resp = _upload(client, token, [("otra-vez.xml", REAL_XML.read_bytes())])
     assert "Duplicado" in resp.get_data(as_text=True) and "DUPLICADO" in resp.get_data(as_text=True)
     with transaction(engine) as s:
-        actions = [(a.actor, a.action, a.entity_id) for a in s.scalars(select(AuditEntry).where(AuditEntry.entity == "cfdi"))]
-    assert ("facturacion", "cfdi_importado", REAL_UUID) in actions
-    assert ("facturacion", "cfdi_duplicado", REAL_UUID) in actions
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.entity == "importacion").order_by(AuditEntry.id)))
+    # One entry per upload (issue 14), its outcomes in the detail.
+    assert [(a.actor, a.action) for a in entries] == [("facturacion", "cfdi_importacion")] * 2
+    first, second = (json.loads(a.detail) for a in entries)
+    assert first["resultados"] == [["cfdi40-real.xml", "imported", REAL_UUID, None]]
+    assert second["resultados"] == [["otra-vez.xml", "duplicate", REAL_UUID, "DUPLICADO"]]
 
 
 def test_hostile_uploads_refused_per_file(client, login, count):

@@ -6,7 +6,7 @@ Accepts ``multipart/form-data`` (one or more ``archivo`` fields) or a raw body w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from flask import g, jsonify, request
 
@@ -23,7 +23,8 @@ from web.security import IMPORTERS
 @token_role(*IMPORTERS)
 def upload_cfdi() -> Any:
     if request.mimetype == "multipart/form-data":
-        files = [(f.filename or "", f.read()) for f in request.files.getlist("archivo") if f]
+        files: list[tuple[str, bytes | IO[bytes]]] = [
+            (f.filename or "", f.stream) for f in request.files.getlist("archivo") if f]
     else:
         data = request.get_data()
         default = "paquete.zip" if request.mimetype in {"application/zip", "application/x-zip-compressed"} else "cfdi.xml"
