@@ -40,3 +40,4 @@ __all__ = [
     "RepLine",
     "Settlement",
 ]
+from cfdi_cobranza.db.models.sat import CompanyFiel, SatMetadata, SatPackage, SatRequest  # noqa: F401  (registers the SAT download tables)
