@@ -448,6 +448,7 @@ class _Sync:
         pending = list(session.scalars(select(SatPackage).where(SatPackage.request_id == req.id,
                                                                  SatPackage.status != "importado")
                                        .order_by(SatPackage.package_id)))
+        session.commit()  # no transaction held while downloading and importing (SQLite's single writer)
         for pkg in pending:
             path = self.tmp / f"{pkg.package_id}.zip"
             try:
@@ -462,6 +463,7 @@ class _Sync:
             try:
                 self.result.counts["packages"] += 1
                 if req.kind == "CFDI":
+                    session.commit()
                     batch = import_package(self.importer, path, pkg.package_id)
                     summary = batch.summary
                     pkg.documents, pkg.imported, pkg.duplicates = summary["total"], summary["imported"], summary["duplicate"]
