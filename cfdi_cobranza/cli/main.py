@@ -20,6 +20,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sat,
     users,
 )
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
@@ -82,6 +83,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 # Each module adds its command group(s).
 for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
     _module.register(cli)
+sat.register(cli)
 
 
 _CLICK_ES = [
