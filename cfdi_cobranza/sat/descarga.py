@@ -25,11 +25,12 @@ import base64
 import binascii
 import hashlib
 import pyexpat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -51,6 +52,9 @@ C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+# Default-namespace maps as the SAT's templates write them (<Signature xmlns="…xmldsig#">).
+_DS_DEFAULT: Any = {None: NS_DS}
+_AUTH_DEFAULT: Any = {None: NS_AUTH}
 
 ACTION_AUTH = "http://DescargaMasivaTerceros.gob.mx/IAutenticacion/Autentica"
 ACTION_EMITIDOS = "http://DescargaMasivaTerceros.sat.gob.mx/ISolicitaDescargaService/SolicitaDescargaEmitidos"
@@ -163,8 +167,7 @@ class DescargaMasiva:
         self.signer = signer
         self.rfc = certificate.rfc
         self.urls = urls or DescargaUrls.production()
-        kwargs = {"sleep": sleep} if sleep is not None else {}
-        self.http = SoapHttp(timeouts=timeouts, retry=retry, **kwargs)
+        self.http = SoapHttp(timeouts=timeouts, retry=retry, sleep=sleep or time.sleep)
         self._now = now
         self._token: tuple[str, datetime] | None = None
 
@@ -180,9 +183,10 @@ class DescargaMasiva:
         payload = self._auth_envelope(created, expires)
         root = self._call(self.urls.autenticacion, payload, ACTION_AUTH, token=None, operation="la autenticación")
         result = first(root, "AutenticaResult")
-        if result is None or not (result.text or "").strip():
+        token = (result.text or "").strip() if result is not None else ""
+        if not token:
             raise SatDescargaError("El SAT no devolvió el token de autenticación.", code="SAT_RESPUESTA_INVALIDA")
-        self._token = (result.text.strip(), now + timedelta(minutes=5))
+        self._token = (token, now + timedelta(minutes=5))
         return self._token[0]
 
     def solicitar(self, kind: str, desde: date, hasta: date) -> Solicitud:
@@ -265,7 +269,7 @@ class DescargaMasiva:
         _sub(ts, NS_U, "Expires", expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         _sub(security, NS_O, "BinarySecurityToken", self.certificate.certificado_b64,
              **{f"{{{NS_U}}}Id": "BinarySecurityToken", "ValueType": X509_TOKEN, "EncodingType": BASE64_ENC})
-        sig = etree.SubElement(security, f"{{{NS_DS}}}Signature", nsmap={None: NS_DS})
+        sig = etree.SubElement(security, f"{{{NS_DS}}}Signature", nsmap=_DS_DEFAULT)
         info = _sub(sig, NS_DS, "SignedInfo")
         _sub(info, NS_DS, "CanonicalizationMethod", Algorithm=EXC_C14N)
         _sub(info, NS_DS, "SignatureMethod", Algorithm=RSA_SHA1)
@@ -277,7 +281,7 @@ class DescargaMasiva:
         str_ = _sub(_sub(sig, NS_DS, "KeyInfo"), NS_O, "SecurityTokenReference")
         _sub(str_, NS_O, "Reference", ValueType=X509_TOKEN, URI="#BinarySecurityToken")
         body = _sub(env, NS_S, "Body")
-        etree.SubElement(body, f"{{{NS_AUTH}}}Autentica", nsmap={None: NS_AUTH})
+        etree.SubElement(body, f"{{{NS_AUTH}}}Autentica", nsmap=_AUTH_DEFAULT)
         return etree.tostring(env, xml_declaration=False, encoding="UTF-8")
 
     def _signed_envelope(self, operation: str, attrs: dict[str, str], *, child: str = "solicitud") -> bytes:
@@ -288,7 +292,7 @@ class DescargaMasiva:
         op = _sub(body, NS_DES, operation)
         sol = _sub(op, NS_DES, child, **attrs)
         digest = _digest(op, exclusive=False)  # before the Signature: the enveloped-signature transform
-        sig = etree.SubElement(sol, f"{{{NS_DS}}}Signature", nsmap={None: NS_DS})
+        sig = etree.SubElement(sol, f"{{{NS_DS}}}Signature", nsmap=_DS_DEFAULT)
         info = _sub(sig, NS_DS, "SignedInfo")
         _sub(info, NS_DS, "CanonicalizationMethod", Algorithm=C14N)
         _sub(info, NS_DS, "SignatureMethod", Algorithm=RSA_SHA1)

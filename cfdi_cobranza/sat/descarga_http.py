@@ -132,7 +132,7 @@ class SoapHttp:
                 sink.close()
                 raise HttpFailure(f"{type(exc).__name__}: {exc}", kind="sin_respuesta") from exc
             sink.seek(0)
-            return Answer(resp.status, sink)  # type: ignore[arg-type]
+            return Answer(resp.status, sink)
         finally:
             conn.close()
 

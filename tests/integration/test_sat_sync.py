@@ -27,7 +27,6 @@ from cfdi_cobranza.sat.descarga_http import Retry, Timeouts
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import sat_sync
 from cfdi_cobranza.services.importing import Importer
-from cfdi_cobranza.signing.csd import Certificate
 from cfdi_cobranza.signing.fiel import load_fiel
 from tests.fakes.fiel import make_fiel
 from tests.fakes.sat_descarga import FakeCfdi, SatDescargaFake
@@ -112,7 +111,7 @@ def test_each_fiel_check_is_refused_in_spanish(case, code):
     with pytest.raises(CertificateError) as err:
         load_fiel(cer, key, password, rfc=rfc, today=today)
     assert err.value.code == code
-    assert err.value.message and "e.firma" in err.value.message or "CSD" in err.value.message
+    assert (err.value.message and "e.firma" in err.value.message) or "CSD" in err.value.message
 
 
 def test_a_generated_csd_shape_is_refused_as_csd():
