@@ -267,7 +267,8 @@ def test_the_recorded_sat_answer_to_a_request_is_read(fiel_pair):
 
 
 @pytest.fixture
-def setup(sqlite_engine, tmp_path, fiel, fake, factory):
+def setup(engine, tmp_path, fiel, fake, factory):
+    sqlite_engine = engine  # SQLite and PostgreSQL
     _company(sqlite_engine)
     settings = Settings(str(sqlite_engine.url), tmp_path / "instance")
     box = SecretBox.for_instance(settings.instance_path)
@@ -293,7 +294,8 @@ def _docs(factory, n, fecha=date(2026, 10, 5)):
     return [FakeCfdi(fecha, d.uuid, d.xml) for d in (factory.invoice() for _ in range(n))]
 
 
-def test_sync_interrupted_after_the_second_package_resumes_with_the_third_only(setup, fake, factory, sqlite_engine):
+def test_sync_interrupted_after_the_second_package_resumes_with_the_third_only(setup, fake, factory, engine):
+    sqlite_engine = engine
     run, _ = setup
     fake.cfdi = _docs(factory, 6)
     fake.package_size = 2
@@ -334,7 +336,8 @@ def test_sync_interrupted_after_the_second_package_resumes_with_the_third_only(s
     assert {r["nota"] for r in again.requests} == {"ya sincronizado"}
 
 
-def test_metadata_cancellations_are_stored_for_the_status_logic(setup, fake, factory, sqlite_engine):
+def test_metadata_cancellations_are_stored_for_the_status_logic(setup, fake, factory, engine):
+    sqlite_engine = engine
     run, _ = setup
     docs = _docs(factory, 3)
     docs[1].estatus, docs[1].fecha_cancelacion = "0", "2026-10-20 09:30:00"
@@ -346,7 +349,8 @@ def test_metadata_cancellations_are_stored_for_the_status_logic(setup, fake, fac
         assert sat_sync.metadata_cancellations(s, company) == [(docs[1].uuid.upper(), datetime(2026, 10, 20, 9, 30))]
 
 
-def test_a_range_over_the_sats_maximum_is_split(setup, fake, factory, sqlite_engine):
+def test_a_range_over_the_sats_maximum_is_split(setup, fake, factory, engine):
+    sqlite_engine = engine
     run, _ = setup
     fake.cfdi = _docs(factory, 2, date(2026, 10, 3)) + _docs(factory, 2, date(2026, 10, 25))
     fake.tope = 3
@@ -358,7 +362,7 @@ def test_a_range_over_the_sats_maximum_is_split(setup, fake, factory, sqlite_eng
     assert statuses[("CFDI", date(2026, 10, 1), date(2026, 10, 16))] == "terminada"
 
 
-def test_no_information_and_duplicate_are_explained(setup, fake, sqlite_engine):
+def test_no_information_and_duplicate_are_explained(setup, fake):
     run, _ = setup
     result = run(desde=date(2026, 9, 1), hasta=date(2026, 9, 30))
     assert {r["status"] for r in result.requests} == {"sin_informacion"}
@@ -370,7 +374,8 @@ def test_no_information_and_duplicate_are_explained(setup, fake, sqlite_engine):
     assert result.problems[0]["code"] == "SAT_LIMITE_DE_POR_VIDA"
 
 
-def test_an_expired_request_is_asked_again(setup, fake, factory, sqlite_engine):
+def test_an_expired_request_is_asked_again(setup, fake, factory, engine):
+    sqlite_engine = engine
     run, _ = setup
     fake.cfdi = _docs(factory, 1)
     fake.polls_before_ready = 10
@@ -385,7 +390,7 @@ def test_an_expired_request_is_asked_again(setup, fake, factory, sqlite_engine):
         assert "vencida" in {r.status for r in s.scalars(select(SatRequest))}
 
 
-def test_without_a_range_it_continues_from_the_last_synced_day(setup, fake, sqlite_engine):
+def test_without_a_range_it_continues_from_the_last_synced_day(setup, fake):
     run, _ = setup
     with pytest.raises(CobranzaError) as err:
         run(desde=None, hasta=None)
