@@ -405,3 +405,43 @@ def test_two_syncs_never_overlap(setup):
     with sat_sync.sync_lock(settings.instance_path, RFC), pytest.raises(CobranzaError) as err:
         run()
     assert err.value.code == "SAT_SYNC_EN_CURSO"
+
+
+# --- the streamed package decoder ----------------------------------------------------------
+
+
+def _answer(payload: bytes, *, cod: str = "5000", wrap: int = 76) -> bytes:
+    import base64 as b64
+
+    text = b64.b64encode(payload).decode()
+    lines = "\r\n".join(text[i:i + wrap] for i in range(0, len(text), wrap))
+    return (f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h:respuesta '
+            f'CodEstatus="{cod}" Mensaje="Solicitud Aceptada" xmlns:h="http://DescargaMasivaTerceros.sat.gob.mx"/>'
+            f'</s:Header><s:Body><RespuestaDescargaMasivaTercerosSalida xmlns="http://DescargaMasivaTerceros.sat.gob.mx">'
+            f"<Paquete>{lines}</Paquete></RespuestaDescargaMasivaTercerosSalida></s:Body></s:Envelope>").encode()
+
+
+@pytest.mark.parametrize("chunk", [5, 7, 4096])
+def test_decode_package_streams_any_chunking_and_wrapped_base64(chunk):
+    import io
+    import os
+
+    from cfdi_cobranza.sat.descarga import decode_package
+
+    payload = os.urandom(10_000)
+    out = io.BytesIO()
+    header = decode_package(io.BytesIO(_answer(payload)), out, chunk=chunk)
+    assert out.getvalue() == payload and header["CodEstatus"] == "5000" and header["_paquete"] == "1"
+
+
+def test_decode_package_refuses_doctype_and_bad_base64():
+    import io
+
+    from cfdi_cobranza.sat.descarga import decode_package
+
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>' + _answer(b"abc")
+    with pytest.raises(ValueError):
+        decode_package(io.BytesIO(evil), io.BytesIO())
+    bad = _answer(b"abcd").replace(b"<Paquete>", b"<Paquete>!!!!")
+    with pytest.raises(ValueError):
+        decode_package(io.BytesIO(bad), io.BytesIO())
