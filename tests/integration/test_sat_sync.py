@@ -445,3 +445,40 @@ def test_decode_package_refuses_doctype_and_bad_base64():
     bad = _answer(b"abcd").replace(b"<Paquete>", b"<Paquete>!!!!")
     with pytest.raises(ValueError):
         decode_package(io.BytesIO(bad), io.BytesIO())
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+def test_cli_company_fiel_and_sat_sync(tmp_path, monkeypatch, capsys, fake, fiel, factory):
+    import json
+
+    from cfdi_cobranza.cli.main import main
+
+    monkeypatch.setenv("COBRANZA_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("COBRANZA_SAT_DESCARGA_URL", fake.url)
+    monkeypatch.setenv("COBRANZA_SAT_RETRIES", "1")
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    assert main([*db, "init"]) == 0
+    assert main([*db, "company", "add", "--rfc", RFC]) == 0
+    (tmp_path / "f.cer").write_bytes(fiel.cer)
+    (tmp_path / "f.key").write_bytes(fiel.key)
+    monkeypatch.setenv("COBRANZA_FIEL_PASSWORD", "mala")
+    assert main([*db, "company", "fiel", "--rfc", RFC, "--cer", str(tmp_path / "f.cer"), "--key",
+                 str(tmp_path / "f.key")]) == 1
+    assert "FIEL_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("COBRANZA_FIEL_PASSWORD", fiel.password)
+    assert main([*db, "company", "fiel", "--rfc", RFC, "--cer", str(tmp_path / "f.cer"), "--key",
+                 str(tmp_path / "f.key")]) == 0
+    assert "registrada" in capsys.readouterr().out
+    fake.cfdi = _docs(factory, 2)
+    capsys.readouterr()
+    code = main([*db, "sat", "sync", "--company", RFC, "--from", "2026-10-01", "--to", "2026-10-31", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["summary"]["imported"] == 2 and data["summary"]["metadata"] == 2
+    fake.stop()
+    fake.start()  # another port: nobody at the configured URL any more
+    monkeypatch.setenv("COBRANZA_SAT_DESCARGA_URL", free_port_url())
+    code = main([*db, "sat", "sync", "--company", RFC, "--from", "2026-09-01", "--to", "2026-09-30", "--json"])
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1 and err["code"] == "SAT_NO_DISPONIBLE" and "SAT" in err["message"]
