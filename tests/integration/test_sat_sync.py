@@ -27,6 +27,7 @@ from cfdi_cobranza.sat.descarga_http import Retry, Timeouts
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import sat_sync
 from cfdi_cobranza.services.importing import Importer
+from cfdi_cobranza.signing.csd import Certificate
 from cfdi_cobranza.signing.fiel import load_fiel
 from tests.fakes.fiel import make_fiel
 from tests.fakes.sat_descarga import FakeCfdi, SatDescargaFake
@@ -482,3 +483,17 @@ def test_cli_company_fiel_and_sat_sync(tmp_path, monkeypatch, capsys, fake, fiel
     code = main([*db, "sat", "sync", "--company", RFC, "--from", "2026-09-01", "--to", "2026-09-30", "--json"])
     err = json.loads(capsys.readouterr().out)["error"]
     assert code == 1 and err["code"] == "SAT_NO_DISPONIBLE" and "SAT" in err["message"]
+
+
+def test_the_fakes_signature_check_accepts_a_recorded_real_request_and_refuses_a_tampered_one():
+    from lxml import etree
+
+    parser = etree.XMLParser(remove_blank_text=True)  # the recording was pretty-printed after signing
+    env = etree.parse(str(DATA / "sat-descarga" / "verifica-request.xml"), parser).getroot()
+    op = env.find("{*}Body")[0]
+    sol = op[0]
+    cert = Certificate.from_base64(sol.findtext(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate"))
+    assert cert.is_fiel and cert.rfc == RFC
+    assert SatDescargaFake()._check_signature(op, sol, cert) is None
+    sol.set("IdSolicitud", "00000000-0000-0000-0000-000000000000")
+    assert SatDescargaFake()._check_signature(op, sol, cert) == ("302", "Sello Mal Formado")
