@@ -497,3 +497,18 @@ def test_the_fakes_signature_check_accepts_a_recorded_real_request_and_refuses_a
     assert SatDescargaFake()._check_signature(op, sol, cert) is None
     sol.set("IdSolicitud", "00000000-0000-0000-0000-000000000000")
     assert SatDescargaFake()._check_signature(op, sol, cert) == ("302", "Sello Mal Formado")
+
+
+def test_the_fakes_ws_security_check_accepts_a_recorded_real_autentica_until_it_expires():
+    from lxml import etree
+
+    env = etree.parse(str(DATA / "sat-descarga" / "autentica-request.xml")).getroot()
+    cert = Certificate.from_base64(env.find(".//{*}BinarySecurityToken").text)
+    in_time = SatDescargaFake(certificates=[cert], now=datetime(2022, 1, 1, 0, 1, tzinfo=UTC))
+    reply = in_time._autentica(env)
+    assert reply.status == 200 and b"<AutenticaResult>" in reply.body
+    assert SatDescargaFake(certificates=[cert], now=datetime(2022, 1, 1, 0, 6, tzinfo=UTC))._autentica(env).status == 500
+    assert SatDescargaFake(certificates=[], now=datetime(2022, 1, 1, 0, 1, tzinfo=UTC))._autentica(env).status == 500
+    ts = env.find(".//{*}Timestamp/{*}Created")
+    ts.text = "2022-01-01T00:00:01.000000Z"  # tampered: the digest no longer matches
+    assert in_time._autentica(env).status == 500
