@@ -512,3 +512,22 @@ def test_the_fakes_ws_security_check_accepts_a_recorded_real_autentica_until_it_
     ts = env.find(".//{*}Timestamp/{*}Created")
     ts.text = "2022-01-01T00:00:01.000000Z"  # tampered: the digest no longer matches
     assert in_time._autentica(env).status == 500
+
+
+def test_a_new_request_is_not_resent_after_a_timeout_but_a_verification_is(fake, fiel_pair):
+    sleeps: list[float] = []
+    cert, signer = fiel_pair
+    client = DescargaMasiva(cert, signer, urls=DescargaUrls.under(fake.url), timeouts=Timeouts(connect=1, read=0.3),
+                            retry=Retry(attempts=3, backoff=0.5), sleep=sleeps.append)
+    client.autenticar()
+    fake.hang = 0.6
+    with pytest.raises(SatDescargaError) as err:
+        client.solicitar("CFDI", date(2026, 1, 1), date(2026, 1, 31))
+    assert err.value.code == "SAT_SIN_RESPUESTA"
+    def sent(action: str) -> int:  # recorded on arrival, before the fake hangs
+        return sum(1 for r in fake.requests if r.headers.get("soapaction", "").endswith(action))
+
+    assert sent("/SolicitaDescargaEmitidos") == 1 and sleeps == []  # may have reached the SAT: not resent
+    with pytest.raises(SatDescargaError):
+        client.verificar("3f30a4e1-af73-4085-8991-e4d97eef16bd")
+    assert sent("/VerificaSolicitudDescarga") == 3 and sleeps == [0.5, 1.0]  # idempotent: backoff doubles
