@@ -37,6 +37,7 @@ from web.limits import CobranzaRequest
 from web.payments import bp as payments_bp
 from web.reports import bp as reports_bp
 from web.reps import bp as reps_bp
+from web.sat import bp as sat_bp
 from web.settings import bp as settings_bp
 
 DEFAULT_MAX_UPLOAD_MB = 50
@@ -131,4 +132,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
                reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(sat_bp)
     return app

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
-from cfdi_cobranza.services import ledger, stamping
+from cfdi_cobranza.services import ledger, sat_sync, stamping
 from cfdi_cobranza.services import settings as app_settings
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
@@ -38,7 +38,7 @@ def _page(error: str | None = None, error_rfc: str | None = None, status: int = 
     return render_template("settings/companies.html", rows=rows, pac=pac_info(settings(), db), own_pacs=own_pacs,
                            pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
                            can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
-                           error=error, error_rfc=error_rfc, hoy=today()), status
+                           error=error, error_rfc=error_rfc, hoy=today(), fiel=sat_sync.fiel_by_company(db)), status
 
 
 @bp.route("/", methods=["GET"])
@@ -80,6 +80,29 @@ def upload_csd(rfc: str) -> Any:
         db.rollback()
         return _page(exc.message, rfc.upper(), 400)
     flash(f"CSD {csd.no_certificado} registrado para {rfc.upper()}; vigente hasta el {csd.valid_to:%d/%m/%Y}. "
+          "La llave y la contraseña se guardaron cifradas.", "ok")
+    return redirect(url_for("companies.index"))
+
+
+@bp.route("/<rfc>/fiel", methods=["POST"])
+@require_role(*CSD_MANAGERS)
+def upload_fiel(rfc: str) -> Any:
+    """The company's e.firma for the SAT's bulk download: checked, then stored sealed."""
+    db = get_session()
+    try:
+        cer, key = _file("fiel_cer", ".cer de la e.firma"), _file("fiel_key", ".key de la e.firma")
+        row = sat_sync.register_fiel(db, rfc, cer, key, request.form.get("fiel_password", "")[:256],
+                                     SecretBox.for_instance(settings().instance_path), today=today(), clock=clock())
+        record_audit(db, g.user.username, "registrar_fiel", "company", rfc.upper()[:13],
+                     f"no_certificado={row.no_certificado}", clock=clock())
+        db.commit()
+    except NotFoundError:
+        db.rollback()
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _page(exc.message, rfc.upper(), 400)
+    flash(f"e.firma {row.no_certificado} registrada para {rfc.upper()}; vigente hasta el {row.valid_to:%d/%m/%Y}. "
           "La llave y la contraseña se guardaron cifradas.", "ok")
     return redirect(url_for("companies.index"))
 

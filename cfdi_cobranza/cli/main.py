@@ -22,6 +22,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sat,
     sat_status,
     users,
 )
@@ -83,7 +84,8 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 
 # Each module adds its command group(s).
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat_status):
+# ``sat`` (bulk download) before ``sat_status``, which adds its commands to that group.
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status):
     _module.register(cli)
 conflicts.register(cli)
 

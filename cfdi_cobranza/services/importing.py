@@ -259,6 +259,18 @@ class Importer:
         store()
         return batch
 
+    def import_stream(self, fh: IO[bytes], label: str, *, progress: Progress | None = None,
+                      chunk_size: int = 500, chunk_bytes: int = CHUNK_BYTES) -> BatchResult:
+        """A ZIP (or one XML) read from ``fh`` member by member: see :func:`import_package`."""
+        members = 0
+
+        def count(n: int) -> None:
+            nonlocal members
+            members += n
+
+        return self.import_candidates(iter_upload(label, fh, on_count=count), chunk_size=chunk_size,
+                                      chunk_bytes=chunk_bytes, progress=progress, total=lambda: members)
+
     def _session(self) -> Session:
         """A session limited to the caller's companies (``db.scope``), if any."""
         session = self._sessions()
@@ -672,22 +684,14 @@ def import_package(
     directory lists (never less than ``done``). Same checks and outcomes as any import;
     ``kwargs`` go to :class:`Importer` (``clock``, ``extra_cert_dirs``, ``verify``).
     """
-    members = 0
-
-    def count(n: int) -> None:
-        nonlocal members
-        members += n
-
-    def run(fh: IO[bytes], label: str) -> BatchResult:
-        return Importer(engine, settings, **kwargs).import_candidates(
-            iter_upload(label, fh, on_count=count), chunk_size=chunk_size, chunk_bytes=chunk_bytes,
-            progress=progress, total=lambda: members)
-
+    importer = Importer(engine, settings, **kwargs)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         with path.open("rb") as fh:
-            return run(fh, name or path.name)
-    return run(source, name or Path(str(getattr(source, "name", "") or "paquete.zip")).name)
+            return importer.import_stream(fh, name or path.name, progress=progress, chunk_size=chunk_size,
+                                          chunk_bytes=chunk_bytes)
+    return importer.import_stream(source, name or Path(str(getattr(source, "name", "") or "paquete.zip")).name,
+                                  progress=progress, chunk_size=chunk_size, chunk_bytes=chunk_bytes)
 
 
 def _pagos_facts(rec: CfdiRecord, sha256: str) -> str:

@@ -209,6 +209,11 @@ class Signer:
     def matches(self, certificate: Certificate) -> bool:
         return self._key.public_key().public_numbers() == certificate.public_key.public_numbers()
 
+    def sign_bytes(self, data: bytes, algorithm: HashName = "sha256") -> str:
+        """Base64 RSA PKCS#1 v1.5 signature of ``data`` (the SAT web services sign XML-DSig with SHA-1)."""
+        hash_alg: hashes.HashAlgorithm = hashes.SHA256() if algorithm == "sha256" else hashes.SHA1()
+        return base64.b64encode(self._key.sign(data, padding.PKCS1v15(), hash_alg)).decode("ascii")
+
     def sign(self, cadena: str) -> str:
         """Base64 SHA256withRSA signature of ``cadena`` (UTF-8), the CFDI Sello."""
         signature = self._key.sign(cadena.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())

@@ -47,3 +47,4 @@ __all__ = [
     "RepLine",
     "Settlement",
 ]
+from cfdi_cobranza.db.models.sat_download import CompanyFiel, SatMetadata, SatPackage, SatRequest  # noqa: F401  (registers the SAT download tables)
