@@ -1,0 +1,288 @@
+"""Email of REPs and collection documents, through a real SMTP server on loopback (aiosmtpd).
+
+A REP stamped for a customer with a ``pagos`` contact is queued in the stamp's own
+transaction and delivered by ``deliver_due``: the message arrives, its XML attachment is
+byte-identical to the stored REP and its PDF is a PDF; a refusal is kept with the server's
+answer, a temporary error or a dropped connection is retried with backoff, and nothing is
+sent twice (two deliveries, two concurrent claims, a dead sender after DATA).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import pytest
+from fakes.smtp import FakeSmtp
+from sqlalchemy import Engine, func, select, update
+from test_rep_examples import CUSTOMER, Book
+from test_rep_failures import ppd_payment
+
+from cfdi_cobranza.config import Settings
+from cfdi_cobranza.db.models import Rep
+from cfdi_cobranza.db.models.mail import MailMessage
+from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.domain.mail import MailKind
+from cfdi_cobranza.domain.states import MailStatus
+from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.services.mail import contacts, links, outbox
+from cfdi_cobranza.services.mail.config import smtp_config
+from cfdi_cobranza.services.mail.delivery import Mailer, deliver_due, deliver_message, sweep_stale
+
+SENDER = "cobranza@empresa.example.mx"
+
+
+@pytest.fixture
+def book(engine: Engine, settings: Settings, tmp_path: Path) -> Book:
+    return Book.open(engine, settings, tmp_path)
+
+
+@pytest.fixture
+def smtp() -> FakeSmtp:
+    server = FakeSmtp().start()
+    yield server
+    server.stop()
+
+
+def mailer(book: Book, server: FakeSmtp, **kw: object) -> Mailer:
+    cfg = smtp_config(None, None, {"COBRANZA_SMTP_URL": server.url, "COBRANZA_SMTP_FROM": SENDER,
+                                   "COBRANZA_SMTP_TIMEOUT": "5"})
+    return Mailer(book.engine, cfg, b"k" * 32, clock=book.clock, **kw)  # type: ignore[arg-type]
+
+
+def add(book: Book, email: str, rol: str = "pagos", nombre: str | None = "Ana Pérez") -> int:
+    with transaction(book.engine) as s:
+        return contacts.add_contact(s, CUSTOMER.rfc, email, rol=rol, nombre=nombre, actor="t").id
+
+
+def stamped(book: Book, *people: tuple[str, ...]) -> Rep:
+    """A REP stamped after adding ``people`` (email, rol, nombre) as contacts of its customer."""
+    _inv, pid = ppd_payment(book)
+    for person in people:
+        add(book, *person)
+    result = book.stamper.issue([pid])
+    assert result.uuid is not None
+    with transaction(book.engine) as s:
+        rep = s.scalar(select(Rep).where(Rep.uuid == result.uuid))
+        assert rep is not None
+        s.expunge(rep)
+        return rep
+
+
+def messages(book: Book) -> list[MailMessage]:
+    with transaction(book.engine) as s:
+        rows = list(s.scalars(select(MailMessage).order_by(MailMessage.id)))
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def test_a_stamped_rep_is_queued_with_its_stamp_and_arrives_with_its_files(book: Book, smtp: FakeSmtp) -> None:
+    # a collection contact gets no REP
+    rep = stamped(book, ("ana@cliente.example.mx", "pagos", 'Ana Pérez, "Pagos"'),
+                  ("cobra@cliente.example.mx", "cobranza"))
+    queued = messages(book)
+    assert [(m.kind, m.to_addr, m.status, m.rep_id) for m in queued] == [
+        ("rep", "ana@cliente.example.mx", "en_cola", rep.id)]
+
+    done = deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    assert [d.status for d in done] == [MailStatus.ENVIADO]
+    (got,) = smtp.messages
+    assert got.rcpt_tos == ["ana@cliente.example.mx"] and got.mail_from == SENDER
+    msg = got.parsed()
+    assert str(make_header(decode_header(msg["Subject"]))) == f"Complemento de pago {rep.serie}-{rep.folio} de " \
+        f"{str(make_header(decode_header(msg['Subject']))).rsplit(' de ', 1)[1]}"
+    assert msg["To"].addresses[0].display_name == 'Ana Pérez, "Pagos"'
+    assert msg["Message-ID"].startswith(f"<cobranza.{queued[0].id}.")
+    files = {p.get_filename(): p for p in msg.iter_attachments()}
+    xml = files[f"REP-{rep.serie}{rep.folio}-{rep.uuid}.xml"]
+    pdf = files[f"REP-{rep.serie}{rep.folio}-{rep.uuid}.pdf"]
+    assert xml.get_content_type() == "application/xml" and pdf.get_content_type() == "application/pdf"
+    assert xml.get_payload(decode=True) == rep.stamped_xml  # byte-identical to the stored REP
+    assert pdf.get_payload(decode=True).startswith(b"%PDF-")
+    body = msg.get_body(("plain",)).get_content()
+    assert "{enlace}" not in body and "/portal/" in body
+    # The link in the body opens this customer's page.
+    token = body.split("/portal/", 1)[1].split()[0]
+    with transaction(book.engine) as s:
+        assert links.resolve(s, b"k" * 32, token, clock=book.clock).rfc == CUSTOMER.rfc
+    (sent,) = messages(book)
+    assert sent.status == "enviado" and sent.attempts == 1 and sent.sent_at is not None
+
+    # Delivering again sends nothing: the message is no longer queued.
+    assert deliver_due(book.engine, book.clock() + timedelta(hours=1), mailer=mailer(book, smtp)) == []
+    assert deliver_message(book.engine, sent.id, mailer=mailer(book, smtp)).status is None
+    assert len(smtp.messages) == 1
+
+
+def test_no_contact_no_message_and_rep_send_queues_once_unless_again(book: Book, smtp: FakeSmtp) -> None:
+    rep = stamped(book)
+    assert messages(book) == []
+    with transaction(book.engine) as s, pytest.raises(ValidationError) as err:
+        outbox.queue_rep(s, rep.uuid or "", actor="t")
+    assert err.value.code == "SIN_CONTACTOS"
+    add(book, "ana@cliente.example.mx")
+    with transaction(book.engine) as s:
+        first = outbox.queue_rep(s, rep.uuid or "", actor="t", clock=book.clock)
+    with transaction(book.engine) as s:
+        second = outbox.queue_rep(s, rep.uuid or "", actor="t", clock=book.clock)
+    assert len(first.ids) == 1 and second.ids == [] and second.duplicates == ["ana@cliente.example.mx"]
+    with transaction(book.engine) as s:
+        again = outbox.queue_rep(s, rep.uuid or "", actor="t", again=True, clock=book.clock)
+    assert len(again.ids) == 1
+    deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    assert len(smtp.messages) == 2
+
+
+def test_a_refusal_is_logged_with_the_answer_and_not_retried(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("nadie@cliente.example.mx",))
+    smtp.refuse_rcpt = "550 5.1.1 Buzón inexistente"
+    (d,) = deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    assert d.status is MailStatus.RECHAZADO
+    (m,) = messages(book)
+    assert m.status == "rechazado" and "550" in (m.last_answer or "") and "inexistente" in (m.last_answer or "")
+    assert deliver_due(book.engine, book.clock() + timedelta(days=1), mailer=mailer(book, smtp)) == []
+    assert smtp.messages == []
+
+
+def test_temporary_errors_and_dropped_connections_are_retried_with_backoff(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("ana@cliente.example.mx",))
+    m = mailer(book, smtp, retry_base=60, max_attempts=5)
+    smtp.tempfail_data, smtp.drop_data = 1, 1
+    now = book.clock()
+    (first,) = deliver_due(book.engine, now, mailer=m)
+    assert first.status is MailStatus.EN_COLA  # dropped before answering DATA
+    (row,) = messages(book)
+    assert row.attempts == 1 and row.next_attempt_at == now + timedelta(seconds=60)
+    assert "cortó" in (row.last_answer or "")
+    assert deliver_due(book.engine, now + timedelta(seconds=59), mailer=m) == []  # not due yet
+    (second,) = deliver_due(book.engine, now + timedelta(seconds=60), mailer=m)
+    assert second.status is MailStatus.EN_COLA and "451" in (second.answer or "")
+    (row,) = messages(book)
+    assert row.next_attempt_at == now + timedelta(seconds=120)  # the delay doubled
+    (third,) = deliver_due(book.engine, now + timedelta(seconds=120), mailer=m)
+    assert third.status is MailStatus.ENVIADO
+    assert len(smtp.messages) == 1 and smtp.data_attempts == 3
+
+
+def test_a_server_that_refuses_the_connection_ends_failed_after_the_attempts(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("ana@cliente.example.mx",))
+    m = mailer(book, smtp, retry_base=1, max_attempts=3)
+    smtp.stop()  # nothing listens: connection refused
+    at = book.clock()
+    statuses = []
+    for _ in range(3):
+        (d,) = deliver_due(book.engine, at, mailer=m)
+        statuses.append(d.status)
+        at += timedelta(hours=1)
+    assert statuses == [MailStatus.EN_COLA, MailStatus.EN_COLA, MailStatus.FALLIDO]
+    (row,) = messages(book)
+    assert row.attempts == 3 and "Sin conexión" in (row.last_answer or "")
+    smtp.start()
+    with transaction(book.engine) as s:
+        outbox.resend(s, row.id, actor="t", clock=lambda: at)
+    (d,) = deliver_due(book.engine, at, mailer=m)
+    assert d.status is MailStatus.ENVIADO and len(smtp.messages) == 1
+
+
+def test_two_senders_never_send_the_same_message(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("ana@cliente.example.mx",))
+    (row,) = messages(book)
+    m1, m2 = mailer(book, smtp), mailer(book, smtp)
+    # The second sender's claim comes while the first holds the message.
+    from cfdi_cobranza.services.mail import delivery
+
+    assert delivery._claim(m1, row.id, book.clock())
+    assert not delivery._claim(m2, row.id, book.clock())
+    assert deliver_message(book.engine, row.id, mailer=m2).status is None
+    assert smtp.messages == []
+
+
+def test_a_sender_that_died_after_data_is_not_resent_by_itself(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("ana@cliente.example.mx",), ("luis@cliente.example.mx",))
+    a, b = messages(book)
+    now = book.clock()
+    with transaction(book.engine) as s:  # both claimed; only a had reached DATA when the worker died
+        s.execute(update(MailMessage).values(status="enviando", claimed_at=now, attempts=1))
+        s.execute(update(MailMessage).where(MailMessage.id == a.id).values(data_at=now))
+    m = mailer(book, smtp)
+    assert sweep_stale(m, now + timedelta(minutes=5)) == 0  # not stale yet
+    done = deliver_due(book.engine, now + timedelta(minutes=16), mailer=m)
+    assert [(d.message_id, d.status) for d in done] == [(b.id, MailStatus.ENVIADO)]
+    a2, _b2 = messages(book)
+    assert a2.status == "incierto" and "mail resend" in (a2.last_answer or "")
+    assert [x.rcpt_tos for x in smtp.messages] == [["luis@cliente.example.mx"]]
+
+
+def test_opt_out_is_honoured_and_names_cannot_inject_headers(book: Book, smtp: FakeSmtp) -> None:
+    stamped(book, ("ana@cliente.example.mx", "pagos", "Ana\r\nBcc: robo@malo.example.com"),
+            ("luis@cliente.example.mx",))
+    with transaction(book.engine) as s:
+        contacts.set_opt_out(s, CUSTOMER.rfc, "luis@cliente.example.mx", True, actor="t")
+    deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    (got,) = smtp.messages
+    assert got.rcpt_tos == ["ana@cliente.example.mx"]
+    msg = got.parsed()
+    assert msg["Bcc"] is None and b"\nBcc:" not in got.data
+    assert msg["To"].addresses[0].display_name == "Ana Bcc: robo@malo.example.com"
+    statuses = {m.to_addr: m.status for m in messages(book)}
+    assert statuses == {"ana@cliente.example.mx": "enviado", "luis@cliente.example.mx": "cancelado"}
+
+
+def test_contacts_are_validated(book: Book) -> None:
+    stamped(book)
+    for bad in ("ana", "ana@", "a b@x.mx", "ana@x", "ana@x.mx\r\nBcc: y@z.mx", "<a@x.mx>"):
+        with transaction(book.engine) as s, pytest.raises(ValidationError) as err:
+            contacts.add_contact(s, CUSTOMER.rfc, bad, actor="t")
+        assert err.value.code == "CORREO_INVALIDO"
+    with transaction(book.engine) as s, pytest.raises(ValidationError) as err:
+        contacts.add_contact(s, CUSTOMER.rfc, "a@x.mx", rol="jefe", actor="t")
+    assert err.value.code == "CONTACTO_ROL_INVALIDO"
+    with transaction(book.engine) as s, pytest.raises(NotFoundError):
+        contacts.add_contact(s, "XAXX010101000", "a@x.mx", actor="t")
+    data = f"rfc,email,rol,nombre\n{CUSTOMER.rfc},a@x.mx,cobranza,A\n{CUSTOMER.rfc},mal,pagos,B\n".encode()
+    with pytest.raises(ValidationError) as err, transaction(book.engine) as s:  # rolled back
+        contacts.import_contacts(s, data, actor="t")
+    assert err.value.code == "CSV_CONTACTOS_INVALIDO" and "línea 3" in err.value.message
+    with transaction(book.engine) as s:
+        assert contacts.list_contacts(s, CUSTOMER.rfc) == []  # nothing half-imported
+        res = contacts.import_contacts(s, data.replace(b",mal,", b",b@X.MX,"), actor="t")
+    assert [c.email for c in res.added] == ["a@x.mx", "b@x.mx"]
+
+
+def test_the_company_option_turns_automatic_rep_email_off(book: Book) -> None:
+    from cfdi_cobranza.services.mail import config
+
+    _inv, pid = ppd_payment(book)
+    add(book, "ana@cliente.example.mx")
+    with transaction(book.engine) as s:
+        rfc = s.scalar(select(Rep.company_id))  # no REP yet
+        assert rfc is None
+        from cfdi_cobranza.db.models import Company
+
+        company_rfc = s.scalar(select(Company.rfc))
+        config.set_company_options(s, company_rfc, actor="t", rep_auto=False)
+    book.stamper.issue([pid])
+    with transaction(book.engine) as s:
+        assert s.scalar(select(func.count(MailMessage.id))) == 0
+
+
+def test_deadline_alert_is_queued_once_per_address(book: Book) -> None:
+    from cfdi_cobranza.db.models import Company
+    from cfdi_cobranza.services.mail import config
+
+    stamped(book)
+    with transaction(book.engine) as s:
+        company_rfc = s.scalar(select(Company.rfc))
+        config.set_company_options(s, company_rfc, actor="t", alert_emails="facturacion@empresa.mx, jefa@empresa.mx")
+    from datetime import date
+
+    lines = [outbox.PendingRepLine("Cliente A", date(2026, 11, 3), "$1,000.00 MXN")]
+    for _ in range(2):
+        with transaction(book.engine) as s:
+            outbox.queue_deadline_alert(s, company_rfc, date(2026, 12, 5), lines, clock=book.clock)
+    rows = messages(book)
+    alerts = [m for m in rows if m.kind == MailKind.ALERTA_REP]
+    assert sorted(m.to_addr for m in alerts) == ["facturacion@empresa.mx", "jefa@empresa.mx"]
+    assert "Cliente A" in alerts[0].body and "05/12/2026" in alerts[0].subject
