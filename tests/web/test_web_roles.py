@@ -28,6 +28,12 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "settings.tokens": ADMIN_ONLY,
     "settings.create_token": ADMIN_ONLY,
     "settings.revoke_token": ADMIN_ONLY,
+    "mail.index": EVERYONE,
+    "mail.customer": EVERYONE,
+    "mail.smtp_setting": ADMIN_ONLY,
+    "mail.send_pending": frozenset({"administrador", "cobranza"}),
+    "mail.add_contact": frozenset({"administrador", "cobranza"}),
+    "mail.create_link": frozenset({"administrador", "cobranza"}),
 }
 
 

@@ -1,0 +1,79 @@
+"""Correo in the web: a customer's contacts (validated, opt-out), its link shown once, a
+statement sent through a real SMTP server on loopback, the log; the SMTP password sealed."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.smtp import FakeSmtp
+from sqlalchemy import select
+
+from cfdi_cobranza.db.models import Customer
+from cfdi_cobranza.db.models.mail import CustomerContact, SmtpSetting
+from cfdi_cobranza.db.session import transaction
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    server = FakeSmtp().start()
+    monkeypatch.setenv("COBRANZA_SMTP_URL", server.url)
+    monkeypatch.setenv("COBRANZA_SMTP_FROM", "cobranza@empresa.example.mx")
+    yield server
+    server.stop()
+
+
+def _customer_id(engine) -> int:
+    with transaction(engine) as s:
+        return s.scalar(select(Customer.id).where(Customer.rfc == "URE180429TM6"))
+
+
+def test_contacts_statement_link_and_log(client, login, rep_world, engine, smtp):
+    token = login(client, "cobranza")
+    cid = _customer_id(engine)
+    page = f"/clientes/{cid}/correo"
+    assert "Correo y contactos" in client.get(f"/clientes/{cid}").get_data(as_text=True)
+    resp = client.post(f"{page}/contactos", data={"csrf_token": token, "email": "no-es-correo", "rol": "cobranza"})
+    assert resp.status_code == 400 and "no es una dirección válida" in resp.get_data(as_text=True)
+    resp = client.post(f"{page}/contactos", data={"csrf_token": token, "email": "Ana@Cliente.example.mx",
+                                                  "rol": "cobranza", "nombre": "Ana Pérez"})
+    assert resp.status_code == 302
+    assert "Ana@cliente.example.mx" in client.get(page).get_data(as_text=True)
+
+    resp = client.post(f"{page}/estado-de-cuenta", data={"csrf_token": token})
+    assert resp.status_code == 302
+    (got,) = smtp.messages
+    msg = got.parsed()
+    (pdf,) = list(msg.iter_attachments())
+    assert pdf.get_content_type() == "application/pdf" and pdf.get_payload(decode=True).startswith(b"%PDF")
+    html = client.get(page).get_data(as_text=True)
+    assert "Enviado" in html and "Estado de cuenta" in html
+    # The same statement the same day is not sent twice.
+    client.post(f"{page}/estado-de-cuenta", data={"csrf_token": token})
+    assert len(smtp.messages) == 1
+
+    with transaction(engine) as s:
+        contact_id = s.scalar(select(CustomerContact.id))
+    client.post(f"{page}/contactos/no-enviar", data={"csrf_token": token, "contacto": str(contact_id),
+                                                      "no_enviar": "1"})
+    resp = client.post(f"{page}/estado-de-cuenta", data={"csrf_token": token, "otra_vez": "1"})
+    assert resp.status_code == 400 and "no tiene contactos de cobranza" in resp.get_data(as_text=True)
+
+    resp = client.post(f"{page}/enlace", data={"csrf_token": token})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "/portal/" in html
+    url = html.split('id="enlace-nuevo"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    assert client.get("/portal/" + url.rsplit("/portal/", 1)[1]).status_code == 200
+    assert "/portal/" not in client.get(page).get_data(as_text=True)  # shown once, never stored
+
+
+def test_smtp_password_is_sealed_and_never_shown(client, login, app, engine, monkeypatch):
+    monkeypatch.delenv("COBRANZA_SMTP_URL", raising=False)
+    token = login(client, "administrador")
+    resp = client.post("/correo/smtp", data={"csrf_token": token, "url": "smtp://usuario@smtp.example.mx:587",
+                                             "remitente": "cobranza@empresa.example.mx",
+                                             "password": "secreto-smtp-123"})
+    assert resp.status_code == 302
+    html = client.get("/correo/").get_data(as_text=True)
+    assert "smtp.example.mx" in html and "contraseña guardada" in html and "secreto-smtp-123" not in html
+    with transaction(engine) as s:
+        row = s.scalar(select(SmtpSetting))
+        assert row.password_sealed and b"secreto-smtp-123" not in row.password_sealed
