@@ -77,3 +77,33 @@ def test_smtp_password_is_sealed_and_never_shown(client, login, app, engine, mon
     with transaction(engine) as s:
         row = s.scalar(select(SmtpSetting))
         assert row.password_sealed and b"secreto-smtp-123" not in row.password_sealed
+
+
+def test_api_contacts_send_rep_and_log(app, client, rep_world, engine, smtp):
+    from cfdi_cobranza.services.users import create_token
+
+    with transaction(engine) as s:
+        _tok, bearer = create_token(s, "ERP", "cobranza", created_by="pruebas")
+        _tok2, reader = create_token(s, "BI", "consulta", created_by="pruebas")
+    auth = {"Authorization": f"Bearer {bearer}"}
+    resp = client.post("/api/v1/customers/URE180429TM6/contacts", json={"email": "mal@", "rol": "pagos"}, headers=auth)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "CORREO_INVALIDO"
+    resp = client.post("/api/v1/customers/URE180429TM6/contacts", headers=auth,
+                       json={"email": "pagos@cliente.example.mx", "rol": "pagos", "nombre": "Pagos"})
+    assert resp.status_code == 201 and resp.json["rol"] == "pagos"
+    resp = client.post("/api/v1/customers/URE180429TM6/contacts", headers={"Authorization": f"Bearer {reader}"},
+                       json={"email": "x@cliente.example.mx"})
+    assert resp.status_code == 403
+    listed = client.get("/api/v1/customers/URE180429TM6/contacts", headers=auth).json["data"]
+    assert [c["email"] for c in listed] == ["pagos@cliente.example.mx"]
+    uuid = rep_world["rep_uuid"]
+    resp = client.post(f"/api/v1/reps/{uuid}/send", json={}, headers=auth)
+    assert resp.status_code == 202 and resp.json["envios"][0]["estado"] == "enviado"
+    (got,) = smtp.messages
+    assert got.rcpt_tos == ["pagos@cliente.example.mx"]
+    log = client.get(f"/api/v1/mail/log?rep={uuid}", headers=auth).json["data"]
+    assert [(e["estado"], e["rep_uuid"]) for e in log] == [("enviado", uuid)]
+    resp = client.post("/api/v1/customers/URE180429TM6/contacts/remove", json={"contacto": "pagos@cliente.example.mx"},
+                       headers=auth)
+    assert resp.status_code == 200
+    assert client.get("/api/v1/customers/URE180429TM6/contacts", headers=auth).json["data"] == []
