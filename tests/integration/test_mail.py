@@ -286,3 +286,43 @@ def test_deadline_alert_is_queued_once_per_address(book: Book) -> None:
     alerts = [m for m in rows if m.kind == MailKind.ALERTA_REP]
     assert sorted(m.to_addr for m in alerts) == ["facturacion@empresa.mx", "jefa@empresa.mx"]
     assert "Cliente A" in alerts[0].body and "05/12/2026" in alerts[0].subject
+
+
+def test_reminders_go_n_days_before_the_due_date_once(book: Book, smtp: FakeSmtp) -> None:
+    from cfdi_cobranza.db.models import Company, Document
+    from cfdi_cobranza.services.mail import config, documents
+
+    _inv, _pid = ppd_payment(book, "1000.00")
+    add(book, "cobra@cliente.example.mx", "cobranza", "Cobranza Cliente")
+    add(book, "pagos@cliente.example.mx", "pagos")  # a pagos contact gets no reminder
+    with transaction(book.engine) as s:
+        due = s.scalar(select(Document.vencimiento).where(Document.tipo == "I"))
+        assert due is not None
+        config.set_company_options(s, s.scalar(select(Company.rfc)), actor="t", reminder_days=3)
+    with transaction(book.engine) as s:
+        assert documents.queue_reminders(s, due - timedelta(days=4), clock=book.clock).queued == []
+        run = documents.queue_reminders(s, due - timedelta(days=3), clock=book.clock)
+    assert run.customers == 1 and len(run.queued) == 1
+    with transaction(book.engine) as s:  # the same day again: nothing new
+        assert documents.queue_reminders(s, due - timedelta(days=3), clock=book.clock).queued == []
+    deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    (got,) = smtp.messages
+    body = got.parsed().get_body(("plain",)).get_content()
+    assert got.rcpt_tos == ["cobra@cliente.example.mx"] and "saldo $10,600.00 MXN" in body
+
+
+def test_a_letter_is_sent_as_pdf_to_the_collection_contacts(book: Book, smtp: FakeSmtp) -> None:
+    from datetime import date
+
+    from cfdi_cobranza.services.mail import documents
+
+    ppd_payment(book, "1000.00")
+    add(book, "cobra@cliente.example.mx", "cobranza")
+    with transaction(book.engine) as s:
+        queued = documents.send_letter(s, CUSTOMER.rfc, "recordatorio_1", date(2027, 3, 1), actor="t",
+                                       clock=book.clock)
+    assert len(queued.ids) == 1
+    deliver_due(book.engine, book.clock(), mailer=mailer(book, smtp))
+    (got,) = smtp.messages
+    (pdf,) = list(got.parsed().iter_attachments())
+    assert pdf.get_filename().startswith("carta-recordatorio_1-") and pdf.get_payload(decode=True)[:5] == b"%PDF-"
