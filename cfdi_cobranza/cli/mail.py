@@ -27,7 +27,7 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.mail import PLACEHOLDERS
 from cfdi_cobranza.domain.states import MailStatus
 from cfdi_cobranza.secrets import SecretBox
-from cfdi_cobranza.services.mail import config, contacts, documents, links, outbox
+from cfdi_cobranza.services.mail import alerts, config, contacts, documents, links, outbox
 from cfdi_cobranza.services.mail.delivery import Delivery, Mailer, deliver_due, deliver_message
 
 
@@ -46,7 +46,7 @@ def _deliver_now(app: AppContext, queued: outbox.Queued) -> list[Delivery]:
 def _queued_text(queued: outbox.Queued, sent: list[Delivery]) -> str:
     lines = [f"{len(queued.ids)} correo(s) en cola."]
     if queued.duplicates:
-        lines.append(f"Ya estaban en cola o enviados (use --again para reenviar): {', '.join(queued.duplicates)}")
+        lines.append(f"Ya estaban en cola o enviados: {', '.join(queued.duplicates)}")
     if queued.skipped:
         lines.append(f"No se envía a (pidieron no recibir correos): {', '.join(queued.skipped)}")
     for d in sent:
@@ -387,6 +387,20 @@ def mail_remind(app: AppContext, as_of: date | None, as_json: bool) -> int:
         run = documents.queue_reminders(s, as_of or today(), actor="cli")
     data: dict[str, Any] = run.to_dict()
     return reply(as_json, data, f"{len(run.queued)} recordatorio(s) en cola para {run.customers} cliente(s).")
+
+
+@mail_group.command("alert")
+@as_of_option
+@click.option("--within", "within_days", type=int, default=3, show_default=True,
+              help="Avisar cuando falten N días o menos para el límite del REP.")
+@json_option
+@pass_app
+def mail_alert(app: AppContext, as_of: date | None, within_days: int, as_json: bool) -> int:
+    """Pone en cola la alerta de pagos sin REP cerca del día límite (a los correos de alerta de la empresa)."""
+    with transaction(app.engine) as s:
+        queued = alerts.queue_deadline_alerts(s, as_of or today(), within_days=within_days,
+                                              deadline_day=app.settings.rep_deadline_day, actor="cli")
+    return _queued_reply(app, queued, as_json)
 
 
 def register(cli: click.Group) -> None:

@@ -326,3 +326,22 @@ def test_a_letter_is_sent_as_pdf_to_the_collection_contacts(book: Book, smtp: Fa
     (got,) = smtp.messages
     (pdf,) = list(got.parsed().iter_attachments())
     assert pdf.get_filename().startswith("carta-recordatorio_1-") and pdf.get_payload(decode=True)[:5] == b"%PDF-"
+
+
+def test_the_deadline_alert_lists_payments_near_day_five(book: Book) -> None:
+    from datetime import date
+
+    from cfdi_cobranza.db.models import Company
+    from cfdi_cobranza.services.mail import alerts, config
+
+    ppd_payment(book, "1000.00")  # paid 15/10/2026, no REP: due 05/11/2026
+    with transaction(book.engine) as s:
+        config.set_company_options(s, s.scalar(select(Company.rfc)), actor="t", alert_emails="fact@empresa.mx")
+    with transaction(book.engine) as s:
+        assert alerts.queue_deadline_alerts(s, date(2026, 11, 1), within_days=3, clock=book.clock).ids == []
+        first = alerts.queue_deadline_alerts(s, date(2026, 11, 2), within_days=3, clock=book.clock)
+        again = alerts.queue_deadline_alerts(s, date(2026, 11, 4), within_days=3, clock=book.clock)
+    assert len(first.ids) == 1 and again.ids == [] and again.duplicates == ["fact@empresa.mx"]
+    (m,) = messages(book)
+    assert m.kind == "alerta_rep" and "05/11/2026" in m.subject and "$1,000.00 MXN" in m.body
+    assert not m.with_link and "{enlace}" not in m.body
