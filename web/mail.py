@@ -25,6 +25,7 @@ from cfdi_cobranza.services.mail.delivery import Mailer, deliver_due, deliver_me
 from web.clock import clock, today
 from web.db import engine, get_session, settings
 from web.security import ADMINS, READERS, require_role
+from web.services import collections as collections_view
 
 bp = Blueprint("mail", __name__)
 
@@ -82,6 +83,61 @@ def smtp_setting() -> Any:
         return index(error=exc.message, status=400)
     flash("Servidor de correo guardado (la contraseña, cifrada).", "ok")
     return redirect(url_for("mail.index"))
+
+
+@bp.route("/correo/cartas", methods=["POST"])
+@require_role(*MAIL_EDITORS)
+def send_letters() -> Any:
+    """The letters form of Seguimiento, by email (each customer's letter to its collection contacts)."""
+    form = {k: request.form.get(k, "")[:120] for k in ("tipo", "corte", "cliente", "vendedor", "zona",
+                                                       "clasificacion", "sucursal", "empresa", "dias_minimos",
+                                                       "firmante")}
+    db = get_session()
+    try:
+        run = collections_view.letters_by_email(db, form, today(), actor=g.user.username, clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("followups.letters", cliente=form["cliente"]))
+    sent = _deliver_now(run.queued)
+    text = f"{run.letters} carta(s): {len(run.queued.ids)} correo(s) en cola{sent}."
+    if run.queued.duplicates:
+        text += f" Ya enviadas con esa fecha: {len(run.queued.duplicates)}."
+    if run.without_contacts:
+        text += f" Sin contacto de cobranza (no se enviaron): {', '.join(run.without_contacts)}."
+    flash(text, "ok")
+    return redirect(url_for("followups.letters", cliente=form["cliente"]))
+
+
+@bp.route("/correo/estado-de-cuenta", methods=["POST"])
+@require_role(*MAIL_EDITORS)
+def send_statement_report() -> Any:
+    """The statement page's "send by email": the period shown, to the customer's collection contacts."""
+    form = {k: request.form.get(k, "")[:100] for k in ("cliente", "desde", "hasta")}
+    back = url_for("reports.statement", cliente=form["cliente"], desde=form["desde"], hasta=form["hasta"])
+    db = get_session()
+    try:
+        params = collections_view.parse_params(form, today())
+        queued = documents.send_statement(db, form["cliente"], params.rango(), actor=g.user.username, clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(f"Estado de cuenta: {len(queued.ids)} correo(s) en cola{_deliver_now(queued)}"
+          + (f"; ya enviado con esa fecha a {', '.join(queued.duplicates)}" if queued.duplicates else "") + ".", "ok")
+    return redirect(back)
+
+
+def _deliver_now(queued: outbox.Queued) -> str:
+    if not queued.ids:
+        return ""
+    mailer = _mailer()
+    if mailer.smtp is None:
+        return " (sin servidor SMTP: quedan en cola)"
+    sent = [deliver_message(engine(), i, mailer=mailer) for i in queued.ids]
+    return f", {sum(1 for d in sent if d.status is MailStatus.ENVIADO)} enviados"
 
 
 # --- one customer --------------------------------------------------------------------

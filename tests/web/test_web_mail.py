@@ -107,3 +107,26 @@ def test_api_contacts_send_rep_and_log(app, client, rep_world, engine, smtp):
                        headers=auth)
     assert resp.status_code == 200
     assert client.get("/api/v1/customers/URE180429TM6/contacts", headers=auth).json["data"] == []
+
+
+def test_letters_and_statement_pages_send_by_email(client, login, rep_world, engine, smtp):
+    token = login(client, "cobranza")
+    assert 'id="cartas-correo"' in client.get("/seguimiento/cartas").get_data(as_text=True)
+    form = {"csrf_token": token, "tipo": "confirmacion_saldos", "corte": "20/11/2026", "cliente": ""}
+    resp = client.post("/correo/cartas", data=form, follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "Sin contacto de cobranza (no se enviaron): URE180429TM6" in html and smtp.messages == []
+    client.post(f"/clientes/{_customer_id(engine)}/correo/contactos",
+                data={"csrf_token": token, "email": "cobra@cliente.example.mx", "rol": "cobranza"})
+    html = client.post("/correo/cartas", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "1 carta(s): 1 correo(s) en cola, 1 enviados" in html
+    (got,) = smtp.messages
+    (letter,) = list(got.parsed().iter_attachments())
+    assert letter.get_filename().startswith("carta-confirmacion_saldos-URE180429TM6")
+
+    page = client.get("/reportes/estado-de-cuenta?cliente=URE180429TM6&desde=01/09/2026&hasta=20/11/2026")
+    assert 'id="estado-correo"' in page.get_data(as_text=True)
+    html = client.post("/correo/estado-de-cuenta", data={"csrf_token": token, "cliente": "URE180429TM6",
+                                                          "desde": "01/09/2026", "hasta": "20/11/2026"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Estado de cuenta: 1 correo(s) en cola, 1 enviados" in html and len(smtp.messages) == 2

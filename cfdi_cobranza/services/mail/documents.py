@@ -21,7 +21,7 @@ from cfdi_cobranza.domain.mail import MailKind
 from cfdi_cobranza.domain.money import fmt_money
 from cfdi_cobranza.domain.period import DateRange, fmt_date
 from cfdi_cobranza.domain.states import DocumentStatus
-from cfdi_cobranza.errors import NotFoundError
+from cfdi_cobranza.errors import NotFoundError, ValidationError
 from cfdi_cobranza.services import collection_reports
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
@@ -48,19 +48,52 @@ def send_statement(session: Session, rfc: str, periodo: DateRange, *, actor: str
 def send_letter(session: Session, rfc: str, kind: str, as_of: date, *, actor: str, again: bool = False,
                 min_dias_vencido: int = 1, clock: Clock = system_clock) -> Queued:
     """One collection letter (``cobranza letters`` kinds) for this customer, to its ``cobranza`` contacts."""
+    customer = find_customer(session, rfc)
+    run = send_letters(session, kind, as_of, filters=Filters(customer_ids=(customer.id,)), actor=actor,
+                       again=again, min_dias_vencido=min_dias_vencido, clock=clock)
+    if not run.letters:
+        raise NotFoundError(f"El cliente {customer.rfc} no tiene documentos para esta carta.", code="SIN_CARTAS")
+    if run.without_contacts:
+        raise ValidationError(f"El cliente {customer.rfc} no tiene contactos de cobranza que reciban correo: "
+                              "agregue uno con «cobranza customer contact add RFC --email ... --rol cobranza».",
+                              code="SIN_CONTACTOS")
+    return run.queued
+
+
+@dataclass(frozen=True)
+class LetterMailRun:
+    letters: int  # customers with a letter
+    queued: Queued
+    without_contacts: list[str]  # RFCs with a letter but no collection contact: not sent
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cartas": self.letters, **self.queued.to_dict(), "sin_contactos": self.without_contacts}
+
+
+def send_letters(session: Session, kind: str, as_of: date, *, filters: Filters | None, actor: str,
+                 again: bool = False, min_dias_vencido: int = 1, firmante: str | None = None,
+                 clock: Clock = system_clock) -> LetterMailRun:
+    """The letters ``cobranza letters`` would print, each by email to its customer's ``cobranza``
+    contacts; customers without one are listed, not sent."""
     # fpdf loads only when a PDF is made (services.letters imports the letters' PDF module).
     from cfdi_cobranza.pdf.letters import render_letter_pdf
     from cfdi_cobranza.services.letters import build_letters
 
-    customer = find_customer(session, rfc)
-    letters = build_letters(session, kind, as_of, filters=Filters(customer_ids=(customer.id,)),
-                            min_dias_vencido=min_dias_vencido)
-    if not letters:
-        raise NotFoundError(f"El cliente {customer.rfc} no tiene documentos para esta carta.", code="SIN_CARTAS")
-    pdf = render_letter_pdf(letters[0])
-    return queue_document(session, customer.key, MailKind.CARTA, pdf,
-                          f"carta-{kind}-{customer.rfc}-{as_of.isoformat()}.pdf", as_of=as_of, actor=actor,
-                          again=again, clock=clock)
+    letters = build_letters(session, kind, as_of, filters=filters, min_dias_vencido=min_dias_vencido,
+                            firmante=firmante)
+    out, missing = Queued(), []
+    for letter in letters:
+        customer = find_customer(session, letter.customer.rfc)
+        if not recipients_for(session, customer.id, MailKind.CARTA)[0]:
+            missing.append(customer.rfc)
+            continue
+        done = queue_document(session, customer.key, MailKind.CARTA, render_letter_pdf(letter),
+                              f"carta-{kind}-{customer.rfc}-{as_of.isoformat()}.pdf", as_of=as_of, actor=actor,
+                              again=again, clock=clock, subkind=kind)
+        out.ids.extend(done.ids)
+        out.duplicates.extend(done.duplicates)
+        out.skipped.extend(done.skipped)
+    return LetterMailRun(len(letters), out, missing)
 
 
 @dataclass(frozen=True)

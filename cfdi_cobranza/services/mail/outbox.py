@@ -225,9 +225,9 @@ def queue_rep(session: Session, uuid: str, *, actor: str, to: str | None = None,
 
 
 def queue_document(session: Session, rfc: str, kind: MailKind, pdf: bytes, filename: str, *, as_of: date,
-                   actor: str, again: bool = False, clock: Clock = system_clock) -> Queued:
+                   actor: str, again: bool = False, clock: Clock = system_clock, subkind: str = "") -> Queued:
     """A statement or collection letter (``pdf``) to the customer's ``cobranza`` contacts. The same
-    kind and date is sent once per contact unless ``again``."""
+    kind (and letter ``subkind``) and date is sent once per contact unless ``again``."""
     if kind not in (MailKind.ESTADO_CUENTA, MailKind.CARTA):
         raise ValidationError("Solo se envían así estados de cuenta y cartas.", code="CORREO_TIPO_INVALIDO")
     customer = find_customer(session, rfc)
@@ -240,7 +240,8 @@ def queue_document(session: Session, rfc: str, kind: MailKind, pdf: bytes, filen
     company = _company_of(session, customer.id)
     values = {"cliente": customer.nombre or customer.rfc, "fecha": fmt_date(as_of),
               "empresa": (company.nombre or company.rfc) if company else ""}
-    key = f"{kind.value}:{customer.id}:{as_of.isoformat()}" + (f":{now.strftime('%Y%m%d%H%M%S%f')}" if again else "")
+    key = f"{kind.value}{':' + subkind if subkind else ''}:{customer.id}:{as_of.isoformat()}" \
+        + (f":{now.strftime('%Y%m%d%H%M%S%f')}" if again else "")
     out = queue(session, kind, key, recipients, values, now=now, actor=actor,
                 company_id=company.id if company else None, customer_id=customer.id,
                 attachments=[Attachment(filename, "application/pdf", content=pdf)])
