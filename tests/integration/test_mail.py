@@ -9,7 +9,7 @@ sent twice (two deliveries, two concurrent claims, a dead sender after DATA).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -20,13 +20,13 @@ from test_rep_examples import CUSTOMER, Book
 from test_rep_failures import ppd_payment
 
 from cfdi_cobranza.config import Settings
-from cfdi_cobranza.db.models import Rep
+from cfdi_cobranza.db.models import Company, Document, Rep
 from cfdi_cobranza.db.models.mail import MailMessage
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.mail import MailKind
 from cfdi_cobranza.domain.states import MailStatus
 from cfdi_cobranza.errors import NotFoundError, ValidationError
-from cfdi_cobranza.services.mail import contacts, links, outbox
+from cfdi_cobranza.services.mail import alerts, config, contacts, delivery, documents, links, outbox
 from cfdi_cobranza.services.mail.config import smtp_config
 from cfdi_cobranza.services.mail.delivery import Mailer, deliver_due, deliver_message, sweep_stale
 
@@ -91,8 +91,11 @@ def test_a_stamped_rep_is_queued_with_its_stamp_and_arrives_with_its_files(book:
     (got,) = smtp.messages
     assert got.rcpt_tos == ["ana@cliente.example.mx"] and got.mail_from == SENDER
     msg = got.parsed()
-    assert str(make_header(decode_header(msg["Subject"]))) == f"Complemento de pago {rep.serie}-{rep.folio} de " \
-        f"{str(make_header(decode_header(msg['Subject']))).rsplit(' de ', 1)[1]}"
+    with transaction(book.engine) as s:
+        empresa = s.scalar(select(Company.nombre))
+    assert rep.sandbox  # the sandbox PAC stamped it: the subject says so, as its PDF does
+    assert str(make_header(decode_header(msg["Subject"]))) == \
+        f"[SIN VALIDEZ FISCAL] Complemento de pago {rep.serie}-{rep.folio} de {empresa}"
     assert msg["To"].addresses[0].display_name == 'Ana Pérez, "Pagos"'
     assert msg["Message-ID"].startswith(f"<cobranza.{queued[0].id}.")
     files = {p.get_filename(): p for p in msg.iter_attachments()}
@@ -191,8 +194,6 @@ def test_two_senders_never_send_the_same_message(book: Book, smtp: FakeSmtp) -> 
     (row,) = messages(book)
     m1, m2 = mailer(book, smtp), mailer(book, smtp)
     # The second sender's claim comes while the first holds the message.
-    from cfdi_cobranza.services.mail import delivery
-
     assert delivery._claim(m1, row.id, book.clock())
     assert not delivery._claim(m2, row.id, book.clock())
     assert deliver_message(book.engine, row.id, mailer=m2).status is None
@@ -252,15 +253,11 @@ def test_contacts_are_validated(book: Book) -> None:
 
 
 def test_the_company_option_turns_automatic_rep_email_off(book: Book) -> None:
-    from cfdi_cobranza.services.mail import config
-
     _inv, pid = ppd_payment(book)
     add(book, "ana@cliente.example.mx")
     with transaction(book.engine) as s:
         rfc = s.scalar(select(Rep.company_id))  # no REP yet
         assert rfc is None
-        from cfdi_cobranza.db.models import Company
-
         company_rfc = s.scalar(select(Company.rfc))
         config.set_company_options(s, company_rfc, actor="t", rep_auto=False)
     book.stamper.issue([pid])
@@ -269,15 +266,10 @@ def test_the_company_option_turns_automatic_rep_email_off(book: Book) -> None:
 
 
 def test_deadline_alert_is_queued_once_per_address(book: Book) -> None:
-    from cfdi_cobranza.db.models import Company
-    from cfdi_cobranza.services.mail import config
-
     stamped(book)
     with transaction(book.engine) as s:
         company_rfc = s.scalar(select(Company.rfc))
         config.set_company_options(s, company_rfc, actor="t", alert_emails="facturacion@empresa.mx, jefa@empresa.mx")
-    from datetime import date
-
     lines = [outbox.PendingRepLine("Cliente A", date(2026, 11, 3), "$1,000.00 MXN")]
     for _ in range(2):
         with transaction(book.engine) as s:
@@ -289,9 +281,6 @@ def test_deadline_alert_is_queued_once_per_address(book: Book) -> None:
 
 
 def test_reminders_go_n_days_before_the_due_date_once(book: Book, smtp: FakeSmtp) -> None:
-    from cfdi_cobranza.db.models import Company, Document
-    from cfdi_cobranza.services.mail import config, documents
-
     _inv, _pid = ppd_payment(book, "1000.00")
     add(book, "cobra@cliente.example.mx", "cobranza", "Cobranza Cliente")
     add(book, "pagos@cliente.example.mx", "pagos")  # a pagos contact gets no reminder
@@ -312,10 +301,6 @@ def test_reminders_go_n_days_before_the_due_date_once(book: Book, smtp: FakeSmtp
 
 
 def test_a_letter_is_sent_as_pdf_to_the_collection_contacts(book: Book, smtp: FakeSmtp) -> None:
-    from datetime import date
-
-    from cfdi_cobranza.services.mail import documents
-
     ppd_payment(book, "1000.00")
     add(book, "cobra@cliente.example.mx", "cobranza")
     with transaction(book.engine) as s:
@@ -329,11 +314,6 @@ def test_a_letter_is_sent_as_pdf_to_the_collection_contacts(book: Book, smtp: Fa
 
 
 def test_the_deadline_alert_lists_payments_near_day_five(book: Book) -> None:
-    from datetime import date
-
-    from cfdi_cobranza.db.models import Company
-    from cfdi_cobranza.services.mail import alerts, config
-
     ppd_payment(book, "1000.00")  # paid 15/10/2026, no REP: due 05/11/2026
     with transaction(book.engine) as s:
         config.set_company_options(s, s.scalar(select(Company.rfc)), actor="t", alert_emails="fact@empresa.mx")
@@ -345,3 +325,39 @@ def test_the_deadline_alert_lists_payments_near_day_five(book: Book) -> None:
     (m,) = messages(book)
     assert m.kind == "alerta_rep" and "05/11/2026" in m.subject and "$1,000.00 MXN" in m.body
     assert not m.with_link and "{enlace}" not in m.body
+
+
+class _Killed(BaseException):
+    """The worker process dying (not an Exception: nothing may catch it)."""
+
+
+def test_a_worker_killed_after_the_server_accepted_never_resends_by_itself(book: Book, smtp: FakeSmtp,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    stamped(book, ("ana@cliente.example.mx",))
+    (row,) = messages(book)
+    real_settle = delivery._settle
+
+    def die_on_success(mailer: Mailer, message_id: int, status: MailStatus, *a: object, **kw: object) -> object:
+        if status is MailStatus.ENVIADO:
+            raise _Killed
+        return real_settle(mailer, message_id, status, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "_settle", die_on_success)
+    m = mailer(book, smtp)
+    with pytest.raises(_Killed):
+        deliver_due(book.engine, book.clock(), mailer=m)
+    monkeypatch.setattr(delivery, "_settle", real_settle)
+    assert len(smtp.messages) == 1  # the server has it; the row does not know
+    (after,) = messages(book)
+    assert after.status == "enviando" and after.data_at is not None
+    later = book.clock() + timedelta(minutes=16)
+    assert deliver_due(book.engine, later, mailer=m) == []
+    (after,) = messages(book)
+    assert after.status == "incierto" and len(smtp.messages) == 1
+    # Sent again only when a user asks, with the same Message-ID so the copy is recognisable.
+    with transaction(book.engine) as s:
+        outbox.resend(s, row.id, actor="t", clock=lambda: later)
+    (d,) = deliver_due(book.engine, later, mailer=m)
+    assert d.status is MailStatus.ENVIADO and len(smtp.messages) == 2
+    first, second = (x.parsed()["Message-ID"] for x in smtp.messages)
+    assert first == second

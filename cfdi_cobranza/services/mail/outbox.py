@@ -113,7 +113,8 @@ class Queued:
 
 def queue(session: Session, kind: MailKind, key: str, recipients: Sequence[Recipient], values: Mapping[str, str], *,
           now: datetime, actor: str, company_id: int | None = None, customer_id: int | None = None,
-          rep_id: int | None = None, attachments: Sequence[Attachment] = (), with_link: bool = True) -> Queued:
+          rep_id: int | None = None, attachments: Sequence[Attachment] = (), with_link: bool = True,
+          subject_prefix: str = "") -> Queued:
     """One message per recipient, keyed ``<key>:<contact id or address>``; a key already used adds nothing."""
     tpl = template(session, kind)
     keep = ("enlace",) if with_link else ()
@@ -127,7 +128,7 @@ def queue(session: Session, kind: MailKind, key: str, recipients: Sequence[Recip
         per = {**link_values, "contacto": r.name or r.email}
         msg = MailMessage(kind=kind.value, idempotency_key=ikey, company_id=company_id, customer_id=customer_id,
                           contact_id=r.contact_id, rep_id=rep_id, to_addr=r.email, to_name=header_text(r.name) or None,
-                          subject=header_text(fill(tpl.subject, per, keep=()), 300), body=fill(tpl.body, per, keep=keep),
+                          subject=header_text(subject_prefix + fill(tpl.subject, per, keep=()), 300), body=fill(tpl.body, per, keep=keep),
                           with_link=with_link, status=MailStatus.EN_COLA.value, attempts=0, next_attempt_at=now,
                           created_at=now, created_by=actor[:100])
         try:
@@ -166,6 +167,11 @@ def _rep_attachments(rep: Rep) -> list[Attachment]:
             Attachment(f"{stem}.pdf", "application/pdf", rep_id=rep.id, rep_part="pdf")]
 
 
+def _sandbox(rep: Rep) -> str:
+    """A REP stamped by the sandbox PAC says so in the subject, as in its PDF."""
+    return "[SIN VALIDEZ FISCAL] " if rep.sandbox else ""
+
+
 def _rep_values(session: Session, rep: Rep) -> dict[str, str]:
     company = session.get(Company, rep.company_id)
     customer = session.get(Customer, rep.customer_id)
@@ -192,7 +198,7 @@ def queue_stamped_reps(session: Session, rep_ids: Sequence[int], *, now: datetim
         recipients, _ = recipients_for(session, rep.customer_id, MailKind.REP)
         count += len(queue(session, MailKind.REP, f"rep:{rep.id}", recipients, _rep_values(session, rep),
                            now=now, actor=actor, company_id=rep.company_id, customer_id=rep.customer_id,
-                           rep_id=rep.id, attachments=_rep_attachments(rep)).ids)
+                           rep_id=rep.id, attachments=_rep_attachments(rep), subject_prefix=_sandbox(rep)).ids)
     return count
 
 
@@ -218,7 +224,7 @@ def queue_rep(session: Session, uuid: str, *, actor: str, to: str | None = None,
     key = f"rep:{rep.id}" + (f":reenvio:{now.strftime('%Y%m%d%H%M%S%f')}" if again else "")
     out = queue(session, MailKind.REP, key, recipients, _rep_values(session, rep), now=now, actor=actor,
                 company_id=rep.company_id, customer_id=rep.customer_id, rep_id=rep.id,
-                attachments=_rep_attachments(rep))
+                attachments=_rep_attachments(rep), subject_prefix=_sandbox(rep))
     out.skipped.extend(skipped)
     record_audit(session, actor, "enviar_rep_correo", "rep", str(rep.id), f"{len(out.ids)} mensaje(s)", clock=clock)
     return out
