@@ -12,11 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
-from cfdi_cobranza.domain.mail import KIND_LABELS, ContactRole
+from cfdi_cobranza.db.models import Company
+from cfdi_cobranza.domain.mail import KIND_LABELS, PLACEHOLDERS, ContactRole, MailKind
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.states import MailStatus
-from cfdi_cobranza.errors import CobranzaError, NotFoundError
+from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.customers import customer_key
 from cfdi_cobranza.services.ledger import find_customer
@@ -52,9 +54,13 @@ def index(error: str | None = None, status: int = 200) -> Any:
     except CobranzaError as exc:
         log, error, status = [], exc.message, 400
     smtp = config.smtp_config(db, _box())
+    is_admin = g.user.role in ADMINS
+    companies = [config.company_options(db, c) for c in db.scalars(select(Company).order_by(Company.rfc))] \
+        if is_admin else []
+    templates = {k: (outbox.template(db, k), sorted(PLACEHOLDERS[k])) for k in MailKind} if is_admin else {}
     return render_template("mail/index.html", log=log, smtp=smtp, error=error, estado=estado or "",
                            statuses=STATUS_LABELS, kinds=KIND_LABELS, can_send=g.user.role in MAIL_EDITORS,
-                           is_admin=g.user.role in ADMINS, active="correo"), status
+                           is_admin=is_admin, companies=companies, templates=templates, active="correo"), status
 
 
 @bp.route("/correo/enviar", methods=["POST"])
@@ -138,6 +144,45 @@ def _deliver_now(queued: outbox.Queued) -> str:
         return " (sin servidor SMTP: quedan en cola)"
     sent = [deliver_message(engine(), i, mailer=mailer) for i in queued.ids]
     return f", {sum(1 for d in sent if d.status is MailStatus.ENVIADO)} enviados"
+
+
+@bp.route("/correo/empresa", methods=["POST"])
+@require_role(*ADMINS)
+def company_options() -> Any:
+    db = get_session()
+    days = (request.form.get("dias_recordatorio") or "").strip()[:3]
+    try:
+        if days and not days.isdigit():
+            raise ValidationError("Los días de anticipación del recordatorio deben ser un número.",
+                                  code="RECORDATORIO_DIAS_INVALIDO")
+        config.set_company_options(db, request.form.get("rfc", "")[:13], actor=g.user.username,
+                                   rep_auto=request.form.get("rep_auto") == "1",
+                                   reminder_days=int(days) if days else None, clear_reminder=not days,
+                                   alert_emails=request.form.get("correos_alerta", "")[:1000], clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return index(error=exc.message, status=400)
+    flash("Opciones de correo de la empresa guardadas.", "ok")
+    return redirect(url_for("mail.index") + "#empresas")
+
+
+@bp.route("/correo/plantilla", methods=["POST"])
+@require_role(*ADMINS)
+def template() -> Any:
+    db = get_session()
+    try:
+        if request.form.get("original") == "1":
+            outbox.reset_template(db, request.form.get("tipo", "")[:20], actor=g.user.username, clock=clock())
+        else:
+            outbox.set_template(db, request.form.get("tipo", "")[:20], request.form.get("asunto", "")[:300],
+                                request.form.get("cuerpo", "")[:10000], actor=g.user.username, clock=clock())
+        db.commit()
+    except CobranzaError as exc:
+        db.rollback()
+        return index(error=exc.message, status=400)
+    flash("Plantilla guardada.", "ok")
+    return redirect(url_for("mail.index") + "#plantillas")
 
 
 # --- one customer --------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_smtp_password_is_sealed_and_never_shown(client, login, app, engine, mon
         assert row.password_sealed and b"secreto-smtp-123" not in row.password_sealed
 
 
-def test_api_contacts_send_rep_and_log(app, client, rep_world, engine, smtp):
+def test_api_contacts_send_rep_and_log(app, client, login, rep_world, engine, smtp):
     from cfdi_cobranza.services.users import create_token
 
     with transaction(engine) as s:
@@ -103,6 +103,11 @@ def test_api_contacts_send_rep_and_log(app, client, rep_world, engine, smtp):
     assert got.rcpt_tos == ["pagos@cliente.example.mx"]
     log = client.get(f"/api/v1/mail/log?rep={uuid}", headers=auth).json["data"]
     assert [(e["estado"], e["rep_uuid"]) for e in log] == [("enviado", uuid)]
+    # The REP's page links to its own delivery log, which lists only its messages.
+    login(client, "consulta")
+    assert f"/correo/?rep={uuid}" in client.get(f"/rep/{uuid}").get_data(as_text=True)
+    html = client.get(f"/correo/?rep={uuid}").get_data(as_text=True)
+    assert "pagos@cliente.example.mx" in html and "Enviar pendientes" not in html
     resp = client.post("/api/v1/customers/URE180429TM6/contacts/remove", json={"contacto": "pagos@cliente.example.mx"},
                        headers=auth)
     assert resp.status_code == 200
@@ -130,3 +135,27 @@ def test_letters_and_statement_pages_send_by_email(client, login, rep_world, eng
                                                           "desde": "01/09/2026", "hasta": "20/11/2026"},
                        follow_redirects=True).get_data(as_text=True)
     assert "Estado de cuenta: 1 correo(s) en cola, 1 enviados" in html and len(smtp.messages) == 2
+
+
+def test_company_options_and_templates_from_the_web(client, login, rep_world, engine):
+    from cfdi_cobranza.db.models.mail import CompanyMailSetting, MailTemplate
+
+    token = login(client, "administrador")
+    html = client.get("/correo/").get_data(as_text=True)
+    assert 'id="empresas"' in html and "Complemento de pago {serie}-{folio}" in html
+    resp = client.post("/correo/empresa", data={"csrf_token": token, "rfc": "EKU9003173C9", "dias_recordatorio": "x"})
+    assert resp.status_code == 400 and "deben ser un número" in resp.get_data(as_text=True)
+    resp = client.post("/correo/empresa", data={"csrf_token": token, "rfc": "EKU9003173C9", "dias_recordatorio": "3",
+                                                "correos_alerta": "fact@empresa.mx"})
+    assert resp.status_code == 302
+    with transaction(engine) as s:
+        row = s.scalar(select(CompanyMailSetting))
+        assert (row.rep_auto, row.reminder_days, row.alert_emails) == (False, 3, "fact@empresa.mx")
+    resp = client.post("/correo/plantilla", data={"csrf_token": token, "tipo": "rep", "asunto": "REP {folo}",
+                                                  "cuerpo": "x"})
+    assert resp.status_code == 400 and "{folo}" in resp.get_data(as_text=True)
+    resp = client.post("/correo/plantilla", data={"csrf_token": token, "tipo": "rep", "asunto": "Su REP {serie}{folio}",
+                                                  "cuerpo": "Hola {contacto}: {enlace}"})
+    assert resp.status_code == 302
+    with transaction(engine) as s:
+        assert s.scalar(select(MailTemplate.subject)) == "Su REP {serie}{folio}"
