@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from fakes.smtp import FakeSmtp
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from test_rep_examples import CUSTOMER, Book
 from test_rep_failures import ppd_payment
 
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Company, Document, Rep
-from cfdi_cobranza.db.models.mail import MailMessage
+from cfdi_cobranza.db.models.mail import MailAttachment, MailMessage
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.mail import MailKind
 from cfdi_cobranza.domain.states import MailStatus
@@ -361,3 +361,20 @@ def test_a_worker_killed_after_the_server_accepted_never_resends_by_itself(book:
     assert d.status is MailStatus.ENVIADO and len(smtp.messages) == 2
     first, second = (x.parsed()["Message-ID"] for x in smtp.messages)
     assert first == second
+
+
+def test_a_rep_queued_meanwhile_by_another_sender_never_fails_the_stamp(book: Book,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    rep = stamped(book, ("ana@cliente.example.mx",), ("luis@cliente.example.mx",))
+    assert len(messages(book)) == 2
+    ana = messages(book)[0].id
+    with transaction(book.engine) as s:  # Ana's message removed: the batch has one new row and one taken
+        s.execute(delete(MailAttachment).where(MailAttachment.message_id == ana))
+        s.execute(delete(MailMessage).where(MailMessage.id == ana))
+    # The check for keys already queued misses the one a concurrent «rep send» wrote: the insert conflicts.
+    monkeypatch.setattr(outbox, "_existing_keys", lambda _s, _k: set())
+    with transaction(book.engine) as s:
+        assert outbox.queue_stamped_reps(s, [rep.id], now=book.clock()) == 1
+    assert sorted(m.to_addr for m in messages(book)) == ["ana@cliente.example.mx", "luis@cliente.example.mx"]
+    with transaction(book.engine) as s:
+        assert s.scalar(select(func.count(MailAttachment.id))) == 4

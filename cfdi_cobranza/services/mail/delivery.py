@@ -46,7 +46,7 @@ from cfdi_cobranza.db.models.mail import CustomerContact, CustomerLink, MailAtta
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.mail import header_text, retry_delay_seconds
 from cfdi_cobranza.domain.states import MailStatus
-from cfdi_cobranza.errors import ConfigurationError, NotFoundError
+from cfdi_cobranza.errors import ConfigurationError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.mail.config import SmtpConfig, smtp_config
@@ -77,7 +77,9 @@ class Mailer:
     retry_base: int = 60  # seconds before the 2nd attempt; doubled each time, up to an hour
     stale_after: timedelta = timedelta(minutes=15)
     actor: str = "sistema"
+    keep_open: bool = False  # reuse one SMTP connection across messages (deliver_due)
     _sessions: Any = field(default=None, repr=False)
+    _client: smtplib.SMTP | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, engine: Engine, instance_path: str | Path | None = None, *,
@@ -90,6 +92,36 @@ class Mailer:
         return cls(engine, smtp, link_key(path), clock, _env_int(env, "COBRANZA_SMTP_MAX_ATTEMPTS", 5),
                    _env_int(env, "COBRANZA_SMTP_RETRY_BASE", 60),
                    timedelta(minutes=_env_int(env, "COBRANZA_SMTP_STALE_MINUTES", 15)))
+
+    def client(self) -> smtplib.SMTP:
+        """An SMTP connection: the open one if it still answers NOOP, else a new one."""
+        assert self.smtp is not None
+        if self._client is not None:
+            try:
+                if self._client.noop()[0] == 250:
+                    return self._client
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.drop_client()
+        self._client = _connect(self.smtp)
+        return self._client
+
+    def drop_client(self) -> None:
+        """Forget a connection in an unknown state (after an error) without talking to it."""
+        if self._client is not None:
+            try:
+                self._client.close()
+            finally:
+                self._client = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.quit()
+            except (smtplib.SMTPException, OSError):
+                self._client.close()
+            finally:
+                self._client = None
 
     def session(self) -> Session:
         if self._sessions is None:
@@ -135,13 +167,18 @@ def build_message(msg: MailMessage, attachments: list[tuple[str, str, bytes]], s
     return out
 
 
+def _claim_in(session: Session, message_id: int, now: datetime) -> bool:
+    result = session.execute(
+        update(MailMessage).where(MailMessage.id == message_id, MailMessage.status == MailStatus.EN_COLA,
+                                  MailMessage.next_attempt_at <= now)
+        .values(status=MailStatus.ENVIANDO, claimed_at=now, data_at=None, attempts=MailMessage.attempts + 1))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
 def _claim(mailer: Mailer, message_id: int, now: datetime) -> bool:
+    """Only one sender wins the conditional UPDATE; the others see 0 rows."""
     with mailer.session() as session, session.begin():
-        result = session.execute(
-            update(MailMessage).where(MailMessage.id == message_id, MailMessage.status == MailStatus.EN_COLA,
-                                      MailMessage.next_attempt_at <= now)
-            .values(status=MailStatus.ENVIANDO, claimed_at=now, data_at=None, attempts=MailMessage.attempts + 1))
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        return _claim_in(session, message_id, now)
 
 
 def _settle(mailer: Mailer, message_id: int, status: MailStatus, answer: str | None, *,
@@ -160,22 +197,22 @@ def _settle(mailer: Mailer, message_id: int, status: MailStatus, answer: str | N
     return Delivery(message_id, status, answer)
 
 
-def _rep_part(session: Session, rep_id: int, part: str) -> bytes:
-    rep = session.get(Rep, rep_id)
-    if rep is None or rep.stamped_xml is None:
-        raise NotFoundError(f"El REP {rep_id} ya no tiene XML timbrado.", code="REP_SIN_TIMBRE")
-    if part == "xml":
-        return rep.stamped_xml
-    from cfdi_cobranza.pdf.rep import render_rep_pdf  # fpdf loads only when a REP's PDF is attached
+@dataclass(frozen=True)
+class _Claimed:
+    """A claimed message as read in the claim's transaction; the REP PDFs are rendered after it."""
 
-    return render_rep_pdf(rep.stamped_xml, sandbox=rep.sandbox)
+    row: MailMessage  # detached
+    body: str
+    files: list[tuple[str, str, bytes | tuple[bytes, bool]]]  # bytes, or (stamped XML, sandbox) to render
 
 
-def _prepare(mailer: Mailer, message_id: int) -> tuple[EmailMessage, str] | Delivery:
-    """Inside one transaction: the MIME message (the link made on the first attempt), or why not."""
-    assert mailer.smtp is not None
-    now = mailer.clock()
+def _claim_and_read(mailer: Mailer, message_id: int, now: datetime) -> _Claimed | Delivery | None:
+    """In one transaction: claim the message (None when another sender has it or it is not due),
+    honour an opt-out (``cancelado``), make the customer's link on the first attempt, and read
+    what it carries. Nothing slow happens inside (SQLite holds its write lock for a transaction)."""
     with mailer.session() as session, session.begin():
+        if not _claim_in(session, message_id, now):
+            return None
         msg = session.get(MailMessage, message_id)
         assert msg is not None
         if msg.contact_id is not None:
@@ -183,6 +220,7 @@ def _prepare(mailer: Mailer, message_id: int) -> tuple[EmailMessage, str] | Deli
             if contact is None or contact.opt_out:
                 msg.status = MailStatus(msg.status).check_move(MailStatus.CANCELADO).value
                 msg.last_answer = "El contacto pidió no recibir correos." if contact else "Contacto eliminado."
+                msg.claimed_at = None
                 return Delivery(msg.id, MailStatus.CANCELADO, msg.last_answer)
         body = msg.body
         if msg.with_link and msg.customer_id is not None:
@@ -191,12 +229,34 @@ def _prepare(mailer: Mailer, message_id: int) -> tuple[EmailMessage, str] | Deli
                 link = new_link(session, msg.customer_id, actor=mailer.actor, now=now)
                 msg.link_id = link.id
             body = body.replace("{enlace}", url_for(mailer.link_key, link))
-        files = []
+        files: list[tuple[str, str, bytes | tuple[bytes, bool]]] = []
         for a in session.scalars(select(MailAttachment).where(MailAttachment.message_id == msg.id)
                                  .order_by(MailAttachment.id)):
-            data = a.content if a.content is not None else _rep_part(session, a.rep_id or 0, a.rep_part or "xml")
-            files.append((a.filename, a.content_type, data))
-        return build_message(msg, files, mailer.smtp, body, now), msg.to_addr
+            if a.content is not None:
+                files.append((a.filename, a.content_type, a.content))
+                continue
+            rep = session.get(Rep, a.rep_id) if a.rep_id else None
+            if rep is None or rep.stamped_xml is None:
+                msg.status = MailStatus(msg.status).check_move(MailStatus.RECHAZADO).value
+                msg.last_answer, msg.claimed_at = f"El REP {a.rep_id} ya no tiene XML timbrado.", None
+                return Delivery(msg.id, MailStatus.RECHAZADO, msg.last_answer)
+            files.append((a.filename, a.content_type,
+                          rep.stamped_xml if a.rep_part == "xml" else (rep.stamped_xml, rep.sandbox)))
+        session.flush()
+        session.expunge(msg)
+        return _Claimed(msg, body, files)
+
+
+def _render(files: list[tuple[str, str, bytes | tuple[bytes, bool]]]) -> list[tuple[str, str, bytes]]:
+    out = []
+    for filename, content_type, data in files:
+        if isinstance(data, tuple):
+            # fpdf loads only when a REP's PDF is attached.
+            from cfdi_cobranza.pdf.rep import render_rep_pdf
+
+            data = render_rep_pdf(data[0], sandbox=data[1])
+        out.append((filename, content_type, data))
+    return out
 
 
 def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
@@ -242,17 +302,14 @@ def deliver_message(engine: Engine, message_id: int, *, mailer: Mailer | None = 
     mailer = mailer or Mailer.from_settings(engine)
     if mailer.smtp is None:
         raise ConfigurationError(SMTP_MISSING[0], code=SMTP_MISSING[1])
-    if not _claim(mailer, message_id, now or mailer.clock()):
+    claimed = _claim_and_read(mailer, message_id, now or mailer.clock())
+    if claimed is None:
         return Delivery(message_id, None, "No estaba en cola o ya lo tomó otro envío.")
+    if isinstance(claimed, Delivery):
+        return claimed
+    mime = build_message(claimed.row, _render(claimed.files), mailer.smtp, claimed.body, mailer.clock())
     try:
-        prepared = _prepare(mailer, message_id)
-    except NotFoundError as exc:
-        return _settle(mailer, message_id, MailStatus.RECHAZADO, exc.message)
-    if isinstance(prepared, Delivery):
-        return prepared
-    mime, to_addr = prepared
-    try:
-        client = _connect(mailer.smtp)
+        client = mailer.client()
     except smtplib.SMTPResponseException as exc:
         return _failed(mailer, message_id, _answer(exc.smtp_code, exc.smtp_error), permanent=False)
     except (smtplib.SMTPException, OSError) as exc:
@@ -261,19 +318,19 @@ def deliver_message(engine: Engine, message_id: int, *, mailer: Mailer | None = 
     try:
         with mailer.session() as session, session.begin():  # from here the server may keep it: see above
             session.execute(update(MailMessage).where(MailMessage.id == message_id).values(data_at=mailer.clock()))
-        client.send_message(mime, from_addr=mailer.smtp.from_addr, to_addrs=[to_addr])
+        client.send_message(mime, from_addr=mailer.smtp.from_addr, to_addrs=[claimed.row.to_addr])
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         return _failed(mailer, message_id, _answer(code, text), permanent=code >= 500)
     except smtplib.SMTPResponseException as exc:
+        mailer.drop_client()
         return _failed(mailer, message_id, _answer(exc.smtp_code, exc.smtp_error), permanent=exc.smtp_code >= 500)
     except (smtplib.SMTPException, OSError) as exc:
+        mailer.drop_client()
         return _failed(mailer, message_id, f"La conexión se cortó durante el envío: {exc}", permanent=False)
     finally:
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            client.close()
+        if not mailer.keep_open:
+            mailer.close()
     return _settle(mailer, message_id, MailStatus.ENVIADO, "250 aceptado")
 
 
@@ -312,4 +369,9 @@ def deliver_due(engine: Engine, now: datetime | None = None, *, mailer: Mailer |
     sweep_stale(mailer, now)
     with mailer.session() as session:
         ids = due_ids(session, now, limit)
-    return [deliver_message(engine, i, mailer=mailer, now=now) for i in ids]
+    mailer.keep_open = True  # one SMTP connection for the run (checked with NOOP before reuse)
+    try:
+        return [deliver_message(engine, i, mailer=mailer, now=now) for i in ids]
+    finally:
+        mailer.keep_open = False
+        mailer.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,26 +111,35 @@ class Queued:
         return {"mensajes": self.ids, "ya_en_cola": self.duplicates, "omitidos": self.skipped}
 
 
+def _message_row(tpl: Template, kind: MailKind, key: str, r: Recipient, values: Mapping[str, str], *, now: datetime,
+                 actor: str, company_id: int | None, customer_id: int | None, rep_id: int | None, with_link: bool,
+                 subject_prefix: str) -> dict[str, Any]:
+    """The ``mail_message`` row for one recipient: rendered now, ``{enlace}`` kept for delivery."""
+    per = {**values, "contacto": r.name or r.email, **({} if with_link else {"enlace": ""})}
+    return {"kind": kind.value, "idempotency_key": f"{key}:{r.contact_id if r.contact_id is not None else r.email}"[:200],
+            "company_id": company_id, "customer_id": customer_id, "contact_id": r.contact_id, "rep_id": rep_id,
+            "to_addr": r.email, "to_name": header_text(r.name) or None,
+            "subject": header_text(subject_prefix + fill(tpl.subject, per), 300),
+            "body": fill(tpl.body, per, keep=("enlace",) if with_link else ()), "with_link": with_link,
+            "status": MailStatus.EN_COLA.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "created_by": actor[:100]}
+
+
 def queue(session: Session, kind: MailKind, key: str, recipients: Sequence[Recipient], values: Mapping[str, str], *,
           now: datetime, actor: str, company_id: int | None = None, customer_id: int | None = None,
           rep_id: int | None = None, attachments: Sequence[Attachment] = (), with_link: bool = True,
           subject_prefix: str = "") -> Queued:
     """One message per recipient, keyed ``<key>:<contact id or address>``; a key already used adds nothing."""
     tpl = template(session, kind)
-    keep = ("enlace",) if with_link else ()
-    link_values = dict(values) if with_link else {**values, "enlace": ""}
     out = Queued()
     for r in recipients:
-        ikey = f"{key}:{r.contact_id if r.contact_id is not None else r.email}"[:200]
-        if session.scalar(select(MailMessage.id).where(MailMessage.idempotency_key == ikey)) is not None:
+        row = _message_row(tpl, kind, key, r, values, now=now, actor=actor, company_id=company_id,
+                           customer_id=customer_id, rep_id=rep_id, with_link=with_link, subject_prefix=subject_prefix)
+        if session.scalar(select(MailMessage.id).where(MailMessage.idempotency_key == row["idempotency_key"])) \
+                is not None:
             out.duplicates.append(r.email)
             continue
-        per = {**link_values, "contacto": r.name or r.email}
-        msg = MailMessage(kind=kind.value, idempotency_key=ikey, company_id=company_id, customer_id=customer_id,
-                          contact_id=r.contact_id, rep_id=rep_id, to_addr=r.email, to_name=header_text(r.name) or None,
-                          subject=header_text(subject_prefix + fill(tpl.subject, per, keep=()), 300), body=fill(tpl.body, per, keep=keep),
-                          with_link=with_link, status=MailStatus.EN_COLA.value, attempts=0, next_attempt_at=now,
-                          created_at=now, created_by=actor[:100])
+        msg = MailMessage(**row)
         try:
             with session.begin_nested():  # a concurrent queue of the same key: that one stands
                 session.add(msg)
@@ -180,26 +189,67 @@ def _rep_values(session: Session, rep: Rep) -> dict[str, str]:
             "empresa": (company.nombre or company.rfc) if company else ""}
 
 
+def _existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    return set(session.scalars(select(MailMessage.idempotency_key).where(MailMessage.idempotency_key.in_(keys))))
+
+
 def queue_stamped_reps(session: Session, rep_ids: Sequence[int], *, now: datetime, actor: str = "sistema") -> int:
     """Inside the stamp's transaction: each REP just stamped, to its customer's ``pagos`` contacts,
-    when its company sends REPs on stamping (the default). Returns how many messages were queued."""
+    when its company sends REPs on stamping (the default). Returns how many messages were queued.
+
+    A batch of REPs is queued with a handful of statements (contacts, names and existing keys read
+    at once, messages and attachments inserted with one executemany each) inside a savepoint: a
+    key queued meanwhile by a concurrent ``rep send`` makes it fall back to one message at a time,
+    never fail the stamp."""
     if not rep_ids:
         return 0
     reps = session.scalars(select(Rep).where(Rep.id.in_(list(rep_ids)),
-                                             Rep.customer_id.in_(select(CustomerContact.customer_id)))).all()
-    count = 0
+                                             Rep.customer_id.in_(select(CustomerContact.customer_id)))
+                           .order_by(Rep.id)).all()
+    if not reps:
+        return 0
     options: dict[int, bool] = {}
+    for company in session.scalars(select(Company).where(Company.id.in_({r.company_id for r in reps}))):
+        options[company.id] = company_options(session, company).rep_auto
+    reps = [r for r in reps if options.get(r.company_id)]
+    if not reps:
+        return 0
+    people: dict[int, list[Recipient]] = {}
+    for c in session.scalars(select(CustomerContact).where(CustomerContact.customer_id.in_({r.customer_id for r in reps}),
+                                                           CustomerContact.opt_out.is_(False))
+                             .order_by(CustomerContact.id)):
+        if ContactRole(c.rol).receives(MailKind.REP):
+            people.setdefault(c.customer_id, []).append(Recipient(c.email, c.nombre, c.id))
+    tpl = template(session, MailKind.REP)
+    rows: list[dict[str, Any]] = []
+    files: dict[str, list[Attachment]] = {}
     for rep in reps:
-        if rep.company_id not in options:
-            company = session.get(Company, rep.company_id)
-            options[rep.company_id] = company is not None and company_options(session, company).rep_auto
-        if not options[rep.company_id]:
-            continue
-        recipients, _ = recipients_for(session, rep.customer_id, MailKind.REP)
-        count += len(queue(session, MailKind.REP, f"rep:{rep.id}", recipients, _rep_values(session, rep),
-                           now=now, actor=actor, company_id=rep.company_id, customer_id=rep.customer_id,
-                           rep_id=rep.id, attachments=_rep_attachments(rep), subject_prefix=_sandbox(rep)).ids)
-    return count
+        values = _rep_values(session, rep)
+        for r in people.get(rep.customer_id, []):
+            row = _message_row(tpl, MailKind.REP, f"rep:{rep.id}", r, values, now=now, actor=actor,
+                               company_id=rep.company_id, customer_id=rep.customer_id, rep_id=rep.id, with_link=True,
+                               subject_prefix=_sandbox(rep))
+            rows.append(row)
+            files[row["idempotency_key"]] = _rep_attachments(rep)
+    if not rows:
+        return 0
+    existing = _existing_keys(session, list(files))
+    rows = [row for row in rows if row["idempotency_key"] not in existing]
+    if not rows:
+        return 0
+    try:
+        with session.begin_nested():
+            ids: dict[str, int] = {key: mid for key, mid in session.execute(
+                insert(MailMessage).returning(MailMessage.idempotency_key, MailMessage.id), rows)}
+    except IntegrityError:  # queued meanwhile by another sender: one at a time, duplicates skipped
+        return sum(len(queue(session, MailKind.REP, f"rep:{rep.id}", people.get(rep.customer_id, []),
+                             _rep_values(session, rep), now=now, actor=actor, company_id=rep.company_id,
+                             customer_id=rep.customer_id, rep_id=rep.id, attachments=_rep_attachments(rep),
+                             subject_prefix=_sandbox(rep)).ids) for rep in reps)
+    session.execute(insert(MailAttachment), [
+        {"message_id": ids[key], "filename": a.filename, "content_type": a.content_type, "content": a.content,
+         "rep_id": a.rep_id, "rep_part": a.rep_part} for key in ids for a in files[key]])
+    return len(ids)
 
 
 def queue_rep(session: Session, uuid: str, *, actor: str, to: str | None = None, again: bool = False,
