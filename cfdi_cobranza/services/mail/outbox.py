@@ -181,9 +181,10 @@ def _sandbox(rep: Rep) -> str:
     return "[SIN VALIDEZ FISCAL] " if rep.sandbox else ""
 
 
-def _rep_values(session: Session, rep: Rep) -> dict[str, str]:
-    company = session.get(Company, rep.company_id)
-    customer = session.get(Customer, rep.customer_id)
+def _rep_values(session: Session, rep: Rep, company: Company | None = None,
+                customer: Customer | None = None) -> dict[str, str]:
+    company = company or session.get(Company, rep.company_id)
+    customer = customer or session.get(Customer, rep.customer_id)
     return {"cliente": (customer.nombre or customer.rfc) if customer else "", "serie": rep.serie,
             "folio": str(rep.folio), "uuid": rep.uuid or "",
             "empresa": (company.nombre or company.rfc) if company else ""}
@@ -209,7 +210,8 @@ def queue_stamped_reps(session: Session, rep_ids: Sequence[int], *, now: datetim
     if not reps:
         return 0
     options: dict[int, bool] = {}
-    for company in session.scalars(select(Company).where(Company.id.in_({r.company_id for r in reps}))):
+    companies = {c.id: c for c in session.scalars(select(Company).where(Company.id.in_({r.company_id for r in reps})))}
+    for company in companies.values():
         options[company.id] = company_options(session, company).rep_auto
     reps = [r for r in reps if options.get(r.company_id)]
     if not reps:
@@ -221,10 +223,13 @@ def queue_stamped_reps(session: Session, rep_ids: Sequence[int], *, now: datetim
         if ContactRole(c.rol).receives(MailKind.REP):
             people.setdefault(c.customer_id, []).append(Recipient(c.email, c.nombre, c.id))
     tpl = template(session, MailKind.REP)
+    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(list(people))))}
     rows: list[dict[str, Any]] = []
     files: dict[str, list[Attachment]] = {}
     for rep in reps:
-        values = _rep_values(session, rep)
+        if rep.customer_id not in people:
+            continue
+        values = _rep_values(session, rep, companies.get(rep.company_id), customers.get(rep.customer_id))
         for r in people.get(rep.customer_id, []):
             row = _message_row(tpl, MailKind.REP, f"rep:{rep.id}", r, values, now=now, actor=actor,
                                company_id=rep.company_id, customer_id=rep.customer_id, rep_id=rep.id, with_link=True,
