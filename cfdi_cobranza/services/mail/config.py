@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.db.models import Company
 from cfdi_cobranza.db.models.mail import SMTP_SETTING_ID, CompanyMailSetting, SmtpSetting
 from cfdi_cobranza.domain.mail import header_text, normalize_email, parse_email_list
-from cfdi_cobranza.errors import NotFoundError, ValidationError
+from cfdi_cobranza.errors import ConfigurationError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.users import record_audit
@@ -79,7 +79,10 @@ def smtp_config(session: Session | None, box: SecretBox | None,
     url = (env.get("COBRANZA_SMTP_URL") or "").strip()
     if url:
         host, port, security, user, password = parse_smtp_url(url)
-        sender = env.get("COBRANZA_SMTP_FROM") or user or ""
+        sender = (env.get("COBRANZA_SMTP_FROM") or user or "").strip()
+        if "@" not in sender:
+            raise ConfigurationError("Falta el remitente de los correos: defina COBRANZA_SMTP_FROM "
+                                     "(por ejemplo cobranza@suempresa.mx).", code="SMTP_SIN_REMITENTE")
         return SmtpConfig(host, port, security, user, password, normalize_email(sender),
                           header_text(env.get("COBRANZA_SMTP_FROM_NAME")) or None, timeout)
     row = session.get(SmtpSetting, SMTP_SETTING_ID) if session is not None else None
