@@ -137,9 +137,13 @@ def send_statement_report() -> Any:
 
 
 def _deliver_now(queued: outbox.Queued) -> str:
+    """Send what was just queued when a server is configured; what is queued stays queued otherwise."""
     if not queued.ids:
         return ""
-    mailer = _mailer()
+    try:
+        mailer = _mailer()
+    except CobranzaError as exc:  # a misconfigured server: the messages wait in the queue
+        return f" (quedan en cola: {exc.message})"
     if mailer.smtp is None:
         return " (sin servidor SMTP: quedan en cola)"
     sent = [deliver_message(engine(), i, mailer=mailer) for i in queued.ids]
@@ -226,13 +230,8 @@ def _write(customer_id: int, action: Callable[[str], Any], done: Callable[[Any],
         db.rollback()
         return _customer_page(customer_id, error=exc.message, status=400)
     message = done(result)
-    if deliver and isinstance(result, outbox.Queued) and result.ids:
-        mailer = _mailer()
-        if mailer.smtp is not None:
-            sent = [deliver_message(engine(), i, mailer=mailer) for i in result.ids]
-            message += f" Enviados: {sum(1 for d in sent if d.status is MailStatus.ENVIADO)} de {len(sent)}."
-        else:
-            message += " Sin servidor SMTP: quedan en cola."
+    if deliver and isinstance(result, outbox.Queued):
+        message = message.rstrip(".") + _deliver_now(result) + "."
     flash(message, "ok")
     return redirect(url_for("mail.customer", customer_id=customer_id))
 

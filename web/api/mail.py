@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, jsonify, request
 
 from cfdi_cobranza.domain.states import MailStatus
-from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.errors import CobranzaError, ValidationError
 from cfdi_cobranza.services.mail import contacts, outbox
 from cfdi_cobranza.services.mail.delivery import Mailer, deliver_due, deliver_message
 from web.api import bp
@@ -62,7 +62,11 @@ def remove_contact(rfc: str) -> Any:
 
 
 def _deliver(queued: outbox.Queued) -> list[dict[str, Any]]:
-    mailer = Mailer.from_settings(engine(), settings().instance_path, clock=clock())
+    """Send now when a server is configured; otherwise (or misconfigured) the messages wait queued."""
+    try:
+        mailer = Mailer.from_settings(engine(), settings().instance_path, clock=clock())
+    except CobranzaError:
+        return []
     if mailer.smtp is None:
         return []
     return [deliver_message(engine(), i, mailer=mailer).to_dict() for i in queued.ids]
