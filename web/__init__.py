@@ -34,7 +34,9 @@ from web.followups import bp as followups_bp
 from web.health import bp as health_bp
 from web.imports import bp as imports_bp
 from web.limits import CobranzaRequest
+from web.mail import bp as mail_bp
 from web.payments import bp as payments_bp
+from web.portal import bp as portal_bp
 from web.reports import bp as reports_bp
 from web.reps import bp as reps_bp
 from web.sat import bp as sat_bp
@@ -130,7 +132,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
-               reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp):
+               reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp, portal_bp,
+               mail_bp):
         app.register_blueprint(bp)
     app.register_blueprint(sat_bp)
     return app

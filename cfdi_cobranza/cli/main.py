@@ -19,6 +19,7 @@ from cfdi_cobranza.cli import (
     debts,
     followups,
     ledger,
+    mail,
     payments,
     reports,
     reps,
@@ -85,7 +86,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 # Each module adds its command group(s).
 # ``sat`` (bulk download) before ``sat_status``, which adds its commands to that group.
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status):
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status, mail):
     _module.register(cli)
 conflicts.register(cli)
 

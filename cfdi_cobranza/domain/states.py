@@ -106,6 +106,18 @@ class PromiseStatus(State):
     INCUMPLIDA = "incumplida"
 
 
+class MailStatus(State):
+    """A message of the outbox (``mail_message.status``): queued, claimed by one sender, then settled."""
+
+    EN_COLA = "en_cola"  # waiting for its next attempt (``next_attempt_at``)
+    ENVIANDO = "enviando"  # claimed by one sender (conditional UPDATE); never two at once
+    ENVIADO = "enviado"  # the server accepted it (250 after DATA)
+    RECHAZADO = "rechazado"  # the server refused it for good (5xx); its answer is kept
+    FALLIDO = "fallido"  # temporary errors until the attempts ran out
+    INCIERTO = "incierto"  # the sender died after handing over DATA: maybe delivered, never resent by itself
+    CANCELADO = "cancelado"  # not sent: the contact opted out or was removed
+
+
 TRANSITIONS: Mapping[type[State], Mapping[State, frozenset[State]]] = {
     RepStatus: {
         # Stamped, refused by the PAC, or still in flight after an answer that never came
@@ -155,6 +167,18 @@ TRANSITIONS: Mapping[type[State], Mapping[State, frozenset[State]]] = {
         FollowUpStatus.PENDIENTE: frozenset({FollowUpStatus.CERRADO}),
         FollowUpStatus.CERRADO: frozenset(),
     },
+    MailStatus: {
+        MailStatus.EN_COLA: frozenset({MailStatus.ENVIANDO, MailStatus.CANCELADO}),
+        # Back to the queue on a temporary error (or a claim abandoned before DATA).
+        MailStatus.ENVIANDO: frozenset({MailStatus.ENVIADO, MailStatus.EN_COLA, MailStatus.RECHAZADO,
+                                        MailStatus.FALLIDO, MailStatus.INCIERTO, MailStatus.CANCELADO}),
+        MailStatus.ENVIADO: frozenset(),
+        MailStatus.RECHAZADO: frozenset(),
+        # Sent again only when a user asks (``cobranza mail resend``).
+        MailStatus.FALLIDO: frozenset({MailStatus.EN_COLA}),
+        MailStatus.INCIERTO: frozenset({MailStatus.EN_COLA}),
+        MailStatus.CANCELADO: frozenset(),
+    },
     # Decided once the promised date (plus grace) has passed or the amount is paid.
     PromiseStatus: {
         PromiseStatus.VIGENTE: frozenset({PromiseStatus.CUMPLIDA, PromiseStatus.INCUMPLIDA}),
@@ -175,6 +199,7 @@ REFUSALS: Mapping[type[State], tuple[str, str]] = {
     DebtStatus: ("Un documento {old_label} no puede pasar a {new_label}.", "TRANSICION_INVALIDA"),
     FollowUpStatus: ("Un seguimiento {old} no puede pasar a {new}.", "SEGUIMIENTO_TRANSICION_INVALIDA"),
     PromiseStatus: ("Una promesa {old} no puede pasar a {new}.", "PROMESA_TRANSICION_INVALIDA"),
+    MailStatus: ("Un correo {old_label} no puede pasar a {new_label}.", "CORREO_TRANSICION_INVALIDA"),
 }
 
 # A live REP still stands for its applications: no other REP may cover them.

@@ -71,3 +71,24 @@ def test_0010_pagos_facts_up_and_down_keeps_the_documents(engine):
         assert schema() == before
     finally:
         migrate(engine)
+
+
+def test_0015_mail_tables_down_and_up(engine):
+    """0015 adds the email tables (contacts, outbox, attachments, templates, SMTP, links) and removes them."""
+    tables = ("customer_contact", "mail_message", "mail_attachment", "mail_template", "smtp_setting",
+              "company_mail_setting", "customer_link")
+
+    def present() -> set[str]:
+        with engine.connect() as conn:
+            names = set(conn.dialect.get_table_names(conn))
+        return {t for t in tables if t in names}
+
+    cfg = alembic_config(engine)
+    assert present() == set(tables)
+    try:
+        command.downgrade(cfg, "0010")
+        assert present() == set()
+        command.upgrade(cfg, "0015")
+        assert present() == set(tables)
+    finally:
+        migrate(engine)

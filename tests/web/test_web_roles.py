@@ -30,6 +30,12 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "settings.revoke_token": ADMIN_ONLY,
     # Replacing a stored CFDI by a conflicting verified file (issue 14): the roles that import.
     "imports.replace": frozenset({"administrador", "facturacion", "contabilidad"}),
+    "mail.index": EVERYONE,
+    "mail.customer": EVERYONE,
+    "mail.smtp_setting": ADMIN_ONLY,
+    "mail.send_pending": frozenset({"administrador", "cobranza"}),
+    "mail.add_contact": frozenset({"administrador", "cobranza"}),
+    "mail.create_link": frozenset({"administrador", "cobranza"}),
 }
 
 

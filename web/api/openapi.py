@@ -95,6 +95,7 @@ def spec() -> dict[str, Any]:
             **_credit_paths(),
             **_rep_paths(),
             **_collection_paths(),
+            **_mail_paths(),
             "/api/v1/openapi.json": {"get": {
                 "summary": "Esta descripción OpenAPI",
                 "operationId": "openapi",
@@ -387,6 +388,59 @@ def _rep_paths() -> dict[str, Any]:
                 "schema": {"type": "string", "contentMediaType": "application/pdf"}}}},
                 "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
         }},
+    }
+
+
+def _mail_paths() -> dict[str, Any]:
+    contact = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "cliente": {"type": "string"}, "rol": {"type": "string",
+                                                                         "enum": ["pagos", "cobranza", "ambos"]},
+        "nombre": {"type": ["string", "null"]}, "email": {"type": "string"}, "no_enviar": {"type": "boolean"},
+        "alta": {"type": "string"}}}
+    queued = {"type": "object", "properties": {
+        "mensajes": {"type": "array", "items": {"type": "integer"}},
+        "ya_en_cola": {"type": "array", "items": {"type": "string"}},
+        "omitidos": {"type": "array", "items": {"type": "string"}},
+        "envios": {"type": "array", "items": {"type": "object"}}}}
+    return {
+        "/api/v1/customers/{rfc}/contacts": {
+            "get": {"summary": "Contactos de correo del cliente", "operationId": "listarContactos",
+                    "parameters": [_RFC],
+                    "responses": {"200": {"description": "Contactos", "content": _json({
+                        "type": "object", "properties": {"data": {"type": "array", "items": contact}}})},
+                        "404": _ERROR, **_AUTH_ERRORS}},
+            "post": {"summary": "Agrega o actualiza un contacto (rol pagos, cobranza o ambos)",
+                     "operationId": "agregarContacto", "parameters": [_RFC],
+                     "requestBody": {"required": True, "content": _json({"type": "object", "required": ["email"],
+                                                                          "properties": {
+                         "email": {"type": "string"}, "rol": {"type": "string", "enum": ["pagos", "cobranza", "ambos"]},
+                         "nombre": {"type": "string"}, "no_enviar": {"type": "boolean"}}})},
+                     "responses": {"201": {"description": "Contacto", "content": _json(contact)},
+                                   "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS}},
+        },
+        "/api/v1/customers/{rfc}/contacts/remove": {"post": {
+            "summary": "Elimina un contacto (por correo o id); sus correos en cola no se envían",
+            "operationId": "eliminarContacto", "parameters": [_RFC],
+            "requestBody": {"required": True, "content": _json({"type": "object", "required": ["contacto"],
+                                                                 "properties": {"contacto": {"type": "string"}}})},
+            "responses": {"200": {"description": "Contacto eliminado", "content": _json(contact)},
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS}}},
+        "/api/v1/reps/{rep_uuid}/send": {"post": {
+            "summary": "Envía (o reenvía con again) el REP con XML y PDF a los contactos de pagos",
+            "operationId": "enviarRep", "parameters": [_REP_UUID],
+            "requestBody": {"required": True, "content": _json({"type": "object", "properties": {
+                "to": {"type": "string", "description": "Direcciones separadas por coma en lugar de los contactos."},
+                "again": {"type": "boolean"}}})},
+            "responses": {"202": {"description": "En cola (y enviado si hay servidor SMTP)", "content": _json(queued)},
+                          "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS}}},
+        "/api/v1/mail/log": {"get": {
+            "summary": "Bitácora de correos (más recientes primero)", "operationId": "bitacoraCorreo",
+            "parameters": _query([("cliente", "RFC del cliente."), ("rep", "UUID del REP."),
+                                  ("estado", "en_cola, enviando, enviado, rechazado, fallido, incierto o cancelado.")]),
+            "responses": {"200": _json_ok("Correos"), "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS}}},
+        "/api/v1/mail/send-pending": {"post": {
+            "summary": "Envía ahora los correos en cola cuyo intento ya toca", "operationId": "enviarPendientes",
+            "responses": {"200": _json_ok("Resultado de cada correo"), "400": _ERROR, **_AUTH_ERRORS}}},
     }
 
 

@@ -39,6 +39,7 @@ from cfdi_cobranza.services.customers import (
 )
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
 from cfdi_cobranza.services.letters import letters_pdf
+from cfdi_cobranza.services.mail.documents import LetterMailRun, send_letters
 from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
 from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
@@ -46,6 +47,7 @@ from web.report_pdf import report_pdf
 from web.services.inputs import parse_date
 
 if TYPE_CHECKING:
+    from cfdi_cobranza.services.clock import Clock
     from cfdi_cobranza.services.letters import LetterSent
 
 MAX_TEXT = 100
@@ -422,6 +424,18 @@ def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[byt
     batch = letters_pdf(session, kind, p.as_of, filters=_filters(session, p), min_dias_vencido=min_days,
                         firmante=(form.get("firmante") or "").strip()[:120] or None)
     return batch.pdf, batch.letters, kind
+
+
+def letters_by_email(session: Session, form: Mapping[str, str], today: date, *, actor: str,
+                     clock: Clock) -> LetterMailRun:
+    """The letters form, sent by email to each customer's collection contacts instead of printed."""
+    kind = (form.get("tipo") or "").strip()
+    if kind not in LETTER_KINDS:
+        raise ValidationError("Seleccione el tipo de carta.", code="TIPO_CARTA_INVALIDO")
+    p = parse_params(form, today)
+    min_days = parse_int(form.get("dias_minimos"), "Días mínimos de vencimiento", minimum=0) or 1
+    return send_letters(session, kind, p.as_of, filters=_filters(session, p), actor=actor, min_dias_vencido=min_days,
+                        firmante=(form.get("firmante") or "").strip()[:120] or None, clock=clock)
 
 
 # --------------------------------------------------------------------------- the customer's file

@@ -15,6 +15,7 @@ from cfdi_cobranza.db.models.ledger import (
     ImportLog,
 )
 from cfdi_cobranza.db.models.ledger_version import LedgerVersion  # noqa: F401  (registers the table)
+from cfdi_cobranza.db.models.mail import *  # noqa: F403  (registers the email tables)
 from cfdi_cobranza.db.models.payments import AuditEntry, BankMovement, CashBox, Payment, Settlement
 from cfdi_cobranza.db.models.reps import CompanyCsd, FolioSequence, Rep, RepLine
 from cfdi_cobranza.db.models.sat import (  # noqa: F401  (registers the tables)

@@ -39,6 +39,7 @@ from cfdi_cobranza.pac.base import (
     StampResult,
     stamp_all,
 )
+from cfdi_cobranza.services.mail.outbox import queue_stamped_reps
 from cfdi_cobranza.services.stamping.issuing import Prepared
 from cfdi_cobranza.services.stamping.results import IssueResult, RepRefused, pac_finding, refused
 
@@ -150,6 +151,8 @@ def store(session: Session, stamper: Stamper, stamped: dict[int, StampResult]) -
             message="Timbrado" + (" (SIN VALIDEZ FISCAL: PAC sandbox)." if row.sandbox else "."))
     if changes:
         session.execute(update(Rep), changes)  # by primary key, one executemany
+        # The email to the customer's pagos contacts, in this same transaction (the outbox).
+        queue_stamped_reps(session, list(audits), now=now, actor=stamper.actor)
     stamper.audit(session, "timbrar_rep", audits)
     stamper.audit(session, "timbre_en_conflicto", conflicts)
     return out
