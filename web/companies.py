@@ -90,6 +90,7 @@ def upload_fiel(rfc: str) -> Any:
     """The company's e.firma for the SAT's bulk download: checked, then stored sealed."""
     db = get_session()
     try:
+        ledger.get_company(db, rfc)  # another company's RFC is not found, whatever the form holds
         cer, key = _file("fiel_cer", ".cer de la e.firma"), _file("fiel_key", ".key de la e.firma")
         row = sat_sync.register_fiel(db, rfc, cer, key, request.form.get("fiel_password", "")[:256],
                                      SecretBox.for_instance(settings().instance_path), today=today(), clock=clock())

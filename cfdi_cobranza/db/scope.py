@@ -9,7 +9,8 @@ gets the criteria of :func:`_criteria` added by one ``do_orm_execute`` listener:
 - companies, documents, payments, REPs, CSDs and folio sequences of other companies are
   invisible;
 - a customer is visible when a visible company invoiced it or received a payment from
-  it; its credit conditions, notes, follow-ups, debt documents and settlements follow it.
+  it; its credit conditions, notes, follow-ups, debt documents, settlements, email
+  contacts and customer links follow it; email messages follow their company.
 
 So a list shows only those rows and a detail page looked up by another company's id or
 UUID finds nothing and answers 404, without each query remembering to filter. A
@@ -34,15 +35,26 @@ from cfdi_cobranza.db.models.collections import (
     DebtDocument,
     FollowUp,
 )
+from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.models.ledger import Company, Customer, Document
+from cfdi_cobranza.db.models.mail import (
+    CompanyMailSetting,
+    CustomerContact,
+    CustomerLink,
+    MailMessage,
+)
 from cfdi_cobranza.db.models.payments import Payment, Settlement
 from cfdi_cobranza.db.models.reps import CompanyCsd, FolioSequence, Rep
+from cfdi_cobranza.db.models.sat import SatStatusCheck
+from cfdi_cobranza.db.models.sat_download import CompanyFiel, SatMetadata, SatRequest
+from cfdi_cobranza.db.models.settings import CompanyPacSetting
 
 SCOPE_KEY = "cobranza_company_ids"
 
-_BY_COMPANY = (Document, Payment, Rep, CompanyCsd, FolioSequence)
+_BY_COMPANY = (Document, Payment, Rep, CompanyCsd, FolioSequence, CompanyMailSetting, MailMessage,
+               CompanyPacSetting, CompanyFiel, SatRequest, SatMetadata)
 _BY_CUSTOMER = (Settlement, CreditCondition, CreditLimit, CreditAuthorization, CustomerNote, DebtDocument,
-                FollowUp)
+                FollowUp, CustomerContact, CustomerLink)
 
 
 def limit_to_companies(session: Session, ids: Iterable[int] | None) -> None:
@@ -87,6 +99,13 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
         select(Document.customer_id).where(Document.company_id.in_(ids)).union(
             select(Payment.customer_id).where(Payment.company_id.in_(ids)))), include_aliases=True)
         for cls in _BY_CUSTOMER]
+    # Rows that name a document: visible with the document.
+    options += [
+        with_loader_criteria(ImportConflict, lambda c: c.uuid.in_(
+            select(Document.uuid).where(Document.company_id.in_(ids))), include_aliases=True),
+        with_loader_criteria(SatStatusCheck, lambda c: c.document_id.in_(
+            select(Document.id).where(Document.company_id.in_(ids))), include_aliases=True),
+    ]
     return options
 
 
