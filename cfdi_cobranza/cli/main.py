@@ -16,6 +16,7 @@ from cfdi_cobranza.cli import (
     customers,
     debts,
     followups,
+    jobs,
     ledger,
     payments,
     reports,
@@ -80,7 +81,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 
 # Each module adds its command group(s).
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, jobs):
     _module.register(cli)
 
 

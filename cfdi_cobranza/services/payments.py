@@ -37,6 +37,7 @@ from cfdi_cobranza.domain.states import DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import balances, rep_links
 from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.jobs import policy as rep_jobs
 from cfdi_cobranza.services.ledger import find_customer
 
 PAYMENT_KINDS = ("complemento", "pago")
@@ -376,6 +377,10 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
         raise ConflictError(f"El pago {payment.id} quedaría sobreaplicado.", code="EXCEDE_PAGO")
     _audit(session, clock, actor, "aplicar_pago", "payment", payment.id,
            {"lineas": [ln.to_dict() for ln in lines]})
+    # Under the company's «al aplicar» policy its REP is queued in this same transaction.
+    rep_jobs.after_apply(session, payment, [ln.credit_id for ln in lines if ln.credit_id is not None],
+                         any(ln.requiere_rep for ln in lines),
+                         actor=actor, clock=clock)
     return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda)
 
 

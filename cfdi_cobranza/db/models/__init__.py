@@ -40,3 +40,4 @@ __all__ = [
     "RepLine",
     "Settlement",
 ]
+from cfdi_cobranza.db.models.jobs import Job, RepPolicy  # noqa: F401  (registers the job tables)
