@@ -31,6 +31,7 @@ from web.dashboard import bp as dashboard_bp
 from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
 from web.imports import bp as imports_bp
+from web.jobs import bp as jobs_bp
 from web.payments import bp as payments_bp
 from web.reports import bp as reports_bp
 from web.reps import bp as reps_bp
@@ -106,6 +107,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
-               reports_bp, followups_bp, settings_bp, companies_bp, api_bp):
+               reports_bp, followups_bp, settings_bp, companies_bp, api_bp, jobs_bp):
         app.register_blueprint(bp)
     return app

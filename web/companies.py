@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from cfdi_cobranza.domain.jobs import REP_MODE_LABELS
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import ledger, stamping
 from cfdi_cobranza.services import settings as app_settings
+from cfdi_cobranza.services.jobs import policy as rep_policies
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
 from web.db import get_session, settings
@@ -36,7 +38,8 @@ def _page(error: str | None = None, error_rfc: str | None = None, status: int = 
     return render_template("settings/companies.html", rows=ledger.companies_with_csd(db), pac=pac_info(settings(), db),
                            pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
                            can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
-                           error=error, error_rfc=error_rfc, hoy=today()), status
+                           error=error, error_rfc=error_rfc, hoy=today(),
+                           policies={p.rfc: p for p in rep_policies.policies(db)}, rep_modes=REP_MODE_LABELS), status
 
 
 @bp.route("/", methods=["GET"])
@@ -120,3 +123,21 @@ def pac_setting() -> Any:
         text += " Aviso: COBRANZA_PAC está definido en el servidor y tiene prioridad sobre esta configuración."
     flash(text, "ok")
     return redirect(url_for("companies.index") + "#pac")
+
+
+@bp.route("/<rfc>/politica-rep", methods=["POST"])
+@require_role(*CSD_MANAGERS)
+def rep_policy(rfc: str) -> Any:
+    db = get_session()
+    try:
+        saved = rep_policies.set_policy(db, rfc, request.form.get("mode", "")[:20], request.form.get("hora", "")[:10],
+                                      request.form.get("dia", "")[:3], actor=g.user.username, clock=clock())
+        db.commit()
+    except NotFoundError:
+        db.rollback()
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _page(exc.message, rfc.upper(), 400)
+    flash(f"Emisión de REP de {saved.rfc}: {saved.policy.describe()}.", "ok")
+    return redirect(url_for("companies.index") + f"#empresa-{saved.rfc}")

@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("rep", "REP", "reps.index", READERS),
     NavItem("reportes", "Reportes", "reports.index", READERS),
     NavItem("seguimiento", "Seguimiento", "followups.index", READERS),
+    NavItem("tareas", "Tareas", "jobs.index", READERS),
     NavItem("configuracion", "Configuración", "companies.index", SETTINGS_ROLES),
 )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from cfdi_cobranza.warmup import warm_up
 from web import create_app
+from web.jobs import connect_job_publisher
 
 app = create_app()
 warm_up()
+connect_job_publisher()  # jobs queued by pages go to COBRANZA_BROKER_URL's queue (workers run them)
