@@ -77,5 +77,4 @@ def connect_job_publisher() -> bool:
     celery = broker.make_celery(url, broker.queue_name(),
                                 lambda: Runtime(engine_for(settings.database_url), settings.instance_path),
                                 prefix=os.environ.get("COBRANZA_BROKER_PREFIX"))
-    jobs.set_publisher(broker.publisher_for(celery, broker.queue_name()))
     return True

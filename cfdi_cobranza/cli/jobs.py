@@ -35,7 +35,6 @@ def connect_publisher(app: AppContext) -> Any:
         return None
     celery = broker.make_celery(url, broker.queue_name(), lambda: runtime(app),
                                 prefix=os.environ.get("COBRANZA_BROKER_PREFIX"))
-    jobs.set_publisher(broker.publisher_for(celery, broker.queue_name()))
     return celery
 
 

@@ -50,4 +50,4 @@ def _cobranza_error(exc: CobranzaError) -> Any:
     return jsonify({"error": error}), status
 
 
-from web.api import cfdi, collections, ledger, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)
+from web.api import cfdi, collections, jobs, ledger, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)

@@ -39,7 +39,9 @@ def queue_name(environ: dict[str, str] | None = None) -> str:
 
 def make_celery(url: str, queue: str, runtime: Callable[[], Runtime], *, prefix: str | None = None,
                 tick_seconds: float | None = None) -> Any:
-    """The Celery application: the run and tick tasks, beat's schedule, the safe settings."""
+    """The Celery application: the run and tick tasks, beat's schedule, the safe settings.
+    Jobs this process queues from now on (a tick's policy runs, a page's work) are sent
+    to its queue (``jobs.set_publisher``)."""
     from celery import Celery  # celery: 0.3 s to import, only for the processes that use a broker
 
     app = Celery("cobranza", broker=url, set_as_current=False)
@@ -66,6 +68,7 @@ def make_celery(url: str, queue: str, runtime: Callable[[], Runtime], *, prefix:
 
     app.task(name="cobranza.run_job", acks_late=True, reject_on_worker_lost=True)(run_job_task)
     app.task(name="cobranza.tick")(tick_task)
+    jobs.set_publisher(publisher_for(app, queue))
     return app
 
 
