@@ -74,7 +74,7 @@ def connect_job_publisher() -> bool:
     if url is None:
         return False
     settings = Settings.from_env()
-    celery = broker.make_celery(url, broker.queue_name(),
-                                lambda: Runtime(engine_for(settings.database_url), settings.instance_path),
-                                prefix=os.environ.get("COBRANZA_BROKER_PREFIX"))
+    broker.make_celery(url, broker.queue_name(),
+                       lambda: Runtime(engine_for(settings.database_url), settings.instance_path),
+                       prefix=os.environ.get("COBRANZA_BROKER_PREFIX"))
     return True
