@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.db.models import Credit, Rep, RepLine
+from cfdi_cobranza.db.models import Credit, Payment, Rep, RepLine
 from cfdi_cobranza.db.session import session_factory, transaction
 from cfdi_cobranza.domain.jobs import RepMode
 from cfdi_cobranza.domain.states import RepStatus
@@ -115,6 +115,8 @@ def issue_for_payment(ctx: JobContext) -> Mapping[str, Any]:
     stamper = ctx.runtime.stamper()
     ctx.progress(0, 1)
     with session_factory(ctx.runtime.engine)() as session:
+        if session.get(Payment, payment_id) is None:
+            raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
         in_flight = _in_flight(session, [payment_id])
         uncovered = uncovered_credits(session, [payment_id]).get(payment_id, [])
     results = _resend(stamper, in_flight)
