@@ -26,6 +26,7 @@ from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.pdf.rep import render_rep_pdf
 from cfdi_cobranza.services import stamping
+from cfdi_cobranza.services.jobs import policy as rep_policies
 from web.clock import clock, today
 from web.db import engine, get_session, settings
 from web.downloads import attachment
@@ -66,19 +67,21 @@ def _payment_ids(values: list[str]) -> list[int]:
 @bp.route("/emitir", methods=["POST"])
 @require_role(*STAMPERS)
 def issue() -> Any:
+    if request.form.get("todos") == "1":
+        # A month-end run is long: it becomes a background job and this page returns at once.
+        db = get_session()
+        job_id = rep_policies.queue_all_pending(db, monthly=request.form.get("mensual") == "1",
+                                                actor=g.user.username, clock=clock())
+        db.commit()
+        flash(f"Los REP pendientes se emiten en segundo plano (tarea {job_id}); su avance se ve aquí.", "ok")
+        return redirect(url_for("jobs.index"))
     get_session().commit()  # no open transaction while the Stamper takes the write lock
     try:
         stamper = view.stamper(engine(), settings(), clock(), g.user.username)
-        if request.form.get("todos") == "1":
-            results = stamper.issue_all_pending(monthly=request.form.get("mensual") == "1")
-            if not results:
-                flash("No hay pagos pendientes de REP.", "ok")
-                return redirect(url_for("reps.index"))
-        else:
-            ids = _payment_ids(request.form.getlist("pago"))
-            if not ids:
-                raise ValidationError("Seleccione al menos un pago para emitir su REP.", code="SIN_PAGOS")
-            results = [stamper.issue(ids)]
+        ids = _payment_ids(request.form.getlist("pago"))
+        if not ids:
+            raise ValidationError("Seleccione al menos un pago para emitir su REP.", code="SIN_PAGOS")
+        results = [stamper.issue(ids)]
     except CobranzaError as exc:
         return _index(error=exc.message, findings=getattr(exc, "findings", []), status=_status(exc))
     ok = [r for r in results if r.status == RepStatus.TIMBRADO]

@@ -28,6 +28,7 @@ from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.services import jobs
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.jobs import Runtime, policy
+from cfdi_cobranza.services.jobs import rep as rep_jobs
 from cfdi_cobranza.services.stamping import Stamper
 
 D = Decimal
@@ -168,7 +169,9 @@ class Down:
         raise PacError("No se pudo conectar con el PAC (conexión rechazada).", code="PAC_NO_DISPONIBLE")
 
 
-def test_pac_down_requeues_with_backoff_then_fails_and_retry_from_cli_service_stamps(book: Book) -> None:
+def test_pac_down_requeues_with_backoff_then_fails_and_retry_from_cli_service_stamps(
+        book: Book, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rep_jobs, "PAC_PAUSES", ())  # no pause between tries within one attempt
     _paid(book)
     clock = Clock()
     (job,) = _jobs(book.engine)

@@ -15,6 +15,7 @@ job run twice after a crash recovers the first stamp instead of making a second.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -40,6 +41,9 @@ from cfdi_cobranza.services.stamping.queries import uncovered_credits
 
 MEXICO = ZoneInfo("America/Mexico_City")
 CHUNK = 25  # REPs per progress step of a run
+# A PAC that refused the connection (or its rate limit) is asked again after these
+# pauses within the same attempt; then the job goes back to the queue (retry_delay).
+PAC_PAUSES = (0.5, 2.0)
 
 
 def default_stamper(runtime: Runtime) -> stamping.Stamper:
@@ -120,10 +124,14 @@ def issue_for_payment(ctx: JobContext) -> Mapping[str, Any]:
         in_flight = _in_flight(session, [payment_id])
         uncovered = uncovered_credits(session, [payment_id]).get(payment_id, [])
     results = _resend(stamper, in_flight)
-    if uncovered:
+    for pause in (*PAC_PAUSES, None) if uncovered else ():
         try:
             results.append(stamper.issue([payment_id]))
+            break
         except CobranzaError as exc:
+            if exc.code == "PAC_NO_DISPONIBLE" and pause is not None:
+                time.sleep(pause)  # nothing was sent and the folio went back: try again shortly
+                continue
             results.append(stamping.IssueResult(None, RepStatus.RECHAZADO, message=exc.message,
                                                 findings=tuple(getattr(exc, "findings", ()))
                                                 or (stamping.Finding(exc.code, exc.message, "PAC"),)))
