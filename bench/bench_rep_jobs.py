@@ -64,6 +64,7 @@ REDIS = "redis://127.0.0.1:6379/0"
 NOW_UTC = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 LOCAL_NOW = datetime(2026, 11, 20, 11, 0, 0)
 PAGO_DAY = datetime(2026, 10, 15, 12, 0)
+LOGS = ROOT / "bench" / "out"  # the workers' logs (ignored by git)
 LATENCY = 0.3
 FAIL_RATE = 0.02
 BOX = SecretBox(base64.urlsafe_b64encode(b"cfdi-cobranza-bench-jobs-secret!"))
@@ -183,7 +184,7 @@ def worker_main(url: str, queue: str, prefix: str, sandbox_dir: str, threads: in
 
     runtime = Runtime(engine, lease_seconds=60, stamper_factory=factory)
     app = broker.make_celery(url=REDIS, queue=queue, runtime=lambda: runtime, prefix=prefix)
-    app.worker_main(["worker", "-Q", queue, "-c", str(threads), "-P", "threads", "-l", "WARNING",
+    app.worker_main(["worker", "-Q", queue, "-c", str(threads), "-P", "threads", "-l", "INFO",
                      "-n", f"bench{seed}-{os.getpid()}@bench", "--without-gossip", "--without-mingle",
                      "--without-heartbeat"])
 
@@ -194,9 +195,9 @@ def run_queued(url: str, pids: list[int], tmp: Path, workers: int, threads: int,
     broker.make_celery(REDIS, queue, lambda: None, prefix=prefix)  # type: ignore[arg-type,return-value]
     SandboxPac(sandbox_dir)  # its certificate created once, before the workers share it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    logs = [open(LOGS / f"{tag}-{w}.log", "wb") for w in range(workers)]  # noqa: SIM115  (closed below)
     procs = [subprocess.Popen([sys.executable, __file__, "--worker", url, queue, prefix, str(sandbox_dir),
-                               str(threads), str(w + 1)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp / f"{tag}-{w}.log", "wb"))  # noqa: SIM115
+                               str(threads), str(w + 1)], env=env, stdout=logs[w], stderr=subprocess.STDOUT)
              for w in range(workers)]
     engine = make_engine(url)
     try:
@@ -205,9 +206,14 @@ def run_queued(url: str, pids: list[int], tmp: Path, workers: int, threads: int,
         with transaction(engine) as s:
             for pid in pids:
                 jobs.enqueue(s, "rep.pago", {"payment_id": pid}, key=f"bench:{tag}:{pid}")
+        deadline = time.perf_counter() + 60 + 20 * len(pids) * LATENCY / (workers * threads)
         while True:
             with transaction(engine) as s:
                 left = s.scalar(select(func.count()).select_from(Job).where(Job.state.in_(("queued", "running"))))
+                if left and time.perf_counter() > deadline:
+                    states = s.execute(select(Job.state, Job.attempts, Job.error_code, func.count())
+                                       .group_by(Job.state, Job.attempts, Job.error_code)).all()
+                    raise AssertionError(f"the run did not finish: {states}")
             if not left:
                 break
             time.sleep(0.2)
@@ -217,6 +223,8 @@ def run_queued(url: str, pids: list[int], tmp: Path, workers: int, threads: int,
             p.terminate()
         for p in procs:
             p.wait(30)
+        for f in logs:
+            f.close()
         import redis
 
         client = redis.Redis.from_url(REDIS)
@@ -251,6 +259,8 @@ def run_direct(url: str, pids: list[int], tmp: Path) -> tuple[float, Path]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    only = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else {"direct", "w1", "w2"}
+    LOGS.mkdir(parents=True, exist_ok=True)
     warm_up()
     name = f"cobranza_bench_jobs_{os.getpid()}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -264,12 +274,15 @@ def main() -> None:
             pids = build(url, tmp, n)
             print(f"ledger: {n} payments on PostgreSQL in {time.perf_counter() - t0:.1f} s")
             rows = []
-            for label, conc, run in (
-                ("sin cola (issue_each, 1 proceso)", 1, lambda: run_direct(url, pids, tmp)),
-                (f"1 trabajador x {threads} hilos", threads, lambda: run_queued(url, pids, tmp, 1, threads, "w1")),
-                (f"2 trabajadores x {threads} hilos", 2 * threads,
+            for tag, label, conc, run in (
+                ("direct", "sin cola (issue_each, 1 proceso)", 1, lambda: run_direct(url, pids, tmp)),
+                ("w1", f"1 trabajador x {threads} hilos", threads,
+                 lambda: run_queued(url, pids, tmp, 1, threads, "w1")),
+                ("w2", f"2 trabajadores x {threads} hilos", 2 * threads,
                  lambda: run_queued(url, pids, tmp, 2, threads, "w2")),
             ):
+                if tag not in only:
+                    continue
                 engine = make_engine(url)
                 reset(engine)
                 elapsed, sandbox_dir = run()
@@ -279,9 +292,10 @@ def main() -> None:
                 rows.append((label, conc, elapsed, ideal, checks))
                 print(f"{label:<34} concurrency {conc:>2}: {elapsed:7.1f} s  {n / elapsed:6.1f} REP/s  "
                       f"ideal {ideal:6.1f} s  ratio {elapsed / ideal:.2f}x  {checks}", flush=True)
-            base = rows[0][2]
-            print("\nspeed-up vs the run without the queue: "
-                  + ", ".join(f"{label}: {base / t:.1f}x" for label, _c, t, _i, _k in rows[1:]))
+            if "direct" in only:
+                base = rows[0][2]
+                print("\nspeed-up vs the run without the queue: "
+                      + ", ".join(f"{label}: {base / t:.1f}x" for label, _c, t, _i, _k in rows[1:]))
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -25,7 +25,7 @@ from flask import (
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.pdf.rep import render_rep_pdf
-from cfdi_cobranza.services import stamping
+from cfdi_cobranza.services import jobs, stamping
 from cfdi_cobranza.services.jobs import policy as rep_policies
 from web.clock import clock, today
 from web.db import engine, get_session, settings
@@ -43,7 +43,10 @@ def _index(*, results: list[stamping.IssueResult] | None = None, error: str | No
     db = get_session()
     pending = stamping.pending(db, today=today(), deadline_day=settings().rep_deadline_day)
     reps = view.rep_rows(db)
+    # The automatic issuing's failures, with their reason, beside what is still pending.
+    failed_jobs = [j for j in jobs.list_jobs(db, state="failed", limit=50) if j.kind.startswith("rep.")]
     return render_template("reps/index.html", pending=pending, reps=reps, results=results or [], error=error,
+                           failed_jobs=failed_jobs,
                            findings=findings or [], pac=view.pac_info(settings()), hoy=today(),
                            can_write=g.user.role in STAMPERS), status
 

@@ -114,6 +114,27 @@ def test_rolled_back_application_leaves_no_job_and_publishes_nothing(book: Book)
         jobs.set_publisher(previous)
 
 
+def test_jobs_are_published_only_once_the_outer_transaction_committed(book: Book) -> None:
+    """Each enqueue takes a SAVEPOINT, whose release is a "commit" to the session: a
+    worker handed the id then could not see the row yet (and would drop the message)."""
+    seen: list[tuple[int, bool]] = []
+
+    def publisher(ids: list[int]) -> None:
+        with transaction(book.engine) as other:  # another connection: only committed rows
+            visible = set(other.scalars(select(Job.id).where(Job.id.in_(ids))))
+        seen.extend((i, i in visible) for i in ids)
+
+    previous = jobs.set_publisher(publisher)
+    try:
+        with transaction(book.engine) as s:
+            ids = [jobs.enqueue(s, "rep.pendientes", {"monthly": False}, key=f"vis-{n}").id for n in range(3)]
+            jobs.enqueue(s, "rep.pendientes", {"monthly": True}, key="vis-0")  # a duplicate key: the first job
+            assert seen == []
+        assert seen == [(i, True) for i in ids]
+    finally:
+        jobs.set_publisher(previous)
+
+
 class DiesAfterStamping:
     """The PAC stamps, then the worker process dies before the answer is stored."""
 
@@ -251,3 +272,36 @@ def test_bad_policy_input_is_refused_in_spanish(book: Book) -> None:
                 policy.set_policy(s, RFC, **kwargs)  # type: ignore[arg-type]
             assert err.value.code == code
         assert policy.policies(s)[0].to_dict()["mode"] == "diario"  # the default, unchanged
+
+
+def test_bounded_pac_never_runs_more_stamps_at_once_than_its_slots() -> None:
+    import threading
+    import time
+
+    now, peak = 0, 0
+    lock = threading.Lock()
+
+    class Slow:
+        name = "fake"
+
+        def stamp(self, request: StampRequest) -> StampResult:
+            nonlocal now, peak
+            with lock:
+                now += 1
+                peak = max(peak, now)
+            time.sleep(0.05)
+            with lock:
+                now -= 1
+            return "ok"  # type: ignore[return-value]
+
+        def stamp_batch(self, requests: object) -> None:
+            raise AssertionError("a batch would bypass the slots")
+
+    pacs = [rep_jobs.BoundedPac(Slow(), "fake:cuenta-prueba", slots=2) for _ in range(6)]  # type: ignore[arg-type]
+    threads = [threading.Thread(target=p.stamp, args=(StampRequest(b"<x/>", f"k{i}"),)) for i, p in enumerate(pacs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2
+    assert not hasattr(pacs[0], "stamp_batch") and pacs[0].name == "fake"

@@ -153,12 +153,25 @@ def publish(ids: Sequence[int]) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    # Also called when a SAVEPOINT is released (``enqueue`` takes one): only the outer
+    # commit makes the rows visible to a worker.
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop("jobs_to_publish", [])
     publish(ids)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop("jobs_to_publish", None)
+def _after_rollback(session: Session, previous: Any) -> None:
+    if not previous.nested:  # a SAVEPOINT rolled back leaves the outer transaction's jobs
+        session.info.pop("jobs_to_publish", None)
+
+
+def _listen(session: Session) -> None:
+    from sqlalchemy import event  # listeners on this session only
+
+    if not event.contains(session, "after_commit", _after_commit):
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_rollback)
 
 
 # --------------------------------------------------------------------------- enqueue
@@ -190,11 +203,7 @@ def enqueue(session: Session, kind: str, args: Mapping[str, Any], *, key: str | 
         if found is None:
             raise
         return found
-    from sqlalchemy import event  # listeners on this session only
-
-    if not event.contains(session, "after_commit", _after_commit):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    _listen(session)
     session.info.setdefault("jobs_to_publish", []).append(job.id)
     return job
 
@@ -407,10 +416,7 @@ def retry(session: Session, job_id: int, *, actor: str = "sistema", clock: Clock
                             "una tarea que falló.", code="TAREA_NO_REINTENTABLE")
     job.state, job.attempts, job.run_after, job.finished_at = JobState.QUEUED, 0, None, None
     job.published_at = clock()
-    from sqlalchemy import event  # listeners on this session only
-
-    if not event.contains(session, "after_commit", _after_commit):
-        event.listen(session, "after_commit", _after_commit)
+    _listen(session)
     session.info.setdefault("jobs_to_publish", []).append(job.id)
     return _row(job)
 

@@ -15,6 +15,8 @@ job run twice after a crash recovers the first stamp instead of making a second.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +32,7 @@ from cfdi_cobranza.db.session import session_factory, transaction
 from cfdi_cobranza.domain.jobs import RepMode
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
-from cfdi_cobranza.pac.base import StampRequest
+from cfdi_cobranza.pac.base import Pac, StampRequest, StampResult
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import stamping
 from cfdi_cobranza.services.jobs import JobContext, RetryLater, Runtime, job_kind
@@ -46,6 +48,34 @@ CHUNK = 25  # REPs per progress step of a run
 PAC_PAUSES = (0.5, 2.0)
 
 
+PAC_CONCURRENCY = int(os.environ.get("COBRANZA_PAC_CONCURRENCY", "8"))
+_pac_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+class BoundedPac:
+    """A PAC account used by at most ``COBRANZA_PAC_CONCURRENCY`` stamps at once in
+    this worker process (its threads share the slots); everything else passes through."""
+
+    def __init__(self, pac: Pac, account: str, slots: int = PAC_CONCURRENCY) -> None:
+        self.pac = pac
+        with _slots_lock:
+            self.slots = _pac_slots.setdefault(account, threading.BoundedSemaphore(max(1, slots)))
+
+    def stamp(self, request: StampRequest) -> StampResult:
+        with self.slots:
+            return self.pac.stamp(request)
+
+    def recover(self, request: StampRequest) -> StampResult | None:
+        with self.slots:
+            return self.pac.recover(request)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "stamp_batch":  # one at a time through ``stamp``, within the slots
+            raise AttributeError(name)
+        return getattr(self.pac, name)
+
+
 def default_stamper(runtime: Runtime) -> stamping.Stamper:
     """The Stamper a worker uses: the instance's PAC and secret box."""
     if runtime.instance_path is None:
@@ -54,7 +84,9 @@ def default_stamper(runtime: Runtime) -> stamping.Stamper:
     box = SecretBox.for_instance(runtime.instance_path)
     with transaction(runtime.engine) as session:
         pac = pac_for(session, box, runtime.instance_path)
-    return stamping.Stamper(runtime.engine, pac, box, clock=runtime.clock, actor="tareas")
+    account = f"{getattr(pac, 'name', 'pac')}:{getattr(pac, 'user', '') or ''}"
+    return stamping.Stamper(runtime.engine, BoundedPac(pac, account), box,
+                            clock=runtime.clock, actor="tareas")
 
 
 # --------------------------------------------------------------------------- the jobs
