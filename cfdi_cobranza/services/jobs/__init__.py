@@ -421,6 +421,17 @@ def retry(session: Session, job_id: int, *, actor: str = "sistema", clock: Clock
     return _row(job)
 
 
+def mark_republished(engine: Engine, job_id: int) -> datetime | None:
+    """A queued job's ``run_after``, recorded as already published for then (so the
+    sweep leaves it to the message sent with that countdown); None if not waiting."""
+    with transaction(engine) as session:
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.state != JobState.QUEUED or job.run_after is None:
+            return None
+        job.published_at = job.run_after
+        return job.run_after
+
+
 def republish_due(engine: Engine, *, clock: Clock = system_clock, stale_after: int = LEASE_SECONDS) -> list[int]:
     """The sweep: jobs the queue may have lost (a broker restarted, a publish that failed
     after commit, a worker that died holding one) published again. A job published in

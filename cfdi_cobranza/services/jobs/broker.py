@@ -58,7 +58,14 @@ def make_celery(url: str, queue: str, runtime: Callable[[], Runtime], *, prefix:
     )
 
     def run_job_task(job_id: int) -> str | None:
-        return jobs.run_job(runtime(), int(job_id))
+        rt = runtime()
+        state = jobs.run_job(rt, int(job_id))
+        if state == "queued":  # a transient failure: sent again for when its wait ends
+            due = jobs.mark_republished(rt.engine, int(job_id))
+            if due is not None:
+                wait = max(0.0, (due - rt.clock()).total_seconds())
+                app.send_task("cobranza.run_job", args=[int(job_id)], queue=queue, countdown=wait)
+        return state
 
     def tick_task() -> dict[str, int]:
         rt = runtime()
