@@ -14,7 +14,7 @@ from cfdi_cobranza.db.session import alembic_config, migrate
 def test_migrations_match_models(engine):
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert ctx.get_current_heads() == ("0010",)
+        assert ctx.get_current_heads() == ("0014",)
         assert compare_metadata(ctx, Base.metadata) == []
 
 
