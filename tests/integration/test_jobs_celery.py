@@ -1,9 +1,9 @@
-"""The automatic REP through real Celery workers over Redis, on PostgreSQL: a worker
+"""The automatic REP through real Celery workers over Redis and RabbitMQ, on PostgreSQL: a worker
 killed (SIGKILL) in the middle of a stamp, another worker started, still exactly one REP.
 
-Each run uses its own Redis key prefix and queue name (other people share the server)
-and deletes its keys at the end. Skipped, with the reason, when Redis or PostgreSQL
-does not answer.
+Each run uses its own queue name (and Redis key prefix; other people share the servers)
+and deletes its keys or queue at the end. Skipped, with the reason, when the broker or
+PostgreSQL does not answer.
 """
 
 from __future__ import annotations
@@ -38,33 +38,45 @@ pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "celery_worker_for_tests.py"
 REDIS = ("127.0.0.1", 6379)
+RABBITMQ = ("127.0.0.1", 5672)
 
 
-def _redis_answers() -> bool:
+def _answers(address: tuple[str, int]) -> bool:
     try:
-        with socket.create_connection(REDIS, timeout=1):
+        with socket.create_connection(address, timeout=1):
             return True
     except OSError:
         return False
 
 
-@pytest.fixture
-def queue() -> Iterator[tuple[str, str, str]]:
-    if not _redis_answers():
-        pytest.skip("Redis no responde en 127.0.0.1:6379")
+@pytest.fixture(params=["redis", "rabbitmq"])
+def queue(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str]]:
     run = uuid.uuid4().hex[:10]
-    url, name, prefix = "redis://127.0.0.1:6379/0", f"cobranza-test-{run}", f"cobranza-test-{run}:"
+    name, prefix = f"cobranza-test-{run}", f"cobranza-test-{run}:"
+    if request.param == "redis":
+        if not _answers(REDIS):
+            pytest.skip("Redis no responde en 127.0.0.1:6379")
+        url = "redis://127.0.0.1:6379/0"
+    else:
+        if not _answers(RABBITMQ):
+            pytest.skip("RabbitMQ no responde en 127.0.0.1:5672")
+        url = "amqp://guest:guest@127.0.0.1:5672//"
     previous = jobs.set_publisher(None)
-    broker.make_celery(url, name, lambda: None, prefix=prefix)  # type: ignore[arg-type,return-value]
+    app = broker.make_celery(url, name, lambda: None, prefix=prefix)  # type: ignore[arg-type,return-value]
     yield url, name, prefix
     jobs.set_publisher(previous)
-    import redis
+    if request.param == "redis":
+        import redis
 
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    for key in client.scan_iter(f"*{name}*"):
-        client.delete(key)
+        client = redis.Redis.from_url(url)
+        for key in [*client.scan_iter(f"{prefix}*"), *client.scan_iter(f"*{name}*")]:
+            client.delete(key)
+    else:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(name)
+    app.amqp.producer_pool.force_close_all()  # the publisher's connections
+    app.pool.force_close_all()
+    app.close()
 
 
 def _wait(what: str, check: Callable[[], bool], seconds: float = 90) -> None:
