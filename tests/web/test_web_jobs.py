@@ -62,6 +62,8 @@ def test_tareas_page_shows_the_reason_and_retries_a_failed_job(client, login, ap
     html = client.get("/tareas/?estado=failed").get_data(as_text=True)
     assert f'id="tarea-{job_id}"' in html and "PAGO_NO_ENCONTRADO" in html and "No existe el pago 424242" in html
     assert "Reintentar" in html
+    board = client.get("/").get_data(as_text=True)  # the Tablero's REP card says so too
+    assert 'id="rep-emision-fallida"' in board and "PAGO_NO_ENCONTRADO" in board
     resp = client.post(f"/tareas/{job_id}/reintentar", data={"csrf_token": token})
     assert resp.status_code == 302
     with transaction(engine) as s:
