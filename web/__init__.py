@@ -33,6 +33,7 @@ from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
 from web.health import bp as health_bp
 from web.imports import bp as imports_bp
+from web.jobs import bp as jobs_bp
 from web.limits import CobranzaRequest
 from web.mail import bp as mail_bp
 from web.payments import bp as payments_bp
@@ -133,7 +134,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
                reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp, portal_bp,
-               mail_bp):
+               mail_bp, jobs_bp):
         app.register_blueprint(bp)
     app.register_blueprint(sat_bp)
     return app

@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from cfdi_cobranza.domain.jobs import REP_MODE_LABELS
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import ledger, sat_sync, stamping
 from cfdi_cobranza.services import settings as app_settings
+from cfdi_cobranza.services.jobs import policy as rep_policies
 from cfdi_cobranza.services.users import record_audit
 from web.clock import clock, today
 from web.db import get_session, settings
@@ -38,7 +40,8 @@ def _page(error: str | None = None, error_rfc: str | None = None, status: int = 
     return render_template("settings/companies.html", rows=rows, pac=pac_info(settings(), db), own_pacs=own_pacs,
                            pac_setting=stored, pac_form=form, pac_names=app_settings.PAC_LABELS,
                            can_edit_pac=g.user.role in ADMINS, pac_error=pac_error,
-                           error=error, error_rfc=error_rfc, hoy=today(), fiel=sat_sync.fiel_by_company(db)), status
+                           error=error, error_rfc=error_rfc, hoy=today(), fiel=sat_sync.fiel_by_company(db),
+                           policies={p.rfc: p for p in rep_policies.policies(db)}, rep_modes=REP_MODE_LABELS), status
 
 
 @bp.route("/", methods=["GET"])
@@ -177,3 +180,21 @@ def company_pac(rfc: str) -> Any:
     flash(f"{company.rfc} timbra con su propia cuenta: {saved.label}, ambiente "
           f"{'producción' if saved.env == 'production' else 'pruebas'}.", "ok")
     return redirect(url_for("companies.index") + f"#empresa-{company.rfc}")
+
+
+@bp.route("/<rfc>/politica-rep", methods=["POST"])
+@require_role(*CSD_MANAGERS)
+def rep_policy(rfc: str) -> Any:
+    db = get_session()
+    try:
+        saved = rep_policies.set_policy(db, rfc, request.form.get("mode", "")[:20], request.form.get("hora", "")[:10],
+                                      request.form.get("dia", "")[:3], actor=g.user.username, clock=clock())
+        db.commit()
+    except NotFoundError:
+        db.rollback()
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _page(exc.message, rfc.upper(), 400)
+    flash(f"Emisión de REP de {saved.rfc}: {saved.policy.describe()}.", "ok")
+    return redirect(url_for("companies.index") + f"#empresa-{saved.rfc}")

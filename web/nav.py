@@ -35,6 +35,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("reportes", "Reportes", "reports.index", READERS),
     NavItem("seguimiento", "Seguimiento", "followups.index", READERS),
     NavItem("correo", "Correo", "mail.index", READERS),
+    NavItem("tareas", "Tareas", "jobs.index", READERS),
     NavItem("configuracion", "Configuración", "companies.index", SETTINGS_ROLES),
 )
 

@@ -26,7 +26,8 @@ from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError, ValidationError
 from cfdi_cobranza.pdf.rep import render_rep_pdf
-from cfdi_cobranza.services import stamping
+from cfdi_cobranza.services import jobs, stamping
+from cfdi_cobranza.services.jobs import policy as rep_policies
 from web.clock import clock, today
 from web.db import engine, get_session, settings
 from web.downloads import attachment
@@ -43,7 +44,10 @@ def _index(*, results: list[stamping.IssueResult] | None = None, error: str | No
     db = get_session()
     pending = stamping.pending(db, today=today(), deadline_day=settings().rep_deadline_day)
     reps = view.rep_rows(db)
+    # The automatic issuing's failures, with their reason, beside what is still pending.
+    failed_jobs = [j for j in jobs.list_jobs(db, state="failed", limit=50) if j.kind.startswith("rep.")]
     return render_template("reps/index.html", pending=pending, reps=reps, results=results or [], error=error,
+                           failed_jobs=failed_jobs,
                            findings=findings or [], pac=view.pac_info(settings()), hoy=today(),
                            can_write=g.user.role in STAMPERS), status
 
@@ -67,19 +71,21 @@ def _payment_ids(values: list[str]) -> list[int]:
 @bp.route("/emitir", methods=["POST"])
 @require_role(*STAMPERS)
 def issue() -> Any:
+    if request.form.get("todos") == "1":
+        # A month-end run is long: it becomes a background job and this page returns at once.
+        db = get_session()
+        job_id = rep_policies.queue_all_pending(db, monthly=request.form.get("mensual") == "1",
+                                                actor=g.user.username, clock=clock(), company_ids=company_ids(db))
+        db.commit()
+        flash(f"Los REP pendientes se emiten en segundo plano (tarea {job_id}); su avance se ve aquí.", "ok")
+        return redirect(url_for("jobs.index"))
     get_session().commit()  # no open transaction while the Stamper takes the write lock
     try:
         stamper = view.stamper(engine(), settings(), clock(), g.user.username, company_ids(get_session()))
-        if request.form.get("todos") == "1":
-            results = stamper.issue_all_pending(monthly=request.form.get("mensual") == "1")
-            if not results:
-                flash("No hay pagos pendientes de REP.", "ok")
-                return redirect(url_for("reps.index"))
-        else:
-            ids = _payment_ids(request.form.getlist("pago"))
-            if not ids:
-                raise ValidationError("Seleccione al menos un pago para emitir su REP.", code="SIN_PAGOS")
-            results = [stamper.issue(ids)]
+        ids = _payment_ids(request.form.getlist("pago"))
+        if not ids:
+            raise ValidationError("Seleccione al menos un pago para emitir su REP.", code="SIN_PAGOS")
+        results = [stamper.issue(ids)]
     except CobranzaError as exc:
         return _index(error=exc.message, findings=getattr(exc, "findings", []), status=_status(exc))
     ok = [r for r in results if r.status == RepStatus.TIMBRADO]

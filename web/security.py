@@ -143,7 +143,8 @@ def _before() -> Any:
             user = None  # signed out (this cookie is a copy), expired, or never issued by us
         # Companies are boundaries: a limited user's session sees only theirs (read in
         # this same transaction, before it ends).
-        limit_to_companies(db, allowed_company_ids(db, user) if user is not None else None)
+        limit_to_companies(db, allowed_company_ids(db, user) if user is not None else None,
+                           username=user.username if user is not None else None)
         # End the read transaction now: on SQLite every transaction takes the write
         # lock (BEGIN IMMEDIATE), and services such as the importer open their own.
         db.commit()

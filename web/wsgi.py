@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from cfdi_cobranza.warmup import warm_up
 from web import create_app
+from web.jobs import connect_job_publisher
 
 # Production: Secure cookies by default, a weak COBRANZA_SECRET_KEY refused (README, «Seguridad»).
 app = create_app({"PRODUCTION": True})
 warm_up()
+connect_job_publisher()  # jobs queued by pages go to COBRANZA_BROKER_URL's queue (workers run them)

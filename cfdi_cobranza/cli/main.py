@@ -18,6 +18,7 @@ from cfdi_cobranza.cli import (
     customers,
     debts,
     followups,
+    jobs,
     ledger,
     mail,
     payments,
@@ -86,7 +87,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 # Each module adds its command group(s).
 # ``sat`` (bulk download) before ``sat_status``, which adds its commands to that group.
-for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status, mail):
+for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status, mail, jobs):
     _module.register(cli)
 conflicts.register(cli)
 

@@ -269,8 +269,19 @@ def serve_cmd(app: AppContext, host: str, port: int) -> int:
     flask_app = create_app({"DATABASE_URL": app.settings.database_url})
 
     warm_up()  # before the first request: schemas compiled, catalogs loaded
-    click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar).")
-    run_simple(host, port, flask_app, use_reloader=False, threaded=True)
+    # Background jobs: to the broker when COBRANZA_BROKER_URL is set (workers run them),
+    # else worker threads in this process take them from the database (the demo).
+    from cfdi_cobranza.cli.jobs import connect_publisher, runtime
+    from cfdi_cobranza.services.jobs.embedded import EmbeddedWorker
+
+    embedded = None if connect_publisher(app) is not None else EmbeddedWorker(runtime(app)).start()
+    click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar)."
+               + ("" if embedded is None else " Tareas en segundo plano: en este proceso."))
+    try:
+        run_simple(host, port, flask_app, use_reloader=False, threaded=True)
+    finally:
+        if embedded is not None:
+            embedded.stop(timeout=5)
     return EXIT_OK
 
 

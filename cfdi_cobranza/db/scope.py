@@ -36,6 +36,7 @@ from cfdi_cobranza.db.models.collections import (
     FollowUp,
 )
 from cfdi_cobranza.db.models.conflicts import ImportConflict
+from cfdi_cobranza.db.models.jobs import Job
 from cfdi_cobranza.db.models.ledger import Company, Customer, Document
 from cfdi_cobranza.db.models.mail import (
     CompanyMailSetting,
@@ -50,6 +51,7 @@ from cfdi_cobranza.db.models.sat_download import CompanyFiel, SatMetadata, SatRe
 from cfdi_cobranza.db.models.settings import CompanyPacSetting
 
 SCOPE_KEY = "cobranza_company_ids"
+SCOPE_USER_KEY = "cobranza_scope_user"
 
 _BY_COMPANY = (Document, Payment, Rep, CompanyCsd, FolioSequence, CompanyMailSetting, MailMessage,
                CompanyPacSetting, CompanyFiel, SatRequest, SatMetadata)
@@ -57,12 +59,19 @@ _BY_CUSTOMER = (Settlement, CreditCondition, CreditLimit, CreditAuthorization, C
                 FollowUp, CustomerContact, CustomerLink)
 
 
-def limit_to_companies(session: Session, ids: Iterable[int] | None) -> None:
-    """From now on ``session`` sees only these companies (``None``: every company)."""
+def limit_to_companies(session: Session, ids: Iterable[int] | None, *,
+                       username: str | Iterable[str] | None = None) -> None:
+    """From now on ``session`` sees only these companies (``None``: every company).
+    ``username``: the names the limited user acts under (its own; an API token's
+    ``api:<name>`` too), who sees only the background jobs queued under them (a job row
+    carries no company)."""
     if ids is None:
         session.info.pop(SCOPE_KEY, None)
+        session.info.pop(SCOPE_USER_KEY, None)
     else:
         session.info[SCOPE_KEY] = tuple(sorted(set(ids)))
+        names = [username] if isinstance(username, str) else list(username or ())
+        session.info[SCOPE_USER_KEY] = tuple(names)
 
 
 def company_ids(session: Session) -> tuple[int, ...] | None:
@@ -83,7 +92,7 @@ def company_filter(column: ColumnElement[Any] | InstrumentedAttribute[Any],
     return column.in_(ids)
 
 
-def _criteria(ids: tuple[int, ...]) -> list[Any]:
+def _criteria(ids: tuple[int, ...], names: tuple[str, ...]) -> list[Any]:
     # Lambdas, so that the criteria follow aliases (``include_aliases``); ``ids`` is used
     # directly in each body so SQLAlchemy's lambda cache tracks it as a bound parameter
     # (a value hidden in a called function would be frozen into the cached SQL).
@@ -99,6 +108,7 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
         select(Document.customer_id).where(Document.company_id.in_(ids)).union(
             select(Payment.customer_id).where(Payment.company_id.in_(ids)))), include_aliases=True)
         for cls in _BY_CUSTOMER]
+    options.append(with_loader_criteria(Job, lambda c: c.created_by.in_(names), include_aliases=True))
     # Rows that name a document: visible with the document.
     options += [
         with_loader_criteria(ImportConflict, lambda c: c.uuid.in_(
@@ -115,7 +125,7 @@ def _limit(state: ORMExecuteState) -> None:
     if ids is None or state.is_column_load:
         return
     if state.is_select or state.is_update or state.is_delete:
-        state.statement = state.statement.options(*_criteria(ids))
+        state.statement = state.statement.options(*_criteria(ids, state.session.info.get(SCOPE_USER_KEY, ())))
 
 
-__all__ = ["SCOPE_KEY", "company_filter", "company_ids", "limit_to_companies", "visible_customer_ids"]
+__all__ = ["SCOPE_KEY", "SCOPE_USER_KEY", "company_filter", "company_ids", "limit_to_companies", "visible_customer_ids"]

@@ -40,6 +40,7 @@ from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, Va
 from cfdi_cobranza.services import balances, rates, rep_links
 from cfdi_cobranza.services import collections as credit_service
 from cfdi_cobranza.services.clock import Clock, system_clock
+from cfdi_cobranza.services.jobs import policy as rep_jobs
 from cfdi_cobranza.services.ledger import find_customer
 
 PAYMENT_KINDS = ("complemento", "pago")
@@ -266,15 +267,19 @@ class ApplicationResult:
     aplicado: Decimal
     saldo_a_favor: Decimal
     moneda: str
+    rep_job_id: int | None = None  # the REP job queued under the «al aplicar» policy
 
     def to_dict(self) -> dict[str, Any]:
         d = currency_decimals(self.moneda)
-        return {
+        out = {
             "payment_id": self.payment_id, "moneda": self.moneda,
             "aplicado": format(quantize(self.aplicado, d), "f"),
             "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"),
             "lines": [ln.to_dict() for ln in self.lines],
         }
+        if self.rep_job_id is not None:
+            out["rep_job_id"] = self.rep_job_id
+        return out
 
 
 def _lock_payment(session: Session, payment_id: int) -> Payment:
@@ -443,7 +448,11 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
         raise ConflictError(f"El pago {payment.id} quedaría sobreaplicado.", code="EXCEDE_PAGO")
     _audit(session, clock, actor, "aplicar_pago", "payment", payment.id,
            {"lineas": [ln.to_dict() for ln in lines]})
-    return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda)
+    # Under the company's «al aplicar» policy its REP is queued in this same transaction.
+    job_id = rep_jobs.after_apply(session, payment, [ln.credit_id for ln in lines if ln.credit_id is not None],
+                                  any(ln.requiere_rep for ln in lines), actor=actor, clock=clock)
+    return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda,
+                             job_id)
 
 
 # --------------------------------------------------------------------------- reversing

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from cfdi_cobranza.db.models import CompanyCsd, Rep
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import jobs
 
 
 def test_pending_issue_download_and_cancel(client, login, rep_world, engine, web_clock):
@@ -61,12 +62,22 @@ def test_issue_refusal_shows_reason_and_writes_nothing(client, login, rep_world,
         assert len(s.scalars(select(Rep)).all()) == 1
 
 
-def test_issue_all_pending(client, login, rep_world):
+def test_issue_all_pending(client, login, rep_world, app, engine):
     token = login(client, "contabilidad")
     resp = client.post("/rep/emitir", data={"csrf_token": token, "todos": "1"})
-    assert resp.status_code == 302
+    # The run is queued and the page returns at once, to the Tareas page.
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/tareas/")
+    assert "No hay pagos pendientes de REP" not in client.get("/rep/").get_data(as_text=True)
+    html = client.get("/tareas/").get_data(as_text=True)
+    assert "Emitir REP pendientes" in html and "En cola" in html and 'http-equiv="refresh"' in html
+    settings = app.config["COBRANZA_SETTINGS"]
+    ran = jobs.run_until_empty(jobs.Runtime(engine, instance_path=settings.instance_path))
+    assert [state for _id, state in ran] == ["done"]
     html = client.get("/rep/").get_data(as_text=True)
     assert "No hay pagos pendientes de REP" in html
+    with transaction(engine) as s:
+        assert sorted(r.status for r in s.scalars(select(Rep))) == ["timbrado", "timbrado"]
+    assert "1 REP timbrado" in client.get("/tareas/").get_data(as_text=True)
 
 
 def test_late_payment_in_red_and_dashboard_compliance(client, login, rep_world, web_clock):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.users import ApiToken, User
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import jobs
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
@@ -63,7 +64,9 @@ def params(app, imported, rep_world):
     with transaction(eng) as session:
         customer_id = session.scalar(select(Customer.id))
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
-        return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id, "authorization_id": 1,
+        job = jobs.enqueue(session, "rep.pendientes", {"monthly": False}, key="roles-job")
+        return {"job_id": job.id, "uuid": imported, "customer_id": customer_id, "username": "consulta",
+                "token_id": token.id, "authorization_id": 1,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id)),
                 "conflict_id": 1}  # none recorded: the walk checks who may post, not the outcome

@@ -52,4 +52,4 @@ def _cobranza_error(exc: CobranzaError) -> Any:
     return jsonify({"error": error}), status
 
 
-from web.api import cfdi, collections, credit, ledger, mail, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)
+from web.api import cfdi, collections, credit, jobs, ledger, mail, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)

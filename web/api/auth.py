@@ -51,7 +51,8 @@ def token_role(*roles: str) -> Callable[[F], F]:
             # A token acts with its creator's companies (all of them for CLI-made tokens),
             # read before the commit so no transaction stays open (SQLite: the write lock).
             creator = db.get(User, token.user_id) if token.user_id is not None else None
-            limit_to_companies(db, allowed_company_ids(db, creator))
+            limit_to_companies(db, allowed_company_ids(db, creator),
+                               username=(creator.username, f"api:{token.name}") if creator is not None else None)
             db.commit()  # last_used_at
             if token.role not in allowed:
                 return _error(403, "PERMISO_DENEGADO", "El rol del token no permite esta operación.")

@@ -94,6 +94,7 @@ def spec() -> dict[str, Any]:
             **_payment_paths(),
             **_credit_paths(),
             **_rep_paths(),
+            **_job_paths(),
             **_collection_paths(),
             **_mail_paths(),
             "/api/v1/openapi.json": {"get": {
@@ -444,6 +445,37 @@ def _mail_paths() -> dict[str, Any]:
     }
 
 
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "description": "Número de la tarea",
+           "schema": {"type": "integer"}}
+
+
+def _job_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/jobs": {"get": {
+            "summary": "Lista las tareas en segundo plano (las más recientes primero)",
+            "operationId": "listarTareas",
+            "parameters": [{"name": "state", "in": "query", "required": False, "schema": {
+                "type": "string", "enum": ["queued", "running", "done", "failed"]}}],
+            "responses": {"200": {"description": "Tareas", "content": _json({"type": "object", "properties": {
+                "data": {"type": "array", "items": _ref("Job")}}})}, "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/jobs/{job_id}": {"get": {
+            "summary": "Estado, avance y resultado de una tarea",
+            "operationId": "consultarTarea",
+            "parameters": [_JOB_ID],
+            "responses": {"200": {"description": "Tarea", "content": _json(_ref("Job"))}, "404": _ERROR,
+                          **_AUTH_ERRORS},
+        }},
+        "/api/v1/jobs/{job_id}/retry": {"post": {
+            "summary": "Vuelve a poner en cola una tarea que falló",
+            "operationId": "reintentarTarea",
+            "parameters": [_JOB_ID],
+            "responses": {"202": {"description": "En cola", "content": _json(_ref("Job"))}, "404": _ERROR,
+                          "409": _ERROR, **_AUTH_ERRORS},
+        }},
+    }
+
+
 def _payment_schemas() -> dict[str, Any]:
     nullable = {"type": ["string", "null"]}
     receipt = {"type": "object", "required": ["monto"], "properties": {
@@ -467,7 +499,19 @@ def _payment_schemas() -> dict[str, Any]:
             "tipos_cambio": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "ApplicationResult": {"type": "object", "properties": {
             "payment_id": {"type": "integer"}, "moneda": {"type": "string"}, "aplicado": _MONEY,
-            "saldo_a_favor": _MONEY, "lines": {"type": "array", "items": {"type": "object"}}}},
+            "saldo_a_favor": _MONEY, "lines": {"type": "array", "items": {"type": "object"}},
+            "rep_job_id": {"type": "integer", "description": "La tarea que emitirá el REP (política «al aplicar»); "
+                                                             "consulte /api/v1/jobs/{job_id}."}}},
+        "Job": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "kind": {"type": "string"}, "label": {"type": "string"},
+            "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            "progress": {"type": "object", "properties": {"done": {"type": "integer"},
+                                                          "total": {"type": ["integer", "null"]}}},
+            "attempts": {"type": "integer"},
+            "error": {"type": ["object", "null"], "properties": {"code": {"type": "string"},
+                                                                 "message": {"type": "string"}}},
+            "result": {"type": ["object", "null"]}, "created_at": {"type": "string"},
+            "finished_at": {"type": ["string", "null"]}}},
         "Payment": {"type": "object", "properties": {
             "id": {"type": "integer"}, "settlement_id": {"type": "integer"}, "customer_rfc": {"type": "string"},
             "fecha_pago": {"type": "string"}, "forma_pago": {"type": "string"}, "moneda": {"type": "string"},

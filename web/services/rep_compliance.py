@@ -12,13 +12,14 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from cfdi_cobranza.services import stamping
+from cfdi_cobranza.services import jobs, stamping
 
 
 @dataclass
 class RepCompliance:
     pending: list[stamping.PendingPayment] = field(default_factory=list)
     late_issued: list[stamping.LateRep] = field(default_factory=list)
+    failed_jobs: list[jobs.JobRow] = field(default_factory=list)  # automatic issuing that failed, with why
 
     @property
     def late_pending(self) -> list[stamping.PendingPayment]:
@@ -36,4 +37,5 @@ class RepCompliance:
 
 def rep_compliance(session: Session, today: date, deadline_day: int = 5, limit: int = 200) -> RepCompliance:
     return RepCompliance(stamping.pending(session, today=today, deadline_day=deadline_day),
-                         stamping.late_reps(session, deadline_day=deadline_day, limit=limit))
+                         stamping.late_reps(session, deadline_day=deadline_day, limit=limit),
+                         [j for j in jobs.list_jobs(session, state="failed", limit=50) if j.kind.startswith("rep.")])

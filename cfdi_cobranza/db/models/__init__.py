@@ -48,4 +48,5 @@ __all__ = [
     "RepLine",
     "Settlement",
 ]
+from cfdi_cobranza.db.models.jobs import Job, RepPolicy  # noqa: F401  (registers the job tables)
 from cfdi_cobranza.db.models.sat_download import CompanyFiel, SatMetadata, SatPackage, SatRequest  # noqa: F401  (registers the SAT download tables)
