@@ -210,7 +210,10 @@ def enqueue(session: Session, kind: str, args: Mapping[str, Any], *, key: str | 
 
 def _load_kinds() -> None:
     """The job kinds of this package, registered on first use."""
-    from cfdi_cobranza.services.jobs import rep  # noqa: F401  (registers the REP kinds)
+    from cfdi_cobranza.services.jobs import (
+        rep,  # noqa: F401  (registers the REP kinds)
+        scheduled,  # noqa: F401  (email, SAT, Banxico)
+    )
 
 
 # --------------------------------------------------------------------------- running

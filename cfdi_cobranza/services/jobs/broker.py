@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cfdi_cobranza.services import jobs
-from cfdi_cobranza.services.jobs import Runtime, policy
+from cfdi_cobranza.services.jobs import Runtime, policy, scheduled
 
 
 def broker_url(environ: dict[str, str] | None = None) -> str | None:
@@ -70,6 +70,7 @@ def make_celery(url: str, queue: str, runtime: Callable[[], Runtime], *, prefix:
     def tick_task() -> dict[str, int]:
         rt = runtime()
         queued = policy.tick(rt.engine, clock=rt.clock)
+        queued += scheduled.tick(rt.engine, clock=rt.clock, instance_path=rt.instance_path)
         again = jobs.republish_due(rt.engine, clock=rt.clock, stale_after=rt.lease_seconds)
         return {"politicas": len(queued), "republicadas": len(again)}
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 
 from cfdi_cobranza.services import jobs
-from cfdi_cobranza.services.jobs import Runtime, policy
+from cfdi_cobranza.services.jobs import Runtime, policy, scheduled
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class EmbeddedWorker:
         while not self._stop.is_set():
             try:
                 policy.tick(self.runtime.engine, clock=self.runtime.clock)
+                scheduled.tick(self.runtime.engine, clock=self.runtime.clock, instance_path=self.runtime.instance_path)
             except Exception:
                 log.exception("scheduler tick")
             self._stop.wait(self.tick_seconds)
