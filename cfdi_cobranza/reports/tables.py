@@ -319,6 +319,7 @@ def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
         "acciones_total": view.extra.get("acciones_total", len(view.acciones)),
         "notas": view.notas,
         "documentos_cobranza": view.documentos_cobranza,
+        "cargos_devueltos": view.extra.get("cargos_devueltos", []),
     }
 
 
