@@ -28,6 +28,7 @@ from web.banks import bp as banks_bp
 from web.companies import bp as companies_bp
 from web.customers import bp as customers_bp
 from web.dashboard import bp as dashboard_bp
+from web.debts import bp as debts_bp
 from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
 from web.health import bp as health_bp
@@ -110,4 +111,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for bp in (auth_bp, dashboard_bp, imports_bp, documents_bp, customers_bp, payments_bp, banks_bp, reps_bp,
                reports_bp, followups_bp, settings_bp, companies_bp, api_bp, health_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(debts_bp)
     return app
