@@ -185,11 +185,11 @@ _cash_cut_output = output_options_for([*(x.value for x in Format), "pdf"])
 
 
 @report_group.command("cash-cut")
-@click.option("--box", "caja", required=True, metavar="CAJA")
+@click.option("--box", "caja", metavar="CAJA", help="Caja (todas si se omite).")
 @click.option("--date", "fecha", callback=date_option, metavar="FECHA", help="Día del corte (hoy si se omite).")
 @_cash_cut_output
 @pass_app
-def cash_cut_cmd(app: AppContext, caja: str, fecha: date | None, fmt: str | None, out: Path | None,
+def cash_cut_cmd(app: AppContext, caja: str | None, fecha: date | None, fmt: str | None, out: Path | None,
                  as_json: bool) -> int:
     """Corte de caja de un día: recibos por forma de pago y usuario, cheques recibidos y totales."""
     with transaction(app.engine) as s:

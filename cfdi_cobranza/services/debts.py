@@ -224,17 +224,22 @@ def bounced_charges(session: Session, customer_id: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- cash cut
 
 
-def cash_cut(session: Session, caja: str, fecha: date) -> CashCut:
-    """A box's receipts of one (local) day: by payment form and user, the cheques received, totals."""
-    box = session.scalar(select(CashBox).where(CashBox.name == caja.strip()))
-    if box is None:
-        names = ", ".join(session.scalars(select(CashBox.name).order_by(CashBox.name))) or "ninguna"
-        raise NotFoundError(f"No existe la caja {caja!r}. Cajas: {names}.", code="CAJA_NO_ENCONTRADA")
+def cash_cut(session: Session, caja: str | None, fecha: date) -> CashCut:
+    """A box's receipts of one (local) day: by payment form and user, the cheques received, totals.
+    Without ``caja``: every box's receipts of the day (those assigned to no box are left out)."""
     start, end = datetime.combine(fecha, time.min), datetime.combine(fecha, time.max)
-    pays = session.execute(
-        select(Payment, Customer.key).join(Customer, Customer.id == Payment.customer_id)
-        .where(Payment.cash_box_id == box.id, Payment.fecha_pago >= start, Payment.fecha_pago <= end)
-        .order_by(Payment.id)).all()
+    stmt = (select(Payment, Customer.key).join(Customer, Customer.id == Payment.customer_id)
+            .where(Payment.fecha_pago >= start, Payment.fecha_pago <= end).order_by(Payment.id))
+    name = "Todas las cajas"
+    if caja and caja.strip():
+        box = session.scalar(select(CashBox).where(CashBox.name == caja.strip()))
+        if box is None:
+            names = ", ".join(session.scalars(select(CashBox.name).order_by(CashBox.name))) or "ninguna"
+            raise NotFoundError(f"No existe la caja {caja!r}. Cajas: {names}.", code="CAJA_NO_ENCONTRADA")
+        stmt, name = stmt.where(Payment.cash_box_id == box.id), box.name
+    else:
+        stmt = stmt.where(Payment.cash_box_id.is_not(None))
+    pays = session.execute(stmt).all()
     keys = {p.id: key for p, key in pays}
     cheques = [
         CashCutCheque(d.id, d.payment_id or 0, keys[d.payment_id or 0], d.numero, d.banco, d.moneda, d.importe,
@@ -244,7 +249,7 @@ def cash_cut(session: Session, caja: str, fecha: date) -> CashCut:
     ] if keys else []
     receipts = [CashReceipt(p.id, p.forma_pago, p.created_by or "", p.moneda, p.monto,
                             p.status == PaymentStatus.DEVUELTO) for p, _ in pays]
-    return summarize_cash_cut(box.name, fecha, receipts, cheques)
+    return summarize_cash_cut(name, fecha, receipts, cheques)
 
 
 __all__ = [

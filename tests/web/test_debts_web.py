@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -67,10 +66,10 @@ def test_api_register_filter_move_and_types(app, client, imported):
     admin = _token(app, "administrador")
     body = {"nombre": "Letra de cambio", "posfechable": True, "estados": ["en_cartera", "cobrado", "cancelado"],
             "transiciones": {"en_cartera": ["cobrado", "cancelado"]}}
-    assert client.put("/api/v1/debt-types/letra", json=body, headers=w).status_code == 403
-    resp = client.put("/api/v1/debt-types/letra", json=body, headers=admin)
+    assert client.post("/api/v1/debt-types/letra", json=body, headers=w).status_code == 403
+    resp = client.post("/api/v1/debt-types/letra", json=body, headers=admin)
     assert resp.status_code == 200 and resp.json["transiciones"]["en_cartera"] == ["cobrado", "cancelado"]
-    resp = client.put("/api/v1/debt-types/letra", json={**body, "transiciones": {"cobrado": ["en_cartera"]}},
+    resp = client.post("/api/v1/debt-types/letra", json={**body, "transiciones": {"cobrado": ["en_cartera"]}},
                       headers=admin)
     assert resp.status_code == 400 and resp.json["error"]["code"] == "TRANSICION_NO_PERMITIDA"
     assert "letra" in {t["code"] for t in client.get("/api/v1/debt-types", headers=r).json["data"]}

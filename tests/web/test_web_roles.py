@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
 from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.users import ApiToken, User
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import debts
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
@@ -51,7 +55,10 @@ def params(app, imported, rep_world):
     with transaction(eng) as session:
         customer_id = session.scalar(select(Customer.id))
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="pruebas")
+        debt = debts.register_debt_document(session, "URE180429TM6", tipo="cheque", importe=Decimal("1"),
+                                            fecha=date(2026, 11, 1), actor="pruebas")
         return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id,
+                "debt_id": debt.row.id, "code": "cheque",
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
 

@@ -65,7 +65,7 @@ def list_debt_types() -> Any:
     return jsonify({"data": [t.to_dict() for t in debts.list_types(get_session())]})
 
 
-@bp.route("/debt-types/<code>", methods=["PUT"])
+@bp.route("/debt-types/<code>", methods=["POST"])
 @token_role("administrador")
 def set_debt_type(code: str) -> Any:
     body = json_body()
@@ -88,8 +88,6 @@ def set_debt_type(code: str) -> Any:
 @token_role(*READERS)
 def cash_cut() -> Any:
     caja, fecha = view.parse_cash_cut(request.args, today())
-    if not caja:
-        raise ValidationError("Indique la caja.", code="CAJA_REQUERIDA")
     return jsonify(cash_cut_report(debts.cash_cut(get_session(), caja, fecha)).payload)
 
 
@@ -163,7 +161,7 @@ def openapi_paths() -> dict[str, Any]:
             "operationId": "listarTiposDocumentoCobranza",
             "responses": {"200": ok("Tipos", {"type": "object", "properties": {
                 "data": {"type": "array", "items": kind}}}), **auth}}},
-        "/api/v1/debt-types/{code}": {"put": {
+        "/api/v1/debt-types/{code}": {"post": {
             "summary": "Crea o cambia un tipo (solo administrador); sus cambios deben estar en la tabla de estados",
             "operationId": "guardarTipoDocumentoCobranza",
             "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -176,6 +174,6 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/reports/cash-cut": {"get": {
             "summary": "Corte de caja de un día: recibos por forma de pago y usuario, cheques recibidos y totales",
             "operationId": "reporteCorteDeCaja",
-            "parameters": [q("caja", "Nombre de la caja (obligatorio)."), q("fecha", "Día del corte (hoy).")],
+            "parameters": [q("caja", "Nombre de la caja (todas si se omite)."), q("fecha", "Día del corte (hoy).")],
             "responses": {"200": ok("Corte de caja", {"type": "object"}), "400": err, "404": err, **auth}}},
     }
