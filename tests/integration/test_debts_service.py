@@ -14,7 +14,16 @@ from sqlalchemy import func, select
 
 from cfdi_cobranza.cfdi.factory import CfdiFactory, Line
 from cfdi_cobranza.cfdi.sources import Candidate
-from cfdi_cobranza.db.models import AuditEntry, Company, Credit, Customer, Document, Payment, Rep, RepLine
+from cfdi_cobranza.db.models import (
+    AuditEntry,
+    Company,
+    Credit,
+    Customer,
+    Document,
+    Payment,
+    Rep,
+    RepLine,
+)
 from cfdi_cobranza.db.models.collections import DebtDocument
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
