@@ -670,6 +670,8 @@ class PaymentDetail:
 
     @property
     def disponible(self) -> Decimal:
+        if self.payment.status == PaymentStatus.DEVUELTO:  # the money never arrived
+            return Decimal(0)
         return self.payment.monto - self.payment.aplicado
 
 

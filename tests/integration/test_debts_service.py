@@ -102,6 +102,7 @@ def test_returned_cheque_reopens_audits_and_everyone_agrees(engine, invoice, clo
         [row] = pay.list_payments(s, RFC)
         overview = reports.customer_overview(s, RFC, as_of)
         assert row.saldo_a_favor == Decimal(0)
+        assert pay.payment_detail(s, pid, as_of).disponible == Decimal(0)
         assert overview.summary.saldo_sin_aplicar.get("MXN", Decimal(0)) == row.saldo_a_favor
         assert overview.summary.saldo == {"MXN": Decimal("1160.00")}
         [charge] = overview.extra["cargos_devueltos"]
