@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from cfdi_cobranza.domain.states import DebtStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
@@ -72,7 +72,10 @@ def create() -> Any:
 
 
 def _detail_page(debt_id: int, error: str | None = None, status: int = 200) -> Any:
-    doc = debts.get_debt_document(get_session(), debt_id).to_dict()
+    try:
+        doc = debts.get_debt_document(get_session(), debt_id).to_dict()
+    except NotFoundError:
+        abort(404)
     return render_template("debts/detail.html", doc=doc, error=error, hoy=today(),
                            can_write=g.user.role in DEBT_WRITERS), status
 
@@ -95,7 +98,7 @@ def change_state(debt_id: int) -> Any:
     except CobranzaError as exc:
         db.rollback()
         if isinstance(exc, NotFoundError):
-            raise
+            abort(404)
         return _detail_page(debt_id, exc.message, _status(exc))
     n = len(doc.reversed_credits)
     flash(f"Documento {debt_id}: {doc.to_dict()['estado_etiqueta']}"
