@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from cfdi_cobranza.domain.states import DebtStatus
 from cfdi_cobranza.errors import CobranzaError, NotFoundError

@@ -112,10 +112,14 @@ def test_returned_cheque_under_a_stamped_rep_is_refused_and_listed(app, client, 
 
 
 def test_pages_register_change_state_and_cash_cut(app, client, login, imported):
-    _cheque_receipt(app)
+    pid = _cheque_receipt(app)
     token = login(client, "cobranza")
     page = client.get("/documentos-cobranza/")
     assert page.status_code == 200 and "CH-9" in page.get_data(as_text=True)
+    # Linked both ways: the payment's page names its cheque, the cheque's page its payment.
+    pay_page = client.get(f"/pagos/{pid}").get_data(as_text=True)
+    assert 'id="documento-cobranza"' in pay_page and "/documentos-cobranza/1" in pay_page
+    assert f"/pagos/{pid}" in client.get("/documentos-cobranza/1").get_data(as_text=True)
     resp = client.post("/documentos-cobranza/", data={"csrf_token": token, "cliente": RFC, "tipo": "tarjeta",
                                                       "importe": "10", "fecha": "01/11/2026",
                                                       "fecha_cobro": "05/11/2026"})
