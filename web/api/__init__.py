@@ -52,13 +52,5 @@ def _cobranza_error(exc: CobranzaError) -> Any:
     return jsonify({"error": error}), status
 
 
-from web.api import (  # noqa: E402,F401  (routes register on bp)
-    cfdi,
-    collections,
-    credit,
-    debts,
-    ledger,
-    openapi,
-    payments,
-    reps,
-)
+from web.api import cfdi, collections, credit, ledger, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)
+from web.api import debts as debts_routes  # noqa: E402,F401  (routes register on bp)
