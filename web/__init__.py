@@ -29,6 +29,7 @@ from web.banks import bp as banks_bp
 from web.companies import bp as companies_bp
 from web.customers import bp as customers_bp
 from web.dashboard import bp as dashboard_bp
+from web.debts import bp as debts_bp
 from web.documents import bp as documents_bp
 from web.followups import bp as followups_bp
 from web.health import bp as health_bp
@@ -137,4 +138,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                mail_bp, jobs_bp):
         app.register_blueprint(bp)
     app.register_blueprint(sat_bp)
+    app.register_blueprint(debts_bp)
     return app

@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("documentos", "Documentos", "documents.index", READERS),
     NavItem("clientes", "Clientes", "customers.index", READERS),
     NavItem("pagos", "Pagos", "payments.index", READERS),
+    NavItem("cheques", "Cheques y pagarés", "debts.index", READERS),
     NavItem("bancos", "Bancos", "banks.index", READERS),
     NavItem("rep", "REP", "reps.index", READERS),
     NavItem("reportes", "Reportes", "reports.index", READERS),

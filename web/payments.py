@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from cfdi_cobranza import catalogs
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
+from cfdi_cobranza.services import debt_types
 from cfdi_cobranza.services import payments as pay
 from cfdi_cobranza.services.customers import customer_choice, customers_for_select
 from cfdi_cobranza.services.ledger import list_companies
@@ -91,8 +92,9 @@ def _render_detail(payment_id: int, *, error: list[str] | None = None, typed: di
         info = pay.payment_detail(get_session(), payment_id, today())
     except NotFoundError:
         abort(404)
+    debt_id = debt_types.debt_ids_of_payments(get_session(), [payment_id]).get(payment_id)
     return render_template("payments/detail.html", info=info, errors=error or [], typed=typed or {},
-                           can_write=g.user.role in PAYERS), status
+                           can_write=g.user.role in PAYERS, debt_id=debt_id), status
 
 
 @bp.route("/<int:payment_id>", methods=["GET"])

@@ -42,6 +42,8 @@ REPORTS: dict[str, dict[str, Any]] = {
                    "desc": "Saldo, vencido, cobrado, gestiones y promesas por vendedor, zona, clasificación o sucursal."},
     "projection": {"title": "Proyección de ingresos", "endpoint": "reports.projection", "groups": None,
                    "desc": "Cobros esperados por semana o mes según el comportamiento de pago, junto a la fecha de vencimiento."},
+    "cashcut": {"title": "Corte de caja", "endpoint": "debts.cash_cut", "groups": None,
+                "desc": "Recibos de una caja en un día por forma de pago y usuario, cheques recibidos y totales."},
 }
 DEFAULT_GROUP = {"aging": "cliente", "movement": "cliente", "summary": "empresa", "collectors": "vendedor"}
 

@@ -177,6 +177,8 @@ def customer_summary(app: AppContext, rfc: str, as_of: date | None, desde: date 
         click.echo(table([[d["referencia"], d["doc_id"], d["vencimiento"], str(d["dias_vencido"]),
                            fmt_money(Decimal(d["saldo"]), d["moneda"])] for d in data["documentos"]],
                          ["Documento", "Folio fiscal", "Vence", "Días", "Saldo"], {3, 4}))
+    for c in data["cargos_devueltos"]:
+        click.echo(f"  Cargo {c['fecha']}: {c['concepto']} ({fmt_money(Decimal(c['reaplicar']), c['moneda'])})")
     click.echo(f"Promesas vigentes: {len(data['promesas_vigentes'])}; incumplidas: "
                f"{len(data['promesas_incumplidas'])}; gestiones: {data['acciones_total']}")
     return EXIT_OK

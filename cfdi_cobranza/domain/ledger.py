@@ -20,6 +20,7 @@ TIPO_LABELS = {
     "cheque": "Cheque devuelto",
     "pagare": "Pagaré",
     "tarjeta": "Tarjeta de crédito",
+    "devuelto": "Cargo por documento devuelto",
     ApplicationKind.PAGO.value: "Pago",
     ApplicationKind.NOTA_CREDITO.value: "Nota de crédito",
 }

@@ -320,6 +320,7 @@ def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
         "notas": view.notas,
         "documentos_cobranza": view.documentos_cobranza,
         "efos": view.extra.get("efos"),  # the 69-B list: {situacion, fecha} or None
+        "cargos_devueltos": view.extra.get("cargos_devueltos", []),
     }
 
 

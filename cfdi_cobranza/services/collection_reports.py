@@ -55,6 +55,7 @@ from cfdi_cobranza.domain.aging import (
     group_key,
     group_of,
 )
+from cfdi_cobranza.domain.debts import with_bounces
 from cfdi_cobranza.domain.due_dates import DueDatesReport, due_dates
 from cfdi_cobranza.domain.forecast import Projection, delay_model, project_income
 from cfdi_cobranza.domain.fx import MxnRates
@@ -74,7 +75,7 @@ from cfdi_cobranza.domain.statement import Statement, statement
 from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import collections as credit
-from cfdi_cobranza.services import efos
+from cfdi_cobranza.services import debts, efos
 from cfdi_cobranza.services.clock import system_clock
 from cfdi_cobranza.services.followups import list_follow_ups
 from cfdi_cobranza.services.ledger import find_customer
@@ -327,8 +328,10 @@ def customer_statement(session: Session, rfc: str, periodo: DateRange, *,
     customer = find_customer(session, rfc)
     portfolio = load_portfolio(session, Filters(customer_ids=(customer.id,)), until=periodo.hasta,
                                with_payments=False, with_promises=False)
-    return statement(customer.key, portfolio.docs, portfolio.applications, periodo,
-                     today=today or local_date(system_clock()))
+    # A returned cheque: its payment on its date, then a charge with the reason.
+    docs, apps = with_bounces(portfolio.docs, portfolio.applications, debts.bounces_of(session, customer.id),
+                              periodo.hasta)
+    return statement(customer.key, docs, apps, periodo, today=today or local_date(system_clock()))
 
 
 SUMMARY_LEVELS = (GroupBy.EMPRESA, GroupBy.SUCURSAL, GroupBy.VENDEDOR, GroupBy.TIPO_COBRANZA, GroupBy.CARTERA)
@@ -481,8 +484,9 @@ def customer_overview(
         conditions=credit.get_conditions(session, customer.key).to_dict(),
         acciones=acciones,
         notas=[n.to_dict() for n in credit.list_notes(session, customer.key)],
-        documentos_cobranza=[v.to_dict() for v in credit.list_debt_documents(session, customer.key)],
-        extra={"acciones_total": len(follow), "efos": efos.standing_dict(efos.standing(session, customer.rfc))},
+        documentos_cobranza=[v.to_dict() for v in debts.list_debt_documents(session, customer.key)],
+        extra={"acciones_total": len(follow), "efos": efos.standing_dict(efos.standing(session, customer.rfc)),
+               "cargos_devueltos": debts.bounced_charges(session, customer.id)},
     )
 
 

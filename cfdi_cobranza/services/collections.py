@@ -1,4 +1,4 @@
-"""Credit control use cases: conditions, credit check, authorizations, notes, debt documents.
+"""Credit control use cases: conditions, credit check, authorizations, notes.
 
 * ``set_conditions``/``get_conditions``: a customer's commercial conditions (limits per
   currency, maximum term, control level, status, collection type) and the attributes
@@ -10,32 +10,28 @@
 * The customer's notes sheet (append-only).
 * Sale assignment: the branch/salesperson each invoice was sold under; changing a
   customer's branch first freezes the current one on its earlier invoices.
-* Debt documents beyond the CFDI (cheques, pagarés, card vouchers) with their state
-  history; a bounced cheque (``devuelto``/``protestado``) reverses the credits of the
-  receipt it funded, which re-opens the invoices it paid.
+* Debt documents beyond the CFDI (cheques, pagarés, card vouchers): ``services/debts.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.db.models import AuditEntry, Credit, Customer, Document, Payment
+from cfdi_cobranza.db.models import AuditEntry, Customer, Document
 from cfdi_cobranza.db.models.collections import (
     CreditAuthorization,
     CreditCondition,
     CreditLimit,
     CustomerNote,
-    DebtDocument,
-    DebtDocumentState,
     SaleAssignment,
 )
 from cfdi_cobranza.db.models.users import User
@@ -53,15 +49,11 @@ from cfdi_cobranza.domain.credit import (
 )
 from cfdi_cobranza.domain.money import is_currency, round_currency
 from cfdi_cobranza.domain.states import (
-    BOUNCED,
     AuthorizationStatus,
     CreditStatus,
-    DebtStatus,
     DocumentStatus,
-    PaymentStatus,
 )
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances
 from cfdi_cobranza.services import efos as efos_service
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.ledger import find_customer
@@ -546,146 +538,6 @@ def list_notes(session: Session, rfc: str) -> list[Note]:
     ]
 
 
-# --------------------------------------------------------------------------- debt documents
-
-DEBT_TYPES = {"cheque": "Cheque", "pagare": "Pagaré", "tarjeta": "Voucher de tarjeta", "otro": "Otro"}
-
-
-@dataclass
-class DebtDocumentView:
-    row: DebtDocument
-    rfc: str
-    reversed_credits: list[int] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        r = self.row
-        return {
-            "id": r.id, "rfc": self.rfc, "tipo": r.tipo, "tipo_etiqueta": DEBT_TYPES[r.tipo],
-            "numero": r.numero, "banco": r.banco, "moneda": r.moneda, "importe": _money(r.importe, r.moneda),
-            "fecha": r.fecha.isoformat(), "fecha_cobro": r.fecha_cobro.isoformat(), "posfechado": r.posfechado,
-            "estado": r.estado, "estado_etiqueta": DebtStatus(r.estado).etiqueta, "payment_id": r.payment_id,
-            "historial": [{"estado": h.estado, "fecha": h.fecha.isoformat(), "registrado": h.recorded_at.isoformat(),
-                           "por": h.recorded_by, "nota": h.nota, "creditos_revertidos": h.creditos_revertidos}
-                          for h in r.history],
-            "creditos_revertidos": self.reversed_credits,
-        }
-
-
-def register_debt_document(
-    session: Session, rfc: str, *, tipo: str, importe: Decimal, moneda: str = "MXN", fecha: date,
-    fecha_cobro: date | None = None, numero: str | None = None, banco: str | None = None,
-    payment_id: int | None = None, complement_uuid: str | None = None, notes: str | None = None,
-    actor: str, clock: Clock = system_clock,
-) -> DebtDocumentView:
-    customer = find_customer(session, rfc)
-    kind = tipo.strip().lower()
-    if kind not in DEBT_TYPES:
-        raise ValidationError(f"Tipo de documento desconocido: {tipo!r}. Opciones: {', '.join(DEBT_TYPES)}.",
-                              code="TIPO_DOCUMENTO_INVALIDO")
-    if importe <= 0:
-        raise ValidationError("El importe del documento debe ser mayor que cero.", code="IMPORTE_INVALIDO")
-    if not is_currency(moneda):
-        raise ValidationError(f"Moneda desconocida: {moneda!r}.", code="MONEDA_INVALIDA")
-    cobro = fecha_cobro or fecha
-    if cobro < fecha:
-        raise ValidationError("La fecha de cobro no puede ser anterior a la fecha del documento.",
-                              code="RANGO_INVALIDO")
-    complement_id = None
-    if payment_id is not None:
-        pay = session.get(Payment, payment_id)
-        if pay is None or pay.customer_id != customer.id:
-            raise NotFoundError(f"El pago {payment_id} no existe o es de otro cliente.", code="PAGO_NO_ENCONTRADO")
-    if complement_uuid:
-        comp = session.scalar(select(Document).where(Document.uuid == complement_uuid.strip().upper(),
-                                                     Document.tipo == "P"))
-        if comp is None or comp.customer_id != customer.id:
-            raise NotFoundError(f"No hay un complemento de pago {complement_uuid} de este cliente.",
-                                code="DOCUMENTO_NO_ENCONTRADO")
-        complement_id = comp.id
-    now = clock()
-    row = DebtDocument(customer_id=customer.id, tipo=kind, numero=numero, banco=banco, moneda=moneda,
-                       importe=importe, fecha=fecha, fecha_cobro=cobro, estado=DebtStatus.EN_CARTERA,
-                       payment_id=payment_id, complement_id=complement_id, notes=notes,
-                       created_at=now, created_by=actor)
-    row.history.append(DebtDocumentState(estado=DebtStatus.EN_CARTERA, fecha=fecha, recorded_at=now, recorded_by=actor,
-                                         creditos_revertidos=0))
-    session.add(row)
-    session.flush()
-    return DebtDocumentView(row, customer.key)
-
-
-def change_debt_state(
-    session: Session, debt_id: int, estado: str, *, fecha: date, actor: str, nota: str | None = None,
-    clock: Clock = system_clock,
-) -> DebtDocumentView:
-    """Move a debt document to ``estado``; a bounce re-opens what it paid (audited)."""
-    row = session.get(DebtDocument, debt_id, with_for_update=True)
-    if row is None:
-        raise NotFoundError(f"No existe el documento de cobranza {debt_id}.", code="DOCUMENTO_NO_ENCONTRADO")
-    new = DebtStatus(row.estado).check_move(_enum(DebtStatus, estado, "Estado", "ESTADO_INVALIDO"))
-    if fecha < row.fecha:
-        raise ValidationError("La fecha del cambio no puede ser anterior a la del documento.", code="RANGO_INVALIDO")
-    reversed_ids: list[int] = []
-    if new in BOUNCED:
-        reversed_ids = _reopen_paid(session, row, actor, nota, clock)
-    now = clock()
-    row.estado = new
-    row.history.append(DebtDocumentState(estado=new, fecha=fecha, recorded_at=now, recorded_by=actor, nota=nota,
-                                         creditos_revertidos=len(reversed_ids)))
-    session.flush()
-    _audit(session, clock, actor, f"documento_{new}", "debt_document", row.id, {"creditos": reversed_ids})
-    key = session.scalar(select(Customer.key).where(Customer.id == row.customer_id)) or ""
-    return DebtDocumentView(row, key, reversed_ids)
-
-
-def _reopen_paid(session: Session, row: DebtDocument, actor: str, nota: str | None, clock: Clock) -> list[int]:
-    """Reverse the live credits of the receipt/complement the instrument funded.
-
-    Follows the ledger's rule for reversals (``reversed_at`` set, saldo recomputed with
-    ``refresh_saldo``); the receipt is marked ``devuelto`` so it cannot be applied
-    again nor count as saldo a favor: the money never arrived.
-    """
-    conditions = []
-    if row.payment_id is not None:
-        conditions.append(Credit.payment_id == row.payment_id)
-    if row.complement_id is not None:
-        conditions.append((Credit.source_document_id == row.complement_id) & (Credit.kind == "complemento"))
-    if not conditions:
-        return []
-    credits = session.scalars(
-        select(Credit).where(or_(*conditions), Credit.reversed_at.is_(None)).order_by(Credit.id).with_for_update()
-    ).all()
-    now = clock()
-    reason = f"{DEBT_TYPES[row.tipo]} {row.numero or row.id} devuelto" + (f": {nota}" if nota else "")
-    docs: dict[int, Document] = {}
-    payment = session.get(Payment, row.payment_id, with_for_update=True) if row.payment_id else None
-    for credit in credits:
-        credit.reversed_at = now
-        credit.reversed_by = actor
-        credit.reverse_reason = reason[:500]
-        if payment is not None and credit.payment_id == payment.id:
-            payment.aplicado = payment.aplicado - (credit.amount_p or credit.amount)
-        if credit.document_id is not None:
-            doc = session.get(Document, credit.document_id, with_for_update=True)
-            assert doc is not None
-            docs[doc.id] = doc
-    if payment is not None and payment.status != PaymentStatus.DEVUELTO:
-        payment.status = PaymentStatus(payment.status).check_move(PaymentStatus.DEVUELTO)
-    session.flush()
-    for doc in docs.values():
-        balances.refresh_saldo(session, doc)
-    return [c.id for c in credits]
-
-
-def list_debt_documents(session: Session, rfc: str | None = None, estado: str | None = None) -> list[DebtDocumentView]:
-    stmt = select(DebtDocument, Customer.key).join(Customer, Customer.id == DebtDocument.customer_id)
-    if rfc:
-        stmt = stmt.where(DebtDocument.customer_id == find_customer(session, rfc).id)
-    if estado:
-        stmt = stmt.where(DebtDocument.estado == estado)
-    return [DebtDocumentView(r, k) for r, k in session.execute(stmt.order_by(DebtDocument.id))]
-
-
 __all__ = [
     "AUTHORIZER_ROLES",
     "AuthorizationView",
@@ -694,15 +546,12 @@ __all__ = [
     "Note",
     "add_note",
     "assign_sale",
-    "change_debt_state",
     "check_credit",
     "decide_authorization",
     "exposure_of",
     "get_conditions",
     "list_authorizations",
-    "list_debt_documents",
     "list_notes",
-    "register_debt_document",
     "request_authorization",
     "set_conditions",
 ]

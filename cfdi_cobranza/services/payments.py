@@ -37,7 +37,7 @@ from cfdi_cobranza.domain.credit import DecisionLevel, payment_form_reason
 from cfdi_cobranza.domain.money import currency_decimals, quantize, round_currency
 from cfdi_cobranza.domain.states import AuthorizationStatus, DocumentStatus, PaymentStatus
 from cfdi_cobranza.errors import CobranzaError, ConflictError, NotFoundError, ValidationError
-from cfdi_cobranza.services import balances, rates, rep_links
+from cfdi_cobranza.services import balances, debt_types, rates, rep_links
 from cfdi_cobranza.services import collections as credit_service
 from cfdi_cobranza.services.clock import Clock, system_clock
 from cfdi_cobranza.services.jobs import policy as rep_jobs
@@ -157,6 +157,8 @@ def register_settlement(
         _audit(session, clock, actor, "registrar_pago", "payment", payment.id,
                {"monto": str(payment.monto), "moneda": payment.moneda, "forma": payment.forma_pago,
                 "cliente": customer.rfc, "tipo_cambio": str(payment.tipo_cambio), **rate_source})
+        # A cheque (02) or card (04, 28) receipt is backed by its instrument, same data.
+        debt_types.record_for_payment(session, payment, customer, actor=actor, clock=clock)
     if customer.usual_forma_pago is None:
         customer.usual_forma_pago = settlement_in.receipts[0].forma_pago
     return settlement
@@ -616,8 +618,13 @@ class PaymentRow:
     aplicaciones: tuple[PaymentApplication, ...]
     revisar: str | None = None  # why a person must look at it (e.g. its invoice was cancelled at the SAT)
 
+    documento_cobranza: int | None = None  # the cheque/voucher behind it (debt_document.payment_id)
+
     @property
     def saldo_a_favor(self) -> Decimal:
+        # A returned receipt's money never arrived: nothing to apply (as the summary counts it).
+        if self.status == PaymentStatus.DEVUELTO:
+            return Decimal(0)
         return self.monto - self.aplicado
 
     def to_dict(self) -> dict[str, Any]:
@@ -630,6 +637,7 @@ class PaymentRow:
             "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"), "num_operacion": self.num_operacion,
             "status": self.status, "caja": self.caja, "aplicaciones": [a.to_dict() for a in self.aplicaciones],
             "revisar": self.revisar,
+            "documento_cobranza": self.documento_cobranza,
         }
 
 
@@ -655,11 +663,13 @@ def list_payments(session: Session, customer_rfc: str | None = None, *, q: str =
         applied[c.payment_id].append(PaymentApplication(
             c.id, c.target_uuid, c.amount, c.num_parcialidad, c.imp_saldo_ant, c.imp_saldo_insoluto,
             c.equivalencia_dr, bool(c.requires_rep), c.warning, c.reversed_at is not None, c.reverse_reason))
+    rows = session.execute(stmt).all()
+    instruments = debt_types.debt_ids_of_payments(session, [p.id for p, _ in rows])
     return [
         PaymentRow(p.id, p.settlement_id, p.fecha_pago, c.id, c.rfc, c.nombre, p.forma_pago, p.moneda, p.tipo_cambio,
                    p.monto, p.aplicado, p.num_operacion, p.status, p.cash_box.name if p.cash_box else None,
-                   tuple(applied[p.id]), p.revisar)
-        for p, c in session.execute(stmt)
+                   tuple(applied[p.id]), p.revisar, instruments.get(p.id))
+        for p, c in rows
     ]
 
 
@@ -711,6 +721,8 @@ class PaymentDetail:
 
     @property
     def disponible(self) -> Decimal:
+        if self.payment.status == PaymentStatus.DEVUELTO:  # the money never arrived
+            return Decimal(0)
         return self.payment.monto - self.payment.aplicado
 
 

@@ -14,6 +14,7 @@ from cfdi_cobranza.db.models.users import User
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services import debts
 from cfdi_cobranza.services.letters import letters_pdf
 
 NOW = datetime(2026, 10, 31, 18, 0, tzinfo=UTC)
@@ -137,14 +138,14 @@ def test_bounced_cheque_reopens_what_it_paid(loaded, factory):
     assert importer.import_candidates([Candidate("ch.xml", pay.xml)]).ok
     with transaction(loaded) as s:
         assert s.scalar(select(Document.saldo).where(Document.uuid == uuid)) == saldo_before - Decimal("700.00")
-        dd = credit.register_debt_document(s, rfc, tipo="cheque", importe=Decimal("700.00"), fecha=date(2026, 10, 30),
+        dd = debts.register_debt_document(s, rfc, tipo="cheque", importe=Decimal("700.00"), fecha=date(2026, 10, 30),
                                            fecha_cobro=date(2026, 11, 15), numero="000123", banco="BBVA",
                                            complement_uuid=pay.uuid, actor="caja", clock=clock)
         assert dd.row.posfechado
-        credit.change_debt_state(s, dd.row.id, "depositado", fecha=date(2026, 11, 15), actor="caja", clock=clock)
+        debts.change_debt_state(s, dd.row.id, "depositado", fecha=date(2026, 11, 15), actor="caja", clock=clock)
         with pytest.raises(ConflictError):
-            credit.change_debt_state(s, dd.row.id, "en_cartera", fecha=date(2026, 11, 15), actor="caja", clock=clock)
-        view = credit.change_debt_state(s, dd.row.id, "devuelto", fecha=date(2026, 11, 16), actor="caja",
+            debts.change_debt_state(s, dd.row.id, "en_cartera", fecha=date(2026, 11, 15), actor="caja", clock=clock)
+        view = debts.change_debt_state(s, dd.row.id, "devuelto", fecha=date(2026, 11, 16), actor="caja",
                                         nota="Fondos insuficientes", clock=clock)
         assert len(view.reversed_credits) == 1
         assert [h["estado"] for h in view.to_dict()["historial"]] == ["en_cartera", "depositado", "devuelto"]

@@ -24,8 +24,10 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.payments import ReceiptInput
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.receivables import ApplicationKind
+from cfdi_cobranza.errors import ConflictError
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services import collections as credit
+from cfdi_cobranza.services import debts
 from cfdi_cobranza.services import payments as pay_svc
 from cfdi_cobranza.services.followups import add_follow_up
 from cfdi_cobranza.services.payments import Allocation
@@ -283,11 +285,14 @@ def test_bounced_cheque_paid_here_reopens_the_invoice(loaded, generated, factory
     with transaction(loaded) as s:
         assert s.scalar(select(Document.saldo).where(Document.uuid == inv.uuid)) == before[inv.uuid] - 800
         assert {i.doc_id: i.saldo for i in reports.open_items(s, AS_OF)}[inv.uuid] == before[inv.uuid] - 800
-        cheque = credit.register_debt_document(s, FOMJ, tipo="cheque", importe=Decimal("800.00"),
-                                               fecha=date(2026, 10, 30), numero="CH-77", banco="Banorte",
-                                               payment_id=pid, actor="caja", clock=clock)
-        credit.change_debt_state(s, cheque.row.id, "depositado", fecha=date(2026, 10, 31), actor="caja", clock=clock)
-        view = credit.change_debt_state(s, cheque.row.id, "devuelto", fecha=date(2026, 11, 2), actor="caja",
+        # The cheque receipt registered its cheque (form 02); a second one for it is refused.
+        [cheque] = debts.list_debt_documents(s, FOMJ)
+        assert (cheque.row.payment_id, cheque.row.numero, cheque.row.importe) == (pid, "CH-77", Decimal("800.00"))
+        with pytest.raises(ConflictError):
+            debts.register_debt_document(s, FOMJ, tipo="cheque", importe=Decimal("800.00"), fecha=date(2026, 10, 30),
+                                         payment_id=pid, actor="caja", clock=clock)
+        debts.change_debt_state(s, cheque.row.id, "depositado", fecha=date(2026, 10, 31), actor="caja", clock=clock)
+        view = debts.change_debt_state(s, cheque.row.id, "devuelto", fecha=date(2026, 11, 2), actor="caja",
                                         nota="Fondos insuficientes", clock=clock)
         assert len(view.reversed_credits) == 1
     with transaction(loaded) as s:

@@ -8,6 +8,9 @@ second payment still without one). The limited user sees only ISD950921HE5.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import func, select
 from test_web_roles import _routes, _url
@@ -17,6 +20,7 @@ from cfdi_cobranza.db.models import AuditEntry, Customer, Payment, Rep
 from cfdi_cobranza.db.models.ledger import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import debts
 from cfdi_cobranza.services import users as users_service
 from cfdi_cobranza.services.user_companies import allowed_company_ids, set_user_companies
 
@@ -25,7 +29,8 @@ HIDDEN = "EKU9003173C9"
 HIDDEN_CUSTOMER = "URE180429TM6"
 LIMITED_ROLES = [r for r in users_service.ROLES if r != "administrador"]
 # Parameters naming one of the hidden company's objects: a page addressed by them must not exist.
-OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc"}
+OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id"}
+HIDDEN_CHEQUE = "CHQ-OCULTO-77"
 
 
 @pytest.fixture
@@ -36,10 +41,13 @@ def world(app, imported, rep_world):
         for role in LIMITED_ROLES:
             users_service.add_user(s, f"{role}-limitado", PASSWORD, role, hash_method=FAST_HASH)
             set_user_companies(s, f"{role}-limitado", [SEEN], actor="pruebas")
+        cheque = debts.register_debt_document(s, HIDDEN_CUSTOMER, tipo="cheque", importe=Decimal("15.00"),
+                                              fecha=date(2026, 11, 10), numero=HIDDEN_CHEQUE,
+                                              payment_id=rep_world["payment_id"], actor="pruebas")
         hidden = {"uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
                   "token_id": 1, "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
-                  "rfc": HIDDEN_CUSTOMER}
-    markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"]]
+                  "rfc": HIDDEN_CUSTOMER, "debt_id": cheque.row.id, "code": "cheque"}
+    markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"], HIDDEN_CHEQUE]
     return {"hidden": hidden, "markers": markers}
 
 
@@ -160,7 +168,10 @@ def test_api_writes_on_another_companys_objects_are_404_and_change_nothing(app, 
             ("facturacion", "/api/v1/payments", {"cliente": HIDDEN_CUSTOMER, "empresa": HIDDEN,
                                                  "fecha_pago": "2026-11-12", "forma_pago": "03", "moneda": "MXN",
                                                  "monto": "10.00"}),
-            ("cobranza", "/api/v1/followups", {"cliente": HIDDEN_CUSTOMER, "tipo": "llamada", "notas": "x"})]:
+            ("cobranza", "/api/v1/followups", {"cliente": HIDDEN_CUSTOMER, "tipo": "llamada", "notas": "x"}),
+            ("cobranza", f"/api/v1/debts/{world['hidden']['debt_id']}/state",
+             {"estado": "cancelado", "fecha": "2026-11-12"}),
+            ("cobranza", "/api/v1/debts", {"cliente": HIDDEN_CUSTOMER, "tipo": "cheque", "importe": "1.00"})]:
         resp = client.post(url, json=body, headers={"Authorization": f"Bearer {tokens[role]}"})
         assert resp.status_code == 404, (url, resp.status_code, resp.json)
     assert state() == before

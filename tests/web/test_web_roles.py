@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
 from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.users import ApiToken, User
 from cfdi_cobranza.db.session import transaction
-from cfdi_cobranza.services import jobs
+from cfdi_cobranza.services import debts, jobs
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
@@ -65,8 +68,10 @@ def params(app, imported, rep_world):
         customer_id = session.scalar(select(Customer.id))
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
         job = jobs.enqueue(session, "rep.pendientes", {"monthly": False}, key="roles-job")
+        debt = debts.register_debt_document(session, "URE180429TM6", tipo="cheque", importe=Decimal("1"),
+                                            fecha=date(2026, 11, 1), actor="pruebas")
         return {"job_id": job.id, "uuid": imported, "customer_id": customer_id, "username": "consulta",
-                "token_id": token.id, "authorization_id": 1,
+                "token_id": token.id, "authorization_id": 1, "debt_id": debt.row.id, "code": "cheque",
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id)),
                 "conflict_id": 1}  # none recorded: the walk checks who may post, not the outcome

@@ -53,3 +53,4 @@ def _cobranza_error(exc: CobranzaError) -> Any:
 
 
 from web.api import cfdi, collections, credit, jobs, ledger, mail, openapi, payments, reps  # noqa: E402,F401  (routes register on bp)
+from web.api import debts as debts_routes  # noqa: E402,F401  (routes register on bp)

@@ -8,6 +8,7 @@ from flask import jsonify
 
 from cfdi_cobranza import __version__
 from web.api import bp
+from web.api.debts import openapi_paths as _debt_paths
 from web.security import public
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -97,6 +98,7 @@ def spec() -> dict[str, Any]:
             **_job_paths(),
             **_collection_paths(),
             **_mail_paths(),
+            **_debt_paths(),
             "/api/v1/openapi.json": {"get": {
                 "summary": "Esta descripción OpenAPI",
                 "operationId": "openapi",

@@ -158,6 +158,23 @@ class DebtDocument(Base):
         return self.fecha_cobro > self.fecha
 
 
+class DebtDocumentType(Base):
+    """A configured kind of debt document (``domain.debts.DebtType``), overriding or adding
+    to ``domain.debts.DEFAULT_TYPES`` by ``code``. ``estados``: comma-separated
+    ``DebtStatus`` values; ``transiciones``: JSON ``{estado: [estado, ...]}``, each move
+    one ``TRANSITIONS[DebtStatus]`` allows (checked when saved and when read)."""
+
+    __tablename__ = "debt_document_type"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    nombre: Mapped[str] = mapped_column(String(60))
+    posfechable: Mapped[bool] = mapped_column(Boolean, default=False)
+    estados: Mapped[str] = mapped_column(String(200))
+    transiciones: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
 class DebtDocumentState(Base):
     """One state a debt document went through (the accumulated states)."""
 
@@ -264,6 +281,7 @@ __all__ = [
     "CustomerNote",
     "DebtDocument",
     "DebtDocumentState",
+    "DebtDocumentType",
     "FollowUp",
     "FollowUpClosure",
     "FollowUpDocument",
