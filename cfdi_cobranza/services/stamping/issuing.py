@@ -40,6 +40,7 @@ from cfdi_cobranza.db.models import (
     RepLine,
 )
 from cfdi_cobranza.domain import advances, pagos20
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
@@ -324,7 +325,10 @@ def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: 
         raise RepRefused(_nothing_to_issue(session, payments), code="REP_SIN_APLICACIONES")
     waiting = [c for c in credits if c.advance_pending and c.advance_confirmed_at is None]
     if waiting:
-        raise RepRefused(_waiting_message(waiting, inputs.documents), code=advances.CODE_NOT_CONFIRMED)
+        message = _waiting_message(waiting, inputs.documents)
+        # The code also as a finding: a batch run reports refusals by their findings.
+        raise RepRefused(message, [Finding(advances.CODE_NOT_CONFIRMED, message, "FechaPago")],
+                         code=advances.CODE_NOT_CONFIRMED)
     complemento = pagos20.build_complement(
         [_group(p, inputs.credits[p.id], inputs.documents, inputs.paid_before, stamper.invoices)
          for p in payments if inputs.credits.get(p.id)])
