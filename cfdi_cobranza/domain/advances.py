@@ -94,9 +94,6 @@ def classify(fecha_pago: datetime | date, fecha_factura: datetime | date, metodo
         return AdvanceCheck(AdvanceClass.NORMAL, deadline=deadline)
     return AdvanceCheck(
         AdvanceClass.REQUIERE_CONFIRMACION, CODE_NEEDS_CONFIRMATION,
-        f"El pago se recibió el {_d(paid)}, antes de {factura} (emitida el {_d(issued)}). Solo "
-        "se documenta con un REP si al recibirlo ya estaban pactados el bien o servicio y su "
-        "precio; si no, es un anticipo y se factura con el procedimiento de anticipos "
-        "(Apéndice 6 de la guía del Anexo 20). La aplicación quedó registrada, pero su REP no "
-        "se emitirá hasta que un usuario lo confirme (cobranza payment confirm-advance, o "
-        "el botón «Confirmar pago anterior a la factura» en la página del pago).", deadline)
+        f"Pago recibido el {_d(paid)}, antes de {factura} (emitida el {_d(issued)}): lleva REP "
+        "solo si el bien y su precio ya estaban pactados al recibirlo; si no, es un anticipo "
+        "(Apéndice 6 del Anexo 20). Su REP espera confirmación (payment confirm-advance).", deadline)

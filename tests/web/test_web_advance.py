@@ -77,6 +77,8 @@ def test_payment_page_shows_the_flag_and_confirms_with_the_button(client, app, e
     resp = client.post(f"/pagos/{pid}/aplicar", data={"csrf_token": token, "uuid": [files[0][2], files[1][2]],
                                                       "importe": ["1160.00", ""], "equivalencia": ["", ""]})
     assert resp.status_code == 302
+    reps_page = client.get("/rep/").get_data(as_text=True)
+    assert f'href="/pagos/{pid}#pago-anterior"' in reps_page and "Por confirmar" in reps_page
     html = client.get(f"/pagos/{pid}").get_data(as_text=True)
     assert "Pago anterior a la factura" in html and 'id="confirmar-anticipo"' in html and "Por confirmar" in html
     resp = client.post(f"/pagos/{pid}/confirmar-anticipo", data={"csrf_token": token, "nota": "pedido 77"})
