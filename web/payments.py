@@ -148,6 +148,26 @@ def unapply(payment_id: int) -> Any:
     return redirect(url_for("payments.detail", payment_id=payment_id))
 
 
+@bp.route("/<int:payment_id>/confirmar-anticipo", methods=["POST"])
+@require_role(*PAYERS)
+def confirm_advance(payment_id: int) -> Any:
+    """A payment received before its invoice: the user confirms the operation was already agreed."""
+    nota = request.form.get("nota", "")[:500]
+    db = get_session()
+    try:
+        ids = pay.confirm_advance(db, payment_id, actor=g.user.username, note=nota, clock=clock())
+        db.commit()
+    except NotFoundError:
+        db.rollback()
+        abort(404)
+    except CobranzaError as exc:
+        db.rollback()
+        return _render_detail(payment_id, error=[exc.message], status=_status(exc))
+    flash(f"Confirmado: {len(ids)} aplicaci{'ón' if len(ids) == 1 else 'ones'} anterior{'' if len(ids) == 1 else 'es'} "
+          "a su factura. Ya puede emitirse el REP.", "ok")
+    return redirect(url_for("payments.detail", payment_id=payment_id))
+
+
 @bp.app_template_filter("forma_pago")
 def forma_pago_label(key: str | None) -> str:
     """``03 - Transferencia electrónica de fondos`` (c_FormaPago)."""

@@ -130,6 +130,8 @@ def payment_apply(app: AppContext, payment_id: int, invoices: tuple[str, ...], o
                    + ("" if ln.requiere_rep else " (no requiere REP)"))
         for aviso in ln.avisos:
             click.echo(f"  Aviso [{aviso['code']}]: {aviso['message']}")
+    for aviso in result.skipped:
+        click.echo(f"Aviso [{aviso['code']}]: {aviso['message']}")
     click.echo(f"Aplicado {fmt_money(result.aplicado, result.moneda)}; saldo a favor "
                f"{fmt_money(result.saldo_a_favor, result.moneda)}.")
     return EXIT_OK
@@ -162,6 +164,23 @@ def payment_reviewed(app: AppContext, payment_id: int, note: str, actor: str, as
     return reply(as_json, {"payment_id": payment_id, "revisar": None}, f"Pago {payment_id} revisado.")
 
 
+@payment_group.command("confirm-advance")
+@click.argument("payment_id", type=int)
+@click.option("--user", "user", metavar="USUARIO", default="cli", show_default=True,
+              help="Quién confirma (queda en la bitácora).")
+@click.option("--note", metavar="TEXTO", help="Por qué: p. ej. el pedido o contrato que ya pactaba bien y precio.")
+@json_option
+@pass_app
+def payment_confirm_advance(app: AppContext, payment_id: int, user: str, note: str | None, as_json: bool) -> int:
+    """Confirma que un pago anterior a su factura ya correspondía a una operación pactada (auditado):
+    su REP puede emitirse."""
+    with transaction(app.engine) as session:
+        ids = svc.confirm_advance(session, payment_id, actor=user.strip() or "cli", note=note)
+    return reply(as_json, {"payment_id": payment_id, "confirmed_credit_ids": ids},
+                 f"Confirmadas {len(ids)} aplicaciones del pago {payment_id} anteriores a su factura; "
+                 "ya puede emitirse su REP.")
+
+
 @click.command("payments")
 @click.option("--customer", metavar="RFC")
 @json_option
@@ -182,6 +201,11 @@ def payments_cmd(app: AppContext, customer: str | None, as_json: bool) -> int:
     for r in rows:
         if r.revisar:
             click.echo(f"Revisar pago {r.id}: {r.revisar}")
+    waiting = [str(r.id) for r in rows if any(a.pago_anterior == svc.ADVANCE_PENDING and not a.revertida
+                                              for a in r.aplicaciones)]
+    if waiting:
+        click.echo(f"Pagos anteriores a su factura, REP en espera de confirmación: {', '.join(waiting)} "
+                   "(cobranza payment confirm-advance PAYMENT_ID).")
     return EXIT_OK
 
 

@@ -219,6 +219,10 @@ def rep_pending(app: AppContext, as_of: str | None, as_json: bool) -> int:
              str(r.documentos), r.deadline.strftime("%d/%m/%Y"),
              "VENCIDO" if r.late else f"{r.days_left} días"] for r in rows]
     click.echo(table(body, ["Pago", "Fecha", "Cliente", "Monto", "Docs", "Límite", "Restan"], {3, 4}))
+    waiting = [str(r.payment_id) for r in rows if r.por_confirmar]
+    if waiting:
+        click.echo(f"Pagos anteriores a su factura: su REP no se emite hasta confirmarlos: {', '.join(waiting)} "
+                   "(cobranza payment confirm-advance PAYMENT_ID).")
     return EXIT_OK
 
 

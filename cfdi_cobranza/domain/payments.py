@@ -36,7 +36,7 @@ from datetime import date, datetime, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from cfdi_cobranza import catalogs
-from cfdi_cobranza.domain import money, pagos20, period, rfc
+from cfdi_cobranza.domain import advances, money, pagos20, period, rfc
 from cfdi_cobranza.domain.findings import Finding, Severity
 from cfdi_cobranza.errors import ConflictError, ValidationError
 
@@ -438,6 +438,8 @@ class ApplicationLine(pagos20.AplicacionDR):
     importe_moneda_pago: Decimal  # what this line consumes of the payment
     requiere_rep: bool
     avisos: tuple[Finding, ...] = ()
+    # Paid before the invoice (domain.advances): the REP waits for a user's confirmation.
+    requiere_confirmacion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,7 +533,9 @@ def plan_application(
     and that carry no equivalence override. Raises ``ValidationError`` for bad input
     (amount, decimals, equivalence) and ``ConflictError`` for clashes with the state
     (EXCEDE_SALDO, EXCEDE_PAGO, DOCUMENTO_OTRO_CLIENTE, DOCUMENTO_CANCELADO,
-    MONEDA_SIN_EQUIVALENCIA, PARCIALIDAD_EXCEDIDA).
+    MONEDA_SIN_EQUIVALENCIA, PARCIALIDAD_EXCEDIDA, ANTICIPO_REQUERIDO). A line paid before
+    its invoice carries ``requiere_confirmacion`` and a PAGO_ANTERIOR_A_FACTURA warning
+    (``domain.advances``).
     """
     reqs = [r if isinstance(r, ApplicationRequest) else ApplicationRequest(*r) for r in requests]
     if not reqs:
@@ -587,6 +591,12 @@ def plan_application(
         if num > MAX_PARCIALIDAD:
             raise ConflictError(f"La factura {doc.serie_folio} ya tiene {MAX_PARCIALIDAD} "
                                 "parcialidades.", code="PARCIALIDAD_EXCEDIDA", uuid=doc.uuid)
+        advance = advances.classify(payment.fecha_pago, doc.fecha, doc.metodo_pago, doc.serie_folio)
+        if advance.refused:
+            raise ConflictError(advance.message or "", code=advance.code, uuid=doc.uuid)
+        notices = _pue_notices(doc, payment.fecha_pago)
+        if advance.needs_confirmation:
+            notices += (Finding(advance.code or "", advance.message or "", "uuid", Severity.WARNING),)
         eq = _equivalence_for(doc, payment, req.equivalencia, rates)
         consumed = consumption_in_payment_currency(importe, doc.moneda, eq, payment.moneda)
         total += consumed
@@ -596,7 +606,8 @@ def plan_application(
             equivalencia_dr=eq, num_parcialidad=num, imp_saldo_ant=saldo_ant,
             imp_pagado=importe, imp_saldo_insoluto=saldo_ant - importe,
             importe_moneda_pago=money.quantize(consumed, d_p),
-            requiere_rep=doc.requiere_rep, avisos=_pue_notices(doc, payment.fecha_pago)))
+            requiere_rep=doc.requiere_rep, avisos=notices,
+            requiere_confirmacion=advance.needs_confirmation))
     if total > payment.disponible:
         raise ConflictError(
             f"La aplicación consume {money.fmt_money(total, payment.moneda)} y el pago solo tiene "
@@ -682,6 +693,10 @@ def plan_oldest_first(
     for doc in oldest_first(candidates):
         if available <= 0:
             break
+        advance = advances.classify(payment.fecha_pago, doc.fecha, doc.metodo_pago, doc.serie_folio)
+        if advance.refused:  # the SAT expects the anticipo procedure: the money stays unapplied
+            avisos.append(Finding(advance.code or "", advance.message or "", "uuid", Severity.WARNING))
+            continue
         try:
             eq = _equivalence_for(doc, payment, None, rates)
         except ConflictError as exc:

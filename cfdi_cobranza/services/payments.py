@@ -247,6 +247,7 @@ class AppliedLine:
     requiere_rep: bool
     avisos: list[dict[str, str]] = field(default_factory=list)
     credit_id: int | None = None
+    requiere_confirmacion: bool = False  # paid before the invoice: its REP waits (domain.advances)
 
     def to_dict(self) -> dict[str, Any]:
         d = currency_decimals(self.moneda_dr)
@@ -259,6 +260,7 @@ class AppliedLine:
             "imp_saldo_insoluto": format(quantize(self.imp_saldo_insoluto, d), "f"),
             "importe_moneda_pago": format(self.importe_moneda_pago, "f"),
             "requiere_rep": self.requiere_rep, "avisos": self.avisos,
+            "requiere_confirmacion": self.requiere_confirmacion,
         }
 
 
@@ -270,6 +272,7 @@ class ApplicationResult:
     saldo_a_favor: Decimal
     moneda: str
     rep_job_id: int | None = None  # the REP job queued under the «al aplicar» policy
+    skipped: tuple[dict[str, str], ...] = ()  # documents the planner left out, with why
 
     def to_dict(self) -> dict[str, Any]:
         d = currency_decimals(self.moneda)
@@ -278,10 +281,16 @@ class ApplicationResult:
             "aplicado": format(quantize(self.aplicado, d), "f"),
             "saldo_a_favor": format(quantize(self.saldo_a_favor, d), "f"),
             "lines": [ln.to_dict() for ln in self.lines],
+            "warnings": self.warnings,
         }
         if self.rep_job_id is not None:
             out["rep_job_id"] = self.rep_job_id
         return out
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """Every line's warnings, each with its code and the invoice it is about."""
+        return [{**a, "uuid": ln.uuid} for ln in self.lines for a in ln.avisos] + list(self.skipped)
 
 
 def _lock_payment(session: Session, payment_id: int) -> Payment:
@@ -431,7 +440,7 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
             payment_id=payment.id, amount_p=line.importe_moneda_pago, equivalencia_dr=line.equivalencia_dr,
             imp_saldo_ant=line.imp_saldo_ant, imp_saldo_insoluto=line.imp_saldo_insoluto,
             requires_rep=line.requiere_rep, warning="; ".join(a["message"] for a in avisos)[:300] or None,
-            created_by=actor,
+            created_by=actor, advance_pending=line.requiere_confirmacion or None,
         )
         session.add(credit)
         session.flush()
@@ -444,6 +453,7 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
             imp_saldo_ant=line.imp_saldo_ant, imp_pagado=line.imp_pagado,
             imp_saldo_insoluto=line.imp_saldo_insoluto, importe_moneda_pago=line.importe_moneda_pago,
             requiere_rep=line.requiere_rep, avisos=avisos, credit_id=credit.id,
+            requiere_confirmacion=line.requiere_confirmacion,
         ))
     payment.aplicado = payment.aplicado + plan.consumido
     if payment.aplicado > payment.monto:
@@ -453,8 +463,50 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
     # Under the company's «al aplicar» policy its REP is queued in this same transaction.
     job_id = rep_jobs.after_apply(session, payment, [ln.credit_id for ln in lines if ln.credit_id is not None],
                                   any(ln.requiere_rep for ln in lines), actor=actor, clock=clock)
+    in_lines = {a for line in plan.lines for a in line.avisos}
+    skipped = tuple({"code": a.code, "message": a.message} for a in plan.avisos if a not in in_lines)
     return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda,
-                             job_id)
+                             job_id, skipped)
+
+
+# ------------------------------------------------------------- paid before the invoice
+
+ADVANCE_PENDING = "por_confirmar"
+ADVANCE_CONFIRMED = "confirmado"
+
+
+def advance_state(credit: Credit) -> str | None:
+    """``por_confirmar`` while an application paid before its invoice waits, ``confirmado`` after."""
+    if not credit.advance_pending:
+        return None
+    return ADVANCE_CONFIRMED if credit.advance_confirmed_at is not None else ADVANCE_PENDING
+
+
+def confirm_advance(session: Session, payment_id: int, *, actor: str = "sistema", note: str | None = None,
+                    clock: Clock = system_clock) -> list[int]:
+    """Confirm that this payment's applications paid before their invoices document an
+    operation already agreed when the money came (not an anticipo): their REP may issue.
+    Audited; returns the credit ids confirmed."""
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                             .execution_options(populate_existing=True))
+    if payment is None:
+        raise NotFoundError(f"No existe el pago {payment_id}.", code="PAGO_NO_ENCONTRADO")
+    credits = session.scalars(select(Credit).where(
+        Credit.payment_id == payment.id, Credit.reversed_at.is_(None), Credit.advance_pending.is_(True),
+        Credit.advance_confirmed_at.is_(None)).order_by(Credit.id).with_for_update()).all()
+    if not credits:
+        raise ConflictError(f"El pago {payment.id} no tiene aplicaciones anteriores a su factura por confirmar.",
+                            code="SIN_PAGO_ANTERIOR_POR_CONFIRMAR")
+    cleaned = (note or "").strip()[:500] or None
+    now = clock()
+    for credit in credits:
+        credit.advance_confirmed_at = now
+        credit.advance_confirmed_by = actor
+        credit.advance_note = cleaned
+    session.flush()
+    _audit(session, clock, actor, "confirmar_pago_anterior", "payment", payment.id,
+           {"creditos": [c.id for c in credits], "facturas": [c.target_uuid for c in credits], "nota": cleaned})
+    return [c.id for c in credits]
 
 
 # --------------------------------------------------------------------------- reversing
@@ -594,6 +646,9 @@ class PaymentApplication:
     aviso: str | None
     revertida: bool
     motivo_reversion: str | None
+    # Paid before the invoice: "por_confirmar" (its REP waits), "confirmado" or None.
+    pago_anterior: str | None = None
+    confirmado_por: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _text(v) if isinstance(v, Decimal) else v for k, v in asdict(self).items()}
@@ -662,7 +717,8 @@ def list_payments(session: Session, customer_rfc: str | None = None, *, q: str =
         assert c.payment_id is not None
         applied[c.payment_id].append(PaymentApplication(
             c.id, c.target_uuid, c.amount, c.num_parcialidad, c.imp_saldo_ant, c.imp_saldo_insoluto,
-            c.equivalencia_dr, bool(c.requires_rep), c.warning, c.reversed_at is not None, c.reverse_reason))
+            c.equivalencia_dr, bool(c.requires_rep), c.warning, c.reversed_at is not None, c.reverse_reason,
+            advance_state(c), c.advance_confirmed_by))
     rows = session.execute(stmt).all()
     instruments = debt_types.debt_ids_of_payments(session, [p.id for p, _ in rows])
     return [
@@ -706,6 +762,9 @@ class AppliedRow:
     revertida: bool
     motivo: str | None
     aviso: str | None
+    pago_anterior: str | None = None  # "por_confirmar", "confirmado" or None (advance_state)
+    confirmado_por: str | None = None
+    nota_confirmacion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -725,6 +784,11 @@ class PaymentDetail:
             return Decimal(0)
         return self.payment.monto - self.payment.aplicado
 
+    @property
+    def por_confirmar(self) -> bool:
+        """A live application paid before its invoice waits for a confirmation."""
+        return any(a.pago_anterior == ADVANCE_PENDING and not a.revertida for a in self.aplicaciones)
+
 
 def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDetail:
     payment = session.get(Payment, payment_id)
@@ -740,7 +804,8 @@ def payment_detail(session: Session, payment_id: int, today: date) -> PaymentDet
         applied.append(AppliedRow(
             c.id, c.target_uuid, doc.serie_folio if doc else c.target_uuid[:8], doc.moneda if doc else payment.moneda,
             c.num_parcialidad, c.imp_saldo_ant, c.amount, c.imp_saldo_insoluto, c.amount_p, c.equivalencia_dr,
-            bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning))
+            bool(c.requires_rep), str(rep) if rep else None, c.reversed_at is not None, c.reverse_reason, c.warning,
+            advance_state(c), c.advance_confirmed_by, c.advance_note))
     docs = session.scalars(
         select(Document).where(Document.customer_id == customer.id, Document.tipo == "I", Document.saldo > 0,
                                Document.status == DocumentStatus.VIGENTE)

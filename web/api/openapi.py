@@ -342,6 +342,20 @@ def _payment_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "Aplicación registrada", "content": _json(_ref("ApplicationResult"))},
                           "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
         }},
+        "/api/v1/payments/{payment_id}/confirm-advance": {"post": {
+            "summary": "Confirma un pago anterior a su factura (operación ya pactada): su REP puede emitirse",
+            "description": "Mientras no se confirme, emitir el REP se rechaza con PAGO_ANTERIOR_SIN_CONFIRMAR. "
+                           "Queda en la bitácora con el usuario del token y la nota.",
+            "operationId": "confirmarPagoAnterior",
+            "parameters": [_PAYMENT_ID],
+            "requestBody": {"required": False, "content": _json({"type": "object", "properties": {
+                "nota": {"type": ["string", "null"], "description": "Por qué: pedido o contrato que ya pactaba."}}})},
+            "responses": {"200": {"description": "Aplicaciones confirmadas", "content": _json({
+                "type": "object", "properties": {"payment_id": {"type": "integer"},
+                                                 "confirmed_credit_ids": {"type": "array",
+                                                                          "items": {"type": "integer"}}}})},
+                          "400": _ERROR, "404": _ERROR, "409": _ERROR, **_AUTH_ERRORS},
+        }},
     }
 
 
@@ -503,7 +517,11 @@ def _payment_schemas() -> dict[str, Any]:
             "payment_id": {"type": "integer"}, "moneda": {"type": "string"}, "aplicado": _MONEY,
             "saldo_a_favor": _MONEY, "lines": {"type": "array", "items": {"type": "object"}},
             "rep_job_id": {"type": "integer", "description": "La tarea que emitirá el REP (política «al aplicar»); "
-                                                             "consulte /api/v1/jobs/{job_id}."}}},
+                                                             "consulte /api/v1/jobs/{job_id}."},
+            "warnings": {"type": "array", "description": "Avisos con código estable (p. ej. PAGO_ANTERIOR_A_FACTURA, "
+                         "ANTICIPO_REQUERIDO).", "items": {"type": "object", "properties": {
+                             "code": {"type": "string"}, "message": {"type": "string"},
+                             "uuid": {"type": "string"}}}}}},
         "Job": {"type": "object", "properties": {
             "id": {"type": "integer"}, "kind": {"type": "string"}, "label": {"type": "string"},
             "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},

@@ -114,3 +114,14 @@ def apply_payment(payment_id: int) -> Any:
         result = pay.apply_payment(db, payment_id, allocations, rates=rates, actor=_actor(), clock=clock())
     db.commit()
     return jsonify(result.to_dict())
+
+
+@bp.route("/payments/<int:payment_id>/confirm-advance", methods=["POST"])
+@token_role(*PAYERS)
+def confirm_advance(payment_id: int) -> Any:
+    """A payment received before its invoice: confirm the operation was already agreed, so its REP may issue."""
+    body = json_body() if request.get_data() else {}
+    db = get_session()
+    ids = pay.confirm_advance(db, payment_id, actor=_actor(), note=_text(body.get("nota")), clock=clock())
+    db.commit()
+    return jsonify({"payment_id": payment_id, "confirmed_credit_ids": ids})

@@ -248,6 +248,11 @@ class Credit(Base):
     reversed_by: Mapped[str | None] = mapped_column(String(100))
     reverse_reason: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str | None] = mapped_column(String(100))
+    # Paid before the invoice (domain.advances): no REP covers it until a user confirms.
+    advance_pending: Mapped[bool | None] = mapped_column(Boolean)
+    advance_confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    advance_confirmed_by: Mapped[str | None] = mapped_column(String(100))
+    advance_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class ImportLog(Base):

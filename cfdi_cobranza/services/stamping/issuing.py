@@ -39,7 +39,8 @@ from cfdi_cobranza.db.models import (
     Rep,
     RepLine,
 )
-from cfdi_cobranza.domain import pagos20
+from cfdi_cobranza.domain import advances, pagos20
+from cfdi_cobranza.domain.findings import Finding
 from cfdi_cobranza.domain.invoice_facts import invoice_from_facts
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.errors import ConflictError, NotFoundError, ValidationError
@@ -227,6 +228,18 @@ def _nothing_to_issue(session: Session, payments: Sequence[Payment]) -> tuple[st
     return "Las aplicaciones de este pago ya están amparadas por un REP vigente.", "REP_SIN_APLICACIONES"
 
 
+def _waiting_message(waiting: Sequence[Credit], docs: Mapping[int, Document]) -> str:
+    """Why a REP over applications paid before their invoice waits, and how to release it."""
+    found = [(docs.get(c.document_id) if c.document_id is not None else None, c.target_uuid) for c in waiting]
+    names = ", ".join(sorted({(doc.serie_folio if doc is not None else "") or uuid for doc, uuid in found}))
+    payments = ", ".join(str(p) for p in sorted({c.payment_id for c in waiting if c.payment_id is not None}))
+    return (f"El pago {payments} se recibió antes de la factura {names}: el REP no se emite hasta que un usuario "
+            "confirme que la operación ya estaba pactada al recibirlo (si no, es un anticipo y no lleva REP). "
+            f"Confírmelo con «cobranza payment confirm-advance {payments.split(', ')[0]}», con el botón "
+            "«Confirmar pago anterior a la factura» en la página del pago o con "
+            f"POST /api/v1/payments/{payments.split(', ')[0]}/confirm-advance.")
+
+
 def _header(company: Company, customer: Customer, fecha: datetime, serie: str, folio: str | None,
             replaces: Rep | None) -> rep_writer.RepHeader:
     missing = [label for label, value in (("régimen fiscal", customer.regimen_fiscal),
@@ -319,6 +332,12 @@ def prepare(session: Session, stamper: Stamper, inputs: RepInputs, *, replaces: 
     if not credits:
         message, code = _nothing_to_issue(session, payments)
         raise RepRefused(message, code=code)
+    waiting = [c for c in credits if c.advance_pending and c.advance_confirmed_at is None]
+    if waiting:
+        message = _waiting_message(waiting, inputs.documents)
+        # The code also as a finding: a batch run reports refusals by their findings.
+        raise RepRefused(message, [Finding(advances.CODE_NOT_CONFIRMED, message, "FechaPago")],
+                         code=advances.CODE_NOT_CONFIRMED)
     complemento = pagos20.build_complement(
         [_group(p, inputs.credits[p.id], inputs.documents, inputs.paid_before, stamper.invoices)
          for p in payments if inputs.credits.get(p.id)])

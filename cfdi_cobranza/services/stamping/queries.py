@@ -55,13 +55,14 @@ class PendingPayment:
     deadline: date
     days_left: int
     late: bool
+    por_confirmar: int = 0  # applications paid before their invoice, waiting for a confirmation
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "payment_id": self.payment_id, "customer_rfc": self.customer_rfc, "customer_nombre": self.customer_nombre,
             "fecha_pago": self.fecha_pago.isoformat(), "moneda": self.moneda, "monto": format(self.monto, "f"),
             "documentos": self.documentos, "deadline": self.deadline.isoformat(), "days_left": self.days_left,
-            "late": self.late,
+            "late": self.late, "por_confirmar": self.por_confirmar,
         }
 
 
@@ -80,7 +81,9 @@ def pending(session: Session, *, today: date, deadline_day: int = 5) -> list[Pen
         days_left = (deadline - today).days
         out.append(PendingPayment(payment.id, customer.id, payment.company_id, customer.rfc, customer.nombre,
                                   payment.fecha_pago, payment.moneda, payment.monto, len(by_payment[payment.id]),
-                                  deadline, days_left, days_left < 0))
+                                  deadline, days_left, days_left < 0,
+                                  sum(1 for c in by_payment[payment.id]
+                                      if c.advance_pending and c.advance_confirmed_at is None)))
     out.sort(key=lambda p: (p.deadline, p.payment_id))
     return out
 
