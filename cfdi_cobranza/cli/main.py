@@ -21,6 +21,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sales,
     users,
 )
 from cfdi_cobranza.cli.common import EXIT_ITEMS_FAILED, EXIT_USAGE, AppContext, emit_json
@@ -83,6 +84,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 # Each module adds its command group(s).
 for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users):
     _module.register(cli)
+sales.register(cli)  # cobranza document assign (issue 17)
 
 
 _CLICK_ES = [

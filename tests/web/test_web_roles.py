@@ -8,6 +8,7 @@ from sqlalchemy import select
 from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.users import ApiToken, User
 from cfdi_cobranza.db.session import transaction
+from cfdi_cobranza.services import followups
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
@@ -55,7 +56,10 @@ def params(app, imported, rep_world):
     with transaction(eng) as session:
         customer_id = session.scalar(select(Customer.id))
         token, _ = users_service.create_token(session, "ERP", "consulta", created_by="administrador")
-        return {"uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id, "authorization_id": 1,
+        rfc = session.scalar(select(Customer.key).order_by(Customer.id))
+        follow_up = followups.add_follow_up(session, rfc, tipo="carta", contacto="cobranza")  # with a letter attached
+        followups.attach_file(session, follow_up.row.id, "carta.pdf", b"%PDF-1.4 carta")
+        return {"follow_up_id": follow_up.row.id, "uuid": imported, "customer_id": customer_id, "username": "consulta", "token_id": token.id, "authorization_id": 1,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id))}
 
