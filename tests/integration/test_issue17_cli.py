@@ -133,7 +133,7 @@ def test_letters_are_logged_and_their_pdf_downloaded(db, capsys, tmp_path):
     assert code == 0 and pdf.read_bytes().startswith(b"%PDF")
     assert hashlib.sha256(pdf.read_bytes()).hexdigest() == first["adjunto"]["sha256"] == got["sha256"]
     # Same letter again today: written again, not logged twice.
-    code, text, _ = run(capsys, base[:-2] + ["--user", "ana"])
+    code, text, _ = run(capsys, base)
     assert code == 0 and "ya registrada(s) hoy" in text
     code, listing = run_json(capsys, [*db, "followup", "list", "--type", "carta"])
     assert [f["id"] for f in listing["seguimientos"]] == ids
