@@ -10,7 +10,7 @@ import io
 import openpyxl
 from sqlalchemy import select
 
-from cfdi_cobranza.db.models import AuditEntry
+from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.collections import FollowUp, FollowUpAttachment, SaleAssignment
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.services import collections as credit
@@ -43,6 +43,7 @@ def test_follow_up_salesperson_from_the_form_and_the_api(app, client, login, imp
     assert resp.status_code == 201 and resp.json["seguimiento"]["vendedor"] == "Luis"
     with transaction(engine) as s:
         assert [f.vendedor for f in s.scalars(select(FollowUp).order_by(FollowUp.id))] == ["Zoe", "Ana", "Luis"]
+    assert "Vendedor: Zoe" in client.get("/seguimiento/").get_data(as_text=True)
 
 
 def test_history_and_tasks_download_csv_excel_pdf(client, login, imported, engine):
@@ -136,3 +137,8 @@ def test_letters_page_logs_each_letter_with_its_pdf(app, client, login, imported
     assert client.get("/api/v1/followups/999/attachment", headers=read).json["error"]["code"] == \
         "ADJUNTO_NO_ENCONTRADO"
     assert client.get("/seguimiento/999/adjunto").status_code == 404
+    # The customer's page lists it in its follow-ups, with the same download.
+    with transaction(engine) as s:
+        cid = s.scalar(select(Customer.id).where(Customer.rfc == RFC))
+    html = client.get(f"/clientes/{cid}").get_data(as_text=True)
+    assert link in html
