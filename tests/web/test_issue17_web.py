@@ -111,6 +111,7 @@ def test_one_sale_assigned_to_another_branch_from_the_page_and_the_api(app, clie
 
 def test_letters_page_logs_each_letter_with_its_pdf(app, client, login, imported, engine, count):
     token = login(client, "cobranza")
+    assert "cartas-seguimiento" in client.get("/seguimiento/cartas").get_data(as_text=True)
     resp = client.post("/seguimiento/cartas", data={"csrf_token": token, "tipo": "confirmacion_saldos"})
     assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
     with transaction(engine) as s:
@@ -132,6 +133,10 @@ def test_letters_page_logs_each_letter_with_its_pdf(app, client, login, imported
     read = {"Authorization": f"Bearer {_token(app, 'consulta')}"}
     shown = client.get(f"/api/v1/followups/{fid}", headers=read)
     assert shown.status_code == 200 and shown.json["seguimiento"]["adjunto"]["sha256"] == digest
+    listed = client.get(f"/api/v1/followups?cliente={RFC}&estado=todos", headers=read)
+    assert listed.status_code == 200
+    assert [(f["id"], f["tipo"], f["adjunto"]["sha256"]) for f in listed.json["seguimientos"]] == [(fid, "carta", digest)]
+    assert client.get("/api/v1/followups", headers=read).json["seguimientos"] == []  # closed only by default
     pdf = client.get(f"/api/v1/followups/{fid}/attachment", headers=read)
     assert pdf.status_code == 200 and hashlib.sha256(pdf.data).hexdigest() == digest
     assert client.get("/api/v1/followups/999/attachment", headers=read).json["error"]["code"] == \

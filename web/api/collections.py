@@ -99,6 +99,14 @@ def assign_document(uuid: str) -> Any:
     return jsonify({"asignacion": data})
 
 
+@bp.route("/followups", methods=["GET"])
+@token_role(*READERS)
+def list_follow_ups() -> Any:
+    """The follow-up file with the web history's filters (cliente, desde, hasta, tipo, estado)."""
+    form, rows = view.history(get_session(), request.args)
+    return jsonify(view.history_report(form, rows).payload)
+
+
 @bp.route("/followups/<int:follow_up_id>", methods=["GET"])
 @token_role(*READERS)
 def get_follow_up(follow_up_id: int) -> Any:

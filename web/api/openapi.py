@@ -221,7 +221,14 @@ def _collection_paths() -> dict[str, Any]:
             "parameters": [_RFC, *_query(_REPORT_FILTERS[:1])],
             "responses": {"200": _json_ok("Resumen financiero"), "404": _ERROR, **_AUTH_ERRORS},
         }},
-        "/api/v1/followups": {"post": {
+        "/api/v1/followups": {"get": {
+            "summary": "Seguimientos (historial por omisión) con su adjunto, si lo tienen",
+            "operationId": "listarSeguimientos",
+            "parameters": _query([("cliente", "RFC del cliente."), ("desde", "Registrados desde."),
+                                  ("hasta", "Registrados hasta."), ("tipo", "Tipo de seguimiento."),
+                                  ("estado", "cerrado (por omisión), pendiente o todos.")]),
+            "responses": {"200": _json_ok("Seguimientos"), "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }, "post": {
             "summary": "Registra un seguimiento de cobranza (no se modifica ni se borra después)",
             "operationId": "registrarSeguimiento",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
