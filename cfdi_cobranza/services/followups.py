@@ -278,8 +278,14 @@ def attach_file(session: Session, follow_up_id: int, nombre: str, content: bytes
 
 
 def attachment_of(session: Session, follow_up_id: int) -> FollowUpAttachment:
-    """The file kept with follow-up ``follow_up_id`` (NotFound when it has none)."""
-    row = session.scalar(select(FollowUpAttachment).where(FollowUpAttachment.follow_up_id == follow_up_id))
+    """The file kept with follow-up ``follow_up_id`` (NotFound when it has none).
+
+    Looked up through the follow-up first: ``FollowUp`` carries the session's company
+    limit (``db.scope``), so another company's letter is not found either.
+    """
+    visible = session.get(FollowUp, follow_up_id) is not None
+    row = session.scalar(select(FollowUpAttachment).where(FollowUpAttachment.follow_up_id == follow_up_id)) \
+        if visible else None
     if row is None:
         raise NotFoundError(f"El seguimiento {follow_up_id} no tiene archivo adjunto.", code="ADJUNTO_NO_ENCONTRADO")
     return row

@@ -17,6 +17,7 @@ from cfdi_cobranza.db.models import AuditEntry, Customer, Payment, Rep
 from cfdi_cobranza.db.models.ledger import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
+from cfdi_cobranza.services import followups
 from cfdi_cobranza.services import users as users_service
 from cfdi_cobranza.services.user_companies import allowed_company_ids, set_user_companies
 
@@ -25,7 +26,7 @@ HIDDEN = "EKU9003173C9"
 HIDDEN_CUSTOMER = "URE180429TM6"
 LIMITED_ROLES = [r for r in users_service.ROLES if r != "administrador"]
 # Parameters naming one of the hidden company's objects: a page addressed by them must not exist.
-OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc"}
+OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "follow_up_id"}
 
 
 @pytest.fixture
@@ -36,7 +37,12 @@ def world(app, imported, rep_world):
         for role in LIMITED_ROLES:
             users_service.add_user(s, f"{role}-limitado", PASSWORD, role, hash_method=FAST_HASH)
             set_user_companies(s, f"{role}-limitado", [SEEN], actor="pruebas")
-        hidden = {"uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
+        # A letter logged for the hidden company's customer: its PDF must not be reachable.
+        letter = followups.add_follow_up(s, HIDDEN_CUSTOMER, tipo="carta", contacto="pruebas",
+                                         notes=f"Carta a {HIDDEN_CUSTOMER}")
+        followups.attach_file(s, letter.row.id, f"carta-{HIDDEN_CUSTOMER}.pdf", f"%PDF {HIDDEN_CUSTOMER}".encode())
+        hidden = {"follow_up_id": letter.row.id,
+                  "uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
                   "token_id": 1, "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                   "rfc": HIDDEN_CUSTOMER}
     markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"]]
@@ -160,7 +166,8 @@ def test_api_writes_on_another_companys_objects_are_404_and_change_nothing(app, 
             ("facturacion", "/api/v1/payments", {"cliente": HIDDEN_CUSTOMER, "empresa": HIDDEN,
                                                  "fecha_pago": "2026-11-12", "forma_pago": "03", "moneda": "MXN",
                                                  "monto": "10.00"}),
-            ("cobranza", "/api/v1/followups", {"cliente": HIDDEN_CUSTOMER, "tipo": "llamada", "notas": "x"})]:
+            ("cobranza", "/api/v1/followups", {"cliente": HIDDEN_CUSTOMER, "tipo": "llamada", "notas": "x"}),
+            ("cobranza", f"/api/v1/documents/{world['hidden']['uuid']}/assignment", {"sucursal": "Centro"})]:
         resp = client.post(url, json=body, headers={"Authorization": f"Bearer {tokens[role]}"})
         assert resp.status_code == 404, (url, resp.status_code, resp.json)
     assert state() == before
