@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from cfdi_cobranza.errors import CobranzaError, NotFoundError
+from cfdi_cobranza.services import followups
 from cfdi_cobranza.services.followups import follow_up_types
 from web.clock import clock, today
 from web.db import get_session
@@ -80,8 +91,11 @@ def close() -> Any:
 @require_role(*READERS)
 def history() -> Any:
     db = get_session()
+    fmt = request.args.get("formato", "")[:10]
     try:
         form, rows = view.history(db, request.args)
+        if fmt:
+            return _download(view.history_report(form, rows), fmt, f"seguimientos-{today():%Y%m%d}")
         error, status = None, 200
     except CobranzaError as exc:
         db.rollback()
@@ -89,6 +103,25 @@ def history() -> Any:
         error, status = exc.message, 404 if isinstance(exc, NotFoundError) else 400
     return render_template("followups/history.html", rows=rows, form=form, error=error,
                            tipos=follow_up_types(db)), status
+
+
+def _download(report: Any, fmt: str, stem: str) -> Any:
+    data, mimetype, ext = view.download(report, fmt)
+    return current_app.response_class(data, mimetype=mimetype, headers=attachment(f"{stem}.{ext}"))
+
+
+@bp.route("/tareas", methods=["GET"])
+@require_role(*READERS)
+def tasks_download() -> Any:
+    """Today's tasks (or ``fecha``'s) as CSV, Excel or PDF, like the other reports."""
+    db = get_session()
+    try:
+        report, on = view.tasks_report(db, request.args, today())
+        return _download(report, request.args.get("formato", "csv")[:10], f"tareas-{on:%Y%m%d}")
+    except CobranzaError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("followups.index"))
 
 
 def _letters_page(error: str | None = None, status: int = 200, form: dict[str, str] | None = None) -> Any:
@@ -110,10 +143,22 @@ def letters_pdf() -> Any:
                                                        "firmante", "tipo_cobranza")}
     db = get_session()
     try:
-        pdf, letters, kind = view.letters(db, form, today())
+        pdf, letters, kind = view.letters(db, form, today(), actor=g.user.username, clock=clock())
+        db.commit()  # each customer's letter is in its follow-up file now (all of them or none)
     except CobranzaError as exc:
         db.rollback()
         return _letters_page(exc.message, 404 if isinstance(exc, NotFoundError) else 400, form)
     name = f"cartas-{kind}-{today():%Y%m%d}" + (f"-{letters[0].rfc}" if len(letters) == 1 else "")
     return current_app.response_class(pdf, mimetype="application/pdf",
                                       headers={**attachment(f"{name}.pdf"), "X-Cartas": str(len(letters))})
+
+
+@bp.route("/<int:follow_up_id>/adjunto", methods=["GET"])
+@require_role(*READERS)
+def attachment_download(follow_up_id: int) -> Any:
+    """The file kept with a follow-up (the letter sent), as it was generated."""
+    try:
+        row = followups.attachment_of(get_session(), follow_up_id)
+    except NotFoundError:
+        abort(404)
+    return current_app.response_class(bytes(row.content), mimetype=row.mimetype, headers=attachment(row.nombre))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,16 +17,20 @@ from cfdi_cobranza.cli.common import (
     date_option,
     date_range,
     emit_json,
+    emit_report,
     json_option,
+    output_options,
     pass_app,
     range_options,
     reply,
     table,
     today,
+    write_output,
 )
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.period import DateRange, fmt_date
 from cfdi_cobranza.domain.states import FollowUpStatus
+from cfdi_cobranza.reports.followups import followups_report, tasks_report
 from cfdi_cobranza.services import followups
 
 
@@ -82,17 +87,19 @@ def _listing(name: str, estado: str, doc: str) -> click.Command:
     @click.option("--customer", "rfc", metavar="RFC")
     @range_options(required=False)
     @click.option("--type", "tipo")
-    @json_option
+    @output_options
     @pass_app
     def command(app: AppContext, rfc: str | None, desde: date | None, hasta: date | None, tipo: str | None,
-                as_json: bool) -> int:
+                fmt: str | None, out: Path | None, as_json: bool) -> int:
         rango = DateRange(desde or date(1900, 1, 1), hasta or date(9999, 12, 31)) if (desde or hasta) else None
         with transaction(app.engine) as s:
             rows = [v.to_dict() for v in followups.list_follow_ups(s, rfc=rfc, rango=rango, tipo=tipo, estado=estado)]
-        if as_json:
-            emit_json({"estado": estado, "seguimientos": rows})
-        else:
-            _print_followups(rows)
+        if as_json or fmt not in (None, "table") or out is not None:
+            meta = [(k, v) for k, v in (("Cliente", rfc), ("Tipo", tipo),
+                                        ("Del", fmt_date(desde) if desde else None),
+                                        ("Al", fmt_date(hasta) if hasta else None)) if v]
+            return emit_report(followups_report(rows, estado=estado, meta=meta), fmt, out, as_json)
+        _print_followups(rows)
         return EXIT_OK
 
     return command
@@ -122,23 +129,56 @@ def followup_close(app: AppContext, desde: date, hasta: date, rfc: str | None, n
 @click.option("--type", "tipo")
 @click.option("--customer", "rfc", metavar="RFC")
 @click.option("--salesperson", "vendedor")
-@json_option
+@output_options
 @pass_app
 def followup_tasks(app: AppContext, on: date | None, tipo: str | None, rfc: str | None, vendedor: str | None,
-                   as_json: bool) -> int:
+                   fmt: str | None, out: Path | None, as_json: bool) -> int:
     """Gestiones del día por tipo y tareas pendientes para el próximo seguimiento."""
     with transaction(app.engine) as s:
         rep = followups.tasks(s, on or today(), tipo=tipo, rfc=rfc, vendedor=vendedor)
         data = rep.to_dict()
-    if as_json:
-        emit_json(data)
-        return EXIT_OK
+    if as_json or fmt not in (None, "table") or out is not None:
+        return emit_report(tasks_report(data), fmt, out, as_json)
     click.echo(f"Gestiones del {fmt_date(rep.fecha)} por tipo: "
                + (", ".join(f"{k}: {v}" for k, v in rep.realizados.items()) or "ninguna"))
     click.echo("Tareas pendientes por tipo: " + (", ".join(f"{k}: {v}" for k, v in rep.tareas_por_tipo.items())
                                                  or "ninguna"))
     _print_followups(data["tareas"])
     return EXIT_OK
+
+
+@followup_group.command("show")
+@click.argument("follow_up_id", type=int, metavar="ID")
+@json_option
+@pass_app
+def followup_show(app: AppContext, follow_up_id: int, as_json: bool) -> int:
+    """Un seguimiento, con su archivo adjunto si lo tiene (p. ej. la carta enviada)."""
+    with transaction(app.engine) as s:
+        data = followups.get_follow_up(s, follow_up_id).to_dict()
+    if as_json:
+        emit_json({"seguimiento": data})
+        return EXIT_OK
+    _print_followups([data])
+    adj = data["adjunto"]
+    if adj:
+        click.echo(f"Adjunto {adj['id']}: {adj['nombre']} ({adj['bytes']} bytes, sha256 {adj['sha256']}). "
+                   f"Descárguelo con: cobranza followup attachment {data['id']} --out {adj['nombre']}")
+    return EXIT_OK
+
+
+@followup_group.command("attachment")
+@click.argument("follow_up_id", type=int, metavar="ID")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVO")
+@json_option
+@pass_app
+def followup_attachment(app: AppContext, follow_up_id: int, out: Path, as_json: bool) -> int:
+    """Guarda en un archivo el adjunto de un seguimiento (la carta en PDF)."""
+    with transaction(app.engine) as s:
+        row = followups.attachment_of(s, follow_up_id)
+        nombre, content, digest = row.nombre, bytes(row.content), row.sha256
+    write_output(out, content)
+    return reply(as_json, {"archivo": str(out), "nombre": nombre, "bytes": len(content), "sha256": digest},
+                 f"Adjunto {nombre} escrito en {out} ({len(content)} bytes).")
 
 
 @followup_group.command("types")

@@ -24,6 +24,7 @@ from cfdi_cobranza.cli import (
     payments,
     reports,
     reps,
+    sales,
     sat,
     sat_status,
     users,
@@ -90,6 +91,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 for _module in (ledger, payments, bank, reps, reports, followups, customers, credit, debts, users, sat, sat_status, mail, jobs):
     _module.register(cli)
 conflicts.register(cli)
+sales.register(cli)  # cobranza document assign (issue 17)
 
 
 _CLICK_ES = [

@@ -20,6 +20,7 @@ import click
 from cfdi_cobranza.cli.common import (
     EXIT_OK,
     AppContext,
+    actor_option,
     as_of_option,
     date_option,
     date_range,
@@ -205,22 +206,36 @@ def promises_cmd(app: AppContext, as_of: date | None, rfc: str | None, broken: b
 @click.option("--signer", "firmante", help="Nombre de quien firma.")
 @filters_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVO.pdf")
+@actor_option
 @json_option
 @pass_app
 def letters_cmd(app: AppContext, kind: str, as_of: date | None, min_days: int, template: Path | None,
-                firmante: str | None, filters: Filters | None, out: Path, as_json: bool) -> int:
-    """Genera cartas de confirmación de saldos o de cobranza en PDF, una por cliente."""
+                firmante: str | None, filters: Filters | None, out: Path, actor: str, as_json: bool) -> int:
+    """Genera cartas de confirmación de saldos o de cobranza en PDF, una por cliente.
+
+    Cada carta queda en el seguimiento del cliente (tipo carta, con su PDF adjunto); la
+    misma carta generada otra vez el mismo día no se registra dos veces.
+    """
     cut = as_of or today()
     text = template.read_text("utf-8") if template else None
-    from cfdi_cobranza.services.letters import letters_pdf  # fpdf: 0.2 s, only this command
+    from cfdi_cobranza.services.letters import (  # fpdf: 0.2 s, only this command
+        letters_pdf,
+        record_letters,
+    )
 
     with transaction(app.engine) as s:
         batch = letters_pdf(s, kind, cut, filters=filters, min_dias_vencido=min_days, template=text, firmante=firmante)
-    write_output(out, batch.pdf)
+        logged = record_letters(s, batch, kind, cut, actor=actor)
+        # Written before the commit: a file that cannot be written leaves no follow-up behind.
+        write_output(out, batch.pdf)
+    repeated = sum(1 for r in logged if r["repetida"])
     if as_json:
-        emit_json({"archivo": str(out), "tipo": kind, "fecha_corte": cut, "cartas": [lt.to_dict() for lt in batch.letters]})
+        emit_json({"archivo": str(out), "tipo": kind, "fecha_corte": cut,
+                   "cartas": [lt.to_dict() | {"seguimiento": r["seguimiento"], "repetida": r["repetida"]}
+                              for lt, r in zip(batch.letters, logged, strict=True)]})
     else:
-        click.echo(f"{len(batch.letters)} carta(s) escritas en {out}.")
+        click.echo(f"{len(batch.letters)} carta(s) escritas en {out}; {len(logged) - repeated} registrada(s) en el "
+                   f"seguimiento" + (f", {repeated} ya registrada(s) hoy (no se duplican)." if repeated else "."))
     return EXIT_OK
 
 

@@ -301,6 +301,52 @@ def assign_sale(session: Session, uuid: str, *, sucursal: str | None, vendedor: 
     return row
 
 
+def sale_assignment(session: Session, uuid: str) -> dict[str, Any] | None:
+    """The branch and salesperson one invoice counts under (its own, else the customer's)."""
+    doc = session.scalar(select(Document).where(Document.uuid == (uuid or "").strip().upper()))
+    if doc is None or doc.tipo != "I":
+        return None
+    row = session.get(SaleAssignment, doc.id)
+    cond = session.get(CreditCondition, doc.customer_id)
+    return {"sucursal": (row.sucursal if row and row.sucursal else None) or (cond.sucursal if cond else None),
+            "vendedor": (row.vendedor if row and row.vendedor else None) or (cond.vendedor if cond else None),
+            "propia": row is not None}
+
+
+def reassign_sale(session: Session, uuid: str, *, sucursal: str, vendedor: str | None = None, actor: str,
+                  clock: Clock = system_clock) -> dict[str, Any]:
+    """Move one sale (an invoice) to another branch, and optionally another salesperson.
+
+    Reports grouped or filtered by sucursal/vendedor read ``SaleAssignment`` first, so
+    the invoice's balance, collections and credits move with it; the customer's other
+    sales stay where they are. Without ``vendedor`` the sale keeps the one it had (the
+    customer's current one is frozen on it if it had none). Audited
+    (``venta_reasignada``, before and after).
+    """
+    branch = (sucursal or "").strip()[:100]
+    if not branch:
+        raise ValidationError("Indique la sucursal a la que se asigna la venta.", code="SUCURSAL_REQUERIDA")
+    seller = (vendedor or "").strip()[:100] or None
+    doc = session.scalar(select(Document).where(Document.uuid == (uuid or "").strip().upper()))
+    if doc is None or doc.tipo != "I":
+        raise NotFoundError(f"No hay ninguna factura con folio fiscal {uuid[:40]}.", code="DOCUMENTO_NO_ENCONTRADO")
+    row = session.get(SaleAssignment, doc.id)
+    cond = session.get(CreditCondition, doc.customer_id)
+    before = {"sucursal": row.sucursal if row else (cond.sucursal if cond else None),
+              "vendedor": row.vendedor if row else (cond.vendedor if cond else None)}
+    after = {"sucursal": branch, "vendedor": seller or before["vendedor"]}
+    if row is None:
+        row = SaleAssignment(document_id=doc.id, sucursal=after["sucursal"], vendedor=after["vendedor"],
+                             assigned_at=clock())
+        session.add(row)
+    else:
+        row.sucursal, row.vendedor, row.assigned_at = after["sucursal"], after["vendedor"], clock()
+    _audit(session, clock, actor, "venta_reasignada", "documento", doc.uuid, {"antes": before, "despues": after})
+    session.flush()
+    return {"uuid": doc.uuid, "serie_folio": doc.serie_folio, "sucursal": row.sucursal, "vendedor": row.vendedor,
+            "anterior": before, "asignada": row.assigned_at.isoformat()}
+
+
 # --------------------------------------------------------------------------- credit check
 
 
@@ -552,6 +598,8 @@ __all__ = [
     "get_conditions",
     "list_authorizations",
     "list_notes",
+    "reassign_sale",
     "request_authorization",
+    "sale_assignment",
     "set_conditions",
 ]

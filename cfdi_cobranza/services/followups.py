@@ -15,6 +15,7 @@ closure row instead of changing it. Three layers say no to a change:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -29,6 +30,7 @@ from cfdi_cobranza.db.models.collections import (
     IMMUTABLE,
     CreditCondition,
     FollowUp,
+    FollowUpAttachment,
     FollowUpClosure,
     FollowUpDocument,
     FollowUpType,
@@ -66,6 +68,7 @@ class FollowUpView:
     tipo_nombre: str
     documentos: tuple[str, ...]
     closure: FollowUpClosure | None
+    adjunto: dict[str, Any] | None = None  # the stored file's facts (download by its id)
 
     @property
     def estado(self) -> FollowUpStatus:
@@ -88,6 +91,7 @@ class FollowUpView:
             "estado": self.estado,
             "cerrado": c.closed_at.isoformat() if c else None,
             "cerrado_por": c.closed_by if c else None,
+            "adjunto": self.adjunto,
         }
 
 
@@ -238,11 +242,73 @@ def _views(session: Session, rows: list[FollowUp]) -> list[FollowUpView]:
     customers = {c.id: c for c in session.scalars(
         select(Customer).where(Customer.id.in_({r.customer_id for r in rows})))}
     types = follow_up_types(session, active_only=False)
+    files = {a.follow_up_id: _attachment_facts(*a) for a in session.execute(
+        select(FollowUpAttachment.follow_up_id, FollowUpAttachment.id, FollowUpAttachment.nombre,
+               FollowUpAttachment.mimetype, FollowUpAttachment.size, FollowUpAttachment.sha256,
+               FollowUpAttachment.carta_tipo, FollowUpAttachment.fecha_corte)
+        .where(FollowUpAttachment.follow_up_id.in_(ids)))}
     return [
         FollowUpView(r, customers[r.customer_id].key, customers[r.customer_id].nombre,
-                     types.get(r.tipo, r.tipo), tuple(docs.get(r.id, ())), closures.get(r.id))
+                     types.get(r.tipo, r.tipo), tuple(docs.get(r.id, ())), closures.get(r.id), files.get(r.id))
         for r in rows
     ]
+
+
+def _attachment_facts(follow_up_id: int, att_id: int, nombre: str, mimetype: str, size: int, sha256: str,
+                      carta_tipo: str | None, fecha_corte: date | None) -> dict[str, Any]:
+    return {"id": att_id, "seguimiento": follow_up_id, "nombre": nombre, "mimetype": mimetype, "bytes": size,
+            "sha256": sha256, "carta_tipo": carta_tipo,
+            "fecha_corte": fecha_corte.isoformat() if fecha_corte else None}
+
+
+def attach_file(session: Session, follow_up_id: int, nombre: str, content: bytes, *,
+                mimetype: str = "application/pdf", carta_tipo: str | None = None,
+                fecha_corte: date | None = None) -> FollowUpAttachment:
+    """Keep a file with a follow-up (one per follow-up; read-only afterwards)."""
+    if session.get(FollowUp, follow_up_id) is None:
+        raise NotFoundError(f"No existe el seguimiento {follow_up_id}.", code="SEGUIMIENTO_NO_ENCONTRADO")
+    if session.scalar(select(FollowUpAttachment.id).where(FollowUpAttachment.follow_up_id == follow_up_id)):
+        raise ConflictError("El seguimiento ya tiene un archivo adjunto.", code=IMMUTABLE)
+    row = FollowUpAttachment(follow_up_id=follow_up_id, nombre=nombre[:200], mimetype=mimetype[:100],
+                             size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
+                             carta_tipo=carta_tipo, fecha_corte=fecha_corte)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def attachment_of(session: Session, follow_up_id: int) -> FollowUpAttachment:
+    """The file kept with follow-up ``follow_up_id`` (NotFound when it has none).
+
+    Looked up through the follow-up first: ``FollowUp`` carries the session's company
+    limit (``db.scope``), so another company's letter is not found either.
+    """
+    visible = session.get(FollowUp, follow_up_id) is not None
+    row = session.scalar(select(FollowUpAttachment).where(FollowUpAttachment.follow_up_id == follow_up_id)) \
+        if visible else None
+    if row is None:
+        raise NotFoundError(f"El seguimiento {follow_up_id} no tiene archivo adjunto.", code="ADJUNTO_NO_ENCONTRADO")
+    return row
+
+
+def get_follow_up(session: Session, follow_up_id: int) -> FollowUpView:
+    row = session.get(FollowUp, follow_up_id)
+    if row is None:
+        raise NotFoundError(f"No existe el seguimiento {follow_up_id}.", code="SEGUIMIENTO_NO_ENCONTRADO")
+    return _views(session, [row])[0]
+
+
+def letter_follow_up_today(session: Session, customer_id: int, carta_tipo: str, fecha_corte: date,
+                           now: datetime) -> int | None:
+    """The follow-up already logging this letter (kind, fecha de corte) today, if any."""
+    day = local_date(now)
+    start, end = _local_bounds(DateRange(day, day))
+    return session.scalar(
+        select(FollowUp.id).join(FollowUpAttachment, FollowUpAttachment.follow_up_id == FollowUp.id)
+        .where(FollowUp.customer_id == customer_id, FollowUp.tipo == "carta", FollowUp.at >= start,
+               FollowUp.at <= end, FollowUpAttachment.carta_tipo == carta_tipo,
+               FollowUpAttachment.fecha_corte == fecha_corte)
+        .order_by(FollowUp.id).limit(1))
 
 
 def list_follow_ups(
@@ -344,10 +410,14 @@ __all__ = [
     "TasksReport",
     "add_follow_up",
     "add_follow_up_type",
+    "attach_file",
+    "attachment_of",
     "close_follow_ups",
     "delete_follow_up",
     "edit_follow_up",
     "follow_up_types",
+    "get_follow_up",
+    "letter_follow_up_today",
     "list_follow_ups",
     "promise_outcomes",
     "tasks",

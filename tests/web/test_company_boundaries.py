@@ -20,7 +20,7 @@ from cfdi_cobranza.db.models import AuditEntry, Customer, Payment, Rep
 from cfdi_cobranza.db.models.ledger import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
-from cfdi_cobranza.services import debts
+from cfdi_cobranza.services import debts, followups
 from cfdi_cobranza.services import users as users_service
 from cfdi_cobranza.services.user_companies import allowed_company_ids, set_user_companies
 
@@ -29,7 +29,7 @@ HIDDEN = "EKU9003173C9"
 HIDDEN_CUSTOMER = "URE180429TM6"
 LIMITED_ROLES = [r for r in users_service.ROLES if r != "administrador"]
 # Parameters naming one of the hidden company's objects: a page addressed by them must not exist.
-OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id"}
+OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id", "follow_up_id"}
 HIDDEN_CHEQUE = "CHQ-OCULTO-77"
 
 
@@ -44,7 +44,12 @@ def world(app, imported, rep_world):
         cheque = debts.register_debt_document(s, HIDDEN_CUSTOMER, tipo="cheque", importe=Decimal("15.00"),
                                               fecha=date(2026, 11, 10), numero=HIDDEN_CHEQUE,
                                               payment_id=rep_world["payment_id"], actor="pruebas")
-        hidden = {"uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
+        # A letter logged for the hidden company's customer: its PDF must not be reachable.
+        letter = followups.add_follow_up(s, HIDDEN_CUSTOMER, tipo="carta", contacto="pruebas",
+                                         notes=f"Carta a {HIDDEN_CUSTOMER}")
+        followups.attach_file(s, letter.row.id, f"carta-{HIDDEN_CUSTOMER}.pdf", f"%PDF {HIDDEN_CUSTOMER}".encode())
+        hidden = {"follow_up_id": letter.row.id,
+                  "uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
                   "token_id": 1, "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                   "rfc": HIDDEN_CUSTOMER, "debt_id": cheque.row.id, "code": "cheque"}
     markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"], HIDDEN_CHEQUE]
@@ -171,7 +176,8 @@ def test_api_writes_on_another_companys_objects_are_404_and_change_nothing(app, 
             ("cobranza", "/api/v1/followups", {"cliente": HIDDEN_CUSTOMER, "tipo": "llamada", "notas": "x"}),
             ("cobranza", f"/api/v1/debts/{world['hidden']['debt_id']}/state",
              {"estado": "cancelado", "fecha": "2026-11-12"}),
-            ("cobranza", "/api/v1/debts", {"cliente": HIDDEN_CUSTOMER, "tipo": "cheque", "importe": "1.00"})]:
+            ("cobranza", "/api/v1/debts", {"cliente": HIDDEN_CUSTOMER, "tipo": "cheque", "importe": "1.00"}),
+            ("cobranza", f"/api/v1/documents/{world['hidden']['uuid']}/assignment", {"sucursal": "Centro"})]:
         resp = client.post(url, json=body, headers={"Authorization": f"Bearer {tokens[role]}"})
         assert resp.status_code == 404, (url, resp.status_code, resp.json)
     assert state() == before

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cfdi_cobranza.db.models import AuditEntry, Customer
 from cfdi_cobranza.db.models.users import ApiToken, User
 from cfdi_cobranza.db.session import transaction
-from cfdi_cobranza.services import debts, jobs
+from cfdi_cobranza.services import debts, followups, jobs
 from cfdi_cobranza.services import users as users_service
 
 ROLES = list(users_service.ROLES)
@@ -70,8 +70,12 @@ def params(app, imported, rep_world):
         job = jobs.enqueue(session, "rep.pendientes", {"monthly": False}, key="roles-job")
         debt = debts.register_debt_document(session, "URE180429TM6", tipo="cheque", importe=Decimal("1"),
                                             fecha=date(2026, 11, 1), actor="pruebas")
+        rfc = session.scalar(select(Customer.key).order_by(Customer.id))
+        follow_up = followups.add_follow_up(session, rfc, tipo="carta", contacto="cobranza")  # with a letter attached
+        followups.attach_file(session, follow_up.row.id, "carta.pdf", b"%PDF-1.4 carta")
         return {"job_id": job.id, "uuid": imported, "customer_id": customer_id, "username": "consulta",
                 "token_id": token.id, "authorization_id": 1, "debt_id": debt.row.id, "code": "cheque",
+                "follow_up_id": follow_up.row.id,
                 "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                 "rfc": session.scalar(select(Customer.key).order_by(Customer.id)),
                 "conflict_id": 1}  # none recorded: the walk checks who may post, not the outcome

@@ -225,7 +225,14 @@ def _collection_paths() -> dict[str, Any]:
             "parameters": [_RFC, *_query(_REPORT_FILTERS[:1])],
             "responses": {"200": _json_ok("Resumen financiero"), "404": _ERROR, **_AUTH_ERRORS},
         }},
-        "/api/v1/followups": {"post": {
+        "/api/v1/followups": {"get": {
+            "summary": "Seguimientos (historial por omisión) con su adjunto, si lo tienen",
+            "operationId": "listarSeguimientos",
+            "parameters": _query([("cliente", "RFC del cliente."), ("desde", "Registrados desde."),
+                                  ("hasta", "Registrados hasta."), ("tipo", "Tipo de seguimiento."),
+                                  ("estado", "cerrado (por omisión), pendiente o todos.")]),
+            "responses": {"200": _json_ok("Seguimientos"), "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }, "post": {
             "summary": "Registra un seguimiento de cobranza (no se modifica ni se borra después)",
             "operationId": "registrarSeguimiento",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -239,9 +246,38 @@ def _collection_paths() -> dict[str, Any]:
                     "promesa_importe": {"type": "string", "description": "Importe decimal como texto."},
                     "promesa_moneda": {"type": "string"},
                     "proxima_fecha": {"type": "string", "format": "date"},
-                    "proxima_tipo": {"type": "string"}}}}}},
+                    "proxima_tipo": {"type": "string"},
+                    "vendedor": {"type": "string", "description": "Vendedor (por omisión el del cliente)."}}}}}},
             "responses": {"201": _json_ok("El seguimiento registrado"), "400": _ERROR, "404": _ERROR,
                           "409": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/followups/{follow_up_id}": {"get": {
+            "summary": "Un seguimiento; «adjunto» describe su archivo (la carta enviada), si lo tiene",
+            "operationId": "verSeguimiento",
+            "parameters": [{"name": "follow_up_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _json_ok("El seguimiento"), "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/followups/{follow_up_id}/attachment": {"get": {
+            "summary": "Descarga el archivo de un seguimiento (el PDF de la carta enviada, tal como se generó)",
+            "operationId": "adjuntoSeguimiento",
+            "parameters": [{"name": "follow_up_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "El archivo", "content": {"application/pdf": {
+                "schema": {"type": "string", "contentMediaType": "application/pdf"}}}},
+                "404": _ERROR, **_AUTH_ERRORS},
+        }},
+        "/api/v1/documents/{uuid}/assignment": {"post": {
+            "summary": "Asigna una venta (factura) a otra sucursal y, opcionalmente, a otro vendedor (auditado)",
+            "description": "Los reportes por sucursal o vendedor (antigüedad, cobradores, resumen, movimiento) "
+                           "siguen a la venta; las demás ventas del cliente no cambian.",
+            "operationId": "asignarVenta",
+            "parameters": [{"name": "uuid", "in": "path", "required": True, "description": "Folio fiscal",
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["sucursal"], "properties": {
+                    "sucursal": {"type": "string"},
+                    "vendedor": {"type": "string", "description": "Por omisión, el que ya tenía la venta."}}}}}},
+            "responses": {"200": _json_ok("La asignación: sucursal, vendedor y la anterior"), "400": _ERROR,
+                          "404": _ERROR, **_AUTH_ERRORS},
         }},
     }
 

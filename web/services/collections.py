@@ -25,6 +25,7 @@ from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.domain.summary import OwedDocument
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.pdf.statement import render_statement_pdf
+from cfdi_cobranza.reports import followups as followup_tables
 from cfdi_cobranza.reports import tables
 from cfdi_cobranza.reports.export import Format, Report, render
 from cfdi_cobranza.services import collection_reports as reports
@@ -38,7 +39,7 @@ from cfdi_cobranza.services.customers import (
     customers_for_select,
 )
 from cfdi_cobranza.services.ledger import find_customer, statement_letterhead
-from cfdi_cobranza.services.letters import letters_pdf
+from cfdi_cobranza.services.letters import letters_pdf, record_letters
 from cfdi_cobranza.services.mail.documents import LetterMailRun, send_letters
 from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
@@ -353,6 +354,7 @@ class FollowUpForm:
     promesa_moneda: str = "MXN"
     proxima_fecha: str = ""
     proxima_tipo: str = ""
+    vendedor: str = ""  # empty: the customer's salesperson
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> FollowUpForm:
@@ -374,7 +376,7 @@ def add_follow_up(session: Session, form: FollowUpForm, *, actor: str, clock: An
     next_date = parse_date(form.proxima_fecha, "Fecha de la próxima tarea")
     view = followups.add_follow_up(
         session, form.cliente, tipo=form.tipo or "", contacto=actor, notes=form.notas or None,
-        documentos=form.documents(), promise_date=promise_date, promise_amount=amount,
+        documentos=form.documents(), vendedor=form.vendedor or None, promise_date=promise_date, promise_amount=amount,
         promise_currency=form.promesa_moneda or "MXN", next_task_date=next_date,
         next_task_type=form.proxima_tipo or None, clock=clock)
     return view.to_dict()
@@ -389,6 +391,20 @@ def history(session: Session, args: Mapping[str, str]) -> tuple[dict[str, str], 
     rows = followups.list_follow_ups(session, rfc=form["cliente"] or None, rango=rango, tipo=form["tipo"] or None,
                                      estado=estado if form["estado"] != "todos" else None)
     return form, [v.to_dict() for v in reversed(rows[-1000:])]
+
+
+def history_report(form: Mapping[str, str], rows: list[dict[str, Any]]) -> Report:
+    estado = None if form.get("estado") == "todos" else (form.get("estado") or "cerrado")
+    meta = [(label, form[k]) for k, label in (("cliente", "Cliente"), ("tipo", "Tipo"), ("desde", "Del"),
+                                              ("hasta", "Al")) if form.get(k)]
+    return followup_tables.followups_report(rows, estado=estado, meta=meta)
+
+
+def tasks_report(session: Session, args: Mapping[str, str], today: date) -> tuple[Report, date]:
+    on = parse_date(args.get("fecha"), "Fecha") or today
+    rep = followups.tasks(session, on, tipo=_text(args, "tipo") or None, rfc=_text(args, "cliente") or None,
+                          vendedor=_text(args, "vendedor") or None)
+    return followup_tables.tasks_report(rep.to_dict()), on
 
 
 def close_follow_ups(session: Session, form: Mapping[str, str], *, actor: str, clock: Any) -> list[int]:
@@ -413,7 +429,9 @@ LETTER_KINDS = {
 }
 
 
-def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[bytes, list[LetterSent], str]:
+def letters(session: Session, form: Mapping[str, str], today: date, *, actor: str | None = None,
+            clock: Any = None) -> tuple[bytes, list[LetterSent], str]:
+    """The batch PDF; with ``actor``, each customer's letter is logged in its follow-up file."""
     kind = (form.get("tipo") or "").strip()
     if kind not in LETTER_KINDS:
         raise ValidationError("Seleccione el tipo de carta.", code="TIPO_CARTA_INVALIDO")
@@ -423,6 +441,8 @@ def letters(session: Session, form: Mapping[str, str], today: date) -> tuple[byt
     min_days = parse_int(form.get("dias_minimos"), "Días mínimos de vencimiento", minimum=0) or 1
     batch = letters_pdf(session, kind, p.as_of, filters=_filters(session, p), min_dias_vencido=min_days,
                         firmante=(form.get("firmante") or "").strip()[:120] or None)
+    if actor is not None:
+        record_letters(session, batch, kind, p.as_of, actor=actor, **({"clock": clock} if clock else {}))
     return batch.pdf, batch.letters, kind
 
 

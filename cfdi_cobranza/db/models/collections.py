@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -259,6 +260,28 @@ class FollowUpClosure(Base):
     nota: Mapped[str | None] = mapped_column(Text)
 
 
+class FollowUpAttachment(Base):
+    """A file kept with a follow-up (the PDF of a letter sent to the customer).
+
+    Append-only like the follow-up it belongs to (ORM guard and migration 0024's
+    triggers). ``carta_tipo``/``fecha_corte`` say which letter it is, so generating the
+    same letter again the same day finds it instead of recording it twice.
+    """
+
+    __tablename__ = "follow_up_attachment"
+    __table_args__ = (Index("ix_follow_up_attachment_letter", "carta_tipo", "fecha_corte"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_up.id"), unique=True)
+    nombre: Mapped[str] = mapped_column(String(200))
+    mimetype: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    carta_tipo: Mapped[str | None] = mapped_column(String(30))
+    fecha_corte: Mapped[date | None] = mapped_column(Date)
+
+
 class AgingSetting(Base):
     """Named bucket specs for the aging report; the one flagged default is used by default."""
 
@@ -283,6 +306,7 @@ __all__ = [
     "DebtDocumentState",
     "DebtDocumentType",
     "FollowUp",
+    "FollowUpAttachment",
     "FollowUpClosure",
     "FollowUpDocument",
     "FollowUpType",
@@ -291,7 +315,7 @@ __all__ = [
 
 
 IMMUTABLE = "SEGUIMIENTO_INMUTABLE"
-_GUARDED = (FollowUp, FollowUpDocument, FollowUpClosure, CustomerNote)
+_GUARDED = (FollowUp, FollowUpDocument, FollowUpClosure, CustomerNote, FollowUpAttachment)
 
 
 @event.listens_for(Session, "before_flush")
