@@ -42,6 +42,9 @@ REPORTS: dict[str, dict[str, Any]] = {
                    "desc": "Saldo, vencido, cobrado, gestiones y promesas por vendedor, zona, clasificación o sucursal."},
     "projection": {"title": "Proyección de ingresos", "endpoint": "reports.projection", "groups": None,
                    "desc": "Cobros esperados por semana o mes según el comportamiento de pago, junto a la fecha de vencimiento."},
+    "trends": {"title": "Patrones y tendencias", "endpoint": "reports.trends", "groups": None,
+               "desc": "Mes a mes: facturado, cobrado, días de atraso promedio y ponderado, % pagado a tiempo "
+                       "y la tendencia (mejorando, estable o empeorando)."},
 }
 DEFAULT_GROUP = {"aging": "cliente", "movement": "cliente", "summary": "empresa", "collectors": "vendedor"}
 
@@ -110,6 +113,12 @@ def collectors() -> Any:
 @require_role(*READERS)
 def projection() -> Any:
     return _run("projection", view.projection_page, "proyeccion-ingresos")
+
+
+@bp.route("/tendencias", methods=["GET"])
+@require_role(*READERS)
+def trends() -> Any:
+    return _run("trends", view.trends_page, "tendencias-de-pago")
 
 
 @bp.route("/estado-de-cuenta", methods=["GET"])

@@ -353,7 +353,7 @@ def trends_report(rep: TrendsReport, *, customer: str | None = None) -> Report:
     payload = {
         "reporte": "tendencias", "fecha_corte": rep.fecha_corte.isoformat(), "desde": rep.desde.isoformat(),
         "meses": len(rep.cartera.meses), "moneda": "MXN",
-        "tipos_cambio": {k: format(r, "f") for k, r in rep.tipos_cambio.items()},
+        "tipos_cambio": {k: format(r.normalize(), "f") for k, r in rep.tipos_cambio.items()},
         "regla": {"meses_recientes": RECENT_MONTHS, "meses_anteriores": PREVIOUS_MONTHS,
                   "umbral_estable_dias": format(STABLE_DAYS, "f"), "umbral_fuerte_dias": format(SHARP_DAYS, "f")},
         "cartera": trend_payload(rep.cartera),
@@ -361,7 +361,7 @@ def trends_report(rep: TrendsReport, *, customer: str | None = None) -> Report:
         "empeoran_fuerte": [c.rfc for c in rep.empeoran_fuerte],
     }
     meta = [("Fecha de corte", fmt_date(rep.fecha_corte)), ("Desde", fmt_date(rep.desde)),
-            ("Importes", "MXN" + (" (" + ", ".join(f"{k} a {r}" for k, r in rep.tipos_cambio.items()) + ")"
+            ("Importes", "MXN" + (" (" + ", ".join(f"{k} a {r.normalize():f}" for k, r in rep.tipos_cambio.items()) + ")"
                                   if rep.tipos_cambio else "")),
             ("Tendencia", f"{v.tendencia.etiqueta}" + (f" ({days(v.cambio)} días)" if v.cambio is not None else "")),
             ("Regla", TREND_RULE)]

@@ -99,7 +99,7 @@ def test_trend_verdicts_and_the_payload(loaded, generated):
     assert all(c.veredicto.tendencia is Trend.SIN_DATOS for c in rep.clientes)
     payload = json.loads(json.dumps(tables.trends_report(rep).payload))
     assert payload["reporte"] == "tendencias" and payload["moneda"] == "MXN"
-    assert payload["tipos_cambio"] == {"USD": "17.5000"}
+    assert payload["tipos_cambio"] == {"USD": "17.5"}
     oct_ = next(m for m in payload["cartera"]["meses"] if m["mes"] == "2026-10")
     inv, col, _, _ = _plain(generated, None)[date(2026, 10, 1)]
     assert oct_["facturado"] == format(round_currency(inv, "MXN"), "f")
