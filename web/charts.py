@@ -173,7 +173,7 @@ class TrendPoint:
 class TrendSeries:
     css: str
     name: str
-    segments: list[str]  # SVG polyline "x,y x,y" runs; a month without payments breaks the line
+    segments: list[str]  # SVG polyline "x,y x,y" runs over the months with payments
     points: list[TrendPoint]
 
 
@@ -203,8 +203,10 @@ def _days(value: Decimal) -> str:
 
 
 def trend_chart(line: Any, title: str = "Días de atraso por mes") -> TrendChart:
-    """Weighted and plain days late of what was paid each month (``domain.trends``) as lines;
-    months without payments leave a gap rather than a fake zero."""
+    """Weighted and plain days late of what was paid each month (``domain.trends``) as lines.
+
+    A month without payments has no point (not a fake zero): the line joins the months
+    that have one, and each of those shows a dot."""
     months = list(line.meses)
     n = max(1, len(months))
     plot_w = T_WIDTH - T_LEFT - RIGHT
@@ -219,16 +221,14 @@ def trend_chart(line: Any, title: str = "Días de atraso por mes") -> TrendChart
         return round(T_LEFT + step * i + step / 2, 1), round(baseline - plot_h * float(value / scale), 1)
 
     series = []
-    for css, name, attr in (("trend-weighted", "Ponderado por importe", "ponderado"),
-                            ("trend-plain", "Promedio por documento", "promedio")):
+    # The plain mean first so the weighted line, the one the trend rule reads, is drawn on top.
+    for css, name, attr in (("trend-plain", "Promedio por documento", "promedio"),
+                            ("trend-weighted", "Ponderado por importe", "ponderado")):
         segments: list[str] = []
         run: list[str] = []
         points = []
         for i, t in enumerate(months):
             if not t.pagados:
-                if run:
-                    segments.append(" ".join(run))
-                run = []
                 continue
             value: Decimal = getattr(t, attr)
             x, y = xy(i, value)
