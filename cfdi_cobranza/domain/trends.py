@@ -207,8 +207,13 @@ def payment_trends(
     *,
     months: int = DEFAULT_MONTHS,
     rates_to_mxn: MxnRates | Mapping[str, Decimal] | None = None,
+    with_months: bool = True,
 ) -> TrendsReport:
-    """Monthly payment behaviour of each customer in ``docs`` and of all of them."""
+    """Monthly payment behaviour of each customer in ``docs`` and of all of them.
+
+    ``with_months=False`` computes only the verdicts (``meses`` left empty): what the
+    Tablero's list needs, without the per-month work.
+    """
     check_months(months)
     rates = as_rates(rates_to_mxn)
     own = [d for d in docs if d.fecha <= as_of]
@@ -223,15 +228,18 @@ def payment_trends(
     recent: dict[str, list[DocumentDaysLate]] = defaultdict(list)
     previous: dict[str, list[DocumentDaysLate]] = defaultdict(list)
     names: dict[str, str] = {}
+    rate = {c: rates.rate(c) for c in {d.moneda for d in own}}  # resolved once, not per amount
+    since_recent = add_days(recent_from, -1)
+    since_previous = add_days(previous_from, -1)
     for doc in own:
         if doc.nombre or doc.rfc not in names:
             names[doc.rfc] = names.get(doc.rfc) or doc.nombre
         apps = by_doc.get(doc.doc_id, [])
-        if doc.fecha >= first:
+        if with_months and doc.fecha >= first:
             for key in (doc.rfc, CARTERA):
-                accs[key][month_start(doc.fecha)].facturado += rates.to_mxn(doc.total, doc.moneda)
+                accs[key][month_start(doc.fecha)].facturado += doc.total * rate[doc.moneda]
         paid_months: dict[date, list[Application]] = defaultdict(list)
-        for app in apps:
+        for app in apps if with_months else ():
             if app.tipo is ApplicationKind.PAGO and app.fecha >= first:
                 paid_months[month_start(app.fecha)].append(app)
         for mes, month_apps in paid_months.items():
@@ -243,19 +251,23 @@ def payment_trends(
                 continue
             for key in (doc.rfc, CARTERA):
                 acc = accs[key][mes]
-                acc.cobrado += rates.to_mxn(late.importe, doc.moneda)
+                acc.cobrado += late.importe * rate[doc.moneda]
                 acc.docs.append(late)
-        last = document_days_late(doc, apps, as_of, since=add_days(recent_from, -1))
-        if last is not None:
-            recent[doc.rfc].append(last)
-        if doc.fecha <= previous_to:
-            before = document_days_late(
-                doc, apps, previous_to, since=add_days(previous_from, -1), include_open=False
-            )
+        # Shortcuts that cannot change a result: without a pago in a window and without an
+        # overdue balance at the fecha de corte, document_days_late has no event (None).
+        paid_recent = any(a.fecha > since_recent and a.tipo is ApplicationKind.PAGO for a in apps)
+        if paid_recent or (doc.vencimiento < as_of and sum((a.importe for a in apps), ZERO) < doc.total):
+            last = document_days_late(doc, apps, as_of, since=since_recent)
+            if last is not None:
+                recent[doc.rfc].append(last)
+        if doc.fecha <= previous_to and any(
+            since_previous < a.fecha <= previous_to and a.tipo is ApplicationKind.PAGO for a in apps
+        ):
+            before = document_days_late(doc, apps, previous_to, since=since_previous, include_open=False)
             if before is not None:
                 previous[doc.rfc].append(before)
 
-    all_months = [month_start(as_of, back) for back in range(months - 1, -1, -1)]
+    all_months = [month_start(as_of, back) for back in range(months - 1, -1, -1)] if with_months else []
 
     def line(key: str, nombre: str, rec: list[DocumentDaysLate],
              prev: list[DocumentDaysLate]) -> CustomerTrend:

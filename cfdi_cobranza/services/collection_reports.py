@@ -493,7 +493,7 @@ def customer_overview(
 
 def trends(
     session: Session, as_of: date, *, months: int = DEFAULT_MONTHS, customer: str | None = None,
-    filters: Filters | None = None, rates: Mapping[str, Decimal] | None = None,
+    filters: Filters | None = None, rates: Mapping[str, Decimal] | None = None, with_months: bool = True,
 ) -> TrendsReport:
     """Patrones y tendencias de pago (``domain.trends``): month by month over ``months``
     months up to ``as_of``, per customer and for the part of the portfolio selected.
@@ -509,7 +509,8 @@ def trends(
         filters = replace(filters or Filters(), customer_ids=ids)
     portfolio = load_portfolio(session, filters, until=as_of, with_payments=False, with_promises=False)
     mx = rates_to_mxn(session, {d.moneda for d in portfolio.docs}, as_of, rates)
-    return payment_trends(portfolio.docs, portfolio.applications, as_of, months=months, rates_to_mxn=mx)
+    return payment_trends(portfolio.docs, portfolio.applications, as_of, months=months, rates_to_mxn=mx,
+                          with_months=with_months)
 
 
 def _with_name(result: CustomerSummary, nombre: str | None) -> CustomerSummary:

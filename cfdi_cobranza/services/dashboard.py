@@ -78,9 +78,9 @@ class Worsening:
 
 
 def worsening_customers(session: Session, as_of: date) -> Worsening:
-    """The trend needs only its two windows (9 months), not the report's 24."""
+    """Only the verdicts: the monthly lines are the report's, not the Tablero's."""
     try:
-        rep = reports.trends(session, as_of, months=RECENT_MONTHS + PREVIOUS_MONTHS)
+        rep = reports.trends(session, as_of, months=RECENT_MONTHS + PREVIOUS_MONTHS, with_months=False)
     except ValidationError as exc:
         if exc.code != "TIPO_CAMBIO_FALTANTE":
             raise

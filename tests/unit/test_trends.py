@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -144,3 +144,44 @@ def test_bad_months_and_missing_rate_are_refused() -> None:
 def test_documents_after_the_fecha_de_corte_do_not_exist_yet() -> None:
     later = [*DOCS, doc("A9", "AAA010101AAA", date(2026, 7, 1), date(2026, 8, 1), "999")]
     assert report() == payment_trends(later, APPS, AS_OF, months=12, rates_to_mxn=RATES)
+
+
+def test_recent_window_is_the_days_late_reciente_of_that_window() -> None:
+    """The shortcuts in payment_trends never change a result: on a seeded random portfolio
+    the recent window equals customer_days_late's "reciente" over the same days."""
+    import random
+
+    from cfdi_cobranza.domain.days_late import customer_days_late
+
+    rng = random.Random(5)
+    docs, apps = [], []
+    for i in range(300):
+        rfc = f"C{i % 17:02d}"
+        fecha = date(2025, 1, 1) + timedelta(days=rng.randrange(520))
+        venc = fecha + timedelta(days=rng.choice([0, 15, 30, 60]))
+        total = D(rng.randrange(100, 5000))
+        docs.append(Receivable(f"D{i}", rfc, rfc, rng.choice(["MXN", "MXN", "USD"]), total, fecha, venc))
+        left = total
+        for _ in range(rng.randrange(3)):
+            part = min(left, D(rng.randrange(50, 3000)))
+            if part <= 0:
+                break
+            kind = rng.choice([ApplicationKind.PAGO, ApplicationKind.PAGO, ApplicationKind.NOTA_CREDITO])
+            apps.append(Application(f"D{i}", venc + timedelta(days=rng.randrange(-20, 120)), part, kind))
+            left -= part
+    rep = payment_trends(docs, apps, AS_OF, months=24, rates_to_mxn=RATES)
+    window = (AS_OF - date(2026, 3, 31)).days  # recent window: 1 April to 15 June
+    expected = customer_days_late(docs, apps, AS_OF, rates_to_mxn=RATES, window_days=window)
+    assert len(rep.clientes) == 17
+    for c in rep.clientes:
+        assert c.veredicto.reciente == expected[c.rfc].reciente
+    assert sum(m.cobrado for m in rep.cartera.meses) == sum(
+        a.importe * (20 if docs[int(a.doc_id[1:])].moneda == "USD" else 1)
+        for a in apps if a.tipo is ApplicationKind.PAGO and date(2024, 7, 1) <= a.fecha <= AS_OF)
+
+
+def test_verdicts_alone_equal_the_full_report_s() -> None:
+    full = report()
+    bare = payment_trends(DOCS, APPS, AS_OF, months=12, rates_to_mxn=RATES, with_months=False)
+    assert [c.veredicto for c in bare.clientes] == [c.veredicto for c in full.clientes]
+    assert bare.cartera.veredicto == full.cartera.veredicto and bare.cartera.meses == ()
