@@ -247,7 +247,7 @@ def payment_trends(
                 doc, month_apps, min(last_of_month(mes), as_of),
                 since=add_days(mes, -1), include_open=False,
             )
-            if late is None:  # pragma: no cover - every month here has a pago
+            if late is None:  # cannot happen: every month here has a pago
                 continue
             for key in (doc.rfc, CARTERA):
                 acc = accs[key][mes]
