@@ -152,3 +152,98 @@ def projection_chart(projection: Any) -> ProjectionChart:
     return ProjectionChart(P_WIDTH, P_HEIGHT, baseline, round(bar_w, 1), groups, grid,
                            "Proyección de ingresos por periodo en MXN", top_value <= 0,
                            money(total_b, "MXN"), money(total_d, "MXN"))
+
+
+# --------------------------------------------------------------------------- payment trends
+
+T_WIDTH = 760
+T_HEIGHT = 260
+T_LEFT = 48
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    x: float
+    y: float
+    label: str  # the month, "2026-05"
+    value: str  # "12.5 días"
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    css: str
+    name: str
+    segments: list[str]  # SVG polyline "x,y x,y" runs over the months with payments
+    points: list[TrendPoint]
+
+
+@dataclass(frozen=True)
+class MonthTick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    width: int
+    height: int
+    left: int
+    baseline: float
+    series: list[TrendSeries]
+    grid: list[GridLine]
+    ticks: list[MonthTick]
+    title: str
+    empty: bool
+    trend: str  # "Empeorando (+18.0 días)"
+    trend_css: str
+
+
+def _days(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.1'))} días"
+
+
+def trend_chart(line: Any, title: str = "Días de atraso por mes") -> TrendChart:
+    """Weighted and plain days late of what was paid each month (``domain.trends``) as lines.
+
+    A month without payments has no point (not a fake zero): the line joins the months
+    that have one, and each of those shows a dot."""
+    months = list(line.meses)
+    n = max(1, len(months))
+    plot_w = T_WIDTH - T_LEFT - RIGHT
+    plot_h = T_HEIGHT - TOP - BOTTOM
+    baseline = TOP + plot_h
+    step = plot_w / n
+    paid = [t for t in months if t.pagados]
+    top = max([max(t.ponderado, t.promedio) for t in paid], default=Decimal(0))
+    scale = top if top > 0 else Decimal(10)
+
+    def xy(i: int, value: Decimal) -> tuple[float, float]:
+        return round(T_LEFT + step * i + step / 2, 1), round(baseline - plot_h * float(value / scale), 1)
+
+    series = []
+    # The plain mean first so the weighted line, the one the trend rule reads, is drawn on top.
+    for css, name, attr in (("trend-plain", "Promedio por documento", "promedio"),
+                            ("trend-weighted", "Ponderado por importe", "ponderado")):
+        segments: list[str] = []
+        run: list[str] = []
+        points = []
+        for i, t in enumerate(months):
+            if not t.pagados:
+                continue
+            value: Decimal = getattr(t, attr)
+            x, y = xy(i, value)
+            run.append(f"{x},{y}")
+            points.append(TrendPoint(x, y, t.etiqueta, _days(value)))
+        if run:
+            segments.append(" ".join(run))
+        series.append(TrendSeries(css, name, segments, points))
+    grid = [GridLine(round(baseline - plot_h * k / 4, 1), f"{(scale * k / 4).quantize(Decimal('1'))} d")
+            for k in range(1, 5)] if paid else []
+    every = 1 if n <= 12 else 3
+    ticks = [MonthTick(xy(i, Decimal(0))[0], f"{t.mes:%m/%y}") for i, t in enumerate(months)
+             if (n - 1 - i) % every == 0]
+    v = line.veredicto
+    change = "" if v.cambio is None else f" ({'+' if v.cambio > 0 else ''}{v.cambio.quantize(Decimal('0.1'))} días)"
+    css = {"mejorando": "good", "empeorando": "bad", "estable": "", "sin_datos": "muted"}[v.tendencia.value]
+    return TrendChart(T_WIDTH, T_HEIGHT, T_LEFT, baseline, series, grid, ticks, title, not paid,
+                      v.tendencia.etiqueta + change, css)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from cfdi_cobranza.errors import CobranzaError
-from cfdi_cobranza.services.dashboard import dashboard_summary
+from cfdi_cobranza.services.dashboard import dashboard_summary, worsening_customers
 from web.cache import cached
 from web.charts import aging_chart
 from web.clock import today
@@ -37,5 +37,7 @@ def index() -> Any:
     # REP deadlines count from today, whatever fecha de corte the balances use.
     reps = rep_compliance(get_session(), today(), settings().rep_deadline_day)
     panel = dashboard_panel(get_session(), today())
+    # Same cache as the summary: documents and credits are tracked tables (web.cache).
+    worse = cached(get_session(), "worsening_customers", as_of, lambda: worsening_customers(get_session(), as_of))
     return render_template("dashboard.html", summary=summary, charts=charts, error=error, reps=reps, panel=panel,
-                           hoy=today()), (400 if error else 200)
+                           hoy=today(), worse=worse), (400 if error else 200)

@@ -44,6 +44,9 @@ REPORTS: dict[str, dict[str, Any]] = {
                    "desc": "Cobros esperados por semana o mes según el comportamiento de pago, junto a la fecha de vencimiento."},
     "cashcut": {"title": "Corte de caja", "endpoint": "debts.cash_cut", "groups": None,
                 "desc": "Recibos de una caja en un día por forma de pago y usuario, cheques recibidos y totales."},
+    "trends": {"title": "Patrones y tendencias", "endpoint": "reports.trends", "groups": None,
+               "desc": "Mes a mes: facturado, cobrado, días de atraso promedio y ponderado, % pagado a tiempo "
+                       "y la tendencia (mejorando, estable o empeorando)."},
 }
 DEFAULT_GROUP = {"aging": "cliente", "movement": "cliente", "summary": "empresa", "collectors": "vendedor"}
 
@@ -112,6 +115,12 @@ def collectors() -> Any:
 @require_role(*READERS)
 def projection() -> Any:
     return _run("projection", view.projection_page, "proyeccion-ingresos")
+
+
+@bp.route("/tendencias", methods=["GET"])
+@require_role(*READERS)
+def trends() -> Any:
+    return _run("trends", view.trends_page, "tendencias-de-pago")
 
 
 @bp.route("/estado-de-cuenta", methods=["GET"])

@@ -171,6 +171,11 @@ def customer_summary(app: AppContext, rfc: str, as_of: date | None, desde: date 
     click.echo(f"Días de atraso (90 días): promedio {late['reciente']['promedio']}, ponderado "
                f"{late['reciente']['ponderado']}; histórico: {late['historico']['promedio']} / "
                f"{late['historico']['ponderado']}")
+    trend = data.get("tendencia")
+    if trend is not None:  # domain.trends: last 3 months against the 6 before
+        change = f" ({trend['cambio_dias']} días)" if trend["cambio_dias"] is not None else ""
+        click.echo(f"Tendencia de pago: {trend['etiqueta']}{change}; ponderado reciente "
+                   f"{trend['reciente']['ponderado']}, anterior {trend['anterior']['ponderado']}")
     for p in data["compras"]:
         click.echo(f"  Compras {p['periodo']}: {amounts(p['montos'])}")
     if data["documentos"]:

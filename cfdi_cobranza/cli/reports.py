@@ -1,4 +1,4 @@
-"""``cobranza report aging|due|movement|statement|summary|projection|collectors|promises`` and
+"""``cobranza report aging|due|movement|statement|summary|projection|collectors|promises|trends`` and
 ``cobranza letters`` (balance confirmation and collection letters over the same portfolio).
 
 Every report takes ``--json`` (one JSON document on stdout), ``--format table|csv|xlsx|json``
@@ -168,6 +168,24 @@ def projection_cmd(app: AppContext, as_of: date | None, granularity: str, hasta:
         rep = reports.projection(s, as_of or today(), granularity=Granularity.parse(granularity), hasta=hasta,
                                  filters=filters, rates=parse_rates(rates))
     return emit_report(tables.projection_report(rep), fmt, out, as_json)
+
+
+@report_group.command("trends")
+@as_of_option
+@click.option("--months", type=click.IntRange(1, 120), default=24, show_default=True,
+              help="Meses hacia atrás desde la fecha de corte.")
+@click.option("--rate", "rates", multiple=True, metavar="USD=17.25", help="Tipo de cambio a MXN.")
+@filters_option
+@output_options
+@pass_app
+def trends_cmd(app: AppContext, as_of: date | None, months: int, rates: tuple[str, ...], filters: Filters | None,
+               fmt: str | None, out: Path | None, as_json: bool) -> int:
+    """Patrones y tendencias de pago mes a mes: facturado, cobrado, días de atraso, % a tiempo y tendencia."""
+    with transaction(app.engine) as s:
+        rep = reports.trends(s, as_of or today(), months=months, filters=filters, rates=parse_rates(rates))
+    one = filters is not None and filters.customer_ids is not None and len(filters.customer_ids) == 1
+    customer = rep.clientes[0].rfc if one and rep.clientes else None
+    return emit_report(tables.trends_report(rep, customer=customer), fmt, out, as_json)
 
 
 @report_group.command("promises")

@@ -35,6 +35,7 @@ from cfdi_cobranza.domain.receivables import (
     unapplied_by_currency,
 )
 from cfdi_cobranza.domain.states import PromiseStatus
+from cfdi_cobranza.domain.trends import CustomerTrend
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class CustomerSummaryView:
     notas: list[dict[str, Any]]
     documentos_cobranza: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
+    tendencia: CustomerTrend | None = None  # payment patterns month by month (domain.trends)
 
 
 def customer_summary(

@@ -26,6 +26,15 @@ from cfdi_cobranza.domain.period import fmt_date
 from cfdi_cobranza.domain.promises import PromiseOutcome
 from cfdi_cobranza.domain.statement import Statement
 from cfdi_cobranza.domain.summary import CustomerSummaryView
+from cfdi_cobranza.domain.trends import (
+    PREVIOUS_MONTHS,
+    RECENT_MONTHS,
+    SHARP_DAYS,
+    STABLE_DAYS,
+    CustomerTrend,
+    TrendMonth,
+    TrendsReport,
+)
 from cfdi_cobranza.reports.export import Column, Kind, Report, Table
 
 
@@ -274,6 +283,94 @@ def projection_report(p: Projection) -> Report:
                   payload)
 
 
+# --------------------------------------------------------------------------- trends
+
+
+def days(value: Decimal | None) -> str | None:
+    """Days late in JSON and tables: one decimal, as a string (``None`` stays ``None``)."""
+    return None if value is None else format(value.quantize(Decimal("0.1")), "f")
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.quantize(Decimal("0.01")), "f")
+
+
+def trend_month_payload(t: TrendMonth) -> dict[str, Any]:
+    return {"mes": t.etiqueta, "facturado": m(t.facturado, "MXN"), "cobrado": m(t.cobrado, "MXN"),
+            "documentos_pagados": t.pagados, "dias_promedio": days(t.promedio) if t.pagados else None,
+            "dias_ponderado": days(t.ponderado) if t.pagados else None, "a_tiempo": t.a_tiempo,
+            "pct_a_tiempo": _pct(t.pct_a_tiempo), "pct_a_tiempo_importe": _pct(t.pct_a_tiempo_importe)}
+
+
+def trend_payload(c: CustomerTrend, *, with_months: bool = True) -> dict[str, Any]:
+    v = c.veredicto
+    out: dict[str, Any] = {
+        "rfc": c.rfc, "nombre": c.nombre, "tendencia": v.tendencia.value, "etiqueta": v.tendencia.etiqueta,
+        "empeora_fuerte": v.empeora_fuerte, "cambio_dias": days(v.cambio),
+        "reciente": {"documentos": v.reciente.documentos, "ponderado": days(v.reciente.ponderado),
+                     "promedio": days(v.reciente.promedio)},
+        "anterior": {"documentos": v.anterior.documentos, "ponderado": days(v.anterior.ponderado),
+                     "promedio": days(v.anterior.promedio)},
+    }
+    if with_months:
+        out["meses"] = [trend_month_payload(t) for t in c.meses]
+    return out
+
+
+TREND_RULE = (f"Días de atraso ponderados de los últimos {RECENT_MONTHS} meses (incluye saldos vencidos "
+              f"abiertos) contra los {PREVIOUS_MONTHS} anteriores: ±{STABLE_DAYS} días es estable; "
+              f"{SHARP_DAYS} o más días peor es empeora fuerte.")
+
+
+def _month_row(t: TrendMonth) -> list[Any]:
+    return [t.etiqueta, t.facturado, t.cobrado, t.pagados, days(t.promedio) if t.pagados else None,
+            days(t.ponderado) if t.pagados else None, t.pct_a_tiempo, t.pct_a_tiempo_importe]
+
+
+_TREND_MONTH_COLS = [Column("Facturado", Kind.MONEY), Column("Cobrado", Kind.MONEY),
+                     Column("Docs. pagados", Kind.INT), Column("Días promedio", Kind.RATE),
+                     Column("Días ponderados", Kind.RATE), Column("% a tiempo (docs.)", Kind.PCT),
+                     Column("% a tiempo (importe)", Kind.PCT)]
+
+
+def trends_report(rep: TrendsReport, *, customer: str | None = None) -> Report:
+    """Patrones y tendencias de pago; amounts in MXN. With ``customer`` the monthly table
+    is that customer's (the report was run for it alone)."""
+    line = rep.clientes[0] if customer is not None and rep.clientes else rep.cartera
+    v = line.veredicto
+    meses = Table("Mensual", [Column("Mes"), *_TREND_MONTH_COLS], [_month_row(t) for t in line.meses])
+    clientes = Table("Clientes", [Column("Cliente"), Column("RFC"), Column("Tendencia"),
+                                  Column("Días anteriores", Kind.RATE), Column("Días recientes", Kind.RATE),
+                                  Column("Cambio (días)", Kind.RATE), Column("Empeora fuerte")],
+                     [[c.nombre, c.rfc, c.veredicto.tendencia.etiqueta,
+                       days(c.veredicto.anterior.ponderado) if c.veredicto.anterior.documentos else None,
+                       days(c.veredicto.reciente.ponderado) if c.veredicto.reciente.documentos else None,
+                       days(c.veredicto.cambio), "Sí" if c.veredicto.empeora_fuerte else ""]
+                      for c in rep.clientes])
+    detail = Table("Por cliente y mes", [Column("Cliente"), Column("RFC"), Column("Mes"), *_TREND_MONTH_COLS],
+                   [[c.nombre, c.rfc, *_month_row(t)] for c in rep.clientes for t in c.meses
+                    if t.facturado or t.cobrado])
+    payload = {
+        "reporte": "tendencias", "fecha_corte": rep.fecha_corte.isoformat(), "desde": rep.desde.isoformat(),
+        "meses": len(rep.cartera.meses), "moneda": "MXN",
+        "tipos_cambio": {k: format(r.normalize(), "f") for k, r in rep.tipos_cambio.items()},
+        "regla": {"meses_recientes": RECENT_MONTHS, "meses_anteriores": PREVIOUS_MONTHS,
+                  "umbral_estable_dias": format(STABLE_DAYS, "f"), "umbral_fuerte_dias": format(SHARP_DAYS, "f")},
+        "cartera": trend_payload(rep.cartera),
+        "clientes": [trend_payload(c) for c in rep.clientes],
+        "empeoran_fuerte": [c.rfc for c in rep.empeoran_fuerte],
+    }
+    meta = [("Fecha de corte", fmt_date(rep.fecha_corte)), ("Desde", fmt_date(rep.desde)),
+            ("Importes", "MXN" + (" (" + ", ".join(f"{k} a {r.normalize():f}" for k, r in rep.tipos_cambio.items()) + ")"
+                                  if rep.tipos_cambio else "")),
+            ("Tendencia", f"{v.tendencia.etiqueta}" + (f" ({days(v.cambio)} días)" if v.cambio is not None else "")),
+            ("Regla", TREND_RULE)]
+    if customer is not None:
+        meta.insert(0, ("Cliente", f"{line.nombre} ({line.rfc})" if line.nombre != line.rfc else line.rfc))
+    tables = [meses] if customer is not None else [meses, clientes, detail]
+    return Report("Patrones y tendencias de pago", meta, tables, payload)
+
+
 # --------------------------------------------------------------------------- customer summary
 
 
@@ -321,6 +418,7 @@ def customer_summary_payload(view: CustomerSummaryView) -> dict[str, Any]:
         "documentos_cobranza": view.documentos_cobranza,
         "efos": view.extra.get("efos"),  # the 69-B list: {situacion, fecha} or None
         "cargos_devueltos": view.extra.get("cargos_devueltos", []),
+        "tendencia": trend_payload(view.tendencia) if view.tendencia is not None else None,
     }
 
 
@@ -333,4 +431,5 @@ __all__ = [
     "projection_report",
     "statement_report",
     "summary_report",
+    "trends_report",
 ]

@@ -73,6 +73,7 @@ from cfdi_cobranza.domain.promises import PromiseStatus, evaluate_promises
 from cfdi_cobranza.domain.receivables import OpenItem
 from cfdi_cobranza.domain.statement import Statement, statement
 from cfdi_cobranza.domain.summary import CustomerSummary, CustomerSummaryView, customer_summary
+from cfdi_cobranza.domain.trends import DEFAULT_MONTHS, TrendsReport, check_months, payment_trends
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import collections as credit
 from cfdi_cobranza.services import debts, efos
@@ -479,6 +480,7 @@ def customer_overview(
         result = _with_name(result, customer.nombre)
     follow = list_follow_ups(session, rfc=customer.key, estado=None)
     acciones = [f.to_dict() for f in reversed(follow[-actions_limit:])]
+    trend = payment_trends(portfolio.docs, portfolio.applications, as_of, rates_to_mxn=mx)
     return CustomerSummaryView(
         summary=result,
         conditions=credit.get_conditions(session, customer.key).to_dict(),
@@ -487,7 +489,33 @@ def customer_overview(
         documentos_cobranza=[v.to_dict() for v in debts.list_debt_documents(session, customer.key)],
         extra={"acciones_total": len(follow), "efos": efos.standing_dict(efos.standing(session, customer.rfc)),
                "cargos_devueltos": debts.bounced_charges(session, customer.id)},
+        tendencia=trend.clientes[0] if trend.clientes else None,
     )
+
+
+# --------------------------------------------------------------------------- trends
+
+
+def trends(
+    session: Session, as_of: date, *, months: int = DEFAULT_MONTHS, customer: str | None = None,
+    filters: Filters | None = None, rates: Mapping[str, Decimal] | None = None, with_months: bool = True,
+) -> TrendsReport:
+    """Patrones y tendencias de pago (``domain.trends``): month by month over ``months``
+    months up to ``as_of``, per customer and for the part of the portfolio selected.
+
+    The trend's previous window reaches back 9 months whatever ``months`` says; documents
+    are read up to ``as_of`` (older open ones still count as overdue in the recent window).
+    """
+    check_months(months)
+    if customer is not None:
+        found = find_customer(session, customer)
+        ids = (found.id,) if filters is None or filters.customer_ids is None else tuple(
+            i for i in filters.customer_ids if i == found.id)
+        filters = replace(filters or Filters(), customer_ids=ids)
+    portfolio = load_portfolio(session, filters, until=as_of, with_payments=False, with_promises=False)
+    mx = rates_to_mxn(session, {d.moneda for d in portfolio.docs}, as_of, rates)
+    return payment_trends(portfolio.docs, portfolio.applications, as_of, months=months, rates_to_mxn=mx,
+                          with_months=with_months)
 
 
 def _with_name(result: CustomerSummary, nombre: str | None) -> CustomerSummary:
@@ -508,6 +536,7 @@ __all__ = [
     "projection",
     "resolve_buckets",
     "summary",
+    "trends",
 ]
 
 

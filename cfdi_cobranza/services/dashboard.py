@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.domain.aging import AgingBuckets
+from cfdi_cobranza.domain.trends import PREVIOUS_MONTHS, RECENT_MONTHS, CustomerTrend
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.services import collection_reports as reports
 from cfdi_cobranza.services.settings import aging_buckets
@@ -66,3 +67,22 @@ def dashboard_summary(session: Session, as_of: date, buckets: str | None = None)
             etiquetas=report.etiquetas, importes=amounts.importes,
         ))
     return DashboardSummary(as_of, out, customers)
+
+
+@dataclass(frozen=True)
+class Worsening:
+    """Customers whose days late worsened sharply (``domain.trends``), worst first."""
+
+    clientes: tuple[CustomerTrend, ...]
+    error: str | None = None  # e.g. a currency without an exchange rate
+
+
+def worsening_customers(session: Session, as_of: date) -> Worsening:
+    """Only the verdicts: the monthly lines are the report's, not the Tablero's."""
+    try:
+        rep = reports.trends(session, as_of, months=RECENT_MONTHS + PREVIOUS_MONTHS, with_months=False)
+    except ValidationError as exc:
+        if exc.code != "TIPO_CAMBIO_FALTANTE":
+            raise
+        return Worsening((), exc.message)
+    return Worsening(rep.empeoran_fuerte)

@@ -179,3 +179,18 @@ def test_collection_type_filters_and_groups_the_reports_and_selects_letters(db, 
     assert code == 0 and {c["rfc"] for c in letters["cartas"]} == {judicial}
     code, _out, err = run(capsys, [*base, "--tipo-cobranza", "planeta"])
     assert code == 1 and "TIPO_COBRANZA_INVALIDO" in err
+
+
+def test_trends_report_and_summary_line(db, capsys):
+    code, out, _ = run(capsys, [*db, "report", "trends", "--as-of", "31/10/2026", "--months", "3",
+                                "--rate", "USD=17.5"])
+    assert code == 0
+    assert "Patrones y tendencias de pago" in out and "2026-08" in out and "2026-10" in out
+    assert "Sin datos suficientes" in out and "Días ponderados" in out
+    code, data = run_json(capsys, [*db, "report", "trends", "--as-of", "31/10/2026", "--customer", "CAC070627H79"])
+    assert code == 0 and [c["rfc"] for c in data["clientes"]] == ["CAC070627H79"]
+    assert len(data["cartera"]["meses"]) == 24
+    code, _, err = run(capsys, [*db, "report", "trends", "--customer", "NOEXISTE"])
+    assert code == 1 and "CLIENTE_NO_ENCONTRADO" in err
+    code, out, _ = run(capsys, [*db, "customer", "summary", "CAC070627H79", "--as-of", "31/10/2026"])
+    assert code == 0 and "Tendencia de pago: Sin datos suficientes" in out

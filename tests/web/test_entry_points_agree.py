@@ -119,3 +119,14 @@ def test_a_stamped_rep(client, capsys, app, app_config, rep_world):
     assert from_cli.pop("xml").startswith("<?xml")
     assert from_api.pop("sin_validez_fiscal") is True
     assert from_api == from_cli
+
+
+@pytest.mark.parametrize("cli_args,query", [((), ""), (("--customer", CUSTOMERS[0].rfc, "--months", "6"),
+                                                       f"&cliente={CUSTOMERS[0].rfc}&meses=6")])
+def test_payment_trends(client, capsys, world, cli_args, query):
+    from_cli = cli(capsys, world, "report", "trends", "--as-of", PAST, "--rate", "USD=17.5000", *cli_args)
+    from_api = api(client, world, f"/api/v1/reports/trends?corte={PAST}{query}")
+    assert from_cli == from_api
+    assert from_cli["reporte"] == "tendencias" and from_cli["fecha_corte"] == PAST
+    assert len(from_cli["cartera"]["meses"]) == (6 if query else 24)
+    assert any(m["cobrado"] != "0.00" for m in from_cli["cartera"]["meses"])

@@ -47,6 +47,13 @@ def report_projection() -> Any:
     return jsonify(view.projection_page(get_session(), p, for_download=True).report.payload)
 
 
+@bp.route("/reports/trends", methods=["GET"])
+@token_role(*READERS)
+def report_trends() -> Any:
+    p = view.parse_params(request.args, today())
+    return jsonify(view.trends_page(get_session(), p, for_download=True).report.payload)
+
+
 @bp.route("/customers/<rfc>/statement", methods=["GET"])
 @token_role(*READERS)
 def customer_statement(rfc: str) -> Any:

@@ -211,6 +211,14 @@ def _collection_paths() -> dict[str, Any]:
             "responses": {"200": _json_ok("Cobros esperados por periodo y moneda, y en MXN"),
                           "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
         }},
+        "/api/v1/reports/trends": {"get": {
+            "summary": "Patrones y tendencias de pago mes a mes (en MXN) y tendencia por cliente y de la cartera",
+            "operationId": "reporteTendencias",
+            "parameters": _query([*_REPORT_FILTERS, ("meses", "Meses hacia atrás desde la fecha de corte (24).")]),
+            "responses": {"200": _json_ok("Facturado, cobrado, días de atraso y % a tiempo por mes; tendencia "
+                                          "(mejorando, estable, empeorando, sin_datos)"),
+                          "400": _ERROR, "404": _ERROR, **_AUTH_ERRORS},
+        }},
         "/api/v1/customers/{rfc}/statement": {"get": {
             "summary": "Estado de cuenta de un cliente en un periodo: cargos, abonos y saldo por moneda",
             "operationId": "estadoDeCuenta",

@@ -23,6 +23,8 @@ from cfdi_cobranza.domain.period import DateRange, Granularity
 from cfdi_cobranza.domain.promises import PromiseOutcome
 from cfdi_cobranza.domain.states import FollowUpStatus
 from cfdi_cobranza.domain.summary import OwedDocument
+from cfdi_cobranza.domain.trends import DEFAULT_MONTHS as DEFAULT_TREND_MONTHS
+from cfdi_cobranza.domain.trends import MAX_MONTHS as MAX_TREND_MONTHS
 from cfdi_cobranza.errors import ValidationError
 from cfdi_cobranza.pdf.statement import render_statement_pdf
 from cfdi_cobranza.reports import followups as followup_tables
@@ -43,7 +45,14 @@ from cfdi_cobranza.services.letters import letters_pdf, record_letters
 from cfdi_cobranza.services.mail.documents import LetterMailRun, send_letters
 from cfdi_cobranza.services.portfolio import Filters
 from web.cache import cached
-from web.charts import BarChart, ProjectionChart, aging_chart, projection_chart
+from web.charts import (
+    BarChart,
+    ProjectionChart,
+    TrendChart,
+    aging_chart,
+    projection_chart,
+    trend_chart,
+)
 from web.report_pdf import report_pdf
 from web.services.inputs import parse_date
 
@@ -133,6 +142,7 @@ class ReportParams:
 def parse_params(args: Mapping[str, str], today: date, *, default_group: str = "cliente") -> ReportParams:
     form = {k: _text(args, k) for k in ("corte", "desde", "hasta", "agrupar", "rangos", "periodo", "limite",
                                         "detalle", *FILTER_FIELDS)}
+    form["meses"] = _text(args, "meses")  # the trends report's months
     as_of = parse_date(form["corte"], "Fecha de corte") or today
     desde = parse_date(form["desde"], "Fecha inicial")
     hasta = parse_date(form["hasta"], "Fecha final")
@@ -168,6 +178,7 @@ class ReportPage:
     charts: list[BarChart] = field(default_factory=list)
     projection: ProjectionChart | None = None
     truncated: dict[str, int] = field(default_factory=dict)  # table name -> rows not shown
+    trend: TrendChart | None = None
 
 
 def _limit_tables(report: Report, limit: int) -> dict[str, int]:
@@ -249,6 +260,21 @@ def projection_page(session: Session, p: ReportParams, *, for_download: bool = F
         DateRange(p.as_of + timedelta(days=1), p.hasta)
     proj = reports.projection(session, p.as_of, granularity=p.granularity, hasta=hasta, filters=_filters(session, p))
     page = ReportPage(tables.projection_report(proj), projection=projection_chart(proj))
+    if not for_download:
+        page.truncated = _limit_tables(page.report, p.limit)
+    return page
+
+
+def trends_page(session: Session, p: ReportParams, *, for_download: bool = False) -> ReportPage:
+    """Patrones y tendencias: the portfolio's (or the one customer's) monthly line and chart."""
+    months = parse_int(p.form.get("meses"), "Meses", minimum=1, maximum=MAX_TREND_MONTHS) or DEFAULT_TREND_MONTHS
+    filters = _filters(session, p)
+    rep = reports.trends(session, p.as_of, months=months, filters=filters)
+    customer = p.filter_values.get("cliente")
+    one = rep.clientes[0].rfc if customer and rep.clientes else None
+    page = ReportPage(tables.trends_report(rep, customer=one))
+    line = rep.clientes[0] if one else rep.cartera
+    page.trend = trend_chart(line, f"Días de atraso por mes · {'cliente ' + line.rfc if one else 'cartera'}")
     if not for_download:
         page.truncated = _limit_tables(page.report, p.limit)
     return page
@@ -474,6 +500,7 @@ class CustomerFile:
     check: dict[str, Any] | None = None
     check_form: dict[str, str] = field(default_factory=dict)
     check_error: str | None = None
+    trend: TrendChart | None = None  # days late month by month (domain.trends)
 
 
 def customer_file(session: Session, customer_id: int, today: date,
@@ -486,6 +513,8 @@ def customer_file(session: Session, customer_id: int, today: date,
                        [a.to_dict() for a in credit.list_authorizations(session, rfc=key)],
                        view.acciones, followups.follow_up_types(session),
                        detail=customer_detail(session, customer_id, today, pagina))
+    if view.tendencia is not None:
+        out.trend = trend_chart(view.tendencia, "Días de atraso por mes (24 meses)")
     if check_args and (check_args.get("importe") or "").strip():
         out.check_form = {k: (check_args.get(k) or "").strip()[:30]
                           for k in ("importe", "moneda", "operacion", "plazo", "forma_pago")}
