@@ -95,7 +95,7 @@ def _reps(engine: Engine) -> list[Rep]:
 
 def _job(engine: Engine) -> Job:
     with transaction(engine) as s:
-        (job,) = s.scalars(select(Job))
+        (job,) = s.scalars(select(Job).where(Job.kind == "rep.pago"))  # the beat may queue scheduled ones too
         return job
 
 

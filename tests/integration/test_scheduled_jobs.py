@@ -93,6 +93,11 @@ def test_daily_and_weekly_jobs_are_queued_once_per_period(book: Book, settings: 
     book.invoices(F1=[Line(D("100.00"))])
     monkeypatch.delenv("COBRANZA_SMTP_URL", raising=False)
     monkeypatch.delenv("COBRANZA_BANXICO_TOKEN", raising=False)
+    monkeypatch.delenv("COBRANZA_SAT_JOBS", raising=False)
+    # A test installation (the sandbox PAC) does not talk to the SAT by itself.
+    alone = scheduled.tick(book.engine, clock=Clock(MORNING), instance_path=settings.instance_path)
+    assert [j.kind for j in _jobs(book.engine) if j.id in alone] == ["mail.avisos"]
+    monkeypatch.setenv("COBRANZA_SAT_JOBS", "1")
     assert scheduled.tick(book.engine, clock=Clock(EARLY), instance_path=settings.instance_path) == []
     first = scheduled.tick(book.engine, clock=Clock(MORNING), instance_path=settings.instance_path)
     kinds = sorted(j.kind for j in _jobs(book.engine) if j.id in first)

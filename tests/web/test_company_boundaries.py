@@ -20,7 +20,8 @@ from cfdi_cobranza.db.models import AuditEntry, Customer, Payment, Rep
 from cfdi_cobranza.db.models.ledger import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
-from cfdi_cobranza.services import debts, followups
+from cfdi_cobranza.services import collections as credit_service
+from cfdi_cobranza.services import debts, followups, jobs
 from cfdi_cobranza.services import users as users_service
 from cfdi_cobranza.services.user_companies import allowed_company_ids, set_user_companies
 
@@ -29,7 +30,8 @@ HIDDEN = "EKU9003173C9"
 HIDDEN_CUSTOMER = "URE180429TM6"
 LIMITED_ROLES = [r for r in users_service.ROLES if r != "administrador"]
 # Parameters naming one of the hidden company's objects: a page addressed by them must not exist.
-OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id", "follow_up_id"}
+OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id", "follow_up_id", "job_id",
+               "authorization_id"}
 HIDDEN_CHEQUE = "CHQ-OCULTO-77"
 
 
@@ -48,7 +50,13 @@ def world(app, imported, rep_world):
         letter = followups.add_follow_up(s, HIDDEN_CUSTOMER, tipo="carta", contacto="pruebas",
                                          notes=f"Carta a {HIDDEN_CUSTOMER}")
         followups.attach_file(s, letter.row.id, f"carta-{HIDDEN_CUSTOMER}.pdf", f"%PDF {HIDDEN_CUSTOMER}".encode())
-        hidden = {"follow_up_id": letter.row.id,
+        # A background job someone else queued about the hidden company, and a credit authorization.
+        job = jobs.enqueue(s, "rep.pendientes", {"monthly": False}, key="boundary-job",
+                           label=f"REP pendientes de {HIDDEN}", actor="administrador")
+        credit_service.set_conditions(s, HIDDEN_CUSTOMER, actor="pruebas", limits={"MXN": Decimal("1.00")})
+        authorization = credit_service.request_authorization(s, HIDDEN_CUSTOMER, Decimal("5000.00"), actor="pruebas")
+        hidden = {"follow_up_id": letter.row.id, "job_id": job.id, "authorization_id": authorization.id,
+                  "conflict_id": 1,
                   "uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
                   "token_id": 1, "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                   "rfc": HIDDEN_CUSTOMER, "debt_id": cheque.row.id, "code": "cheque"}

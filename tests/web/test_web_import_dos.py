@@ -67,7 +67,7 @@ def test_too_many_parts_on_the_api(client, app, engine):
     from cfdi_cobranza.services import users as users_service
 
     with transaction(engine) as s:
-        secret = users_service.create_token(s, "lote", "facturacion", created_by="pruebas")[1]
+        secret = users_service.create_token(s, "lote", "facturacion", created_by=users_service.CLI_CREATOR)[1]
     fields = MultiDict([("archivo", FileStorage(io.BytesIO(b"<x/>"), f"{i}.xml")) for i in range(1001)])
     boundary, body = encode_multipart(fields)
     resp = client.post("/api/v1/cfdi", data=body, content_type=f"multipart/form-data; boundary={boundary}",

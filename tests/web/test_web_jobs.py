@@ -16,7 +16,7 @@ from cfdi_cobranza.services.jobs import policy
 
 def _headers(engine, role):
     with transaction(engine) as s:
-        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by='t')[1]}"}
+        return {"Authorization": f"Bearer {users_service.create_token(s, f'api-{role}', role, created_by=users_service.CLI_CREATOR)[1]}"}
 
 
 def _runtime(app, engine):

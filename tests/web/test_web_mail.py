@@ -80,11 +80,11 @@ def test_smtp_password_is_sealed_and_never_shown(client, login, app, engine, mon
 
 
 def test_api_contacts_send_rep_and_log(app, client, login, rep_world, engine, smtp):
-    from cfdi_cobranza.services.users import create_token
+    from cfdi_cobranza.services.users import CLI_CREATOR, create_token
 
     with transaction(engine) as s:
-        _tok, bearer = create_token(s, "ERP", "cobranza", created_by="pruebas")
-        _tok2, reader = create_token(s, "BI", "consulta", created_by="pruebas")
+        _tok, bearer = create_token(s, "ERP", "cobranza", created_by=CLI_CREATOR)
+        _tok2, reader = create_token(s, "BI", "consulta", created_by=CLI_CREATOR)
     auth = {"Authorization": f"Bearer {bearer}"}
     resp = client.post("/api/v1/customers/URE180429TM6/contacts", json={"email": "mal@", "rol": "pagos"}, headers=auth)
     assert resp.status_code == 400 and resp.json["error"]["code"] == "CORREO_INVALIDO"

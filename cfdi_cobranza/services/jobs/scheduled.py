@@ -16,12 +16,17 @@ a job is queued once per period however many ticks or schedulers there are:
 - ``sat.efos``: the SAT's 69-B list, weekly (``cobranza sat efos update``).
 - ``mail.avisos``: payment reminders and the REP day-5 deadline alert, daily.
 
+The SAT jobs are queued only when the PAC works in production (the CFDI of a test or
+sandbox installation are not at the SAT, and a demo has no network), or with
+``COBRANZA_SAT_JOBS=1``; ``COBRANZA_SAT_JOBS=0`` turns them off.
+
 Daily jobs are queued from ``DAILY_AT`` (Mexico City time) on; the run keys hold the day
 (the week for the 69-B list), so a scheduler that was down queues them when it returns.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -45,6 +50,7 @@ from cfdi_cobranza.services.jobs import JobContext, RetryLater, Runtime, enqueue
 from cfdi_cobranza.services.jobs.policy import local_now
 from cfdi_cobranza.services.mail import alerts, documents
 from cfdi_cobranza.services.mail.delivery import Mailer, deliver_due, due_ids
+from cfdi_cobranza.services.settings import pac_environment
 
 DAILY_AT = time(6, 0)  # Mexico City: before the working day
 STATUS_RESUME = timedelta(hours=12)
@@ -144,23 +150,29 @@ def queue_due(session: Session, local: datetime, *, clock: Clock = system_clock,
     if local.time() < DAILY_AT:
         return ids
     day = local.date().isoformat()
-    add("sat.estado", {"day": day}, f"sat.estado:{day}", f"Estado en el SAT de los documentos abiertos ({day})")
     add("mail.avisos", {"day": day}, f"mail.avisos:{day}", f"Recordatorios y aviso del día 5 ({day})")
+    if rates_service.has_banxico_token(session) or bool(os.environ.get("COBRANZA_BANXICO_TOKEN")):
+        add("sat.tipos_cambio", {"day": day}, f"sat.tipos_cambio:{day}", f"Tipos de cambio FIX ({day})")
+    if not _talks_to_the_sat(session):
+        return ids
+    add("sat.estado", {"day": day}, f"sat.estado:{day}", f"Estado en el SAT de los documentos abiertos ({day})")
+    fiel = sat_sync.fiel_by_company(session)
     for company_id, rfc in session.execute(select(Company.id, Company.rfc).order_by(Company.rfc)):
-        if company_id in sat_sync.fiel_by_company(session):
+        if company_id in fiel:
             add("sat.sincronizar", {"rfc": rfc, "day": day}, f"sat.sincronizar:{rfc}:{day}",
                 f"Descarga masiva del SAT de {rfc} ({day})")
-    if rates_service.has_banxico_token(session) or _env_token():
-        add("sat.tipos_cambio", {"day": day}, f"sat.tipos_cambio:{day}", f"Tipos de cambio FIX ({day})")
     week = local.date().isocalendar()
     add("sat.efos", {}, f"sat.efos:{week.year}-W{week.week:02d}", f"Listado 69-B ({week.year}, semana {week.week})")
     return ids
 
 
-def _env_token() -> bool:
-    import os
-
-    return bool(os.environ.get("COBRANZA_BANXICO_TOKEN"))
+def _talks_to_the_sat(session: Session) -> bool:
+    """The SAT jobs run by themselves when the PAC works in production (a test or sandbox
+    installation's CFDI are not at the SAT), or when ``COBRANZA_SAT_JOBS=1`` asks for them."""
+    forced = os.environ.get("COBRANZA_SAT_JOBS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    return pac_environment(session) == "production"
 
 
 def _smtp_ready(session: Session, instance_path: str | Path | None) -> bool:
