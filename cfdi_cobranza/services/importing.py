@@ -542,21 +542,7 @@ class Importer:
         doc = Document(**self._document_row(rec, loaded, company.id, customer.id, customer.credit_days, name, now))
         session.add(doc)
         session.flush()
-        for model, rows in ((DocumentConcept, _concept_rows(doc.id, rec)), (DocumentTax, _tax_rows(doc.id, rec)),
-                            (DocumentRelation, _relation_rows(doc.id, rec))):
-            if rows:
-                session.execute(insert(model), rows)
-
-        if rec.tipo == "P":
-            self._store_complement(session, rec, doc)
-        elif rec.tipo == "E":
-            balances.allocate_credit_note(session, doc)
-        elif rec.tipo == "I":
-            balances.attach_waiting_credits(session, doc)
-            for note in balances.notes_relating(session, doc.uuid):
-                balances.allocate_credit_note(session, note)
-            session.flush()
-            balances.refresh_saldo(session, doc)
+        self._store_parts_and_effects(session, rec, doc)
         session.add(ImportLog(batch=batch_id, file=name[-500:], status="imported", uuid=rec.uuid, tipo=rec.tipo,
                               sha256=loaded.sha256, created_at=now))
 
@@ -587,6 +573,24 @@ class Importer:
         for key, value in row.items():
             setattr(doc, key, value)
         session.flush()
+        self._store_parts_and_effects(session, rec, doc)
+        if rec.tipo == "I" and doc.saldo < 0:
+            raise ConflictError(
+                f"Lo ya abonado a la factura excede el total del nuevo documento ({doc.total} {doc.moneda}): "
+                "desaplique los pagos y vuelva a intentarlo.", code="CONFLICTO_CON_PAGOS")
+        for target_id in touched:
+            target = session.get(Document, target_id)
+            if target is not None:
+                balances.refresh_saldo(session, target)
+                renumber_instalments(session, target)
+        session.add(ImportLog(batch=str(uuidlib.uuid4()), file=name[-500:], status="replaced", uuid=rec.uuid,
+                              tipo=rec.tipo, sha256=loaded.sha256, created_at=now))
+        session.flush()
+
+    def _store_parts_and_effects(self, session: Session, rec: CfdiRecord, doc: Document) -> None:
+        """A stored document's concepts, taxes and relations, and what it does to others:
+        a complement's payments, a credit note's credits, an invoice's waiting credits and
+        balance. The same for a new document and for one that replaces a stored one."""
         for model, rows in ((DocumentConcept, _concept_rows(doc.id, rec)), (DocumentTax, _tax_rows(doc.id, rec)),
                             (DocumentRelation, _relation_rows(doc.id, rec))):
             if rows:
@@ -601,18 +605,6 @@ class Importer:
                 balances.allocate_credit_note(session, note)
             session.flush()
             balances.refresh_saldo(session, doc)
-            if doc.saldo < 0:
-                raise ConflictError(
-                    f"Lo ya abonado a la factura excede el total del nuevo documento ({doc.total} {doc.moneda}): "
-                    "desaplique los pagos y vuelva a intentarlo.", code="CONFLICTO_CON_PAGOS")
-        for target_id in touched:
-            target = session.get(Document, target_id)
-            if target is not None:
-                balances.refresh_saldo(session, target)
-                renumber_instalments(session, target)
-        session.add(ImportLog(batch=str(uuidlib.uuid4()), file=name[-500:], status="replaced", uuid=rec.uuid,
-                              tipo=rec.tipo, sha256=loaded.sha256, created_at=now))
-        session.flush()
 
     def _store_complement(self, session: Session, rec: CfdiRecord, doc: Document) -> None:
         line = 0

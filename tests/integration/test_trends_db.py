@@ -87,7 +87,7 @@ def test_monthly_figures_equal_plain_computation(loaded, generated, rfc):
         if w:
             seen = True
             assert t.ponderado == dw / w  # one event per document here: the weighted mean of events
-    assert seen or rfc is None or rfc == DME
+    assert seen or rfc == DME
 
 
 def test_trend_verdicts_and_the_payload(loaded, generated):

@@ -64,6 +64,6 @@ def test_forged_expired_and_revoked_links_are_refused(app, client, rep_world, en
     clock.now -= timedelta(days=1, seconds=1)
     assert client.get(page).status_code == 200
     with transaction(engine) as s:
-        assert links.revoke_links(s, "URE180429TM6", actor="t", clock=clock) >= 1
+        assert links.revoke_links(s, "URE180429TM6", actor="t", clock=clock) == 1
     assert client.get(page).status_code == 404
     assert client.get(f"{page}/rep/{rep_world['rep_uuid']}.xml").status_code == 404
