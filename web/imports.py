@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from cfdi_cobranza.db.scope import company_ids
-from cfdi_cobranza.db.session import transaction
-from cfdi_cobranza.errors import CobranzaError
+from cfdi_cobranza.errors import CobranzaError, NotFoundError
 from cfdi_cobranza.services.conflicts import ConflictView, list_conflicts, replace_with_conflict
 from cfdi_cobranza.services.uploads import import_uploads
 from web.clock import clock
@@ -33,8 +32,10 @@ bp = Blueprint("imports", __name__, url_prefix="/importar")
 
 
 def _conflicts() -> list[ConflictView]:
-    with transaction(engine()) as session:
-        return list_conflicts(session)
+    db = get_session()  # the request's session: a limited user sees only their companies' conflicts
+    views = list_conflicts(db)
+    db.commit()
+    return views
 
 
 def _uploaded() -> list[tuple[str, IO[bytes]]]:
@@ -53,7 +54,12 @@ def index() -> Any:
 def replace(conflict_id: int) -> Any:
     """The explicit action: the stored document gives way to the conflict's verified file."""
     try:
-        result = replace_with_conflict(engine(), settings(), conflict_id, actor=g.user.username, clock=clock())
+        result = replace_with_conflict(engine(), settings(), conflict_id, actor=g.user.username, clock=clock(),
+                                       company_ids=company_ids(get_session()))
+    except NotFoundError as exc:
+        if exc.code == "CONFLICTO_NO_ENCONTRADO":
+            abort(404)
+        flash(f"{exc.message} [{exc.code}]", "error")
     except CobranzaError as exc:
         flash(f"{exc.message} [{exc.code}]", "error")
     else:

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 
 from cfdi_cobranza.db.models import Company
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.mail import KIND_LABELS, PLACEHOLDERS, ContactRole, MailKind
 from cfdi_cobranza.domain.period import DateRange
 from cfdi_cobranza.domain.states import MailStatus
@@ -67,7 +68,7 @@ def index(error: str | None = None, status: int = 200) -> Any:
 @require_role(*MAIL_EDITORS)
 def send_pending() -> Any:
     try:
-        done = deliver_due(engine(), mailer=_mailer())
+        done = deliver_due(engine(), mailer=_mailer(), company_ids=company_ids(get_session()))
     except CobranzaError as exc:
         return index(error=exc.message, status=400)
     sent = sum(1 for d in done if d.status is MailStatus.ENVIADO)

@@ -56,6 +56,9 @@ def index() -> Any:
 def run() -> Any:
     form = {k: (request.form.get(k) or "").strip()[:20] for k in ("rfc", "desde", "hasta")}
     try:
+        db = get_session()
+        ledger.get_company(db, form["rfc"])  # another company's RFC is not found (a user limited to some)
+        db.commit()  # no open transaction while the sync writes (SQLite: one writer)
         desde, hasta = _date("desde"), _date("hasta")
         result = sat_sync.sync(
             engine(), settings(), form["rfc"], SecretBox.for_instance(settings().instance_path), today=today(),

@@ -33,4 +33,10 @@ def document_assign(app: AppContext, uuid: str, sucursal: str, vendedor: str | N
 
 
 def register(cli: click.Group) -> None:
-    cli.add_command(document_group)
+    # ``document`` may already exist (``document cancelled``): add to it instead of replacing it.
+    existing = cli.commands.get("document")
+    if isinstance(existing, click.Group):
+        for name, cmd in document_group.commands.items():
+            existing.add_command(cmd, name)
+    else:
+        cli.add_command(document_group)

@@ -44,7 +44,7 @@ from cfdi_cobranza.db.models.mail import (
     CustomerLink,
     MailMessage,
 )
-from cfdi_cobranza.db.models.payments import Payment, Settlement
+from cfdi_cobranza.db.models.payments import BankMovement, Payment, Settlement
 from cfdi_cobranza.db.models.reps import CompanyCsd, FolioSequence, Rep
 from cfdi_cobranza.db.models.sat import SatStatusCheck
 from cfdi_cobranza.db.models.sat_download import CompanyFiel, SatMetadata, SatRequest
@@ -109,6 +109,9 @@ def _criteria(ids: tuple[int, ...], names: tuple[str, ...]) -> list[Any]:
             select(Payment.customer_id).where(Payment.company_id.in_(ids)))), include_aliases=True)
         for cls in _BY_CUSTOMER]
     options.append(with_loader_criteria(Job, lambda c: c.created_by.in_(names), include_aliases=True))
+    # Bank statement rows carry no company (an account's deposits are not yet tied to one):
+    # a limited user sees none of them rather than every company's.
+    options.append(with_loader_criteria(BankMovement, lambda c: c.id < 0, include_aliases=True))
     # Rows that name a document: visible with the document.
     options += [
         with_loader_criteria(ImportConflict, lambda c: c.uuid.in_(

@@ -22,6 +22,7 @@ from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Document
 from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.models.users import User
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ConflictError, NotFoundError
 from cfdi_cobranza.services.clock import Clock, system_clock
@@ -110,6 +111,7 @@ def replace_with_conflict(
     actor: str,
     clock: Clock = system_clock,
     environment: str | None = None,
+    company_ids: tuple[int, ...] | None = None,
 ) -> ReplaceResult:
     """Replace the stored document with conflict ``conflict_id``'s file; audited.
 
@@ -119,6 +121,8 @@ def replace_with_conflict(
     document), ``CONFLICTO_CON_PAGOS``, or the importer's own refusal of the file now.
     """
     with transaction(engine) as session:
+        # A user limited to some companies: another company's conflict or document is not found.
+        limit_to_companies(session, company_ids)
         user = session.scalar(select(User).where(User.username == normalize_username(actor)))
         if user is None or not user.active:
             raise NotFoundError(f"No existe un usuario activo «{actor}».", code="USUARIO_NO_ENCONTRADO")
@@ -150,7 +154,7 @@ def replace_with_conflict(
                 code="CONFLICTO_NO_REEMPLAZABLE")
         old_sha = doc.sha256
         importer = Importer(engine, settings, clock=clock, extra_cert_dirs=[settings.instance_path / "sandbox"],
-                            environment=env)
+                            environment=env, company_ids=company_ids)
         importer.replace_document(session, doc, loaded, conflict.file)
         conflict.status = "reemplazado"
         conflict.resolved_at = clock()

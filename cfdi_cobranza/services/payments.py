@@ -461,8 +461,11 @@ def _store_plan(session: Session, payment: Payment, plan: dp.ApplicationPlan, do
     _audit(session, clock, actor, "aplicar_pago", "payment", payment.id,
            {"lineas": [ln.to_dict() for ln in lines]})
     # Under the company's «al aplicar» policy its REP is queued in this same transaction.
-    job_id = rep_jobs.after_apply(session, payment, [ln.credit_id for ln in lines if ln.credit_id is not None],
-                                  any(ln.requiere_rep for ln in lines), actor=actor, clock=clock)
+    # A payment received before its invoice waits for confirm_advance, which queues it then.
+    waiting = any(ln.requiere_confirmacion for ln in lines)
+    job_id = None if waiting else rep_jobs.after_apply(
+        session, payment, [ln.credit_id for ln in lines if ln.credit_id is not None],
+        any(ln.requiere_rep for ln in lines), actor=actor, clock=clock)
     in_lines = {a for line in plan.lines for a in line.avisos}
     skipped = tuple({"code": a.code, "message": a.message} for a in plan.avisos if a not in in_lines)
     return ApplicationResult(payment.id, lines, payment.aplicado, payment.monto - payment.aplicado, payment.moneda,
@@ -506,6 +509,9 @@ def confirm_advance(session: Session, payment_id: int, *, actor: str = "sistema"
     session.flush()
     _audit(session, clock, actor, "confirmar_pago_anterior", "payment", payment.id,
            {"creditos": [c.id for c in credits], "facturas": [c.target_uuid for c in credits], "nota": cleaned})
+    # Under the «al aplicar» policy the REP held back at apply time is queued now.
+    rep_jobs.after_apply(session, payment, [c.id for c in credits], any(bool(c.requires_rep) for c in credits),
+                         actor=actor, clock=clock)
     return [c.id for c in credits]
 
 

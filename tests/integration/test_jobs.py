@@ -305,3 +305,19 @@ def test_bounded_pac_never_runs_more_stamps_at_once_than_its_slots() -> None:
         t.join()
     assert peak == 2
     assert not hasattr(pacs[0], "stamp_batch") and pacs[0].name == "fake"
+
+
+def test_al_aplicar_waits_for_a_payment_before_its_invoice_and_issues_once_confirmed(book: Book) -> None:
+    """A payment received before its invoice (issue 17): its REP is not queued when it is
+    applied (it would only fail), and confirming it queues the REP, which then stamps."""
+    uuids = book.invoices(F=[Line(D("1000.00"))])
+    with transaction(book.engine) as s:
+        policy.set_policy(s, RFC, "al-aplicar", clock=book.clock)
+    pid = book.pay("1160.00", fecha=datetime(2026, 9, 28, 12, 0))  # before the invoice's day
+    book.apply(pid, [(uuids["F"], "1160.00")])
+    assert _jobs(book.engine) == []
+    with transaction(book.engine) as s:
+        svc.confirm_advance(s, pid, actor="ana", clock=book.clock)
+    assert [(j.kind, j.state) for j in _jobs(book.engine)] == [("rep.pago", "queued")]
+    assert [state for _id, state in jobs.run_until_empty(runtime(book))] == ["done"]
+    assert [r.status for r in _reps(book.engine)] == [RepStatus.TIMBRADO]

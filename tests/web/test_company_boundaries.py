@@ -8,7 +8,7 @@ second payment still without one). The limited user sees only ISD950921HE5.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from test_web_roles import REQUIRED_QUERY, _routes, _url
 from web_support import FAST_HASH, PASSWORD, REAL_UUID
 
-from cfdi_cobranza.db.models import AuditEntry, Customer, Payment, Rep
+from cfdi_cobranza.db.models import AuditEntry, BankMovement, Customer, Payment, Rep
+from cfdi_cobranza.db.models.conflicts import ImportConflict
 from cfdi_cobranza.db.models.ledger import Document
 from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.errors import ValidationError
@@ -31,7 +32,8 @@ HIDDEN_CUSTOMER = "URE180429TM6"
 LIMITED_ROLES = [r for r in users_service.ROLES if r != "administrador"]
 # Parameters naming one of the hidden company's objects: a page addressed by them must not exist.
 OBJECT_ARGS = {"uuid", "customer_id", "payment_id", "rep_uuid", "rfc", "debt_id", "follow_up_id", "job_id",
-               "authorization_id"}
+               "authorization_id", "conflict_id"}
+HIDDEN_DEPOSIT = "REF-OTRA-EMPRESA-9876"
 HIDDEN_CHEQUE = "CHQ-OCULTO-77"
 
 
@@ -55,12 +57,22 @@ def world(app, imported, rep_world):
                            label=f"REP pendientes de {HIDDEN}", actor="administrador")
         credit_service.set_conditions(s, HIDDEN_CUSTOMER, actor="pruebas", limits={"MXN": Decimal("1.00")})
         authorization = credit_service.request_authorization(s, HIDDEN_CUSTOMER, Decimal("5000.00"), actor="pruebas")
+        # An import conflict on the hidden company's invoice, and a bank deposit (no company).
+        conflict = ImportConflict(uuid=rep_world["invoices"][0], sha256="a" * 64, xml=b"<x/>",
+                                  file="OTRA-EMPRESA-EKU.xml", sello_sat="verificado", autoridad="verificada",
+                                  existing_sha256="b" * 64, status="pendiente", created_at=datetime.now(UTC))
+        s.add(conflict)
+        s.add(BankMovement(fingerprint="f" * 64, bank="banorte", account="0123", fecha=date(2026, 11, 12),
+                           amount=Decimal("98765.43"), moneda="MXN", description="Depósito", reference=HIDDEN_DEPOSIT,
+                           status="pendiente", imported_at=datetime.now(UTC)))
+        s.flush()
         hidden = {"follow_up_id": letter.row.id, "job_id": job.id, "authorization_id": authorization.id,
-                  "conflict_id": 1,
+                  "conflict_id": conflict.id,
                   "uuid": rep_world["invoices"][0], "customer_id": hidden_customer.id, "username": "consulta",
                   "token_id": 1, "payment_id": rep_world["payment_id"], "rep_uuid": rep_world["rep_uuid"],
                   "rfc": HIDDEN_CUSTOMER, "debt_id": cheque.row.id, "code": "cheque"}
-    markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"], HIDDEN_CHEQUE]
+    markers = [HIDDEN, HIDDEN_CUSTOMER, rep_world["rep_uuid"], *rep_world["invoices"], HIDDEN_CHEQUE, HIDDEN_DEPOSIT,
+               "OTRA-EMPRESA-EKU.xml"]
     return {"hidden": hidden, "markers": markers}
 
 
@@ -238,3 +250,14 @@ def test_every_form_on_another_companys_objects_is_404_and_changes_nothing(app, 
             checked += 1
     assert checked >= 3
     assert state() == before
+
+
+def test_sat_sync_for_another_companys_rfc_is_404(app, world):
+    import re
+
+    client = _login(app, "facturacion-limitado")
+    page = client.get("/importar/sat/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/importar/sat/", data={"csrf_token": token, "rfc": HIDDEN, "desde": "2026-01-01",
+                                               "hasta": "2026-02-01"})
+    assert resp.status_code == 404

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.states import MailStatus
 from cfdi_cobranza.errors import CobranzaError, ValidationError
 from cfdi_cobranza.services.mail import contacts, outbox
@@ -96,7 +97,9 @@ def mail_log() -> Any:
 @bp.route("/mail/send-pending", methods=["POST"])
 @token_role(*MAIL_EDITORS)
 def send_pending() -> Any:
+    scope = company_ids(get_session())
     get_session().commit()
-    done = deliver_due(engine(), mailer=Mailer.from_settings(engine(), settings().instance_path, clock=clock()))
+    done = deliver_due(engine(), mailer=Mailer.from_settings(engine(), settings().instance_path, clock=clock()),
+                       company_ids=scope)
     return jsonify({"data": [d.to_dict() for d in done],
                     "enviados": sum(1 for d in done if d.status is MailStatus.ENVIADO)})

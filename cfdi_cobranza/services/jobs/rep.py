@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Credit, Payment, Rep, RepLine
 from cfdi_cobranza.db.session import session_factory, transaction
 from cfdi_cobranza.domain.jobs import RepMode
@@ -90,6 +91,7 @@ def default_stamper(runtime: Runtime) -> stamping.Stamper:
         return BoundedPac(p, f"{getattr(p, 'name', 'pac')}:{getattr(p, 'user', '') or ''}")
 
     return stamping.Stamper(runtime.engine, bounded(pac), box, clock=runtime.clock, actor="tareas",
+                            deadline_day=Settings.from_env().rep_deadline_day,
                             company_pacs={cid: bounded(p) for cid, p in own.items()})
 
 

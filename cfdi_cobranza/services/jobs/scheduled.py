@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,8 @@ def notices(ctx: JobContext) -> Mapping[str, Any]:
     today = datetime.fromisoformat(ctx.args["day"]).date()
     with transaction(ctx.runtime.engine) as session:
         reminders = documents.queue_reminders(session, today, actor="programador", clock=ctx.runtime.clock)
-        alerted = alerts.queue_deadline_alerts(session, today, actor="programador", clock=ctx.runtime.clock)
+        alerted = alerts.queue_deadline_alerts(session, today, deadline_day=Settings.from_env().rep_deadline_day,
+                                               actor="programador", clock=ctx.runtime.clock)
     return {"recordatorios": len(reminders.queued), "avisos": len(alerted.ids)}
 
 
@@ -95,7 +97,9 @@ def sat_state(ctx: JobContext) -> Mapping[str, Any]:
 @job_kind("sat.sincronizar", "Descarga masiva del SAT de una empresa")
 def sat_download(ctx: JobContext) -> Mapping[str, Any]:
     path = _instance(ctx.runtime)
-    settings = Settings(str(ctx.runtime.engine.url.render_as_string(hide_password=False)), path)
+    # The instance's settings (credit days for the imported invoices), in this worker's folder.
+    settings = replace(Settings.from_env(ctx.runtime.engine.url.render_as_string(hide_password=False)),
+                       instance_path=path)
     today = datetime.fromisoformat(ctx.args["day"]).date()
     result = sat_sync.sync(ctx.runtime.engine, settings, ctx.args["rfc"], SecretBox.for_instance(path),
                            today=today, clock=ctx.runtime.clock)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from cfdi_cobranza.config import Settings
 from cfdi_cobranza.db.models import Rep
 from cfdi_cobranza.db.models.mail import CustomerContact, CustomerLink, MailAttachment, MailMessage
+from cfdi_cobranza.db.scope import limit_to_companies
 from cfdi_cobranza.db.session import session_factory
 from cfdi_cobranza.domain.mail import header_text, retry_delay_seconds
 from cfdi_cobranza.domain.states import MailStatus
@@ -357,10 +358,11 @@ def due_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
 
 
 def deliver_due(engine: Engine, now: datetime | None = None, *, mailer: Mailer | None = None,
-                limit: int = 200) -> list[Delivery]:
+                limit: int = 200, company_ids: tuple[int, ...] | None = None) -> list[Delivery]:
     """Every message due at ``now`` (after recovering stale claims), one after the other.
 
     The job the queue runs every minute; ``cobranza mail send-pending`` runs it in-process.
+    ``company_ids``: only those companies' messages (a user limited to some pressed «Enviar»).
     """
     mailer = mailer or Mailer.from_settings(engine)
     if mailer.smtp is None:
@@ -368,6 +370,7 @@ def deliver_due(engine: Engine, now: datetime | None = None, *, mailer: Mailer |
     now = now or mailer.clock()
     sweep_stale(mailer, now)
     with mailer.session() as session:
+        limit_to_companies(session, company_ids)
         ids = due_ids(session, now, limit)
     mailer.keep_open = True  # one SMTP connection for the run (checked with NOOP before reuse)
     try:
