@@ -43,10 +43,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models.ledger_version import LEDGER_VERSION_ID, LedgerVersion
+from cfdi_cobranza.db.models.sat import ExchangeRate
 from cfdi_cobranza.db.scope import company_ids
 
 T = TypeVar("T")
@@ -76,6 +77,13 @@ def ledger_version(session: Session) -> tuple[int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def rates_marker(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a stored exchange rate is added or updated (``rates update``, the
+    daily job): part of every cache key, so no report keeps converting at an old rate."""
+    row = session.execute(select(func.count(ExchangeRate.id), func.max(ExchangeRate.updated_at))).first()
+    return tuple(row) if row is not None else ()
+
+
 def _older(version: tuple[int, int], than: tuple[int, int]) -> bool:
     return version[0] != than[0] or version[1] < than[1]
 
@@ -94,8 +102,9 @@ class VersionedCache:
         before = ledger_version(session)
         if before is None:
             return compute()
-        # A session limited to some companies sees other results than an unlimited one.
-        key = (name, (args, company_ids(session)), _engine_token(session), before)
+        # A session limited to some companies sees other results than an unlimited one; the
+        # stored exchange rates (not a ledger table: no version bump) convert the MXN views.
+        key = (name, (args, company_ids(session), rates_marker(session)), _engine_token(session), before)
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)

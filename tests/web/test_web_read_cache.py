@@ -55,3 +55,29 @@ def test_cached_tablero_and_document_count_follow_the_ledger(app, client, login,
     rep_support.import_files(app, more)
     page = client.get("/documentos/?estado=abiertos").get_data(as_text=True)
     assert "2 documentos" in page and more[0][2] in page
+
+
+def test_a_new_stored_exchange_rate_is_never_hidden_by_the_cache(engine):
+    """Exchange rates are not a ledger table (no version bump): the cache key carries
+    their marker, so a report converting to MXN is computed again after ``rates update``."""
+    from datetime import UTC, date
+    from decimal import Decimal
+
+    from cfdi_cobranza.sat.banxico import RatePoint
+    from cfdi_cobranza.services import rates
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    read_cache.clear()
+    with transaction(engine) as s:
+        assert read_cache.get_or_compute(s, "prueba_tc", (), compute) == 1
+        assert read_cache.get_or_compute(s, "prueba_tc", (), compute) == 1  # cached
+    with transaction(engine) as s:
+        rates.store(s, [RatePoint(date(2026, 11, 19), "USD", Decimal("17.2345"), "SF43718")], fuente="archivo:prueba",
+                    clock=lambda: datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    with transaction(engine) as s:
+        assert read_cache.get_or_compute(s, "prueba_tc", (), compute) == 2
