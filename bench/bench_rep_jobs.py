@@ -53,9 +53,10 @@ from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services import jobs, stamping
 from cfdi_cobranza.services import payments as svc
 from cfdi_cobranza.services.importing import Importer
-from cfdi_cobranza.services.jobs import Runtime, broker
+from cfdi_cobranza.services.jobs import Runtime
 from cfdi_cobranza.services.payments import Allocation
 from cfdi_cobranza.warmup import warm_up
+from cfdi_cobranza.worker import broker
 
 ROOT = Path(__file__).resolve().parents[1]
 CERTS = ROOT / "certs_example"

@@ -68,7 +68,8 @@ def connect_job_publisher() -> bool:
 
     from cfdi_cobranza.config import Settings
     from cfdi_cobranza.db.session import engine_for
-    from cfdi_cobranza.services.jobs import Runtime, broker
+    from cfdi_cobranza.services.jobs import Runtime
+    from cfdi_cobranza.worker import broker
 
     url = broker.broker_url()
     if url is None:

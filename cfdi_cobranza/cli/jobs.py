@@ -21,11 +21,13 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.jobs import JobState
 from cfdi_cobranza.errors import NotFoundError
 from cfdi_cobranza.services import jobs
-from cfdi_cobranza.services.jobs import Runtime, broker, policy
+from cfdi_cobranza.services.jobs import Runtime, policy
+from cfdi_cobranza.worker import broker
+from cfdi_cobranza.worker.lease import with_lease
 
 
 def runtime(app: AppContext) -> Runtime:
-    return Runtime(app.engine, instance_path=app.settings.instance_path)
+    return with_lease(Runtime(app.engine, instance_path=app.settings.instance_path))
 
 
 def connect_publisher(app: AppContext) -> Any:
@@ -47,7 +49,7 @@ def worker_cmd(app: AppContext, concurrency: int, beat: bool) -> int:
     """Ejecuta las tareas en segundo plano (con COBRANZA_BROKER_URL: Celery sobre Redis o RabbitMQ)."""
     celery = connect_publisher(app)
     if celery is None:
-        from cfdi_cobranza.services.jobs.embedded import (
+        from cfdi_cobranza.worker.embedded import (
             EmbeddedWorker,  # only this command runs the poller
         )
 
@@ -69,7 +71,7 @@ def scheduler_cmd(app: AppContext) -> int:
     """Programador: emite los REP de las políticas diario/mensual a su hora (Celery beat con broker)."""
     celery = connect_publisher(app)
     if celery is None:
-        from cfdi_cobranza.services.jobs.embedded import EmbeddedWorker  # only this command beats
+        from cfdi_cobranza.worker.embedded import EmbeddedWorker  # only this command beats
 
         click.echo("Programador sin broker: encola las corridas de REP en la base de datos. Ctrl+C para terminar.")
         EmbeddedWorker(runtime(app)).start_scheduler_only().join()

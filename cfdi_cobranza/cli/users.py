@@ -272,7 +272,7 @@ def serve_cmd(app: AppContext, host: str, port: int) -> int:
     # Background jobs: to the broker when COBRANZA_BROKER_URL is set (workers run them),
     # else worker threads in this process take them from the database (the demo).
     from cfdi_cobranza.cli.jobs import connect_publisher, runtime
-    from cfdi_cobranza.services.jobs.embedded import EmbeddedWorker
+    from cfdi_cobranza.worker.embedded import EmbeddedWorker
 
     embedded = None if connect_publisher(app) is not None else EmbeddedWorker(runtime(app)).start()
     click.echo(f"Interfaz web en http://{host}:{port}/ (Ctrl+C para terminar)."

@@ -1,5 +1,5 @@
 """A real Celery worker process for ``test_jobs_celery``: the project's Celery app
-(``services.jobs.broker.make_celery``) over the test's Redis prefix and queue, with the
+(``worker.broker.make_celery``) over the test's Redis prefix and queue, with the
 REP stamper the REP example tests use (their CSD key box, sandbox PAC and fixed clocks).
 
 ``--hang-after-stamp``: the PAC stamps (durably, in the sandbox) and then the answer
@@ -23,8 +23,8 @@ from cfdi_cobranza.pac.base import StampRequest, StampResult
 from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.secrets import SecretBox
 from cfdi_cobranza.services.jobs import Runtime
-from cfdi_cobranza.services.jobs.broker import make_celery
 from cfdi_cobranza.services.stamping import Stamper
+from cfdi_cobranza.worker.broker import make_celery
 
 
 class Hangs:

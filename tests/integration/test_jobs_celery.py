@@ -31,7 +31,8 @@ from cfdi_cobranza.db.session import transaction
 from cfdi_cobranza.domain.states import RepStatus
 from cfdi_cobranza.pac.sandbox import SandboxPac
 from cfdi_cobranza.services import jobs
-from cfdi_cobranza.services.jobs import broker, policy
+from cfdi_cobranza.services.jobs import policy
+from cfdi_cobranza.worker import broker
 
 pytestmark = pytest.mark.postgres
 

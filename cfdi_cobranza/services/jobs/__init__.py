@@ -2,9 +2,9 @@
 
 The ``job`` table is the source of truth (``cobranza jobs list``, the Jobs page). A
 queue carries only a job's id: Celery over Redis or RabbitMQ in production
-(``services.jobs.broker``), or, with no broker configured, the table itself polled by
+(``worker.broker``), or, with no broker configured, the table itself polled by
 the worker thread of ``cobranza serve`` / ``cobranza worker`` / ``jobs run --until-empty``
-(``services.jobs.embedded``). Either way a job runs through ``run_job``:
+(``worker.embedded``). Either way a job runs through ``run_job``:
 
 - ``enqueue`` writes the row in the caller's transaction (the work and its job commit
   together, or neither does) under a unique ``key``: asking twice returns the first job.
@@ -29,6 +29,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +73,10 @@ class Runtime:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     lease_seconds: int = LEASE_SECONDS
     stamper_factory: Callable[[], Stamper] | None = None
+    # Renews a running job's lease while its handler works (a slow PAC is not a dead
+    # worker): the worker process provides it (``cfdi_cobranza.worker.lease``); a short
+    # in-process run needs none.
+    keep_lease: Callable[[Runtime, int], AbstractContextManager[object]] | None = None
     _stampers: dict[int, Stamper] = field(default_factory=dict, repr=False)
 
     def stamper(self) -> Stamper:
@@ -242,35 +247,6 @@ def next_claimable(runtime: Runtime) -> int | None:
         return session.scalar(select(Job.id).where(_claimable(runtime.clock())).order_by(Job.id).limit(1))
 
 
-class _Heartbeat:
-    """Renews a running job's lease while its handler works (so a slow PAC is not a dead worker)."""
-
-    def __init__(self, runtime: Runtime, job_id: int) -> None:
-        self.runtime, self.job_id = runtime, job_id
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"job-{job_id}-lease")
-
-    def _run(self) -> None:
-        every = max(1.0, self.runtime.lease_seconds / 3)
-        while not self.stop.wait(every):
-            try:
-                with transaction(self.runtime.engine) as session:
-                    session.execute(update(Job).where(Job.id == self.job_id, Job.worker == self.runtime.worker[:120],
-                                                      Job.state == JobState.RUNNING)
-                                    .values(lease_until=self.runtime.clock()
-                                            + timedelta(seconds=self.runtime.lease_seconds)))
-            except Exception:  # the database is briefly away: the next beat tries again
-                log.exception("lease renewal failed for job %s", self.job_id)
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
 def run_job(runtime: Runtime, job_id: int) -> str | None:
     """Claim and run one job; its final state, or None when it was not ours to run
     (already running elsewhere, done, failed, or not due yet)."""
@@ -289,7 +265,7 @@ def run_job(runtime: Runtime, job_id: int) -> str | None:
     try:
         if spec is None:
             raise NotFoundError(f"No existe el tipo de tarea «{kind}».", code="TAREA_TIPO_DESCONOCIDO")
-        with _Heartbeat(runtime, job_id):
+        with runtime.keep_lease(runtime, job_id) if runtime.keep_lease is not None else nullcontext():
             result = spec.handler(JobContext(job_id, runtime, args))
     except RetryLater as exc:
         error, transient = exc, True

@@ -25,6 +25,7 @@ from typing import Any
 
 from cfdi_cobranza.services import jobs
 from cfdi_cobranza.services.jobs import Runtime, policy, scheduled
+from cfdi_cobranza.worker.lease import with_lease
 
 
 def broker_url(environ: dict[str, str] | None = None) -> str | None:
@@ -58,7 +59,7 @@ def make_celery(url: str, queue: str, runtime: Callable[[], Runtime], *, prefix:
     )
 
     def run_job_task(job_id: int) -> str | None:
-        rt = runtime()
+        rt = with_lease(runtime())
         state = jobs.run_job(rt, int(job_id))
         if state == "queued":  # a transient failure: sent again for when its wait ends
             due = jobs.mark_republished(rt.engine, int(job_id))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from cfdi_cobranza.services import jobs
 from cfdi_cobranza.services.jobs import Runtime, policy, scheduled
+from cfdi_cobranza.worker.lease import with_lease
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 class EmbeddedWorker:
     def __init__(self, runtime: Runtime, *, threads: int = 2, poll_seconds: float = 2.0,
                  tick_seconds: float = 30.0, scheduler: bool = True) -> None:
-        self.runtime = runtime
+        self.runtime = with_lease(runtime)
         self.threads = max(1, threads)
         self.poll_seconds, self.tick_seconds, self.scheduler = poll_seconds, tick_seconds, scheduler
         self._stop = threading.Event()
