@@ -43,12 +43,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models.ledger_version import LEDGER_VERSION_ID, LedgerVersion
-from cfdi_cobranza.db.models.sat import ExchangeRate
 from cfdi_cobranza.db.scope import company_ids
+from cfdi_cobranza.services.rates import rates_marker
 
 T = TypeVar("T")
 
@@ -75,13 +75,6 @@ def ledger_version(session: Session) -> tuple[int, int] | None:
         select(LedgerVersion.generation, LedgerVersion.version).where(LedgerVersion.id == LEDGER_VERSION_ID)
     ).first()
     return None if row is None else (int(row[0]), int(row[1]))
-
-
-def rates_marker(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a stored exchange rate is added or updated (``rates update``, the
-    daily job): part of every cache key, so no report keeps converting at an old rate."""
-    row = session.execute(select(func.count(ExchangeRate.id), func.max(ExchangeRate.updated_at))).first()
-    return tuple(row) if row is not None else ()
 
 
 def _older(version: tuple[int, int], than: tuple[int, int]) -> bool:

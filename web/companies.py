@@ -8,6 +8,7 @@ wins over what is saved here; the page says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -61,43 +62,21 @@ def _file(name: str, label: str) -> bytes:
     return data
 
 
-@bp.route("/<rfc>/csd", methods=["POST"])
-@require_role(*CSD_MANAGERS)
-def upload_csd(rfc: str) -> Any:
+def _store_certificate(rfc: str, fields: tuple[str, str, str], labels: tuple[str, str],
+                       register: Callable[..., Any], action: str, name: tuple[str, str],
+                       missing_password: str | None) -> Any:
+    """The CSD and the e.firma forms: the company (404 when not visible), both files, the
+    password, the service's checks, an audit entry; the page with the refusal, or back."""
     db = get_session()
     try:
         ledger.get_company(db, rfc)  # another company's RFC is not found, whatever the form holds
-        cer, key = _file("cer", ".cer"), _file("key", ".key")
-        password = request.form.get("password", "")[:256]
-        if not password:
-            raise ValidationError("Escriba la contraseña de la llave privada.", code="CSD_CONTRASENA_REQUERIDA")
-        csd = stamping.register_csd(db, rfc, cer, key, password, SecretBox.for_instance(settings().instance_path),
-                                    today=today(), clock=clock())
-        record_audit(db, g.user.username, "registrar_csd", "company", rfc.upper()[:13],
-                     f"no_certificado={csd.no_certificado}", clock=clock())
-        db.commit()
-    except NotFoundError:
-        db.rollback()
-        abort(404)
-    except CobranzaError as exc:
-        db.rollback()
-        return _page(exc.message, rfc.upper(), 400)
-    flash(f"CSD {csd.no_certificado} registrado para {rfc.upper()}; vigente hasta el {csd.valid_to:%d/%m/%Y}. "
-          "La llave y la contraseña se guardaron cifradas.", "ok")
-    return redirect(url_for("companies.index"))
-
-
-@bp.route("/<rfc>/fiel", methods=["POST"])
-@require_role(*CSD_MANAGERS)
-def upload_fiel(rfc: str) -> Any:
-    """The company's e.firma for the SAT's bulk download: checked, then stored sealed."""
-    db = get_session()
-    try:
-        ledger.get_company(db, rfc)  # another company's RFC is not found, whatever the form holds
-        cer, key = _file("fiel_cer", ".cer de la e.firma"), _file("fiel_key", ".key de la e.firma")
-        row = sat_sync.register_fiel(db, rfc, cer, key, request.form.get("fiel_password", "")[:256],
-                                     SecretBox.for_instance(settings().instance_path), today=today(), clock=clock())
-        record_audit(db, g.user.username, "registrar_fiel", "company", rfc.upper()[:13],
+        cer, key = _file(fields[0], labels[0]), _file(fields[1], labels[1])
+        password = request.form.get(fields[2], "")[:256]
+        if missing_password and not password:
+            raise ValidationError(missing_password, code="CSD_CONTRASENA_REQUERIDA")
+        row = register(db, rfc, cer, key, password, SecretBox.for_instance(settings().instance_path),
+                       today=today(), clock=clock())
+        record_audit(db, g.user.username, action, "company", rfc.upper()[:13],
                      f"no_certificado={row.no_certificado}", clock=clock())
         db.commit()
     except NotFoundError:
@@ -106,9 +85,25 @@ def upload_fiel(rfc: str) -> Any:
     except CobranzaError as exc:
         db.rollback()
         return _page(exc.message, rfc.upper(), 400)
-    flash(f"e.firma {row.no_certificado} registrada para {rfc.upper()}; vigente hasta el {row.valid_to:%d/%m/%Y}. "
+    flash(f"{name[0]} {row.no_certificado} {name[1]} para {rfc.upper()}; vigente hasta el {row.valid_to:%d/%m/%Y}. "
           "La llave y la contraseña se guardaron cifradas.", "ok")
     return redirect(url_for("companies.index"))
+
+
+@bp.route("/<rfc>/csd", methods=["POST"])
+@require_role(*CSD_MANAGERS)
+def upload_csd(rfc: str) -> Any:
+    return _store_certificate(rfc, ("cer", "key", "password"), (".cer", ".key"), stamping.register_csd,
+                              "registrar_csd", ("CSD", "registrado"), "Escriba la contraseña de la llave privada.")
+
+
+@bp.route("/<rfc>/fiel", methods=["POST"])
+@require_role(*CSD_MANAGERS)
+def upload_fiel(rfc: str) -> Any:
+    """The company's e.firma for the SAT's bulk download: checked, then stored sealed."""
+    return _store_certificate(rfc, ("fiel_cer", "fiel_key", "fiel_password"),
+                              (".cer de la e.firma", ".key de la e.firma"), sat_sync.register_fiel,
+                              "registrar_fiel", ("e.firma", "registrada"), None)
 
 
 @bp.route("/<rfc>/serie", methods=["POST"])

@@ -12,9 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from cfdi_cobranza.db.models import Company
 from cfdi_cobranza.db.scope import company_ids
 from cfdi_cobranza.domain.mail import KIND_LABELS, PLACEHOLDERS, ContactRole, MailKind
 from cfdi_cobranza.domain.period import DateRange
@@ -56,7 +54,7 @@ def index(error: str | None = None, status: int = 200) -> Any:
         log, error, status = [], exc.message, 400
     smtp = config.smtp_config(db, _box())
     is_admin = g.user.role in ADMINS
-    companies = [config.company_options(db, c) for c in db.scalars(select(Company).order_by(Company.rfc))] \
+    companies = config.all_company_options(db) \
         if is_admin else []
     templates = {k: (outbox.template(db, k), sorted(PLACEHOLDERS[k])) for k in MailKind} if is_admin else {}
     return render_template("mail/index.html", log=log, smtp=smtp, error=error, estado=estado or "",

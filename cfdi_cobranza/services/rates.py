@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cfdi_cobranza.db.models import AuditEntry
@@ -155,6 +155,14 @@ class RateRow:
     def to_dict(self) -> dict[str, Any]:
         return {"fecha": self.fecha.isoformat(), "moneda": self.moneda, "tipo_cambio": format(self.tipo_cambio, "f"),
                 "fuente": self.fuente}
+
+
+def rates_marker(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a stored exchange rate is added or updated (``rates update``, the
+    daily job): a read cache of reports converted to MXN keys on it (the rates table is
+    not a ledger table, so it bumps no ledger version)."""
+    row = session.execute(select(func.count(ExchangeRate.id), func.max(ExchangeRate.updated_at))).first()
+    return tuple(row) if row is not None else ()
 
 
 def list_rates(session: Session, *, moneda: str | None = None, desde: date | None = None,

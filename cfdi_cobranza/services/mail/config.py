@@ -135,6 +135,11 @@ def _company(session: Session, rfc: str) -> Company:
     return company
 
 
+def all_company_options(session: Session) -> list[CompanyMailOptions]:
+    """Every company's email options, by RFC (the Correo page)."""
+    return [company_options(session, c) for c in session.scalars(select(Company).order_by(Company.rfc))]
+
+
 def company_options(session: Session, company: Company) -> CompanyMailOptions:
     row = session.get(CompanyMailSetting, company.id)
     if row is None:
